@@ -1,0 +1,34 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { runMigrations as runWorkerMigrations } from 'graphile-worker';
+import type pg from 'pg';
+
+const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/** Forward-only SQL migrations, applied in file-name order, each in its own transaction. */
+const sqlFileProvider: MigrationProvider = {
+  async getMigrations() {
+    const files = (await fs.readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort();
+    const migrations: Record<string, Migration> = {};
+    for (const file of files) {
+      const text = await fs.readFile(path.join(migrationsDir, file), 'utf8');
+      migrations[file.replace(/\.sql$/, '')] = { up: async (db) => void (await sql.raw(text).execute(db)) };
+    }
+    return migrations;
+  },
+};
+
+/** Brings the schema up to date: our tables, then graphile-worker's. Safe to run from several processes at once. */
+export async function migrateToLatest(db: Kysely<any>, pool: pg.Pool): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: sqlFileProvider, allowUnorderedMigrations: false });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    const reason = error instanceof Error ? error.message : String(error ?? 'unknown error');
+    throw new Error(`Migration ${failed?.migrationName ?? ''} failed: ${reason}`);
+  }
+  await runWorkerMigrations({ pgPool: pool });
+  return (results ?? []).map((r) => r.migrationName);
+}

@@ -1,0 +1,25 @@
+import path from 'node:path';
+import type { Config } from '../src/config.js';
+import type { Logger } from '../src/http/logging.js';
+import { startEmbeddedPostgres } from './embedded.js';
+
+export interface ResolvedDatabase {
+  url: string;
+  embedded: boolean;
+  /** Stops the embedded server when this process started it; a no-op otherwise. */
+  stop(): Promise<void>;
+}
+
+/** DATABASE_URL when set; otherwise the embedded PostgreSQL whose data lives in DATA_DIR/pg. */
+export async function resolveDatabase(config: Config, log: Logger): Promise<ResolvedDatabase> {
+  if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: false, stop: async () => {} };
+  const dataDir = path.resolve(config.DATA_DIR, 'pg');
+  log.info({ dataDir, port: config.EMBEDDED_PG_PORT }, 'DATABASE_URL not set: starting embedded PostgreSQL');
+  const pg = await startEmbeddedPostgres({
+    dataDir,
+    port: config.EMBEDDED_PG_PORT,
+    persistent: true,
+    log: (line) => log.debug(line),
+  });
+  return { url: pg.url, embedded: true, stop: () => pg.stop() };
+}

@@ -1,0 +1,86 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+// The database as Kysely sees it. Kept by hand beside the SQL migrations in db/migrations: a
+// migration that adds or changes a column changes this file in the same commit.
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Json<T = unknown> = ColumnType<T, string | T, string | T>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  google_id: string;
+  email: string;
+  name: string;
+  name_customized: Generated<boolean>;
+  avatar_url: string | null;
+  timezone: Generated<string>;
+  tier: Generated<'free' | 'pro'>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  family_id: string;
+  token_hash: string;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_reason: 'rotated' | 'logout' | 'reuse_detected' | 'new_sign_in' | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  user_id: string;
+  key: string;
+  fingerprint: string;
+  method: string;
+  path: string;
+  state: 'in_flight' | 'completed';
+  response_status: number | null;
+  response_body: Json | null;
+  response_headers: Json<Record<string, string>> | null;
+  locked_until: Timestamp | null;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type ActivitySource = 'user' | 'ai' | 'system';
+
+export interface ActivityLogsTable {
+  id: Generated<string>;
+  user_id: string;
+  entity_type: string;
+  entity_id: string;
+  action: string;
+  source: ActivitySource;
+  extra_data: Json<Record<string, unknown>>;
+  request_id: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface WorkerHeartbeatsTable {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  started_at: Timestamp;
+  beat_at: Timestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface DB {
+  users: UsersTable;
+  refresh_tokens: RefreshTokensTable;
+  idempotency_keys: IdempotencyKeysTable;
+  activity_logs: ActivityLogsTable;
+  worker_heartbeats: WorkerHeartbeatsTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;

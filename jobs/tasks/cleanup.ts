@@ -1,0 +1,36 @@
+import { sql } from 'kysely';
+import type { Database } from '../../db/index.js';
+
+export interface CleanupResult {
+  idempotencyKeys: number;
+  refreshTokens: number;
+  activityLogs: number;
+  rateLimits: number;
+}
+
+const BATCH = 5_000;
+
+/** Deletes in batches so a large backlog never holds long locks. */
+async function deleteInBatches(db: Database, table: string, where: ReturnType<typeof sql>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const res = await sql`delete from ${sql.table(table)} where ctid in (select ctid from ${sql.table(table)} where ${where} limit ${BATCH})`.execute(db);
+    const n = Number(res.numAffectedRows ?? 0);
+    total += n;
+    if (n < BATCH) return total;
+  }
+}
+
+/**
+ * Retention (FR-053, PLAN-R2): idempotency keys past their 24 h, refresh tokens revoked or expired
+ * more than 7 days ago (kept that long for audit), activity older than 30 days, spent rate-limit
+ * windows. Idempotent: running it twice deletes nothing more.
+ */
+export async function cleanup(db: Database, now = new Date()): Promise<CleanupResult> {
+  return {
+    idempotencyKeys: await deleteInBatches(db, 'idempotency_keys', sql`expires_at <= ${now}`),
+    refreshTokens: await deleteInBatches(db, 'refresh_tokens', sql`coalesce(revoked_at, expires_at) <= ${now}::timestamptz - interval '7 days'`),
+    activityLogs: await deleteInBatches(db, 'activity_logs', sql`created_at <= ${now}::timestamptz - interval '30 days'`),
+    rateLimits: await deleteInBatches(db, 'rate_limits', sql`expire is not null and expire <= ${now.getTime()}`),
+  };
+}

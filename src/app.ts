@@ -1,0 +1,114 @@
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import cors from 'cors';
+import express, { type ErrorRequestHandler } from 'express';
+import helmet from 'helmet';
+import type { AppDeps } from './deps.js';
+import { handlers } from './handlers/index.js';
+import { API_ROOT, createDispatcher } from './http/dispatch.js';
+import { AppError } from './http/errors.js';
+import { requestState, requestTracking } from './http/request-state.js';
+
+export interface App {
+  server: http.Server;
+  /** Stops accepting connections and closes open ones. */
+  close(): Promise<void>;
+}
+
+const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+/** Body-parser failures and stray errors, as the error envelope; never an HTML page. */
+function errorEnvelope(deps: AppDeps): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const state = requestState(res);
+    let appError: AppError;
+    if (err instanceof AppError) appError = err;
+    else if (err?.type === 'entity.too.large') appError = new AppError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`);
+    else if (err?.type === 'entity.parse.failed') appError = new AppError(400, 'VALIDATION_ERROR', 'The body is not valid JSON', [{ field: 'body', message: 'is not valid JSON' }]);
+    else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') appError = new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as UTF-8 JSON');
+    else if (err?.type === 'request.aborted' || err?.type === 'request.size.invalid') appError = new AppError(400, 'VALIDATION_ERROR', 'The body was incomplete', [{ field: 'body', message: 'is incomplete' }]);
+    else {
+      deps.log.error({ err, request_id: state.requestId, operation: state.operationId }, 'unhandled error');
+      appError = new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
+    }
+    state.errorCode = appError.code;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [k, v] of Object.entries(appError.headers ?? {})) res.setHeader(k, v);
+    res.status(appError.status).type('application/json').end(JSON.stringify(appError.toBody(state.requestId)));
+  };
+}
+
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', config.TRUST_PROXY);
+  app.set('query parser', 'simple');
+
+  app.use(requestTracking(deps.log, deps.metrics));
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+      frameguard: { action: 'deny' },
+      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    }),
+  );
+  app.use(
+    cors({
+      origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Request-ID'],
+      exposedHeaders: ['X-Request-ID', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'ETag', 'Deprecation', 'Sunset', 'Idempotent-Replayed'],
+      maxAge: 600,
+    }),
+  );
+
+  // Probes and metrics also answer at the root, through the same pipeline as /api/v1.
+  app.get(['/health/live', '/health/ready', '/metrics'], (req, _res, next) => {
+    req.url = `${API_ROOT}${req.url}`;
+    next();
+  });
+  // Swagger UI's scripts for /api/v1/docs; the page itself needs a CSP that lets them run.
+  app.get(`${API_ROOT}/docs/assets/docs-init.js`, (_req, res) => {
+    res.type('text/javascript').send("window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#docs', deepLinking: true });\n");
+  });
+  app.use(`${API_ROOT}/docs/assets`, (_req, res, next) => {
+    res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'");
+    next();
+  }, express.static(swaggerUiDir, { index: false, fallthrough: false }));
+
+  app.use(
+    express.json({
+      limit: config.BODY_LIMIT_BYTES,
+      type: ['application/json', 'application/*+json'],
+      // The webhook's signature is over the exact bytes received.
+      verify: (req, _res, buf) => {
+        if (req.url?.startsWith(`${API_ROOT}/webhooks/`)) (req as unknown as { rawBody: Buffer }).rawBody = Buffer.from(buf);
+      },
+    }),
+  );
+  app.use(await createDispatcher(deps, handlers));
+  app.use((req, _res, next) => next(new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`)));
+  app.use(errorEnvelope(deps));
+
+  const server = http.createServer(app);
+  // Slow or stalled clients are cut off instead of holding sockets forever.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  server.keepAliveTimeout = 5_000;
+
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,45 @@
+import type pg from 'pg';
+import type { Database } from '../db/index.js';
+import type { Config } from './config.js';
+import type { TokenIssuer } from './domain/auth/sessions.js';
+import type { SigningKeys } from './domain/auth/signing-keys.js';
+import type { Contract } from './http/contract.js';
+import type { Logger } from './http/logging.js';
+import type { Metrics } from './http/metrics.js';
+import type { RateLimits } from './http/rate-limit.js';
+import { createGoogleVerifier, type GoogleVerifier } from './integrations/google.js';
+import { createRateLimits } from './http/rate-limit.js';
+import { createMetrics } from './http/metrics.js';
+import { loadContract } from './http/contract.js';
+
+/** Everything a request handler or job may use, built once per process (or per test app). */
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  pool: pg.Pool;
+  log: Logger;
+  metrics: Metrics;
+  contract: Contract;
+  tokens: TokenIssuer;
+  google: GoogleVerifier;
+  rateLimits: RateLimits;
+}
+
+export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; log: Logger; keys: SigningKeys; contract?: Contract }): AppDeps {
+  const { config } = opts;
+  return {
+    config,
+    db: opts.db,
+    pool: opts.pool,
+    log: opts.log,
+    metrics: createMetrics(),
+    contract: opts.contract ?? loadContract(),
+    tokens: {
+      keys: opts.keys,
+      access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: config.JWT_ACCESS_EXPIRY_MINUTES * 60 },
+      refreshTtlDays: config.JWT_REFRESH_EXPIRY_DAYS,
+    },
+    google: createGoogleVerifier({ clientId: config.GOOGLE_CLIENT_ID, jwksUrl: config.GOOGLE_JWKS_URL }),
+    rateLimits: createRateLimits(config, opts.pool),
+  };
+}

@@ -1,0 +1,31 @@
+import { endSession, rotateSession, startSession } from '../domain/auth/sessions.js';
+import { presentAuthUser } from '../domain/users/present.js';
+import { signInDevUser, signInGoogleUser } from '../domain/users/sign-in.js';
+import { notFound } from '../http/errors.js';
+import type { Handler } from '../http/operation.js';
+
+export const signInWithGoogle: Handler<'signInWithGoogle'> = async (req, ctx) => {
+  const { db, google, tokens } = ctx.deps;
+  const identity = await google.verifyIdToken(req.body.id_token);
+  const user = await signInGoogleUser(db, identity, { requestId: ctx.requestId });
+  return { status: 200, body: { ...(await startSession(db, tokens, user)), user: presentAuthUser(user) } };
+};
+
+export const devLogin: Handler<'devLogin'> = async (req, ctx) => {
+  const { db, tokens, config } = ctx.deps;
+  if (!config.devLoginEnabled) throw notFound('Operation');
+  const user = await signInDevUser(db, req.body, { requestId: ctx.requestId });
+  return { status: 200, body: { ...(await startSession(db, tokens, user)), user: presentAuthUser(user) } };
+};
+
+export const refreshSession: Handler<'refreshSession'> = async (req, ctx) => ({
+  status: 200,
+  body: await rotateSession(ctx.deps.db, ctx.deps.tokens, req.body.refresh_token),
+});
+
+export const logout: Handler<'logout'> = async (req, ctx) => {
+  await endSession(ctx.deps.db, req.body.refresh_token);
+  return { status: 204, body: undefined };
+};
+
+export const getJwks: Handler<'getJwks'> = async (_req, ctx) => ({ status: 200, body: { keys: [ctx.deps.tokens.keys.jwk] } });

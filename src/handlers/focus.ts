@@ -1,0 +1,6 @@
+import { notYet } from '../http/not-implemented.js';
+
+// Issue #5: these operations are specified in openapi.yaml and answer 501 until built.
+
+export const startFocusSession = notYet('startFocusSession', 5);
+export const endFocusSession = notYet('endFocusSession', 5);

@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import type { OperationId } from './operation.js';
+
+export const CONTRACT_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'openapi.yaml');
+
+export type RateLimitBucket = 'general' | 'ai' | 'auth' | 'none';
+
+export interface OperationInfo {
+  operationId: OperationId;
+  method: string;
+  path: string;
+  rateLimit: RateLimitBucket;
+  authenticated: boolean;
+  deprecated: boolean;
+  deprecatedAt?: string;
+  sunset?: string;
+  /** The operation takes a JSON request body. */
+  hasBody: boolean;
+  /** Declares an Idempotency-Key header (required or optional). */
+  idempotent: boolean;
+}
+
+export interface Contract {
+  /** The document as written, for /openapi.yaml. */
+  yaml: string;
+  /** The parsed document; treat as read-only (clone before handing it to a library that mutates). */
+  document: Record<string, any>;
+  json: string;
+  operations: Map<OperationId, OperationInfo>;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** Loads openapi.yaml once and indexes what the HTTP layer needs per operation. */
+export function loadContract(file = CONTRACT_PATH): Contract {
+  const yaml = fs.readFileSync(file, 'utf8');
+  const document = parse(yaml) as Record<string, any>;
+  const globalSecurity = document.security ?? [];
+  const operations = new Map<OperationId, OperationInfo>();
+  for (const [p, item] of Object.entries<Record<string, any>>(document.paths ?? {})) {
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      const security = op.security ?? globalSecurity;
+      const params: any[] = [...(item.parameters ?? []), ...(op.parameters ?? [])];
+      const idempotent = params.some((prm) => typeof prm.$ref === 'string' && /IdempotencyKey$/.test(prm.$ref));
+      operations.set(op.operationId, {
+        operationId: op.operationId,
+        method: method.toUpperCase(),
+        path: p,
+        rateLimit: (op['x-rate-limit'] ?? 'general') as RateLimitBucket,
+        authenticated: security.some((s: Record<string, unknown>) => 'bearerAuth' in s),
+        deprecated: op.deprecated === true,
+        deprecatedAt: op['x-deprecated-at'],
+        sunset: op['x-sunset'],
+        hasBody: Boolean(op.requestBody),
+        idempotent,
+      });
+    }
+  }
+  return { yaml, document, json: JSON.stringify(document), operations };
+}

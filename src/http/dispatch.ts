@@ -1,0 +1,250 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { OpenAPIBackend, type Context, type Request as OpenApiRequest } from 'openapi-backend';
+import type { AppDeps } from '../deps.js';
+import { verifyAccessToken } from '../domain/auth/access-tokens.js';
+import { AppError, unauthorized, validationError, type ErrorDetail } from './errors.js';
+import { deprecationHeaders } from './deprecation.js';
+import { withIdempotency, type StoredResponse } from './idempotency.js';
+import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestContext, StreamReply } from './operation.js';
+import { rateLimitHeaders } from './rate-limit.js';
+import { requestState } from './request-state.js';
+
+export const API_ROOT = '/api/v1';
+
+type Coercer = (values: Record<string, unknown> | undefined) => Record<string, unknown>;
+
+/** Query and path values arrive as strings; after validation, turn them into the types the contract declares. */
+function coercerFor(parameters: any[] | undefined, location: 'query' | 'path'): Coercer {
+  const types = new Map<string, string>();
+  for (const p of parameters ?? []) if (p.in === location) types.set(p.name, p.schema?.type);
+  return (values) => {
+    const out: Record<string, unknown> = {};
+    for (const [name, raw] of Object.entries(values ?? {})) {
+      const type = types.get(name);
+      const v = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+      out[name] = type === 'integer' || type === 'number' ? Number(v) : type === 'boolean' ? v === true || v === 'true' : v;
+    }
+    return out;
+  };
+}
+
+/** Ajv errors as `{field, message}` details: `body.title`, `query.limit`, `path.task_id`, `header.if-match`. */
+function toDetails(errors: any[]): ErrorDetail[] {
+  const where: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', header: 'header' };
+  const seen = new Set<string>();
+  const details: ErrorDetail[] = [];
+  for (const e of errors) {
+    const [, root = '', ...rest] = String(e.instancePath ?? '').split('/');
+    const segments = [where[root] ?? (root || 'body'), ...rest.map((s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~'))];
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'required') segments.push(e.params.missingProperty);
+    if (e.keyword === 'additionalProperties') {
+      segments.push(e.params.additionalProperty);
+      message = 'is not allowed';
+    }
+    if (e.keyword === 'parse') message = 'is not valid JSON';
+    if (root === 'requestBody' && segments.length === 1 && e.keyword === 'required') message = 'a JSON body is required';
+    // oneOf/if branches repeat the same complaint; keep one per field
+    const field = segments.filter((s) => s !== undefined && s !== '').join('.');
+    const key = `${field}|${message}`;
+    if (seen.has(key) || e.keyword === 'oneOf' || e.keyword === 'if') continue;
+    seen.add(key);
+    details.push({ field, message });
+  }
+  return details.length ? details : [{ field: 'body', message: 'is invalid' }];
+}
+
+function isIdempotencyKeyMissing(errors: any[]): boolean {
+  return errors.some((e) => e.keyword === 'required' && e.instancePath === '/header' && e.params?.missingProperty === 'idempotency-key');
+}
+
+const hasBodyBytes = (req: Request) =>
+  Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+const isJson = (req: Request) => /^application\/([\w.+-]+\+)?json\b/i.test(String(req.headers['content-type'] ?? ''));
+
+export function writeStored(res: Response, r: StoredResponse, contentType = 'application/json; charset=utf-8'): void {
+  res.status(r.status);
+  for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
+  if (r.body === undefined || r.status === 204) {
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', contentType);
+  res.end(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
+}
+
+/**
+ * Routes /api/v1 requests through openapi-backend and runs every operation through one pipeline:
+ * route → 415 check → bearer auth (401) → rate limit (429) → contract validation (400) →
+ * idempotency (replay, 409, 422) → handler → response.
+ */
+export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Promise<RequestHandler> {
+  const { contract, config } = deps;
+  const deprecations = deprecationHeaders(contract);
+  const api = new OpenAPIBackend({
+    definition: structuredClone(contract.document) as any,
+    apiRoot: API_ROOT,
+    quick: true,
+    strict: true,
+    validate: true,
+    ajvOpts: { allErrors: true, strict: false },
+    // OpenAPI 3.1 schemas are JSON Schema 2020-12: validate them with Ajv's 2020 dialect.
+    customizeAjv: (_ajv: unknown, opts: object) => {
+      const ajv = new Ajv2020({ ...opts, strict: false, allErrors: true, discriminator: false } as any);
+      addFormats.default(ajv as any);
+      ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 }).addFormat('int64', { type: 'number', validate: Number.isInteger });
+      return ajv as any;
+    },
+  });
+
+  const coercers = new Map<string, { query: Coercer; path: Coercer }>();
+  const allowedMethods = (path: string) =>
+    api.router
+      .getOperations()
+      .filter((op: { path: string }) => new RegExp(`^${API_ROOT}${op.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
+      .map((op: { method: string }) => op.method.toUpperCase());
+
+  api.registerSecurityHandler('bearerAuth', (_c: Context, req: Request) => {
+    const header = req.headers.authorization;
+    if (!header) throw unauthorized();
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw unauthorized('Authorization must be "Bearer <access token>"');
+    return verifyAccessToken(deps.tokens.keys, deps.tokens.access, m[1]!);
+  });
+
+  api.register({
+    notFound: async (_c: Context, req: Request) => {
+      throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`);
+    },
+    methodNotAllowed: async (_c: Context, req: Request, res: Response) => {
+      const allow = allowedMethods(req.path);
+      if (allow.length) res.setHeader('Allow', allow.join(', '));
+      throw new AppError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`);
+    },
+    postRoutingHandler: async (c: Context, req: Request, res: Response) => {
+      if (!c.operation) return;
+      const opId = c.operation.operationId as OperationId;
+      requestState(res).operationId = opId;
+      const info = contract.operations.get(opId);
+      if (hasBodyBytes(req) && !isJson(req) && info?.hasBody) {
+        throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+      }
+      const dep = deprecations.get(opId);
+      if (dep) for (const [k, v] of Object.entries(dep)) res.setHeader(k, v);
+    },
+    postSecurityHandler: async (c: Context, req: Request, res: Response) => {
+      const info = contract.operations.get(c.operation!.operationId as OperationId)!;
+      const auth = c.security?.bearerAuth;
+      if (info.authenticated && !c.security?.authorized) return; // the 401 comes next
+      if (auth && !auth.error) requestState(res).userId = auth.userId;
+      if (info.rateLimit === 'none') return;
+      const key = info.rateLimit === 'auth' || !auth?.userId ? `ip:${req.ip}` : `user:${auth.userId}`;
+      const state = await deps.rateLimits.consume(info.rateLimit, key);
+      for (const [k, v] of Object.entries(rateLimitHeaders(state))) res.setHeader(k, v);
+    },
+    unauthorizedHandler: async (c: Context) => {
+      const err = c.security?.bearerAuth?.error;
+      throw err instanceof AppError ? err : unauthorized();
+    },
+    validationFail: async (c: Context) => {
+      const errors = c.validation.errors ?? [];
+      if (isIdempotencyKeyMissing(errors)) {
+        throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header', [
+          { field: 'header.idempotency-key', message: 'is required' },
+        ]);
+      }
+      throw validationError(toDetails(errors));
+    },
+  });
+
+  for (const operationId of Object.keys(registry) as OperationId[]) {
+    const handler = registry[operationId] as (r: OperationRequest<OperationId>, ctx: RequestContext) => Promise<Reply<OperationId> | StreamReply>;
+    const info = contract.operations.get(operationId);
+    if (!info) throw new Error(`handler registered for ${operationId}, which the contract does not define`);
+    api.register(operationId, async (c: Context, req: Request, res: Response) => {
+      let co = coercers.get(operationId);
+      if (!co) {
+        co = { query: coercerFor(c.operation!.parameters as any[], 'query'), path: coercerFor(c.operation!.parameters as any[], 'path') };
+        coercers.set(operationId, co);
+      }
+      const body = c.request.requestBody;
+      if (!info.hasBody && body !== undefined && !(typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0)) {
+        throw validationError([{ field: 'body', message: 'this operation takes no body' }]);
+      }
+      const state = requestState(res);
+      const ctx: RequestContext = {
+        requestId: state.requestId,
+        operationId,
+        method: req.method,
+        path: req.path,
+        ip: req.ip ?? '',
+        auth: c.security?.bearerAuth && !c.security.bearerAuth.error ? c.security.bearerAuth : null,
+        log: deps.log.child({ request_id: state.requestId, operation: operationId }),
+        deps,
+      };
+      const request: OperationRequest<OperationId> = {
+        body: body as never,
+        params: co.path(c.request.params as Record<string, unknown>) as never,
+        query: co.query(c.request.query as Record<string, unknown>) as never,
+        headers: req.headers as Record<string, string | undefined>,
+        rawBody: (req as Request & { rawBody?: Buffer }).rawBody,
+      };
+
+      const run = async (): Promise<StoredResponse | StreamReply> => {
+        try {
+          const reply = await handler(request, ctx);
+          if (reply.status === 'stream') return reply as StreamReply;
+          const r = reply as unknown as { status: number; body: unknown; headers?: Record<string, string>; contentType?: string };
+          if (r.contentType) res.locals.contentType = r.contentType;
+          return { status: r.status, body: r.body, headers: r.headers ?? {} };
+        } catch (err) {
+          // Business errors are answers like any other, so an idempotent retry replays them too.
+          if (err instanceof AppError && err.status < 500 && err.status !== 429) {
+            state.errorCode = err.code;
+            return { status: err.status, body: err.toBody(ctx.requestId), headers: err.headers ?? {} };
+          }
+          throw err;
+        }
+      };
+
+      const key = req.headers['idempotency-key'];
+      let result: (StoredResponse & { replayed?: boolean }) | StreamReply;
+      if (typeof key === 'string' && info.idempotent && ctx.auth) {
+        let stream: StreamReply | undefined;
+        result = await withIdempotency(deps.db, { userId: ctx.auth.userId, key, method: req.method, path: req.path, body }, config.IDEMPOTENCY_TTL_HOURS, async () => {
+          const r = await run();
+          if (r.status === 'stream') {
+            stream = r as StreamReply;
+            return { status: 200, body: { streamed: true }, headers: {} };
+          }
+          return r as StoredResponse;
+        });
+        if (stream) result = stream;
+      } else {
+        result = await run();
+      }
+
+      if (result.status === 'stream') return (result as StreamReply).write(res);
+      const stored = result as StoredResponse & { replayed?: boolean };
+      if (stored.replayed) res.setHeader('Idempotent-Replayed', 'true');
+      writeStored(res, stored, res.locals.contentType);
+    });
+  }
+
+  await api.init();
+
+  return async (req, res, next) => {
+    if (req.path !== API_ROOT && !req.path.startsWith(`${API_ROOT}/`)) return next();
+    try {
+      await api.handleRequest(
+        { method: req.method, path: req.path, query: req.query as OpenApiRequest['query'], headers: req.headers as OpenApiRequest['headers'], body: req.body },
+        req,
+        res,
+      );
+    } catch (err) {
+      next(err);
+    }
+  };
+}

@@ -1,0 +1,58 @@
+import type { components } from '../../codegen/api.js';
+
+export type ErrorCode = components['schemas']['ErrorCode'];
+export type ErrorDetail = components['schemas']['ErrorDetail'];
+type ErrorBody = components['schemas']['ErrorResponse']['error'];
+/** The documented extra keys an error may carry (`current_version`, `retry_after`, …). */
+export type ErrorExtras = Omit<ErrorBody, 'code' | 'message' | 'details' | 'request_id'>;
+
+/**
+ * The one error type of the service. Domain code throws it; the HTTP layer turns it into the
+ * `{error: {...}}` envelope with the request id. Anything else that escapes is a 500.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    readonly extras?: ErrorExtras,
+    /** Response headers that belong to this error (Retry-After, WWW-Authenticate). */
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  toBody(requestId: string): { error: ErrorBody } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details?.length ? { details: this.details } : {}),
+        ...this.extras,
+        request_id: requestId,
+      },
+    };
+  }
+}
+
+export const validationError = (details: ErrorDetail[], message = 'Request validation failed') =>
+  new AppError(400, 'VALIDATION_ERROR', message, details);
+/** A 400 about one field, for rules the contract cannot express. */
+export const invalidField = (field: string, message: string) =>
+  new AppError(400, 'VALIDATION_ERROR', message, [{ field, message }]);
+export const unauthorized = (message = 'Authentication required') =>
+  new AppError(401, 'UNAUTHORIZED', message, undefined, undefined, { 'WWW-Authenticate': 'Bearer' });
+export const forbidden = (message = 'This resource belongs to another user') => new AppError(403, 'FORBIDDEN', message);
+export const tierRequired = (currentTier: 'free' | 'pro', message = 'This feature needs Pro') =>
+  new AppError(403, 'TIER_REQUIRED', message, undefined, { required_tier: 'pro', current_tier: currentTier });
+export const notFound = (what = 'Resource') => new AppError(404, 'NOT_FOUND', `${what} not found`);
+export const conflict = (message: string, extras?: ErrorExtras) => new AppError(409, 'CONFLICT', message, undefined, extras);
+export const limitExceeded = (message: string, limit: number) =>
+  new AppError(409, 'LIMIT_EXCEEDED', message, undefined, { limit });
+export const archived = (message = 'The task is archived; un-archive it first') => new AppError(409, 'ARCHIVED', message);
+export const serviceUnavailable = (code: Extract<ErrorCode, `${string}UNAVAILABLE`>, message: string) =>
+  new AppError(503, code, message);
+export const notImplemented = (issue: number) =>
+  new AppError(501, 'NOT_IMPLEMENTED', `This operation is not implemented yet (issue #${issue})`);

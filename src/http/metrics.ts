@@ -1,0 +1,45 @@
+import client from 'prom-client';
+
+/**
+ * The service's Prometheus metrics, in a registry of their own so several apps in one process
+ * (tests) do not collide. Operation ids (not raw paths) label requests, so label cardinality stays
+ * bounded whatever clients send.
+ */
+export function createMetrics(collectDefault = true) {
+  const registry = new client.Registry();
+  if (collectDefault) client.collectDefaultMetrics({ register: registry });
+  const requestDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Request latency by operation and status.',
+    labelNames: ['operation', 'status'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const errors = new client.Counter({
+    name: 'http_errors_total',
+    help: 'Error responses by operation and error code.',
+    labelNames: ['operation', 'code'] as const,
+    registers: [registry],
+  });
+  const jobs = new client.Gauge({
+    name: 'jobs_queued',
+    help: 'Jobs waiting in the queue, by task (read from the database at scrape time).',
+    labelNames: ['task'] as const,
+    registers: [registry],
+  });
+  const jobFailures = new client.Gauge({
+    name: 'jobs_failed',
+    help: 'Jobs that exhausted their attempts, by task (read from the database at scrape time).',
+    labelNames: ['task'] as const,
+    registers: [registry],
+  });
+  const jobsTotal = new client.Counter({
+    name: 'jobs_total',
+    help: 'Jobs run by this process, by task and outcome.',
+    labelNames: ['task', 'outcome'] as const,
+    registers: [registry],
+  });
+  return { registry, requestDuration, errors, jobs, jobFailures, jobsTotal };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

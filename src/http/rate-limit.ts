@@ -1,0 +1,63 @@
+import type pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../config.js';
+import { AppError } from './errors.js';
+import type { RateLimitBucket } from './contract.js';
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets. */
+  resetSeconds: number;
+}
+
+export interface RateLimits {
+  /** Counts one request; throws a 429 AppError (with headers) when the bucket is exhausted. */
+  consume(bucket: Exclude<RateLimitBucket, 'none'>, key: string): Promise<RateLimitState>;
+}
+
+export const rateLimitHeaders = (s: RateLimitState): Record<string, string> => ({
+  'X-RateLimit-Limit': String(s.limit),
+  'X-RateLimit-Remaining': String(s.remaining),
+  'X-RateLimit-Reset': String(s.resetSeconds),
+});
+
+/**
+ * Fixed-window limits per bucket (RATE_LIMIT_GENERAL / _AI / _AUTH per RATE_LIMIT_WINDOW_SECONDS).
+ * The memory store serves one process; RATE_LIMIT_STORE=postgres keeps the counters in the shared
+ * database (table rate_limits) so the limits hold across every API process.
+ */
+export function createRateLimits(config: Config, pool: pg.Pool): RateLimits {
+  const duration = config.RATE_LIMIT_WINDOW_SECONDS;
+  const points = { general: config.RATE_LIMIT_GENERAL, ai: config.RATE_LIMIT_AI, auth: config.RATE_LIMIT_AUTH };
+  const make = (bucket: keyof typeof points): RateLimiterAbstract =>
+    config.RATE_LIMIT_STORE === 'postgres'
+      ? new RateLimiterPostgres({
+          storeClient: pool,
+          storeType: 'pool',
+          tableName: 'rate_limits',
+          tableCreated: true,
+          keyPrefix: bucket,
+          points: points[bucket],
+          duration,
+        })
+      : new RateLimiterMemory({ keyPrefix: bucket, points: points[bucket], duration });
+  const limiters = { general: make('general'), ai: make('ai'), auth: make('auth') };
+
+  return {
+    async consume(bucket, key) {
+      const limit = points[bucket];
+      try {
+        const res = await limiters[bucket].consume(key);
+        return { limit, remaining: res.remainingPoints, resetSeconds: Math.ceil(res.msBeforeNext / 1000) };
+      } catch (res) {
+        if (!(res instanceof RateLimiterRes)) throw res;
+        const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+        throw new AppError(429, 'RATE_LIMIT_EXCEEDED', 'Too many requests', undefined, { retry_after: retryAfter }, {
+          ...rateLimitHeaders({ limit, remaining: 0, resetSeconds: retryAfter }),
+          'Retry-After': String(retryAfter),
+        });
+      }
+    },
+  };
+}

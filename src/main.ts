@@ -1,0 +1,43 @@
+import { createDatabase } from '../db/index.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { resolveDatabase } from '../db/resolve.js';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createDeps } from './deps.js';
+import { loadSigningKeys } from './domain/auth/signing-keys.js';
+import { createLogger } from './http/logging.js';
+
+// The API process: configuration → database (migrated) → app → listen.
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, { process: 'api' });
+  const database = await resolveDatabase(config, log);
+  const { db, pool } = createDatabase(database.url, { max: config.DATABASE_POOL_MAX, applicationName: 'perpetua-flow-api' });
+  await migrateToLatest(db, pool);
+  const deps = createDeps({ config, db, pool, log, keys: loadSigningKeys(config, log) });
+  const app = await createApp(deps);
+  await new Promise<void>((resolve) => app.server.listen(config.PORT, config.HOST, resolve));
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  log.info({ port, host: config.HOST, devLogin: config.devLoginEnabled }, `API listening on http://${config.HOST}:${port}/api/v1`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await app.close();
+    await db.destroy();
+    await database.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(err);
+  process.exit(1);
+});
