@@ -1,0 +1,201 @@
+import { generateKeyPairSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
+import { signUp } from '../helpers/users.js';
+
+let t: TestApp;
+let google: FakeGoogle;
+
+beforeAll(async () => {
+  google = await startFakeGoogle();
+  t = await startTestApp({ env: { GOOGLE_CLIENT_ID: google.clientId, GOOGLE_JWKS_URL: google.jwksUrl } });
+});
+afterAll(async () => {
+  await t?.close();
+  await google?.close();
+});
+
+const signIn = (idToken: string) => t.api.post('/auth/google/callback', { id_token: idToken });
+
+describe('signInWithGoogle', () => {
+  it('creates the user on first sign-in and returns a working session', async () => {
+    const res = await signIn(google.signIdToken({ sub: 'g-1', email: 'grace@example.com', name: 'Grace Hopper' }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ token_type: 'Bearer', expires_in: 900, user: { email: 'grace@example.com', name: 'Grace Hopper', tier: 'free' } });
+    const me = await t.api.get('/users/me', { token: res.body.access_token });
+    expect(me.body.data).toMatchObject({ id: res.body.user.id, google_id: 'g-1', email: 'grace@example.com', timezone: 'UTC' });
+  });
+
+  it('signs the same Google account into the same user and keeps a name the user chose', async () => {
+    const first = await signIn(google.signIdToken({ sub: 'g-2', email: 'alan@example.com', name: 'Alan' }));
+    await t.api.patch('/users/me', { name: 'Alan Turing' }, { token: first.body.access_token });
+    const second = await signIn(google.signIdToken({ sub: 'g-2', email: 'alan@example.com', name: 'Alan From Google' }));
+    expect(second.body.user.id).toBe(first.body.user.id);
+    expect(second.body.user.name).toBe('Alan Turing');
+  });
+
+  it('ends the earlier session when the user signs in again (one session per user)', async () => {
+    const first = await signIn(google.signIdToken({ sub: 'g-3', email: 'one@example.com' }));
+    await signIn(google.signIdToken({ sub: 'g-3', email: 'one@example.com' }));
+    const refresh = await t.api.post('/auth/refresh', { refresh_token: first.body.refresh_token });
+    expect(refresh.status).toBe(401);
+    expect(refresh.body.error.code).toBe('INVALID_REFRESH_TOKEN');
+  });
+
+  it.each([
+    ['another audience', () => google.signIdToken({ aud: 'someone-else' })],
+    ['another issuer', () => google.signIdToken({ iss: 'https://evil.example' })],
+    ['an unverified email', () => google.signIdToken({ email_verified: false })],
+    ['an expired token', () => google.signIdToken({}, { expiresIn: -60 })],
+    ['an unknown key id', () => google.signIdToken({}, { kid: 'nope' })],
+    ['a key Google does not have', () => google.signIdToken({}, { key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey })],
+    ['an unsigned token', () => jwt.sign({ sub: 'x', email: 'x@example.com', aud: google.clientId, iss: 'https://accounts.google.com' }, '', { algorithm: 'none' })],
+    ['garbage', () => 'not-a-jwt'],
+  ])('rejects %s with 401 and creates no user', async (_label, make) => {
+    const before = await t.db.selectFrom('users').select(t.db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const res = await signIn(make());
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('UNAUTHORIZED');
+    const after = await t.db.selectFrom('users').select(t.db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    expect(after.n).toBe(before.n);
+  });
+
+  it('refuses an email that belongs to another Google account with 409', async () => {
+    await signIn(google.signIdToken({ sub: 'g-4', email: 'taken@example.com' }));
+    const res = await signIn(google.signIdToken({ sub: 'g-5', email: 'TAKEN@example.com' }));
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('CONFLICT');
+  });
+
+  it('caches Google keys instead of fetching them per sign-in', async () => {
+    const before = google.jwksRequests;
+    await signIn(google.signIdToken({ sub: 'g-6', email: 'cache@example.com' }));
+    await signIn(google.signIdToken({ sub: 'g-6', email: 'cache@example.com' }));
+    expect(google.jwksRequests - before).toBe(0);
+  });
+});
+
+describe('without Google configured', () => {
+  it('answers 503 naming the missing variable and still starts', async () => {
+    const bare = await startTestApp();
+    try {
+      const res = await bare.api.post('/auth/google/callback', { id_token: google.signIdToken({}) });
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain('GOOGLE_CLIENT_ID');
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+describe('devLogin', () => {
+  it('is 404 unless AUTH_DEV_LOGIN is on, and never in production', async () => {
+    const off = await startTestApp({ env: { AUTH_DEV_LOGIN: 'false' } });
+    try {
+      const res = await off.api.post('/auth/dev/login', { email: 'dev@example.com' });
+      expect(res.status).toBe(404);
+    } finally {
+      await off.close();
+    }
+  });
+
+  it('does not sign into an account that belongs to Google', async () => {
+    await signIn(google.signIdToken({ sub: 'g-7', email: 'real@example.com' }));
+    const res = await t.api.post('/auth/dev/login', { email: 'real@example.com' });
+    expect(res.status).toBe(409);
+  });
+});
+
+describe('access tokens', () => {
+  it('carries the documented claims, verifiable with /.well-known/jwks.json', async () => {
+    const user = await signUp(t);
+    const jwks = await t.api.get('/.well-known/jwks.json');
+    const [key] = jwks.body.keys;
+    const decoded = jwt.decode(user.token, { complete: true })!;
+    expect(decoded.header).toMatchObject({ alg: 'RS256', kid: key.kid });
+    const { createPublicKey } = await import('node:crypto');
+    const payload = jwt.verify(user.token, createPublicKey({ key, format: 'jwk' }), { algorithms: ['RS256'] }) as jwt.JwtPayload;
+    expect(payload).toMatchObject({ sub: user.id, email: user.email, tier: 'free', iss: 'perpetua-flow', aud: 'perpetua-flow-api' });
+    expect(payload.sid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(payload.exp! - payload.iat!).toBe(900);
+  });
+
+  it('answers an expired token with 401 TOKEN_EXPIRED and refresh_required', async () => {
+    const user = await signUp(t);
+    const expired = jwt.sign({ email: user.email, tier: 'free', sid: 'x' }, t.deps.tokens.keys.privateKey, {
+      algorithm: 'RS256', keyid: t.deps.tokens.keys.kid, subject: user.id, issuer: 'perpetua-flow', audience: 'perpetua-flow-api', expiresIn: -10,
+    });
+    const res = await t.api.get('/users/me', { token: expired });
+    expect(res.status).toBe(401);
+    expect(res.body.error).toMatchObject({ code: 'TOKEN_EXPIRED', refresh_required: true });
+  });
+
+  it('rejects HS256 tokens signed with the public key, and unsigned tokens', async () => {
+    const user = await signUp(t);
+    const publicPem = t.deps.tokens.keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const claims = { sub: user.id, email: user.email, tier: 'pro', sid: 'x', iss: 'perpetua-flow', aud: 'perpetua-flow-api' };
+    const hs = jwt.sign(claims, publicPem, { algorithm: 'HS256', keyid: t.deps.tokens.keys.kid });
+    const none = jwt.sign(claims, '', { algorithm: 'none' });
+    for (const token of [hs, none, `${user.token}x`]) {
+      const res = await t.api.get('/users/me', { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('UNAUTHORIZED');
+    }
+  });
+
+  it('rejects a malformed Authorization header', async () => {
+    const res = await t.api.get('/users/me', { token: null, headers: { authorization: 'Basic abc' } });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('refreshSession and logout', () => {
+  it('rotates both tokens; the old refresh token stops working', async () => {
+    const user = await signUp(t);
+    const first = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    expect(first.status).toBe(200);
+    expect(first.body.refresh_token).not.toBe(user.refreshToken);
+    expect(jwt.decode(first.body.access_token)).toMatchObject({ sub: user.id, sid: (jwt.decode(user.token) as jwt.JwtPayload).sid });
+    const me = await t.api.get('/users/me', { token: first.body.access_token });
+    expect(me.status).toBe(200);
+  });
+
+  it('treats a reused refresh token as theft and revokes the whole session', async () => {
+    const user = await signUp(t);
+    const rotated = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    const replay = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    expect(replay.status).toBe(401);
+    expect(replay.body.error.code).toBe('INVALID_REFRESH_TOKEN');
+    // The thief's replay also ended the legitimate holder's newer token.
+    const legit = await t.api.post('/auth/refresh', { refresh_token: rotated.body.refresh_token });
+    expect(legit.status).toBe(401);
+  });
+
+  it('lets only one of two concurrent refreshes with the same token succeed', async () => {
+    const user = await signUp(t);
+    const results = await Promise.all([0, 1, 2].map(() => t.api.post('/auth/refresh', { refresh_token: user.refreshToken })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+  });
+
+  it('rejects an unknown or expired refresh token', async () => {
+    const unknown = await t.api.post('/auth/refresh', { refresh_token: 'rt_unknown' });
+    expect(unknown.status).toBe(401);
+    const user = await signUp(t);
+    await t.db.updateTable('refresh_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', user.id).execute();
+    const expired = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    expect(expired.status).toBe(401);
+  });
+
+  it('logout answers 204 and ends the session; an unknown token also gets 204', async () => {
+    const user = await signUp(t);
+    const out = await t.api.post('/auth/logout', { refresh_token: user.refreshToken });
+    expect(out.status).toBe(204);
+    expect(out.text).toBe('');
+    const refresh = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    expect(refresh.status).toBe(401);
+    const unknown = await t.api.post('/auth/logout', { refresh_token: 'rt_nobody' });
+    expect(unknown.status).toBe(204);
+  });
+});

@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handlers } from '../../src/handlers/index.js';
+import { loadContract } from '../../src/http/contract.js';
+import { deprecationHeaders } from '../../src/http/deprecation.js';
+import { isNotYet } from '../../src/http/not-implemented.js';
+import type { OperationId } from '../../src/http/operation.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { signUp, type TestUser } from '../helpers/users.js';
+
+// The rules every operation of openapi.yaml follows (see the "How we build" section of the README).
+
+const contract = loadContract();
+const doc = contract.document;
+const resolve = (o: any): any => (o?.$ref ? resolve(o.$ref.slice(2).split('/').reduce((x: any, k: string) => x[k], doc)) : o);
+const operations = [...contract.operations.values()];
+const raw = (id: string) => doc.paths[contract.operations.get(id as OperationId)!.path][contract.operations.get(id as OperationId)!.method.toLowerCase()];
+
+/** Input schemas reject unknown fields; the webhook takes the provider's format as it comes. */
+const OPEN_INPUTS = new Set(['handleCheckoutWebhook']);
+
+function objectSchemasWithoutClosedProperties(schema: any, seen = new Set<any>()): string[] {
+  schema = resolve(schema);
+  if (!schema || typeof schema !== 'object' || seen.has(schema)) return [];
+  seen.add(schema);
+  const problems: string[] = [];
+  if ((schema.type === 'object' || schema.properties) && schema.additionalProperties !== false) problems.push(JSON.stringify(Object.keys(schema.properties ?? {})));
+  for (const key of ['oneOf', 'anyOf', 'allOf']) for (const s of schema[key] ?? []) problems.push(...objectSchemasWithoutClosedProperties(s, seen));
+  for (const s of Object.values<any>(schema.properties ?? {})) problems.push(...objectSchemasWithoutClosedProperties(s, seen));
+  if (schema.items) problems.push(...objectSchemasWithoutClosedProperties(schema.items, seen));
+  return problems;
+}
+
+describe('openapi.yaml', () => {
+  it('gives every operation a unique operationId, one tag, a summary and a rate-limit bucket', () => {
+    const ids = operations.map((o) => o.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const op of operations) {
+      const r = raw(op.operationId);
+      expect(r.tags, op.operationId).toHaveLength(1);
+      expect(r.summary, op.operationId).toBeTruthy();
+      expect(['general', 'ai', 'auth', 'none'], op.operationId).toContain(r['x-rate-limit']);
+    }
+  });
+
+  it('documents the errors every operation can give', () => {
+    for (const op of operations) {
+      const statuses = Object.keys(raw(op.operationId).responses);
+      expect(statuses, `${op.operationId} 400`).toContain('400');
+      expect(statuses, `${op.operationId} 500`).toContain('500');
+      if (op.authenticated) expect(statuses, `${op.operationId} 401`).toContain('401');
+      if (op.rateLimit !== 'none') expect(statuses, `${op.operationId} 429`).toContain('429');
+      if (op.idempotent) expect(statuses, `${op.operationId} 422`).toContain('422');
+      if (op.hasBody) expect(statuses, `${op.operationId} 413/415`).toEqual(expect.arrayContaining(['413', '415']));
+    }
+  });
+
+  it('closes every request body schema with additionalProperties: false', () => {
+    for (const op of operations) {
+      if (!op.hasBody || OPEN_INPUTS.has(op.operationId)) continue;
+      const schema = raw(op.operationId).requestBody.content['application/json'].schema;
+      expect(objectSchemasWithoutClosedProperties(schema), op.operationId).toEqual([]);
+    }
+  });
+
+  it('needs an Idempotency-Key on authenticated POST, PATCH and PUT, and accepts one on DELETE', () => {
+    for (const op of operations) {
+      if (!op.authenticated) continue;
+      const params = raw(op.operationId).parameters ?? [];
+      const refs = params.map((p: any) => p.$ref);
+      if (['POST', 'PATCH', 'PUT'].includes(op.method)) expect(refs, op.operationId).toContain('#/components/parameters/IdempotencyKey');
+      if (op.method === 'DELETE') expect(refs, op.operationId).toContain('#/components/parameters/OptionalIdempotencyKey');
+    }
+  });
+
+  it('documents 501 exactly for the operations that are not built yet', () => {
+    for (const op of operations) {
+      const h = handlers[op.operationId];
+      const documents501 = '501' in raw(op.operationId).responses;
+      expect(documents501, `${op.operationId}: 501 documented ⇔ handler not built`).toBe(isNotYet(h));
+    }
+  });
+
+  it('gives every deprecated operation a sunset at least 90 days after its deprecation', () => {
+    const headers = deprecationHeaders(contract);
+    for (const op of operations.filter((o) => o.deprecated)) expect(headers.get(op.operationId)).toBeDefined();
+  });
+});
+
+describe('deprecationHeaders', () => {
+  const withOperation = (extra: Record<string, unknown>) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'contract-')), 'openapi.yaml');
+    fs.writeFileSync(file, JSON.stringify({ openapi: '3.1.0', info: { title: 't', version: '1' }, paths: { '/x': { get: { operationId: 'getX', responses: {}, ...extra } } } }));
+    return loadContract(file);
+  };
+
+  it('formats Deprecation as an RFC 9745 structured date and Sunset as an HTTP date', () => {
+    const h = deprecationHeaders(withOperation({ deprecated: true, 'x-deprecated-at': '2026-11-27', 'x-sunset': '2027-03-31' }));
+    expect(h.get('getX' as OperationId)).toEqual({ Deprecation: `@${Date.UTC(2026, 10, 27) / 1000}`, Sunset: 'Wed, 31 Mar 2027 00:00:00 GMT' });
+  });
+
+  it('refuses less than 90 days of notice, or a deprecation without dates', () => {
+    expect(() => deprecationHeaders(withOperation({ deprecated: true, 'x-deprecated-at': '2026-11-27', 'x-sunset': '2027-01-31' }))).toThrow(/90 days/);
+    expect(() => deprecationHeaders(withOperation({ deprecated: true }))).toThrow(/x-sunset/);
+  });
+});
+
+describe('operations not built yet', () => {
+  let t: TestApp;
+  let user: TestUser;
+  beforeAll(async () => {
+    t = await startTestApp();
+    user = await signUp(t);
+  });
+  afterAll(() => t?.close());
+
+  const examplePath = (template: string, params: any[]) =>
+    template.replace(/\{([^}]+)\}/g, (_m, name) => String(resolve(params.find((p: any) => resolve(p).name === name))?.example ?? '0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d'));
+
+  it('answer 501 NOT_IMPLEMENTED with the error envelope, never a fake success', async () => {
+    const stubs = operations.filter((o) => isNotYet(handlers[o.operationId]));
+    for (const op of stubs) {
+      const r = raw(op.operationId);
+      const media = r.requestBody?.content?.['application/json'];
+      const example = media ? Object.values<any>(media.examples ?? {})[0] : undefined;
+      const body = media ? (resolve(example)?.value ?? {}) : undefined;
+      const headers: Record<string, string> = {};
+      if (op.operationId === 'handleCheckoutWebhook') headers['cko-signature'] = 'a'.repeat(64);
+      const query: Record<string, string> = {};
+      for (const p of (r.parameters ?? []).map(resolve)) if (p.in === 'query' && p.required) query[p.name] = String(p.example ?? p.schema?.example ?? 'https://push.example.com/x');
+      const res = await user.api.request(op.method, examplePath(op.path, r.parameters ?? []), { body, headers, query });
+      expect(res.status, `${op.operationId}: ${res.text}`).toBe(501);
+      expect(res.body.error.code).toBe('NOT_IMPLEMENTED');
+    }
+  });
+
+  it('still send Deprecation and Sunset on a deprecated operation', async () => {
+    const res = await user.api.post('/ai/chat/stream', { message: 'hello' });
+    expect(res.headers.get('deprecation')).toMatch(/^@\d+$/);
+    expect(res.headers.get('sunset')).toMatch(/GMT$/);
+  });
+});

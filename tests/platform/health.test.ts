@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { createDeps } from '../../src/deps.js';
+import { signingKeysFromPem } from '../../src/domain/auth/signing-keys.js';
+import { createLogger } from '../../src/http/logging.js';
+import { createDatabase } from '../../db/index.js';
+import { freePort } from '../../db/embedded.js';
+import { TestClient } from '../helpers/client.js';
+import { startTestApp, testConfig, type TestApp } from '../helpers/app.js';
+import { signUp } from '../helpers/users.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t?.close());
+
+describe('health probes', () => {
+  it('answers live at /api/v1/health/live and at /health/live', async () => {
+    expect((await t.api.get('/health/live')).body).toEqual({ status: 'ok' });
+    const root = await fetch(`${t.baseUrl}/health/live`);
+    expect(root.status).toBe(200);
+  });
+
+  it('is not ready without a worker heartbeat, and ready once a worker runs', async () => {
+    const before = await t.api.get('/health/ready');
+    expect(before.status).toBe(503);
+    expect(before.body.checks.worker.status).toBe('fail');
+    const worker = await t.startWorker();
+    const after = await t.api.get('/health/ready');
+    expect(after.status).toBe(200);
+    expect(after.body).toMatchObject({ status: 'ok', checks: { database: { status: 'ok' }, worker: { status: 'ok' } } });
+    await worker.stop();
+    expect((await t.api.get('/health/ready')).status).toBe(503);
+  });
+
+  it('treats a stale heartbeat as no worker', async () => {
+    await t.db
+      .insertInto('worker_heartbeats')
+      .values({ worker_id: 'ghost', hostname: 'h', pid: 1, beat_at: new Date(Date.now() - 5 * 60_000) })
+      .execute();
+    const res = await t.api.get('/health/ready');
+    expect(res.status).toBe(503);
+    expect(res.body.checks.worker.message).toMatch(/last heartbeat \d+s ago/);
+    await t.db.deleteFrom('worker_heartbeats').where('worker_id', '=', 'ghost').execute();
+  });
+
+  it('answers ready 503 while the database is unreachable, without crashing', async () => {
+    const config = testConfig();
+    const dead = createDatabase(`postgres://postgres:postgres@127.0.0.1:${await freePort()}/nowhere`);
+    const deps = createDeps({ config, db: dead.db, pool: dead.pool, log: createLogger('silent'), keys: signingKeysFromPem(config.JWT_PRIVATE_KEY!, config.JWT_PUBLIC_KEY!) });
+    const app = await createApp(deps);
+    await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
+    const api = new TestClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+    try {
+      const res = await api.get('/health/ready');
+      expect(res.status).toBe(503);
+      expect(res.body.checks.database.status).toBe('fail');
+      expect((await api.get('/health/live')).status).toBe(200);
+    } finally {
+      await app.close();
+      await dead.close();
+    }
+  });
+});
+
+describe('metrics', () => {
+  it('exposes request latency by operation and status in Prometheus format', async () => {
+    const user = await signUp(t);
+    await user.api.get('/users/me');
+    await t.api.get('/users/me');
+    const res = await fetch(`${t.baseUrl}/metrics`);
+    const text = await res.text();
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(text).toMatch(/http_request_duration_seconds_count\{operation="getCurrentUser",status="200"\} \d+/);
+    expect(text).toMatch(/http_errors_total\{operation="getCurrentUser",code="UNAUTHORIZED"\} \d+/);
+    expect(text).toContain('process_resident_memory_bytes');
+  });
+
+  it('labels unknown paths as unmatched, so clients cannot grow the label set', async () => {
+    await t.api.get('/random-path-12345');
+    const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(text).not.toContain('random-path-12345');
+    expect(text).toContain('operation="unmatched"');
+  });
+});

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { signUp, type TestUser } from '../helpers/users.js';
+
+let t: TestApp;
+let user: TestUser;
+
+beforeAll(async () => {
+  t = await startTestApp({ env: { BODY_LIMIT_BYTES: '2048' } });
+  user = await signUp(t);
+});
+afterAll(() => t?.close());
+
+describe('request ids', () => {
+  it('echoes a UUID X-Request-ID and uses it in error bodies', async () => {
+    const id = '0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d';
+    const res = await t.api.get('/users/me', { token: null, headers: { 'x-request-id': id } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('x-request-id')).toBe(id);
+    expect(res.body.error.request_id).toBe(id);
+  });
+
+  it('replaces a non-UUID X-Request-ID with a fresh one', async () => {
+    const res = await t.api.get('/health/live', { headers: { 'x-request-id': 'not-a-uuid' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('error envelope', () => {
+  it('answers an unknown route with 404 NOT_FOUND as JSON', async () => {
+    const res = await t.api.get('/no-such-thing', { token: user.token });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('answers a path outside /api/v1 with the JSON envelope too', async () => {
+    const res = await t.api.get('/api/v2/tasks', { unchecked: true });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('answers a wrong method with 405 METHOD_NOT_ALLOWED and an Allow header', async () => {
+    const res = await user.api.delete('/users/me');
+    expect(res.status).toBe(405);
+    expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    expect(res.headers.get('allow')).toBe('GET, PATCH');
+  });
+
+  it('answers malformed JSON with 400 VALIDATION_ERROR', async () => {
+    const res = await user.api.request('PATCH', '/users/me', { rawBody: '{"name": ', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field: 'body', message: 'is not valid JSON' }] });
+  });
+
+  it('answers an oversized body with 413 PAYLOAD_TOO_LARGE', async () => {
+    const res = await user.api.patch('/users/me', { name: 'x'.repeat(4000) });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers a non-JSON body with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    const res = await user.api.request('PATCH', '/users/me', { rawBody: 'name=Ada', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('accepts Content-Type: application/json with an empty body on a GET', async () => {
+    const res = await user.api.get('/users/me', { headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('validation', () => {
+  it('rejects unknown body fields and wrong types with per-field details, changing nothing', async () => {
+    const res = await user.api.patch('/users/me', { name: 'New', role: 'admin', timezone: 5 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual(
+      expect.arrayContaining([
+        { field: 'body.role', message: 'is not allowed' },
+        { field: 'body.timezone', message: 'must be string' },
+      ]),
+    );
+    const me = await user.api.get('/users/me');
+    expect(me.body.data.name).not.toBe('New');
+  });
+
+  it('rejects unknown query parameters', async () => {
+    const res = await user.api.get('/users/me', { query: { debug: 1 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ field: 'query.debug', message: 'is not allowed' }]);
+  });
+
+  it('needs an Idempotency-Key on an authenticated PATCH', async () => {
+    const res = await user.api.patch('/users/me', { name: 'Nobody' }, { idempotencyKey: null });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('IDEMPOTENCY_KEY_REQUIRED');
+  });
+});
+
+describe('security headers and CORS', () => {
+  it('sets security headers on every response', async () => {
+    const res = await t.api.get('/health/live');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('strict-transport-security')).toContain('max-age=31536000');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(res.headers.get('x-powered-by')).toBeNull();
+  });
+
+  it('answers a preflight from an allowed origin with the methods and headers the frontend sends', async () => {
+    const res = await fetch(`${t.baseUrl}/api/v1/tasks`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://localhost:3000',
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'authorization,content-type,idempotency-key,if-match',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET,POST,PUT,PATCH,DELETE');
+    expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toBe('authorization,content-type,idempotency-key,if-match,x-request-id');
+  });
+
+  it('exposes the response headers clients read', async () => {
+    const res = await user.api.get('/users/me', { headers: { origin: 'http://localhost:3000' } });
+    const exposed = res.headers.get('access-control-expose-headers')!.toLowerCase();
+    for (const h of ['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'etag', 'deprecation', 'sunset', 'idempotent-replayed']) {
+      expect(exposed).toContain(h);
+    }
+  });
+
+  it('does not allow an unknown origin', async () => {
+    const res = await t.api.get('/health/live', { headers: { origin: 'https://evil.example' } });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('the contract endpoints', () => {
+  it('serves the contract as JSON and YAML, and the docs page', async () => {
+    const json = await t.api.get('/openapi.json');
+    expect(json.body.openapi).toBe('3.1.0');
+    const yaml = await t.api.get('/openapi.yaml');
+    expect(yaml.text.startsWith('openapi: 3.1.0')).toBe(true);
+    const docs = await t.api.get('/docs');
+    expect(docs.text).toContain('swagger-ui-bundle.js');
+    const asset = await fetch(`${t.baseUrl}/api/v1/docs/assets/swagger-ui-bundle.js`);
+    expect(asset.status).toBe(200);
+  });
+});

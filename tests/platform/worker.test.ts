@@ -1,0 +1,84 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueJob } from '../../jobs/enqueue.js';
+import { cleanup } from '../../jobs/tasks/cleanup.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { signUp } from '../helpers/users.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t?.close());
+
+const jobCount = async (task: string) =>
+  Number(
+    (
+      await sql<{ n: number }>`select count(*) as n from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = ${task}`.execute(t.db)
+    ).rows[0]!.n,
+  );
+
+describe('enqueueJob', () => {
+  it('adds no job when the business transaction rolls back, and one when it commits', async () => {
+    const before = await jobCount('cleanup');
+    await t.db
+      .transaction()
+      .execute(async (trx) => {
+        await enqueueJob(trx, 'cleanup', {}, { runAt: new Date(Date.now() + 3_600_000) });
+        throw new Error('rollback');
+      })
+      .catch(() => {});
+    expect(await jobCount('cleanup')).toBe(before);
+    await t.db.transaction().execute((trx) => enqueueJob(trx, 'cleanup', {}, { runAt: new Date(Date.now() + 3_600_000), jobKey: 'test-cleanup' }));
+    expect(await jobCount('cleanup')).toBe(before + 1);
+    // The same key replaces the waiting job instead of adding another.
+    await enqueueJob(t.db, 'cleanup', {}, { runAt: new Date(Date.now() + 7_200_000), jobKey: 'test-cleanup' });
+    expect(await jobCount('cleanup')).toBe(before + 1);
+    await sql`select graphile_worker.remove_job('test-cleanup')`.execute(t.db);
+  });
+});
+
+describe('cleanup job', () => {
+  it('deletes expired idempotency keys, old revoked tokens and month-old activity, and keeps the rest', async () => {
+    const user = await signUp(t);
+    const old = new Date(Date.now() - 31 * 86_400_000);
+    await t.db.insertInto('activity_logs').values([
+      { user_id: user.id, entity_type: 'user', entity_id: user.id, action: 'ancient', source: 'system', request_id: null, extra_data: '{}', created_at: old },
+      { user_id: user.id, entity_type: 'user', entity_id: user.id, action: 'recent', source: 'system', request_id: null, extra_data: '{}' },
+    ]).execute();
+    await t.db.insertInto('idempotency_keys').values([
+      { user_id: user.id, key: 'old', fingerprint: 'f', method: 'POST', path: '/x', state: 'completed', expires_at: new Date(Date.now() - 1000) },
+      { user_id: user.id, key: 'fresh', fingerprint: 'f', method: 'POST', path: '/x', state: 'completed', expires_at: new Date(Date.now() + 3_600_000) },
+    ]).execute();
+    await t.db.insertInto('refresh_tokens').values([
+      { user_id: user.id, family_id: user.id, token_hash: 'h-old', expires_at: new Date(), revoked_at: new Date(Date.now() - 8 * 86_400_000), revoked_reason: 'rotated' },
+      { user_id: user.id, family_id: user.id, token_hash: 'h-audit', expires_at: new Date(), revoked_at: new Date(Date.now() - 2 * 86_400_000), revoked_reason: 'rotated' },
+    ]).execute();
+
+    const first = await cleanup(t.db);
+    expect(first.activityLogs).toBeGreaterThanOrEqual(1);
+    const actions = (await t.db.selectFrom('activity_logs').select('action').where('user_id', '=', user.id).execute()).map((r) => r.action);
+    expect(actions).toContain('recent');
+    expect(actions).not.toContain('ancient');
+    const keys = (await t.db.selectFrom('idempotency_keys').select('key').where('user_id', '=', user.id).execute()).map((r) => r.key);
+    expect(keys).toEqual(['fresh']);
+    const hashes = (await t.db.selectFrom('refresh_tokens').select('token_hash').where('user_id', '=', user.id).execute()).map((r) => r.token_hash);
+    expect(hashes).toContain('h-audit');
+    expect(hashes).not.toContain('h-old');
+
+    const second = await cleanup(t.db);
+    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0 });
+  });
+
+  it('runs as a job in the worker', async () => {
+    const user = await signUp(t);
+    await t.db.insertInto('idempotency_keys').values({ user_id: user.id, key: 'stale', fingerprint: 'f', method: 'POST', path: '/x', state: 'completed', expires_at: new Date(Date.now() - 1000) }).execute();
+    const worker = await t.startWorker();
+    try {
+      await enqueueJob(t.db, 'cleanup', {});
+      await expect.poll(async () => (await t.db.selectFrom('idempotency_keys').select('key').where('key', '=', 'stale').execute()).length, { timeout: 10_000 }).toBe(0);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
