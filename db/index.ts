@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
-import type { DB } from './schema.js';
+import type { DB } from './schema/index.js';
 
 export type Database = Kysely<DB>;
 /** The database or a transaction on it: domain functions accept either. */

@@ -1,11 +1,8 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
-// The database as Kysely sees it. Kept by hand beside the SQL migrations in db/migrations: a
-// migration that adds or changes a column changes this file in the same commit.
+import type { CreatedAt, Json, Timestamp } from './columns.js';
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
-type Json<T = unknown> = ColumnType<T, string | T, string | T>;
+// Tables of db/migrations/0001_platform.sql.
 
 export interface UsersTable {
   id: Generated<string>;
@@ -73,7 +70,7 @@ export interface WorkerHeartbeatsTable {
   updated_at: Timestamp;
 }
 
-export interface DB {
+export interface PlatformTables {
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
   idempotency_keys: IdempotencyKeysTable;

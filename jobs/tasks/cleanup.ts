@@ -6,6 +6,7 @@ export interface CleanupResult {
   refreshTokens: number;
   activityLogs: number;
   rateLimits: number;
+  tombstones: number;
 }
 
 const BATCH = 5_000;
@@ -24,7 +25,7 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
 /**
  * Retention (FR-053, PLAN-R2): idempotency keys past their 24 h, refresh tokens revoked or expired
  * more than 7 days ago (kept that long for audit), activity older than 30 days, spent rate-limit
- * windows. Idempotent: running it twice deletes nothing more.
+ * windows, tombstones past their recovery window. Idempotent: running it twice deletes nothing more.
  */
 export async function cleanup(db: Database, now = new Date()): Promise<CleanupResult> {
   return {
@@ -32,5 +33,6 @@ export async function cleanup(db: Database, now = new Date()): Promise<CleanupRe
     refreshTokens: await deleteInBatches(db, 'refresh_tokens', sql`coalesce(revoked_at, expires_at) <= ${now}::timestamptz - interval '7 days'`),
     activityLogs: await deleteInBatches(db, 'activity_logs', sql`created_at <= ${now}::timestamptz - interval '30 days'`),
     rateLimits: await deleteInBatches(db, 'rate_limits', sql`expire is not null and expire <= ${now.getTime()}`),
+    tombstones: await deleteInBatches(db, 'deletion_tombstones', sql`recoverable_until <= ${now}`),
   };
 }

@@ -67,7 +67,7 @@ describe('cleanup job', () => {
     expect(hashes).not.toContain('h-old');
 
     const second = await cleanup(t.db);
-    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0 });
+    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0 });
   });
 
   it('runs as a job in the worker', async () => {

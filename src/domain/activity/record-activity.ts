@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import type { ActivitySource } from '../../../db/schema.js';
+import type { ActivitySource } from '../../../db/schema/index.js';
 
 export interface ActivityEntry {
   userId: string;

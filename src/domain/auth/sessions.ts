@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Database, Executor } from '../../../db/index.js';
-import type { UserRow } from '../../../db/schema.js';
+import type { UserRow } from '../../../db/schema/index.js';
 import { AppError } from '../../http/errors.js';
 import { findUserById } from '../users/queries.js';
 import { signAccessToken, type AccessTokenSettings } from './access-tokens.js';

@@ -1,5 +1,5 @@
 import type { components } from '../../../codegen/api.js';
-import type { UserRow } from '../../../db/schema.js';
+import type { UserRow } from '../../../db/schema/index.js';
 import { iso } from '../time.js';
 
 type User = components['schemas']['User'];

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import type { NewUser, UserRow, UserUpdate } from '../../../db/schema.js';
+import type { NewUser, UserRow, UserUpdate } from '../../../db/schema/index.js';
 
 export const findUserById = (db: Executor, id: string): Promise<UserRow | undefined> =>
   db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();

@@ -1,5 +1,5 @@
 import type { Database, Executor } from '../../../db/index.js';
-import type { UserRow } from '../../../db/schema.js';
+import type { UserRow } from '../../../db/schema/index.js';
 import { conflict } from '../../http/errors.js';
 import type { GoogleIdentity } from '../../integrations/google.js';
 import { recordActivity } from '../activity/record-activity.js';

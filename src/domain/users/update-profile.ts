@@ -1,5 +1,5 @@
 import type { Database } from '../../../db/index.js';
-import type { UserRow } from '../../../db/schema.js';
+import type { UserRow } from '../../../db/schema/index.js';
 import { invalidField, notFound } from '../../http/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { findUserById, updateUserRow } from './queries.js';

@@ -1,0 +1,56 @@
+import type { Executor } from '../../../db/index.js';
+import { notFound } from '../../http/errors.js';
+
+export type Tier = 'free' | 'pro';
+
+/** Base limits per tier (SPEC §4). Achievement perks add to max_tasks, max_notes and daily credits. */
+export const TIER_LIMITS = {
+  free: { maxTasks: 50, maxSubtasksPerTask: 4, maxDescriptionLength: 1000, maxNotes: 10, maxRemindersPerTask: 5, dailyCredits: 0, monthlyCredits: 0, voice: false },
+  pro: { maxTasks: 200, maxSubtasksPerTask: 10, maxDescriptionLength: 2000, maxNotes: 25, maxRemindersPerTask: 5, dailyCredits: 10, monthlyCredits: 100, voice: true },
+} as const satisfies Record<Tier, Record<string, number | boolean>>;
+
+export interface EffectiveLimits {
+  tier: Tier;
+  maxTasks: number;
+  maxSubtasksPerTask: number;
+  maxDescriptionLength: number;
+  maxNotes: number;
+  maxRemindersPerTask: number;
+  /** Daily AI credits granted at 00:00 UTC (Pro only; perks add to it). */
+  dailyCredits: number;
+  monthlyCredits: number;
+  voice: boolean;
+}
+
+export interface PerkBonuses {
+  maxTasks: number;
+  maxNotes: number;
+  dailyCredits: number;
+}
+
+/** Sum of the perks of the user's unlocked achievements. Achievements (issue #5) fill this in. */
+export async function perkBonuses(_db: Executor, _userId: string): Promise<PerkBonuses> {
+  return { maxTasks: 0, maxNotes: 0, dailyCredits: 0 };
+}
+
+export function limitsFor(tier: Tier, perks: PerkBonuses): EffectiveLimits {
+  const base = TIER_LIMITS[tier];
+  return {
+    tier,
+    ...base,
+    maxTasks: base.maxTasks + perks.maxTasks,
+    maxNotes: base.maxNotes + perks.maxNotes,
+    // Daily credits are a Pro grant; a free user's streak perk waits until they upgrade.
+    dailyCredits: tier === 'pro' ? base.dailyCredits + perks.dailyCredits : 0,
+  };
+}
+
+/**
+ * The one place limits are computed (FR-046): the tier from the users row (never the token's claim,
+ * which may be up to 15 minutes old) plus permanent perks.
+ */
+export async function effectiveLimits(db: Executor, userId: string): Promise<EffectiveLimits> {
+  const user = await db.selectFrom('users').select('tier').where('id', '=', userId).executeTakeFirst();
+  if (!user) throw notFound('User');
+  return limitsFor(user.tier, await perkBonuses(db, userId));
+}

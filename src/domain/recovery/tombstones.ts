@@ -1,0 +1,89 @@
+import type { components } from '../../../codegen/api.js';
+import type { Executor } from '../../../db/index.js';
+import type { TombstoneEntityType, TombstoneRow } from '../../../db/schema/index.js';
+import { forbidden, notFound } from '../../http/errors.js';
+import { paginationOf, totalCount, type PageParams } from '../../http/pagination.js';
+import { lockFor } from '../locks.js';
+import { iso } from '../time.js';
+
+/** FR-062: only the newest three deletions of a user can be recovered, each for seven days. */
+export const TOMBSTONES_KEPT = 3;
+export const RECOVERY_WINDOW_DAYS = 7;
+
+export interface NewTombstone {
+  userId: string;
+  entityType: TombstoneEntityType;
+  entityId: string;
+  title: string;
+  snapshot: Record<string, unknown>;
+}
+
+/** Writes a tombstone in the caller's (deleting) transaction and drops the user's older ones past three. */
+export async function writeTombstone(trx: Executor, t: NewTombstone, now = new Date()): Promise<TombstoneRow> {
+  await lockFor(trx, 'tombstones', t.userId);
+  const row = await trx
+    .insertInto('deletion_tombstones')
+    .values({
+      user_id: t.userId,
+      entity_type: t.entityType,
+      entity_id: t.entityId,
+      title: t.title.slice(0, 200),
+      snapshot: JSON.stringify(t.snapshot),
+      deleted_at: now,
+      recoverable_until: new Date(now.getTime() + RECOVERY_WINDOW_DAYS * 86_400_000),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  const keep = trx
+    .selectFrom('deletion_tombstones')
+    .select('id')
+    .where('user_id', '=', t.userId)
+    .orderBy('deleted_at', 'desc')
+    .orderBy('created_at', 'desc')
+    .limit(TOMBSTONES_KEPT);
+  await trx.deleteFrom('deletion_tombstones').where('user_id', '=', t.userId).where('id', 'not in', keep).execute();
+  return row;
+}
+
+/**
+ * Claims a tombstone for recovery: locks it, checks it is the caller's, of the expected kind and
+ * still recoverable, and deletes it (the caller restores the entity in the same transaction).
+ */
+export async function takeTombstone(trx: Executor, userId: string, tombstoneId: string, entityType: TombstoneEntityType, now = new Date()): Promise<TombstoneRow> {
+  const row = await trx.selectFrom('deletion_tombstones').selectAll().where('id', '=', tombstoneId).forUpdate().executeTakeFirst();
+  if (!row) throw notFound('Tombstone');
+  if (row.user_id !== userId) throw forbidden();
+  if (row.entity_type !== entityType || row.recoverable_until <= now) throw notFound('Tombstone');
+  await trx.deleteFrom('deletion_tombstones').where('id', '=', row.id).execute();
+  return row;
+}
+
+type Tombstone = components['schemas']['Tombstone'];
+
+export const presentTombstone = (r: TombstoneRow): Tombstone => ({
+  id: r.id,
+  entity_type: r.entity_type,
+  entity_id: r.entity_id,
+  title: r.title,
+  deleted_at: iso(r.deleted_at),
+  recoverable_until: iso(r.recoverable_until),
+});
+
+/** The caller's recoverable tombstones, newest first. */
+export async function listTombstones(db: Executor, userId: string, page: PageParams, now = new Date()) {
+  const rows = await db
+    .selectFrom('deletion_tombstones')
+    .selectAll()
+    .select(totalCount)
+    .where('user_id', '=', userId)
+    .where('recoverable_until', '>', now)
+    .orderBy('deleted_at', 'desc')
+    .orderBy('id', 'desc')
+    .offset(page.offset)
+    .limit(page.limit)
+    .execute();
+  const total = rows[0]?.total_count ?? (page.offset > 0
+    ? Number((await db.selectFrom('deletion_tombstones').select(db.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('recoverable_until', '>', now).executeTakeFirstOrThrow()).n)
+    : 0);
+  return { data: rows.map(presentTombstone), pagination: paginationOf(page, Number(total)) };
+}
