@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Database } from '../db/index.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/http/logging.js';
+import '../src/domain/events/subscribers.js';
 import { cleanup } from './tasks/cleanup.js';
 
 export interface WorkerDeps {
