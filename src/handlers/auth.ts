@@ -28,4 +28,4 @@ export const logout: Handler<'logout'> = async (req, ctx) => {
   return { status: 204, body: undefined };
 };
 
-export const getJwks: Handler<'getJwks'> = async (_req, ctx) => ({ status: 200, body: { keys: [ctx.deps.tokens.keys.jwk] } });
+export const getJwks: Handler<'getJwks'> = async (_req, ctx) => ({ status: 200, body: { keys: ctx.deps.tokens.keys.jwks } });

@@ -7,7 +7,7 @@ import { createDatabase, type DatabaseHandle } from '../../db/index.js';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDeps, type AppDeps } from '../../src/deps.js';
-import { generateSigningKeys, signingKeysFromPem } from '../../src/domain/auth/signing-keys.js';
+import { generateSigningKeys, loadSigningKeys } from '../../src/domain/auth/signing-keys.js';
 import { createLogger } from '../../src/http/logging.js';
 import { startWorker, type RunningWorker } from '../../jobs/runner.js';
 import { TestClient } from './client.js';
@@ -90,7 +90,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config = testConfig(opts.env);
   const handle = createDatabase(databaseUrl, { max: 10 });
   const log = createLogger(config.LOG_LEVEL);
-  const deps = createDeps({ config, db: handle.db, pool: handle.pool, log, keys: signingKeysFromPem(config.JWT_PRIVATE_KEY!, config.JWT_PUBLIC_KEY!) });
+  const deps = createDeps({ config, db: handle.db, pool: handle.pool, log, keys: loadSigningKeys(config, log) });
   const app = await createApp(deps);
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const { port } = app.server.address() as { port: number };

@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startTestApp, testKeyPair, type TestApp } from '../helpers/app.js';
+import { generateSigningKeys } from '../../src/domain/auth/signing-keys.js';
 import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
 import { signUp } from '../helpers/users.js';
 
@@ -132,13 +133,16 @@ describe('access tokens', () => {
     expect(res.body.error).toMatchObject({ code: 'TOKEN_EXPIRED', refresh_required: true });
   });
 
-  it('rejects HS256 tokens signed with the public key, and unsigned tokens', async () => {
+  it('rejects HS256 tokens signed with the public key, unsigned tokens and tampered payloads', async () => {
     const user = await signUp(t);
     const publicPem = t.deps.tokens.keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const claims = { sub: user.id, email: user.email, tier: 'pro', sid: 'x', iss: 'perpetua-flow', aud: 'perpetua-flow-api' };
     const hs = jwt.sign(claims, publicPem, { algorithm: 'HS256', keyid: t.deps.tokens.keys.kid });
     const none = jwt.sign(claims, '', { algorithm: 'none' });
-    for (const token of [hs, none, `${user.token}x`]) {
+    const [header, payload, signature] = user.token.split('.');
+    const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), tier: 'pro' })).toString('base64url');
+    const tampered = `${header}.${tamperedPayload}.${signature}`;
+    for (const token of [hs, none, tampered, `${user.token}x`]) {
       const res = await t.api.get('/users/me', { token });
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('UNAUTHORIZED');
@@ -148,6 +152,35 @@ describe('access tokens', () => {
   it('rejects a malformed Authorization header', async () => {
     const res = await t.api.get('/users/me', { token: null, headers: { authorization: 'Basic abc' } });
     expect(res.status).toBe(401);
+  });
+});
+
+describe('signing key rotation', () => {
+  it('keeps verifying tokens of the previous key and publishes both keys', async () => {
+    const user = await signUp(t);
+    const next = generateSigningKeys();
+    const rotated = await startTestApp({
+      databaseUrl: t.databaseUrl,
+      env: { JWT_PRIVATE_KEY: next.privatePem, JWT_PUBLIC_KEY: next.publicPem, JWT_PREVIOUS_PUBLIC_KEY: testKeyPair().publicPem },
+    });
+    try {
+      const jwks = await rotated.api.get('/.well-known/jwks.json');
+      expect(jwks.body.keys).toHaveLength(2);
+      expect(jwks.body.keys[1].kid).toBe(t.deps.tokens.keys.kid);
+      // A token from before the rotation still works; new tokens carry the new kid.
+      expect((await rotated.api.get('/users/me', { token: user.token })).status).toBe(200);
+      const fresh = await rotated.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+      expect(jwt.decode(fresh.body.access_token, { complete: true })!.header.kid).toBe(jwks.body.keys[0].kid);
+      // Once the previous key is dropped, its tokens stop working.
+      const after = await startTestApp({ databaseUrl: t.databaseUrl, env: { JWT_PRIVATE_KEY: next.privatePem, JWT_PUBLIC_KEY: next.publicPem } });
+      try {
+        expect((await after.api.get('/users/me', { token: user.token })).status).toBe(401);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await rotated.close();
+    }
   });
 });
 

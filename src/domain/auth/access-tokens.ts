@@ -44,14 +44,10 @@ const expired = () =>
 export function verifyAccessToken(keys: SigningKeys, settings: AccessTokenSettings, token: string): AuthContext {
   let payload: jwt.JwtPayload;
   try {
-    const decoded = jwt.verify(token, keys.publicKey, {
-      algorithms: ['RS256'],
-      issuer: settings.issuer,
-      audience: settings.audience,
-      complete: true,
-    });
-    if (decoded.header.kid !== keys.kid) throw new Error('unknown key id');
-    payload = decoded.payload as jwt.JwtPayload;
+    const kid = jwt.decode(token, { complete: true })?.header.kid;
+    const key = kid === undefined ? undefined : keys.verificationKeys.get(kid);
+    if (!key) throw new Error('unknown key id');
+    payload = jwt.verify(token, key, { algorithms: ['RS256'], issuer: settings.issuer, audience: settings.audience }) as jwt.JwtPayload;
   } catch (err) {
     if (err instanceof jwt.TokenExpiredError) throw expired();
     throw unauthorized('Invalid access token');

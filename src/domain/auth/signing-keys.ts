@@ -4,11 +4,17 @@ import path from 'node:path';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../http/logging.js';
 
+type Jwk = { kty: 'RSA'; use: 'sig'; alg: 'RS256'; kid: string; n: string; e: string };
+
 export interface SigningKeys {
+  /** Signs new tokens. */
   privateKey: KeyObject;
   publicKey: KeyObject;
   kid: string;
-  jwk: { kty: 'RSA'; use: 'sig'; alg: 'RS256'; kid: string; n: string; e: string };
+  /** Keys that verify tokens, by kid: the current one and, during a rotation, the previous one. */
+  verificationKeys: Map<string, KeyObject>;
+  /** What /.well-known/jwks.json publishes: the current key first. */
+  jwks: Jwk[];
 }
 
 /** RFC 7638 thumbprint: a stable key id that changes exactly when the key does. */
@@ -17,13 +23,30 @@ function thumbprint(publicKey: KeyObject): string {
   return createHash('sha256').update(JSON.stringify({ e, kty: 'RSA', n })).digest('base64url').slice(0, 16);
 }
 
-export function signingKeysFromPem(privatePem: string, publicPem: string, kid?: string): SigningKeys {
+function publicJwk(publicPem: string, kid?: string): { key: KeyObject; jwk: Jwk } {
+  const key = createPublicKey(publicPem);
+  if (key.asymmetricKeyType !== 'rsa') throw new Error('JWT keys must be RSA (RS256)');
+  const id = kid ?? thumbprint(key);
+  const { n, e } = key.export({ format: 'jwk' }) as { n: string; e: string };
+  return { key, jwk: { kty: 'RSA', use: 'sig', alg: 'RS256', kid: id, n, e } };
+}
+
+/**
+ * The current key pair, plus optionally the previous public key: during a rotation tokens signed
+ * with the old key stay valid until they expire (15 minutes), and clients can fetch both.
+ */
+export function signingKeysFromPem(privatePem: string, publicPem: string, kid?: string, previous?: { publicPem: string; kid?: string }): SigningKeys {
   const privateKey = createPrivateKey(privatePem);
-  const publicKey = createPublicKey(publicPem);
-  if (publicKey.asymmetricKeyType !== 'rsa') throw new Error('JWT keys must be RSA (RS256)');
-  const id = kid ?? thumbprint(publicKey);
-  const { n, e } = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
-  return { privateKey, publicKey, kid: id, jwk: { kty: 'RSA', use: 'sig', alg: 'RS256', kid: id, n, e } };
+  const current = publicJwk(publicPem, kid);
+  const verificationKeys = new Map([[current.jwk.kid, current.key]]);
+  const jwks = [current.jwk];
+  if (previous) {
+    const old = publicJwk(previous.publicPem, previous.kid);
+    if (old.jwk.kid === current.jwk.kid) throw new Error('JWT_PREVIOUS_PUBLIC_KEY must differ from JWT_PUBLIC_KEY (or set distinct key ids)');
+    verificationKeys.set(old.jwk.kid, old.key);
+    jwks.push(old.jwk);
+  }
+  return { privateKey, publicKey: current.key, kid: current.jwk.kid, verificationKeys, jwks };
 }
 
 export function generateSigningKeys(): { privatePem: string; publicPem: string } {
@@ -41,7 +64,8 @@ export function generateSigningKeys(): { privatePem: string; publicPem: string }
  */
 export function loadSigningKeys(config: Config, log: Logger): SigningKeys {
   if (config.JWT_PRIVATE_KEY && config.JWT_PUBLIC_KEY) {
-    return signingKeysFromPem(config.JWT_PRIVATE_KEY, config.JWT_PUBLIC_KEY, config.JWT_KEY_ID);
+    const previous = config.JWT_PREVIOUS_PUBLIC_KEY ? { publicPem: config.JWT_PREVIOUS_PUBLIC_KEY, kid: config.JWT_PREVIOUS_KEY_ID } : undefined;
+    return signingKeysFromPem(config.JWT_PRIVATE_KEY, config.JWT_PUBLIC_KEY, config.JWT_KEY_ID, previous);
   }
   const dir = path.resolve(config.DATA_DIR, 'jwt');
   const privFile = path.join(dir, 'private.pem');
