@@ -1,13 +1,24 @@
-# The API and the worker share this image; run one process per container:
-#   docker run ... perpetua-flow               (API, the default)
-#   docker run ... perpetua-flow npm run start:worker
+# One image for both processes; run one per container:
+#   docker run … perpetua-flow                          the API (default)
+#   docker run … perpetua-flow npm run start:worker     the worker
+# Migrations run when either starts.
+
+FROM node:20.20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+# Production dependencies only (tsx runs the TypeScript sources; no build step to drift from).
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
 FROM node:20.20-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund && npm cache clean --force
-COPY . .
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json openapi.yaml tsconfig.json ./
+COPY codegen ./codegen
+COPY db ./db
+COPY jobs ./jobs
+COPY src ./src
 USER node
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8000/health/live').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
-CMD ["npm", "run", "start:api"]
+CMD ["node", "--import", "tsx", "src/main.ts"]
