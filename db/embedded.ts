@@ -14,6 +14,8 @@ export interface EmbeddedPostgresOptions {
   /** false deletes the data directory on stop (tests). */
   persistent: boolean;
   log?: (line: string) => void;
+  /** More `-c name=value` server settings (tests use it to turn on TLS). */
+  settings?: Record<string, string>;
 }
 
 export interface RunningPostgres {
@@ -142,6 +144,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       '-c', 'fsync=off',
       '-c', 'synchronous_commit=off',
       '-c', 'full_page_writes=off',
+      ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ],
     onLog: (m: unknown) => log(`postgres: ${String(m).trim()}`),
     onError: (m: unknown) => log(`postgres: ${String(m).trim()}`),
