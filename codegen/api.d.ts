@@ -611,12 +611,17 @@ export interface paths {
          *
          *     * `rrule` is an RFC 5545 RRULE value, without the `RRULE:` prefix and without DTSTART
          *       (`FREQ=WEEKLY;BYDAY=MO`, `FREQ=MONTHLY;BYMONTHDAY=1;COUNT=12`). `FREQ` must be `DAILY`,
-         *       `WEEKLY`, `MONTHLY` or `YEARLY`. A rule that does not parse, or that has no occurrence from
-         *       the start on, is a 400 naming `body.rrule`.
-         *     * `starts_at` (DTSTART, default now) anchors the rule. Occurrences are computed in the user's
-         *       time zone (`timezone` of `/users/me`) at the wall-clock time of `starts_at`, so "every
-         *       Monday at 09:00" stays at 09:00 across daylight-saving changes; due dates are returned in
-         *       UTC.
+         *       `WEEKLY`, `MONTHLY` or `YEARLY`; the other parts may be `INTERVAL`, `COUNT` or `UNTIL` (not
+         *       both), `BYDAY`, `BYMONTHDAY`, `BYMONTH`, `BYSETPOS` and `WKST`. A rule that does not parse,
+         *       that has no occurrence from the start on, or whose parts can never (or only by chance of
+         *       alignment) meet — `BYMONTH=2;BYMONTHDAY=30`, `1MO` with `BYMONTHDAY=15`, a numbered `BYDAY`
+         *       with `DAILY`/`WEEKLY`, `BYSETPOS` without plain `BYDAY` weekdays, `BY…` filters with
+         *       `FREQ=DAILY;INTERVAL>1` — is a 400 naming `body.rrule` with the reason.
+         *     * `starts_at` (DTSTART, default now; whole seconds) anchors the rule. Occurrences are computed
+         *       in the user's time zone (`timezone` of `/users/me`) at the wall-clock time of `starts_at`,
+         *       so "every Monday at 09:00" stays at 09:00 across daylight-saving changes; due dates are
+         *       returned in UTC. It must lie within a year before now and ten years after it (400 naming
+         *       `body.starts_at`).
          *     * `title` is trimmed; `description` obeys the tier limit of tasks (1000 free, 2000 Pro; 400).
          *     * Instances are exempt from the 30-day due-date rule of `createTask`.
          *     * The first instance counts toward the active-task limit: 409 `LIMIT_EXCEEDED` when it would
@@ -1184,8 +1189,10 @@ export interface paths {
          *       more; concatenating every `text` in order gives the final `response`.
          *     * `done`, data `ChatResult`: the same object as `data` of the JSON answer. The credit is
          *       charged just before it is sent. Always the last event of a successful stream.
-         *     * `error`, data `{"code", "message"}` (`ChatStreamError`): the provider failed or the 30 s
-         *       limit ran out mid-answer (`AI_SERVICE_UNAVAILABLE`), or an unexpected failure
+         *     * `error`, data `{"code", "message"}` (`ChatStreamError`): the provider failed, the 30 s
+         *       limit ran out mid-answer or the answer failed validation (`AI_SERVICE_UNAVAILABLE`);
+         *       concurrent requests spent the balance (`INSUFFICIENT_CREDITS`) or the task's requests
+         *       (`AI_TASK_LIMIT_REACHED`) while this answer was generated; or an unexpected failure
          *       (`INTERNAL_ERROR`). Nothing is charged and the request does not count toward the per-task
          *       limit. Always the last event of a failed stream.
          *
@@ -1476,7 +1483,7 @@ export interface paths {
         };
         /**
          * The credit ledger
-         * @description Every change of the user's balance, newest first (`created_at` descending, then `id`).
+         * @description Every change of the user's balance, newest first, in the order the entries were written.
          *     `amount` is signed and `balance_after` is the total balance after the entry.
          *
          *     | `type` | `category` | entry |
@@ -1749,7 +1756,8 @@ export interface paths {
          *     USD 5.00) — the client never sends a price.
          *
          *     At most 500 purchased credits per calendar month (UTC, from the 1st), counting completed and
-         *     pending purchases; going over is a 409 `LIMIT_EXCEEDED` with `limit`.
+         *     pending purchases (a pending purchase stops counting when its payment is declined, or 24 hours
+         *     after it was made if it was never paid); going over is a 409 `LIMIT_EXCEEDED` with `limit`.
          *
          *     Credits are granted only against a payment Checkout.com confirms:
          *     * When the user has a card stored from their subscription, the server charges it at once
@@ -1787,15 +1795,23 @@ export interface paths {
         /**
          * Checkout.com webhook
          * @description Called by Checkout.com, not by clients. Authenticated by the `Cko-Signature` header, which is
-         *     checked before anything else: the lowercase hex HMAC-SHA256 of the raw request body with
-         *     `CHECKOUT_WEBHOOK_SECRET`, compared in constant time. A wrong or missing signature is a 401.
-         *     The response is a bare object (no `data` envelope), and there is no `Idempotency-Key`.
+         *     checked before the event is read or anything is stored: the lowercase hex HMAC-SHA256 of the
+         *     raw request body with `CHECKOUT_WEBHOOK_SECRET`, compared in constant time. A wrong, malformed
+         *     or missing signature is a 401 (only a body that is not a JSON event object at all is refused
+         *     earlier, with 400). Without `CHECKOUT_WEBHOOK_SECRET` the webhook answers 503 and Checkout.com
+         *     retries later. The response is a bare object (no `data` envelope), and there is no
+         *     `Idempotency-Key`.
          *
          *     **Exactly once.** Each event `id` is processed exactly once, even when Checkout.com delivers it
          *     twice at the same time: the id is recorded in the same transaction as the event's effects.
          *     A duplicate answers 200 with `processed: false, reason: duplicate`; an unhandled `type`
-         *     answers 200 with `processed: false, reason: unknown_event_type`. A 500 records nothing, so
-         *     Checkout.com's retry is processed normally.
+         *     answers 200 with `processed: false, reason: unknown_event_type`; an event that can change
+         *     nothing here (an unknown or deleted user or purchase, a decline of a subscription that is not
+         *     being charged, a purchase already granted) answers 200 with `processed: false, reason: ignored`.
+         *     A 500 records nothing, so Checkout.com's retry is processed normally.
+         *
+         *     **Time.** Transitions caused by an event date from its `created_on` (the moment Checkout.com
+         *     saw the payment), so a delivery that was retried for a while does not lengthen a grace period.
          *
          *     **Events.** The server puts `user_id` (and, for a credit purchase, `purchase_id`) in the
          *     `metadata` of every payment it creates, and matches events by `data.metadata`.
@@ -1825,8 +1841,14 @@ export interface paths {
          *     | `grace` | 3 days pass | `expired`, tier → free |
          *     | `active`, `past_due`, `grace` | cancelled (user or Checkout.com) | `cancelled` |
          *     | `cancelled` | paid time ends | `expired`, tier → free |
+         *     | `active`, `past_due` | renewal due, but no card is stored | `grace` for 3 days |
          *
-         *     Time-based transitions are applied by the hourly `subscription_check` job.
+         *     Time-based transitions are applied by the hourly `subscription_check` job, which also
+         *     charges renewals: when a paid month ends, the card Checkout.com stored with the last payment
+         *     is charged (`POST /payments`, merchant-initiated), and a `past_due` subscription's card again
+         *     every 24 hours until the third failure. The outcome of a charge is applied only when its
+         *     `payment_captured` or `payment_declined` event arrives here, so it counts exactly once. A
+         *     renewal starts where the paid month ended.
          */
         post: operations["handleCheckoutWebhook"];
         delete?: never;
@@ -2457,9 +2479,9 @@ export interface components {
              * @description The push service URL of the subscription.
              */
             endpoint: string;
-            /** @description `keys.p256dh`: the client's P-256 public key, base64url. */
+            /** @description `keys.p256dh`: the client's P-256 public key, base64url (an uncompressed point: 65 bytes; otherwise 400). */
             p256dh_key: string;
-            /** @description `keys.auth`: the authentication secret, base64url. */
+            /** @description `keys.auth`: the authentication secret, base64url (16 bytes; otherwise 400). */
             auth_key: string;
         };
         /** @enum {string} */
@@ -2638,7 +2660,7 @@ export interface components {
         /** @description The `data` of an `error` event; nothing was charged. */
         ChatStreamError: {
             /** @enum {string} */
-            code: "AI_SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
+            code: "AI_SERVICE_UNAVAILABLE" | "INSUFFICIENT_CREDITS" | "AI_TASK_LIMIT_REACHED" | "INTERNAL_ERROR";
             message: string;
         };
         GenerateSubtasksRequest: {
@@ -2917,8 +2939,8 @@ export interface components {
             balance_after: number;
             /** @description A human-readable label, e.g. "AI chat". */
             description: string;
-            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`; `null` when it belongs to no single operation (expiries). */
-            operation_ref: string | null;
+            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`, `daily_expiry:<date>`. */
+            operation_ref: string;
             created_at: components["schemas"]["Timestamp"];
         };
         CreditTransactionListResponse: {
@@ -3149,10 +3171,10 @@ export interface components {
             /** @description `true` when this delivery changed something. */
             processed: boolean;
             /**
-             * @description Why the event was not processed; `null` when it was.
+             * @description Why the event was not processed (`ignored`: it refers to nothing it can change); `null` when it was.
              * @enum {string|null}
              */
-            reason: "duplicate" | "unknown_event_type" | null;
+            reason: "duplicate" | "unknown_event_type" | "ignored" | null;
         };
     };
     responses: {
@@ -3258,15 +3280,6 @@ export interface components {
         };
         /** @description An unexpected failure (`INTERNAL_ERROR`); nothing was changed. Quote `request_id` when reporting it. */
         InternalError: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["ErrorResponse"];
-            };
-        };
-        /** @description The operation is specified but not built yet (`NOT_IMPLEMENTED`); its issue is open. */
-        NotImplemented: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3832,7 +3845,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createTask: {
@@ -3898,7 +3910,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getTask: {
@@ -3932,7 +3943,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     deleteTask: {
@@ -3973,7 +3983,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     updateTask: {
@@ -4055,7 +4064,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     forceCompleteTask: {
@@ -4122,7 +4130,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listTombstones: {
@@ -4155,7 +4162,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     recoverTask: {
@@ -4209,7 +4215,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listSubtasks: {
@@ -4247,7 +4252,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createSubtask: {
@@ -4306,7 +4310,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     reorderSubtasks: {
@@ -4375,7 +4378,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     replaceSubtask: {
@@ -4433,7 +4435,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     deleteSubtask: {
@@ -4485,7 +4486,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     updateSubtask: {
@@ -4543,7 +4543,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listTemplates: {
@@ -4578,7 +4577,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createTemplate: {
@@ -4643,7 +4641,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getTemplate: {
@@ -4676,7 +4673,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     deleteTemplate: {
@@ -4717,7 +4713,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     updateTemplate: {
@@ -4776,7 +4771,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     generateTemplateInstance: {
@@ -4830,7 +4824,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listTaskReminders: {
@@ -4870,7 +4863,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createTaskReminder: {
@@ -4939,7 +4931,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listReminders: {
@@ -4981,7 +4972,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createReminder: {
@@ -5047,7 +5037,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getReminder: {
@@ -5080,7 +5069,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     deleteReminder: {
@@ -5121,7 +5109,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     updateReminder: {
@@ -5168,7 +5155,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listNotifications: {
@@ -5203,7 +5189,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     markNotificationRead: {
@@ -5244,7 +5229,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     markAllNotificationsRead: {
@@ -5280,7 +5264,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     deleteNotification: {
@@ -5321,7 +5304,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     registerPushSubscription: {
@@ -5386,7 +5368,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     removePushSubscription: {
@@ -5429,7 +5410,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listActivity: {
@@ -5476,7 +5456,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listNotes: {
@@ -5511,7 +5490,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createNote: {
@@ -5562,7 +5540,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getNote: {
@@ -5595,7 +5572,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     deleteNote: {
@@ -5636,7 +5612,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     updateNote: {
@@ -5691,7 +5666,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     recoverNote: {
@@ -5740,7 +5714,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     convertNote: {
@@ -5790,7 +5763,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             503: components["responses"]["AiServiceUnavailable"];
         };
     };
@@ -5837,7 +5809,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["AiTaskRateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             503: components["responses"]["AiServiceUnavailable"];
         };
     };
@@ -5887,7 +5858,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["AiTaskRateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             503: components["responses"]["AiServiceUnavailable"];
         };
     };
@@ -5941,7 +5911,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["AiTaskRateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             503: components["responses"]["AiServiceUnavailable"];
         };
     };
@@ -5999,7 +5968,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     transcribeAudio: {
@@ -6054,7 +6022,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             /** @description Deepgram is down or timed out, or `DEEPGRAM_API_KEY` is not set (`TRANSCRIPTION_SERVICE_UNAVAILABLE`). Nothing is charged. */
             503: {
                 headers: {
@@ -6091,7 +6058,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     streamVoiceTranscription: {
@@ -6138,7 +6104,6 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             /** @description Live transcription is not configured (`TRANSCRIPTION_SERVICE_UNAVAILABLE`, naming `DEEPGRAM_API_KEY`). */
             503: {
                 headers: {
@@ -6175,7 +6140,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listCreditHistory: {
@@ -6208,7 +6172,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     listAchievements: {
@@ -6241,7 +6204,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getMyAchievements: {
@@ -6269,7 +6231,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     startFocusSession: {
@@ -6325,7 +6286,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     endFocusSession: {
@@ -6377,7 +6337,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     getSubscription: {
@@ -6405,7 +6364,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     createCheckoutSession: {
@@ -6441,7 +6399,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             503: components["responses"]["PaymentServiceUnavailable"];
         };
     };
@@ -6484,7 +6441,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             503: components["responses"]["PaymentServiceUnavailable"];
         };
     };
@@ -6539,7 +6495,6 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
         };
     };
     purchaseCredits: {
@@ -6602,20 +6557,21 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
             503: components["responses"]["PaymentServiceUnavailable"];
         };
     };
     handleCheckoutWebhook: {
         parameters: {
             query?: never;
-            header: {
+            header?: {
                 /**
-                 * @description Lowercase hex HMAC-SHA256 of the raw body, keyed with `CHECKOUT_WEBHOOK_SECRET`. A missing
-                 *     or wrong value is answered 401 `UNAUTHORIZED` (never 400).
+                 * @description Lowercase hex HMAC-SHA256 (64 characters) of the raw body, keyed with
+                 *     `CHECKOUT_WEBHOOK_SECRET`. Needed on every delivery; it is declared optional only so that a
+                 *     missing or malformed value reaches the signature check and is answered 401 `UNAUTHORIZED`,
+                 *     never 400.
                  * @example 5b3c8e1f0a9d4c7e2b6f1a8d3e5c9b7a0f4e2d6c8b1a3f5e7d9c0b2a4e6f8d1c
                  */
-                "Cko-Signature": string;
+                "Cko-Signature"?: string;
             };
             path?: never;
             cookie?: never;
@@ -6656,7 +6612,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotImplemented"];
+            503: components["responses"]["PaymentServiceUnavailable"];
         };
     };
 }

@@ -1,12 +1,21 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { run, type Runner, type TaskList } from 'graphile-worker';
+import { Logger as GraphileLogger, run, type Runner, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
 import type { Database } from '../db/index.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/http/logging.js';
+import type { JobPayloads } from './names.js';
 import '../src/domain/events/subscribers.js';
+import { checkoutFromConfig } from '../src/integrations/checkout.js';
+import { pushFromConfig } from '../src/integrations/web-push.js';
 import { cleanup } from './tasks/cleanup.js';
+import { dailyCreditGrant } from './tasks/daily-credit-grant.js';
+import { pushDeliver } from './tasks/push-deliver.js';
+import { streakCalculate } from './tasks/streak-calculate.js';
+import { subscriptionCheck } from './tasks/subscription-check.js';
+import { recurringTaskGenerate } from './tasks/recurring-task-generate.js';
+import { reminderFire } from './tasks/reminder-fire.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -22,13 +31,55 @@ export interface RunningWorker {
 }
 
 /** Cron lines, in UTC. */
-export const CRONTAB = ['17 * * * * cleanup ?fill=2h'].join('\n');
+export const CRONTAB = [
+  '17 * * * * cleanup ?fill=2h',
+  // issue #5: billing and streaks; ?fill backfills a tick missed while no worker ran (each job is idempotent)
+  '5 * * * * subscription_check ?fill=2h',
+  '0 0 * * * daily_credit_grant ?fill=12h',
+  '0 0 * * * streak_calculate ?fill=12h',
+].join('\n');
 
 export function taskList(deps: WorkerDeps): TaskList {
+  const checkout = checkoutFromConfig(deps.config);
+  const push = pushFromConfig(deps.config);
   return {
     cleanup: async () => {
       const result = await cleanup(deps.db);
       deps.log.info({ job: 'cleanup', ...result }, 'cleanup done');
+    },
+    reminder_fire: async (payload) => {
+      const p = payload as JobPayloads['reminder_fire'];
+      const outcome = await reminderFire(deps, p);
+      deps.log.info({ job: 'reminder_fire', reminder_id: p.reminderId, outcome }, 'reminder fired');
+    },
+    recurring_task_generate: async (payload, helpers) => {
+      const p = payload as JobPayloads['recurring_task_generate'];
+      try {
+        const outcome = await recurringTaskGenerate(deps, p);
+        deps.log.info({ job: 'recurring_task_generate', template_id: p.templateId, completed_task_id: p.completedTaskId, outcome }, 'recurring generation done');
+      } catch (err) {
+        // The completion that enqueued us stands; graphile-worker retries with backoff.
+        deps.log.error({ err, job: 'recurring_task_generate', template_id: p.templateId, completed_task_id: p.completedTaskId, attempt: helpers.job.attempts }, 'recurring generation failed; will retry');
+        throw err;
+      }
+    },
+    // issue #5
+    push_deliver: async (payload) => {
+      const p = payload as JobPayloads['push_deliver'];
+      const outcome = await pushDeliver({ db: deps.db, push, log: deps.log }, p);
+      deps.log.info({ job: 'push_deliver', notification_id: p.notificationId, subscription_id: p.subscriptionId ?? null, outcome }, 'push delivery');
+    },
+    subscription_check: async (payload) => {
+      const result = await subscriptionCheck({ db: deps.db, config: deps.config, checkout, log: deps.log }, payload as JobPayloads['subscription_check']);
+      deps.log.info({ job: 'subscription_check', ...result }, 'subscriptions checked');
+    },
+    daily_credit_grant: async (payload) => {
+      const result = await dailyCreditGrant(deps, payload as JobPayloads['daily_credit_grant']);
+      deps.log.info({ job: 'daily_credit_grant', ...result }, 'daily credits granted');
+    },
+    streak_calculate: async (payload) => {
+      const reset = await streakCalculate(deps, payload as JobPayloads['streak_calculate']);
+      deps.log.info({ job: 'streak_calculate', reset }, 'broken streaks reset');
     },
   };
 }
@@ -43,6 +94,17 @@ async function beat(deps: WorkerDeps, workerId: string): Promise<void> {
     .execute();
 }
 
+/** graphile-worker's own messages, as structured lines of our logger instead of console output. */
+function workerLogger(log: WorkerDeps['log']): GraphileLogger {
+  return new GraphileLogger((scope) => (level, message, meta) => {
+    const line = { ...scope, ...meta, component: 'graphile-worker' };
+    if (level === 'error') log.error(line, message);
+    else if (level === 'warning') log.warn(line, message);
+    else if (level === 'info') log.info(line, message);
+    else log.debug(line, message);
+  });
+}
+
 /** Starts graphile-worker with our tasks, cron and heartbeat. Used by jobs/worker.ts and by tests. */
 export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: boolean } = {}): Promise<RunningWorker> {
   const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -53,7 +115,7 @@ export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: bool
     noHandleSignals: !opts.handleSignals,
     taskList: taskList(deps),
     crontab: CRONTAB,
-    logger: undefined,
+    logger: workerLogger(deps.log),
   });
   await beat(deps, workerId);
   const timer = setInterval(() => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
 import { AppError } from './http/errors.js';
 import { requestState, requestTracking } from './http/request-state.js';
+import { createVoiceRelay, rejectUpgrade, VOICE_PATH } from './ws/voice.js';
 
 export interface App {
   server: http.Server;
@@ -104,12 +106,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = 5_000;
 
+  // WebSockets share the port: the voice relay on its path, a 404 for any other upgrade.
+  const voice = createVoiceRelay(deps);
+  server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://upgrade').pathname === VOICE_PATH) return voice.handleUpgrade(req, socket, head);
+    rejectUpgrade(socket, new AppError(404, 'NOT_FOUND', 'No WebSocket endpoint at this path'), randomUUID());
+  });
+
   return {
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await voice.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -59,7 +59,51 @@ const schema = z.object({
   WORKER_POLL_INTERVAL_MS: int(1000, 50, 60_000),
   WORKER_HEARTBEAT_SECONDS: int(10, 1, 300),
   WORKER_HEARTBEAT_STALE_SECONDS: int(60, 5, 3600),
+
+  // AI (issue #4): any OpenAI-compatible server; unset key → AI answers 503 naming OPENAI_API_KEY.
+  OPENAI_API_KEY: optional,
+  OPENAI_BASE_URL: optional.pipe(z.string().url().optional()),
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  OPENAI_TIMEOUT_MS: int(30_000, 100, 120_000),
+  DEEPGRAM_API_KEY: optional,
+  DEEPGRAM_URL: optional.pipe(z.string().url().optional()),
+  DEEPGRAM_MODEL: z.string().min(1).default('nova-3'),
+  DEEPGRAM_TIMEOUT_MS: int(60_000, 100, 300_000),
+  AI_CREDIT_CHAT: int(1, 1, 100),
+  AI_CREDIT_SUBTASK: int(1, 1, 100),
+  AI_CREDIT_CONVERSION: int(1, 1, 100),
+  AI_CREDIT_TRANSCRIPTION_PER_MIN: int(5, 1, 100),
+  KICKSTART_CREDITS: int(5, 0, 1000),
+  // Live transcription stops at this much relayed audio; lower only in tests.
+  VOICE_MAX_DURATION_SECONDS: int(300, 1, 300),
+  // Test-only: lets POST /ai/transcribe download from 127.0.0.1/::1 (refused in production).
+  TRANSCRIBE_ALLOW_LOOPBACK: bool.default(false),
+  // Extra CA certificates (PEM) trusted when downloading audio_url, e.g. a private PKI.
+  TRANSCRIBE_EXTRA_CA_CERTS: pem,
+
+  // Issue #5: Checkout.com payments, Pro credits, Web Push.
+  CHECKOUT_SECRET_KEY: optional,
+  CHECKOUT_WEBHOOK_SECRET: optional,
+  CHECKOUT_API_URL: z.string().url().default('https://api.checkout.com'),
+  /** ISO 3166 country Checkout.com requires as the billing country of a hosted payment page. */
+  CHECKOUT_BILLING_COUNTRY: z.string().regex(/^[A-Z]{2}$/).default('US'),
+  /** Where the hosted payment page sends the user back to. */
+  FRONTEND_URL: z.string().url().default('http://localhost:3000'),
+  PRO_PRICE_MINOR: int(999, 1),
+  PRO_PRICE_CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('USD'),
+  CREDIT_PRICE_MINOR: int(10, 1),
+  PRO_DAILY_CREDITS: int(10, 0, 10_000),
+  PRO_MONTHLY_CREDITS: int(100, 0, 100_000),
+  MAX_CREDIT_CARRYOVER: int(50, 0, 100_000),
+  VAPID_PUBLIC_KEY: optional,
+  VAPID_PRIVATE_KEY: optional,
+  VAPID_CONTACT_EMAIL: optional,
+  // Extra CA certificates (PEM) trusted when delivering Web Push, e.g. a private push service.
+  WEB_PUSH_EXTRA_CA_CERTS: pem,
 });
+
+/** Every variable the service reads (.env.example documents each one; a test keeps them in step). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);
 
 export type Config = z.infer<typeof schema> & { isProduction: boolean; devLoginEnabled: boolean };
 
@@ -77,8 +121,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (isProduction && (!c.JWT_PRIVATE_KEY || !c.JWT_PUBLIC_KEY)) {
     throw new ConfigError('JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are required in production');
   }
+  if (isProduction && c.TRANSCRIBE_ALLOW_LOOPBACK) throw new ConfigError('TRANSCRIBE_ALLOW_LOOPBACK is for tests only and is refused in production');
   if (Boolean(c.JWT_PRIVATE_KEY) !== Boolean(c.JWT_PUBLIC_KEY)) {
     throw new ConfigError('Set both JWT_PRIVATE_KEY and JWT_PUBLIC_KEY, or neither (development only)');
+  }
+  if (Boolean(c.VAPID_PUBLIC_KEY) !== Boolean(c.VAPID_PRIVATE_KEY)) {
+    throw new ConfigError('Set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither (Web Push stays off)');
   }
   return { ...c, isProduction, devLoginEnabled: c.AUTH_DEV_LOGIN && !isProduction };
 }

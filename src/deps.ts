@@ -7,7 +7,11 @@ import type { Contract } from './http/contract.js';
 import type { Logger } from './http/logging.js';
 import type { Metrics } from './http/metrics.js';
 import type { RateLimits } from './http/rate-limit.js';
+import { checkoutFromConfig, type CheckoutClient } from './integrations/checkout.js';
+import { createSpeechProvider, type SpeechProvider } from './integrations/deepgram.js';
 import { createGoogleVerifier, type GoogleVerifier } from './integrations/google.js';
+import { createAiProvider, type AiProvider } from './integrations/openai.js';
+import { pushFromConfig, type PushSender } from './integrations/web-push.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { loadContract } from './http/contract.js';
@@ -23,6 +27,12 @@ export interface AppDeps {
   tokens: TokenIssuer;
   google: GoogleVerifier;
   rateLimits: RateLimits;
+  checkout: CheckoutClient;
+  push: PushSender;
+  /** The AI provider (OpenAI-compatible); answers 503 naming OPENAI_API_KEY when not configured. */
+  ai: AiProvider;
+  /** Deepgram; answers 503 naming DEEPGRAM_API_KEY when not configured. */
+  speech: SpeechProvider;
 }
 
 export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; log: Logger; keys: SigningKeys; contract?: Contract }): AppDeps {
@@ -41,5 +51,9 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     },
     google: createGoogleVerifier({ clientId: config.GOOGLE_CLIENT_ID, jwksUrl: config.GOOGLE_JWKS_URL }),
     rateLimits: createRateLimits(config, opts.pool),
+    checkout: checkoutFromConfig(config),
+    push: pushFromConfig(config),
+    ai: createAiProvider(config, opts.log),
+    speech: createSpeechProvider(config, opts.log),
   };
 }

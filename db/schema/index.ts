@@ -1,11 +1,17 @@
+import type { BillingTables } from './billing.js';
+import type { NotesAiTables } from './notes.js';
 import type { PlatformTables } from './platform.js';
 import type { RecoveryTables } from './recovery.js';
+import type { TaskTables } from './tasks.js';
 
 // The database as Kysely sees it: one file per migration area, kept by hand beside the SQL in
 // db/migrations. A migration that adds or changes a column changes its file in the same commit.
 
-export interface DB extends PlatformTables, RecoveryTables {}
+export interface DB extends PlatformTables, RecoveryTables, TaskTables, BillingTables, NotesAiTables {}
 
+export * from './billing.js';
 export * from './columns.js';
+export * from './notes.js';
 export * from './platform.js';
 export * from './recovery.js';
+export * from './tasks.js';

@@ -7,6 +7,9 @@ export interface CleanupResult {
   activityLogs: number;
   rateLimits: number;
   tombstones: number;
+  aiTaskCounters: number;
+  webhookEvents: number;
+  abandonedVoiceSessions: number;
 }
 
 const BATCH = 5_000;
@@ -25,7 +28,10 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
 /**
  * Retention (FR-053, PLAN-R2): idempotency keys past their 24 h, refresh tokens revoked or expired
  * more than 7 days ago (kept that long for audit), activity older than 30 days, spent rate-limit
- * windows, tombstones past their recovery window. Idempotent: running it twice deletes nothing more.
+ * windows, tombstones past their recovery window, per-task AI counters of sessions that have ended
+ * (no live refresh token: the counters reset with a new session anyway), webhook event ids older
+ * than 90 days (far beyond Checkout.com's retry schedule), and voice sessions a crash left open.
+ * Idempotent: running it twice changes nothing more.
  */
 export async function cleanup(db: Database, now = new Date()): Promise<CleanupResult> {
   return {
@@ -34,5 +40,18 @@ export async function cleanup(db: Database, now = new Date()): Promise<CleanupRe
     activityLogs: await deleteInBatches(db, 'activity_logs', sql`created_at <= ${now}::timestamptz - interval '30 days'`),
     rateLimits: await deleteInBatches(db, 'rate_limits', sql`expire is not null and expire <= ${now.getTime()}`),
     tombstones: await deleteInBatches(db, 'deletion_tombstones', sql`recoverable_until <= ${now}`),
+    aiTaskCounters: await deleteInBatches(
+      db,
+      'ai_task_counters',
+      sql`not exists (select 1 from refresh_tokens r where r.family_id = ai_task_counters.session_id and r.revoked_at is null and r.expires_at > ${now})`,
+    ),
+    webhookEvents: await deleteInBatches(db, 'webhook_events', sql`created_at <= ${now}::timestamptz - interval '90 days'`),
+    // A relay lasts at most twice its 300 s cap; one still "active" after an hour lost its process.
+    abandonedVoiceSessions: Number(
+      (
+        await sql`update voice_sessions set status = 'failed', ended_at = ${now}, updated_at = ${now}
+                  where status = 'active' and started_at <= ${now}::timestamptz - interval '1 hour'`.execute(db)
+      ).numAffectedRows ?? 0,
+    ),
   };
 }

@@ -1,6 +1,13 @@
-import { notYet } from '../http/not-implemented.js';
+import { listAchievementDefinitions } from '../domain/achievements/definitions.js';
+import { getMyAchievements as getMine } from '../domain/achievements/get-my-achievements.js';
+import { pageParams } from '../http/pagination.js';
+import { caller, type Handler } from '../http/operation.js';
 
-// Issue #5: these operations are specified in openapi.yaml and answer 501 until built.
+export const listAchievements: Handler<'listAchievements'> = async (req, ctx) => {
+  return { status: 200, body: await listAchievementDefinitions(ctx.deps.db, pageParams(req.query)) };
+};
 
-export const listAchievements = notYet('listAchievements', 5);
-export const getMyAchievements = notYet('getMyAchievements', 5);
+export const getMyAchievements: Handler<'getMyAchievements'> = async (_req, ctx) => {
+  const data = await getMine(ctx.deps.db, ctx.deps.config, caller(ctx).userId);
+  return { status: 200, body: { data } };
+};

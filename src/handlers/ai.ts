@@ -1,11 +1,90 @@
-import { notYet } from '../http/not-implemented.js';
+import type { ServerResponse } from 'node:http';
+import { userActor } from '../domain/actor.js';
+import { chat, openChatStream, type AiCaller, type ChatInput, type ChatResult } from '../domain/ai/chat.js';
+import { confirmAiAction as confirmAction } from '../domain/ai/confirm-action.js';
+import { generateSubtaskSuggestions } from '../domain/ai/generate-subtasks.js';
+import { transcribeAudio as transcribe } from '../domain/ai/transcribe-audio.js';
+import { aiCreditsView } from '../domain/credits/history.js';
+import { AppError } from '../http/errors.js';
+import { etag } from '../http/etag.js';
+import { caller, streamingHandler, type Handler, type RequestContext, type StreamReply } from '../http/operation.js';
+import { openEventStream, prefersEventStream } from '../http/sse.js';
 
-// Issue #4: these operations are specified in openapi.yaml and answer 501 until built.
+const aiCaller = (ctx: RequestContext): AiCaller => ({ actor: userActor(ctx), sessionId: caller(ctx).sessionId });
 
-export const chatWithAssistant = notYet('chatWithAssistant', 4);
-export const streamChatWithAssistant = notYet('streamChatWithAssistant', 4);
-export const generateSubtasks = notYet('generateSubtasks', 4);
-export const confirmAiAction = notYet('confirmAiAction', 4);
-export const transcribeAudio = notYet('transcribeAudio', 4);
-export const getAiCredits = notYet('getAiCredits', 4);
-export const streamVoiceTranscription = notYet('streamVoiceTranscription', 4);
+/** The chat as server-sent events: `delta`…, then `done` (charged) or `error` (nothing charged). */
+async function chatEventStream(input: ChatInput, ctx: RequestContext): Promise<StreamReply> {
+  const stop = new AbortController();
+  const chatStream = await openChatStream(ctx.deps, aiCaller(ctx), input, stop.signal);
+  return {
+    status: 'stream',
+    async write(res) {
+      const events = openEventStream(res);
+      events.onDisconnect(() => stop.abort());
+      try {
+        for await (const text of chatStream.pieces) events.send('delta', { text });
+        // The provider finished: the answer is paid for even if the client left meanwhile.
+        const result = await chatStream.settle();
+        events.send('done', result);
+        return { status: 200, body: { data: result } };
+      } catch (err) {
+        const known = err instanceof AppError && ['AI_SERVICE_UNAVAILABLE', 'INSUFFICIENT_CREDITS', 'AI_TASK_LIMIT_REACHED'].includes(err.code);
+        if (!known) ctx.log.error({ err }, 'chat stream failed');
+        events.send('error', known ? { code: (err as AppError).code, message: (err as AppError).message } : { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; nothing was charged' });
+        return null;
+      } finally {
+        events.end();
+      }
+    },
+  };
+}
+
+/** A stored chat answer, replayed as the stream it was: the whole text as one `delta`, then `done`. */
+function replayChatAsStream(stored: { body: unknown }, res: ServerResponse): true {
+  const result = (stored.body as { data: ChatResult }).data;
+  const events = openEventStream(res);
+  events.send('delta', { text: result.response });
+  events.send('done', result);
+  events.end();
+  return true;
+}
+
+export const chatWithAssistant = streamingHandler<'chatWithAssistant'>(
+  async (req, ctx) => {
+    if (prefersEventStream(req.headers.accept)) return chatEventStream(req.body, ctx);
+    return { status: 200, body: { data: await chat(ctx.deps, aiCaller(ctx), req.body) } };
+  },
+  (stored, headers, res) => prefersEventStream(headers.accept) && replayChatAsStream(stored, res),
+);
+
+export const streamChatWithAssistant = streamingHandler<'streamChatWithAssistant'>(
+  async (req, ctx) => chatEventStream(req.body, ctx),
+  (stored, _headers, res) => replayChatAsStream(stored, res),
+);
+
+export const getAiCredits: Handler<'getAiCredits'> = async (_req, ctx) => ({
+  status: 200,
+  body: { data: await aiCreditsView(ctx.deps.db, caller(ctx).userId) },
+});
+
+export const generateSubtasks: Handler<'generateSubtasks'> = async (req, ctx) => ({
+  status: 200,
+  body: { data: await generateSubtaskSuggestions(ctx.deps, aiCaller(ctx), req.body.task_id) },
+});
+
+export const confirmAiAction: Handler<'confirmAiAction'> = async (req, ctx) => {
+  const { result, unlockedAchievements } = await confirmAction(ctx.deps.db, userActor(ctx), req.body);
+  return {
+    status: 200,
+    body: { data: result, ...(unlockedAchievements.length ? { unlocked_achievements: unlockedAchievements } : {}) },
+    ...(result.task ? { headers: etag(result.task.version) } : {}),
+  };
+};
+export const transcribeAudio: Handler<'transcribeAudio'> = async (req, ctx) => ({
+  status: 200,
+  body: { data: await transcribe(ctx.deps, userActor(ctx), req.body) },
+});
+/** A plain GET of the WebSocket endpoint; the upgrade itself is served by src/ws/voice.ts. */
+export const streamVoiceTranscription: Handler<'streamVoiceTranscription'> = async () => {
+  throw new AppError(426, 'UPGRADE_REQUIRED', 'This endpoint only accepts WebSocket connections', undefined, undefined, { Upgrade: 'websocket' });
+};

@@ -7,14 +7,14 @@ import type { Handler } from '../http/operation.js';
 export const signInWithGoogle: Handler<'signInWithGoogle'> = async (req, ctx) => {
   const { db, google, tokens } = ctx.deps;
   const identity = await google.verifyIdToken(req.body.id_token);
-  const user = await signInGoogleUser(db, identity, { requestId: ctx.requestId });
+  const user = await signInGoogleUser(db, identity, { requestId: ctx.requestId, kickstartCredits: ctx.deps.config.KICKSTART_CREDITS });
   return { status: 200, body: { ...(await startSession(db, tokens, user)), user: presentAuthUser(user) } };
 };
 
 export const devLogin: Handler<'devLogin'> = async (req, ctx) => {
   const { db, tokens, config } = ctx.deps;
   if (!config.devLoginEnabled) throw notFound('Operation');
-  const user = await signInDevUser(db, req.body, { requestId: ctx.requestId });
+  const user = await signInDevUser(db, req.body, { requestId: ctx.requestId, kickstartCredits: config.KICKSTART_CREDITS });
   return { status: 200, body: { ...(await startSession(db, tokens, user)), user: presentAuthUser(user) } };
 };
 

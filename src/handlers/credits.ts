@@ -1,6 +1,14 @@
-import { notYet } from '../http/not-implemented.js';
+import { listCreditHistory as listCreditHistoryUseCase } from '../domain/credits/history.js';
+import { creditBalance } from '../domain/credits/ledger.js';
+import { caller, type Handler } from '../http/operation.js';
+import { pageParams } from '../http/pagination.js';
 
-// Issue #4: these operations are specified in openapi.yaml and answer 501 until built.
+export const getCreditBalance: Handler<'getCreditBalance'> = async (_req, ctx) => ({
+  status: 200,
+  body: { data: await creditBalance(ctx.deps.db, caller(ctx).userId) },
+});
 
-export const getCreditBalance = notYet('getCreditBalance', 4);
-export const listCreditHistory = notYet('listCreditHistory', 4);
+export const listCreditHistory: Handler<'listCreditHistory'> = async (req, ctx) => ({
+  status: 200,
+  body: await listCreditHistoryUseCase(ctx.deps.db, caller(ctx).userId, pageParams(req.query)),
+});

@@ -1,8 +1,20 @@
-import { notYet } from '../http/not-implemented.js';
+import { deleteNotification as remove, listNotifications as list, markAllNotificationsRead as markAll, markNotificationRead as markRead } from '../domain/notifications/notifications.js';
+import { caller, type Handler } from '../http/operation.js';
+import { pageParams } from '../http/pagination.js';
 
-// Issue #3: these operations are specified in openapi.yaml and answer 501 until built.
+export const listNotifications: Handler<'listNotifications'> = async (req, ctx) => {
+  const { offset, limit, unread_only } = req.query;
+  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, unread_only ?? false, pageParams({ offset, limit })) };
+};
 
-export const listNotifications = notYet('listNotifications', 3);
-export const markNotificationRead = notYet('markNotificationRead', 3);
-export const markAllNotificationsRead = notYet('markAllNotificationsRead', 3);
-export const deleteNotification = notYet('deleteNotification', 3);
+export const markNotificationRead: Handler<'markNotificationRead'> = async (req, ctx) => {
+  return { status: 200, body: { data: await markRead(ctx.deps.db, caller(ctx).userId, req.params.notification_id) } };
+};
+
+export const markAllNotificationsRead: Handler<'markAllNotificationsRead'> = async (_req, ctx) => {
+  return { status: 200, body: { data: await markAll(ctx.deps.db, caller(ctx).userId) } };
+};
+
+export const deleteNotification: Handler<'deleteNotification'> = async (req, ctx) => {
+  return { status: 200, body: { data: await remove(ctx.deps.db, caller(ctx).userId, req.params.notification_id) } };
+};

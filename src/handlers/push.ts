@@ -1,6 +1,12 @@
-import { notYet } from '../http/not-implemented.js';
+import { presentPushSubscription, registerPushSubscription as register, removePushSubscription as remove } from '../domain/push/push-subscriptions.js';
+import { caller, type Handler } from '../http/operation.js';
 
-// Issue #5: these operations are specified in openapi.yaml and answer 501 until built.
+export const registerPushSubscription: Handler<'registerPushSubscription'> = async (req, ctx) => {
+  const { subscription, created } = await register(ctx.deps.db, caller(ctx).userId, { endpoint: req.body.endpoint, p256dh: req.body.p256dh_key, auth: req.body.auth_key });
+  return { status: created ? 201 : 200, body: { data: presentPushSubscription(subscription) } };
+};
 
-export const registerPushSubscription = notYet('registerPushSubscription', 5);
-export const removePushSubscription = notYet('removePushSubscription', 5);
+export const removePushSubscription: Handler<'removePushSubscription'> = async (req, ctx) => {
+  const id = await remove(ctx.deps.db, caller(ctx).userId, req.query.endpoint);
+  return { status: 200, body: { data: { id, deleted: true } } };
+};

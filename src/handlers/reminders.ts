@@ -1,11 +1,39 @@
-import { notYet } from '../http/not-implemented.js';
+import { userActor } from '../domain/actor.js';
+import { createReminder as create } from '../domain/reminders/create-reminder.js';
+import { deleteReminder as remove } from '../domain/reminders/delete-reminder.js';
+import { getReminder as get, listReminders as list } from '../domain/reminders/list-reminders.js';
+import { updateReminder as update } from '../domain/reminders/update-reminder.js';
+import { caller, type Handler } from '../http/operation.js';
+import { pageParams } from '../http/pagination.js';
 
-// Issue #3: these operations are specified in openapi.yaml and answer 501 until built.
+export const createTaskReminder: Handler<'createTaskReminder'> = async (req, ctx) => {
+  return { status: 201, body: { data: await create(ctx.deps.db, userActor(ctx), req.params.task_id, req.body) } };
+};
 
-export const createTaskReminder = notYet('createTaskReminder', 3);
-export const createReminder = notYet('createReminder', 3);
-export const listTaskReminders = notYet('listTaskReminders', 3);
-export const listReminders = notYet('listReminders', 3);
-export const getReminder = notYet('getReminder', 3);
-export const updateReminder = notYet('updateReminder', 3);
-export const deleteReminder = notYet('deleteReminder', 3);
+/** The production frontend's form: the task in the body. */
+export const createReminder: Handler<'createReminder'> = async (req, ctx) => {
+  const { task_id, ...reminder } = req.body;
+  return { status: 201, body: { data: await create(ctx.deps.db, userActor(ctx), task_id, reminder) } };
+};
+
+export const listTaskReminders: Handler<'listTaskReminders'> = async (req, ctx) => {
+  const { offset, limit, fired } = req.query;
+  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, { taskId: req.params.task_id, fired }, pageParams({ offset, limit })) };
+};
+
+export const listReminders: Handler<'listReminders'> = async (req, ctx) => {
+  const { offset, limit, fired, task_id } = req.query;
+  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, { taskId: task_id, fired }, pageParams({ offset, limit })) };
+};
+
+export const getReminder: Handler<'getReminder'> = async (req, ctx) => {
+  return { status: 200, body: { data: await get(ctx.deps.db, caller(ctx).userId, req.params.reminder_id) } };
+};
+
+export const updateReminder: Handler<'updateReminder'> = async (req, ctx) => {
+  return { status: 200, body: { data: await update(ctx.deps.db, userActor(ctx), req.params.reminder_id, req.body) } };
+};
+
+export const deleteReminder: Handler<'deleteReminder'> = async (req, ctx) => {
+  return { status: 200, body: { data: await remove(ctx.deps.db, userActor(ctx), req.params.reminder_id) } };
+};

@@ -1,10 +1,44 @@
-import { notYet } from '../http/not-implemented.js';
+import { cancelSubscription as cancel } from '../domain/subscriptions/cancel-subscription.js';
+import { getSubscription as findSubscriptionState } from '../domain/subscriptions/get-subscription.js';
+import { handleCheckoutEvent, verifyWebhookSignature, type CheckoutEvent } from '../domain/subscriptions/handle-webhook.js';
+import { purchaseCredits as purchase } from '../domain/subscriptions/purchase-credits.js';
+import { startCheckout } from '../domain/subscriptions/start-checkout.js';
+import { userActor } from '../domain/actor.js';
+import { caller, type Handler } from '../http/operation.js';
 
-// Issue #5: these operations are specified in openapi.yaml and answer 501 until built.
+/** Required by the contract on these operations, so validation guarantees it. */
+const idempotencyKey = (headers: Record<string, string | undefined>) => headers['idempotency-key']!;
 
-export const getSubscription = notYet('getSubscription', 5);
-export const createCheckoutSession = notYet('createCheckoutSession', 5);
-export const upgradeSubscription = notYet('upgradeSubscription', 5);
-export const cancelSubscription = notYet('cancelSubscription', 5);
-export const purchaseCredits = notYet('purchaseCredits', 5);
-export const handleCheckoutWebhook = notYet('handleCheckoutWebhook', 5);
+export const getSubscription: Handler<'getSubscription'> = async (_req, ctx) => {
+  const data = await findSubscriptionState(ctx.deps.db, ctx.deps.config, caller(ctx).userId);
+  return { status: 200, body: { data } };
+};
+
+export const createCheckoutSession: Handler<'createCheckoutSession'> = async (req, ctx) => {
+  const page = await startCheckout(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, caller(ctx).userId, idempotencyKey(req.headers));
+  return { status: 201, body: { data: { checkout_url: page.url, session_id: page.id } } };
+};
+
+export const upgradeSubscription: Handler<'upgradeSubscription'> = async (req, ctx) => {
+  const userId = caller(ctx).userId;
+  const page = await startCheckout(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, userId, idempotencyKey(req.headers));
+  const current = await findSubscriptionState(ctx.deps.db, ctx.deps.config, userId);
+  return { status: 200, body: { data: { ...current, checkout_url: page.url, session_id: page.id } } };
+};
+
+export const cancelSubscription: Handler<'cancelSubscription'> = async (_req, ctx) => {
+  const data = await cancel(ctx.deps.db, userActor(ctx));
+  return { status: 200, body: { data } };
+};
+
+export const purchaseCredits: Handler<'purchaseCredits'> = async (req, ctx) => {
+  const data = await purchase(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, userActor(ctx), req.body.amount, idempotencyKey(req.headers));
+  return { status: 200, body: { data } };
+};
+
+export const handleCheckoutWebhook: Handler<'handleCheckoutWebhook'> = async (req, ctx) => {
+  // The signature first: nothing of an unsigned delivery is read or stored.
+  verifyWebhookSignature(ctx.deps.config.CHECKOUT_WEBHOOK_SECRET, req.rawBody, req.headers['cko-signature']);
+  const ack = await handleCheckoutEvent(ctx.deps.db, ctx.deps.config, req.body as CheckoutEvent, ctx.requestId);
+  return { status: 200, body: ack };
+};

@@ -1,10 +1,36 @@
-import { notYet } from '../http/not-implemented.js';
+import { userActor } from '../domain/actor.js';
+import { insertSubtasks } from '../domain/subtasks/create-subtasks.js';
+import { deleteSubtask as remove } from '../domain/subtasks/delete-subtask.js';
+import { listSubtasks as list } from '../domain/subtasks/list-subtasks.js';
+import { reorderSubtasks as reorder } from '../domain/subtasks/reorder-subtasks.js';
+import { updateSubtask as update } from '../domain/subtasks/update-subtask.js';
+import { caller, type Handler } from '../http/operation.js';
+import { pageParams } from '../http/pagination.js';
 
-// Issue #3: these operations are specified in openapi.yaml and answer 501 until built.
+export const listSubtasks: Handler<'listSubtasks'> = async (req, ctx) => {
+  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, req.params.task_id, pageParams(req.query)) };
+};
 
-export const listSubtasks = notYet('listSubtasks', 3);
-export const createSubtask = notYet('createSubtask', 3);
-export const reorderSubtasks = notYet('reorderSubtasks', 3);
-export const updateSubtask = notYet('updateSubtask', 3);
-export const replaceSubtask = notYet('replaceSubtask', 3);
-export const deleteSubtask = notYet('deleteSubtask', 3);
+export const createSubtask: Handler<'createSubtask'> = async (req, ctx) => {
+  const r = await insertSubtasks(ctx.deps.db, userActor(ctx), req.params.task_id, [req.body.title], 'user', req.body.order_index);
+  return { status: 201, body: { data: r.subtasks[0]! } };
+};
+
+export const reorderSubtasks: Handler<'reorderSubtasks'> = async (req, ctx) => {
+  return { status: 200, body: await reorder(ctx.deps.db, userActor(ctx), req.params.task_id, req.body.subtask_ids) };
+};
+
+export const updateSubtask: Handler<'updateSubtask'> = async (req, ctx) => {
+  const r = await update(ctx.deps.db, userActor(ctx), req.params.subtask_id, req.body);
+  return { status: 200, body: { data: r.subtask, ...(r.unlockedAchievements.length > 0 ? { unlocked_achievements: r.unlockedAchievements } : {}) } };
+};
+
+/** The production frontend toggles subtasks with PUT; same partial update as PATCH. */
+export const replaceSubtask: Handler<'replaceSubtask'> = async (req, ctx) => {
+  const r = await update(ctx.deps.db, userActor(ctx), req.params.subtask_id, req.body);
+  return { status: 200, body: { data: r.subtask, ...(r.unlockedAchievements.length > 0 ? { unlocked_achievements: r.unlockedAchievements } : {}) } };
+};
+
+export const deleteSubtask: Handler<'deleteSubtask'> = async (req, ctx) => {
+  return { status: 200, body: { data: await remove(ctx.deps.db, userActor(ctx), req.params.subtask_id) } };
+};

@@ -1,12 +1,57 @@
-import { notYet } from '../http/not-implemented.js';
+import { userActor } from '../domain/actor.js';
+import { listTombstones as listTombstoneRows } from '../domain/recovery/tombstones.js';
+import { createTask as create } from '../domain/tasks/create-task.js';
+import { deleteTask as remove } from '../domain/tasks/delete-task.js';
+import { forceCompleteTask as forceComplete } from '../domain/tasks/force-complete-task.js';
+import { getTaskDetail } from '../domain/tasks/get-task.js';
+import { listTasks as list } from '../domain/tasks/list-tasks.js';
+import { recoverTask as recover } from '../domain/tasks/recover-task.js';
+import { updateTask as update } from '../domain/tasks/update-task.js';
+import { etag, ifMatchVersion } from '../http/etag.js';
+import { caller, type Handler } from '../http/operation.js';
+import { pageParams } from '../http/pagination.js';
 
-// Issue #3: these operations are specified in openapi.yaml and answer 501 until built.
+/** `unlocked_achievements` beside `data`, only when the request unlocked something (US9-AS4). */
+const unlocked = <T>(list: T[]) => (list.length > 0 ? { unlocked_achievements: list } : {});
 
-export const listTasks = notYet('listTasks', 3);
-export const createTask = notYet('createTask', 3);
-export const getTask = notYet('getTask', 3);
-export const updateTask = notYet('updateTask', 3);
-export const forceCompleteTask = notYet('forceCompleteTask', 3);
-export const deleteTask = notYet('deleteTask', 3);
-export const listTombstones = notYet('listTombstones', 3);
-export const recoverTask = notYet('recoverTask', 3);
+export const listTasks: Handler<'listTasks'> = async (req, ctx) => {
+  const { offset, limit, ...filters } = req.query;
+  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, filters, pageParams({ offset, limit })) };
+};
+
+export const createTask: Handler<'createTask'> = async (req, ctx) => {
+  const r = await create(ctx.deps.db, userActor(ctx), req.body);
+  return { status: 201, body: { data: r.task }, headers: etag(r.task.version) };
+};
+
+export const getTask: Handler<'getTask'> = async (req, ctx) => {
+  const task = await getTaskDetail(ctx.deps.db, caller(ctx).userId, req.params.task_id);
+  return { status: 200, body: { data: task }, headers: etag(task.version) };
+};
+
+export const updateTask: Handler<'updateTask'> = async (req, ctx) => {
+  const r = await update(ctx.deps.db, userActor(ctx), req.params.task_id, req.body, { ifMatch: ifMatchVersion(req.headers['if-match']) });
+  return { status: 200, body: { data: r.task, ...unlocked(r.unlockedAchievements) }, headers: etag(r.task.version) };
+};
+
+export const forceCompleteTask: Handler<'forceCompleteTask'> = async (req, ctx) => {
+  const r = await forceComplete(ctx.deps.db, userActor(ctx), req.params.task_id, req.body.version, ifMatchVersion(req.headers['if-match']));
+  return {
+    status: 200,
+    body: { data: { task: r.task, unlocked_achievements: r.unlockedAchievements, streak: r.streak } },
+    headers: etag(r.task.version),
+  };
+};
+
+export const deleteTask: Handler<'deleteTask'> = async (req, ctx) => {
+  return { status: 200, body: { data: await remove(ctx.deps.db, userActor(ctx), req.params.task_id) } };
+};
+
+export const listTombstones: Handler<'listTombstones'> = async (req, ctx) => {
+  return { status: 200, body: await listTombstoneRows(ctx.deps.db, caller(ctx).userId, pageParams(req.query)) };
+};
+
+export const recoverTask: Handler<'recoverTask'> = async (req, ctx) => {
+  const task = await recover(ctx.deps.db, userActor(ctx), req.params.tombstone_id);
+  return { status: 200, body: { data: task }, headers: etag(task.version) };
+};

@@ -1,10 +1,32 @@
-import { notYet } from '../http/not-implemented.js';
+import { userActor } from '../domain/actor.js';
+import { createTemplate as create } from '../domain/templates/create-template.js';
+import { deleteTemplate as remove, generateTemplateInstance as generate, getTemplate as get, listTemplates as list, updateTemplate as update } from '../domain/templates/templates.js';
+import { etag } from '../http/etag.js';
+import { caller, type Handler } from '../http/operation.js';
+import { pageParams } from '../http/pagination.js';
 
-// Issue #3: these operations are specified in openapi.yaml and answer 501 until built.
+export const listTemplates: Handler<'listTemplates'> = async (req, ctx) => {
+  const { offset, limit, include_inactive } = req.query;
+  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, include_inactive ?? false, pageParams({ offset, limit })) };
+};
 
-export const listTemplates = notYet('listTemplates', 3);
-export const createTemplate = notYet('createTemplate', 3);
-export const getTemplate = notYet('getTemplate', 3);
-export const updateTemplate = notYet('updateTemplate', 3);
-export const deleteTemplate = notYet('deleteTemplate', 3);
-export const generateTemplateInstance = notYet('generateTemplateInstance', 3);
+export const createTemplate: Handler<'createTemplate'> = async (req, ctx) => {
+  return { status: 201, body: { data: await create(ctx.deps.db, userActor(ctx), req.body) } };
+};
+
+export const getTemplate: Handler<'getTemplate'> = async (req, ctx) => {
+  return { status: 200, body: { data: await get(ctx.deps.db, caller(ctx).userId, req.params.template_id) } };
+};
+
+export const updateTemplate: Handler<'updateTemplate'> = async (req, ctx) => {
+  return { status: 200, body: { data: await update(ctx.deps.db, userActor(ctx), req.params.template_id, req.body) } };
+};
+
+export const deleteTemplate: Handler<'deleteTemplate'> = async (req, ctx) => {
+  return { status: 200, body: { data: await remove(ctx.deps.db, userActor(ctx), req.params.template_id) } };
+};
+
+export const generateTemplateInstance: Handler<'generateTemplateInstance'> = async (req, ctx) => {
+  const task = await generate(ctx.deps.db, userActor(ctx), req.params.template_id);
+  return { status: 201, body: { data: task }, headers: etag(task.version) };
+};

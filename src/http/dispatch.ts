@@ -7,7 +7,7 @@ import { verifyAccessToken } from '../domain/auth/access-tokens.js';
 import { AppError, unauthorized, validationError, type ErrorDetail } from './errors.js';
 import { deprecationHeaders } from './deprecation.js';
 import { withIdempotency, type StoredResponse } from './idempotency.js';
-import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestContext, StreamReply } from './operation.js';
+import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestContext, StreamReplayer, StreamReply } from './operation.js';
 import { rateLimitHeaders } from './rate-limit.js';
 import { requestState } from './request-state.js';
 
@@ -39,7 +39,8 @@ function toDetails(errors: any[]): ErrorDetail[] {
     const [, root = '', ...rest] = String(e.instancePath ?? '').split('/');
     const segments = [where[root] ?? (root || 'body'), ...rest.map((s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~'))];
     let message = e.message ?? 'is invalid';
-    if (e.keyword === 'required') segments.push(e.params.missingProperty);
+    if (e.keyword === 'required' || e.keyword === 'dependentRequired') segments.push(e.params.missingProperty);
+    if (e.keyword === 'dependentRequired') message = `is required with ${e.params.property}`;
     if (e.keyword === 'additionalProperties') {
       segments.push(e.params.additionalProperty);
       message = 'is not allowed';
@@ -161,6 +162,7 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
 
   for (const operationId of Object.keys(registry) as OperationId[]) {
     const handler = registry[operationId] as (r: OperationRequest<OperationId>, ctx: RequestContext) => Promise<Reply<OperationId> | StreamReply>;
+    const replayStream = (handler as { replayStream?: StreamReplayer }).replayStream;
     const info = contract.operations.get(operationId);
     if (!info) throw new Error(`handler registered for ${operationId}, which the contract does not define`);
     api.register(operationId, async (c: Context, req: Request, res: Response) => {
@@ -212,23 +214,30 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
       const key = req.headers['idempotency-key'];
       let result: (StoredResponse & { replayed?: boolean }) | StreamReply;
       if (typeof key === 'string' && info.idempotent && ctx.auth) {
-        let stream: StreamReply | undefined;
+        let streamed = false;
         result = await withIdempotency(deps.db, { userId: ctx.auth.userId, key, method: req.method, path: req.path, body }, config.IDEMPOTENCY_TTL_HOURS, async () => {
           const r = await run();
-          if (r.status === 'stream') {
-            stream = r as StreamReply;
-            return { status: 200, body: { streamed: true }, headers: {} };
-          }
-          return r as StoredResponse;
+          if (r.status !== 'stream') return r as StoredResponse;
+          // The stream is written here, inside the claim; its final JSON answer is what a retry
+          // with this key gets. A failed stream counts as a 5xx: the key is released.
+          streamed = true;
+          const final = await (r as StreamReply).write(res);
+          return final ? { status: final.status, body: final.body, headers: {} } : { status: 500, body: null, headers: {} };
         });
-        if (stream) result = stream;
+        if (streamed) return;
       } else {
         result = await run();
       }
 
-      if (result.status === 'stream') return (result as StreamReply).write(res);
+      if (result.status === 'stream') {
+        await (result as StreamReply).write(res);
+        return;
+      }
       const stored = result as StoredResponse & { replayed?: boolean };
-      if (stored.replayed) res.setHeader('Idempotent-Replayed', 'true');
+      if (stored.replayed) {
+        res.setHeader('Idempotent-Replayed', 'true');
+        if (stored.status < 300 && replayStream?.(stored, request.headers, res)) return;
+      }
       writeStored(res, stored, res.locals.contentType);
     });
   }

@@ -38,8 +38,23 @@ export type Reply<O extends OperationId> = {
 /** A response the handler writes itself (server-sent events). */
 export interface StreamReply {
   status: 'stream';
-  write(res: ServerResponse): Promise<void>;
+  /**
+   * Writes the whole stream. Resolves with the JSON answer the stream amounted to, which is stored
+   * under the request's Idempotency-Key like any answer; or with null when the stream failed, so
+   * nothing is stored and the key may be retried.
+   */
+  write(res: ServerResponse): Promise<{ status: number; body: unknown } | null>;
 }
+
+/**
+ * Writes a stored answer as a stream again, for a retry (same Idempotency-Key) that asks for the
+ * stream; returns false to let the stored JSON be sent instead.
+ */
+export type StreamReplayer = (stored: { status: number; body: unknown }, headers: Record<string, string | undefined>, res: ServerResponse) => boolean;
+
+/** A handler whose operation can stream: `replayStream` renders its stored answers as a stream. */
+export const streamingHandler = <O extends OperationId>(handler: Handler<O>, replayStream: StreamReplayer): Handler<O> & { replayStream: StreamReplayer } =>
+  Object.assign(handler, { replayStream });
 
 export interface OperationRequest<O extends OperationId> {
   body: RequestBody<O>;

@@ -33,6 +33,19 @@ describe('getCurrentUser', () => {
   });
 });
 
+describe('a new account', () => {
+  it('starts with its achievement state and the kickstart credits, written with the account', async () => {
+    const fresh = await signUp(t);
+    const state = await t.db.selectFrom('user_achievement_states').selectAll().where('user_id', '=', fresh.id).executeTakeFirst();
+    expect(state).toMatchObject({ lifetime_tasks_completed: 0, current_streak: 0 });
+    const balance = await fresh.api.get('/credits/balance');
+    expect(balance.body.data).toMatchObject({ kickstart: 5, total: 5 });
+    // Signing in again creates nothing more.
+    await t.api.post('/auth/dev/login', { email: fresh.email });
+    expect((await fresh.api.get('/credits/balance')).body.data.kickstart).toBe(5);
+  });
+});
+
 describe('updateCurrentUser', () => {
   it('changes name and timezone and records the change in the activity log', async () => {
     const res = await user.api.patch('/users/me', { name: '  Ada King  ', timezone: 'Europe/London' });

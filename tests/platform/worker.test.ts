@@ -67,7 +67,36 @@ describe('cleanup job', () => {
     expect(hashes).not.toContain('h-old');
 
     const second = await cleanup(t.db);
-    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0 });
+    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0, aiTaskCounters: 0, webhookEvents: 0, abandonedVoiceSessions: 0 });
+  });
+
+  it('drops AI counters of ended sessions, old webhook ids, and closes voice sessions a crash left open', async () => {
+    const user = await signUp(t);
+    const liveSession = (await t.db.selectFrom('refresh_tokens').select('family_id').where('user_id', '=', user.id).executeTakeFirstOrThrow()).family_id;
+    const endedSession = '0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d';
+    const task = '0193f1a2-8d5f-7c9b-8d2e-3f4a5b6c7d8e';
+    await t.db.insertInto('ai_task_counters').values([
+      { user_id: user.id, session_id: liveSession, task_id: task, count: 3 },
+      { user_id: user.id, session_id: endedSession, task_id: task, count: 7 },
+    ]).execute();
+    await t.db.insertInto('webhook_events').values([
+      { event_id: 'evt_old', type: 'payment_captured', processed: true, created_at: new Date(Date.now() - 91 * 86_400_000) },
+      { event_id: 'evt_new', type: 'payment_captured', processed: true },
+    ]).execute();
+    const [stale, running] = await t.db.insertInto('voice_sessions').values([
+      { user_id: user.id, started_at: new Date(Date.now() - 2 * 3_600_000) },
+      { user_id: user.id },
+    ]).returning(['id']).execute();
+
+    await cleanup(t.db);
+
+    const sessions = (await t.db.selectFrom('ai_task_counters').select('session_id').where('user_id', '=', user.id).execute()).map((r) => r.session_id);
+    expect(sessions).toEqual([liveSession]);
+    const events = (await t.db.selectFrom('webhook_events').select('event_id').where('event_id', 'in', ['evt_old', 'evt_new']).execute()).map((r) => r.event_id);
+    expect(events).toEqual(['evt_new']);
+    const voice = await t.db.selectFrom('voice_sessions').select(['id', 'status']).where('user_id', '=', user.id).execute();
+    expect(voice.find((v) => v.id === stale!.id)?.status).toBe('failed');
+    expect(voice.find((v) => v.id === running!.id)?.status).toBe('active');
   });
 
   it('runs as a job in the worker', async () => {

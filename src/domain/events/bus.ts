@@ -11,7 +11,9 @@ export type DomainEvent =
   | { type: 'task.created'; taskId: string }
   | { type: 'task.completed'; taskId: string; completedBy: 'manual' | 'auto' | 'force'; completedAt: Date }
   | { type: 'task.deleted'; taskId: string; tombstoneId: string }
-  | { type: 'subtask.completed'; taskId: string; subtaskId: string };
+  | { type: 'subtask.completed'; taskId: string; subtaskId: string }
+  /** The first successful AI conversion of a note (issue #4 raises it; achievements count it toward notes_10). */
+  | { type: 'note.converted'; noteId: string; convertedAt: Date };
 
 export type EventType = DomainEvent['type'];
 type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;

@@ -1,5 +1,6 @@
 import type { Executor } from '../../../db/index.js';
 import { notFound } from '../../http/errors.js';
+import { unlockedPerkTotals } from '../achievements/perks.js';
 
 export type Tier = 'free' | 'pro';
 
@@ -28,9 +29,9 @@ export interface PerkBonuses {
   dailyCredits: number;
 }
 
-/** Sum of the perks of the user's unlocked achievements. Achievements (issue #5) fill this in. */
-export async function perkBonuses(_db: Executor, _userId: string): Promise<PerkBonuses> {
-  return { maxTasks: 0, maxNotes: 0, dailyCredits: 0 };
+/** Sum of the perks of the user's unlocked achievements (issue #5): permanent, never revoked. */
+export async function perkBonuses(db: Executor, userId: string): Promise<PerkBonuses> {
+  return unlockedPerkTotals(db, userId);
 }
 
 export function limitsFor(tier: Tier, perks: PerkBonuses): EffectiveLimits {

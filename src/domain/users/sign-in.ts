@@ -3,6 +3,7 @@ import type { UserRow } from '../../../db/schema/index.js';
 import { conflict } from '../../http/errors.js';
 import type { GoogleIdentity } from '../../integrations/google.js';
 import { recordActivity } from '../activity/record-activity.js';
+import { grantCredits } from '../credits/ledger.js';
 import { findUserByEmail, findUserByGoogleId, insertUserIfAbsent, updateUserRow } from './queries.js';
 
 const DEV_PREFIX = 'dev:';
@@ -10,6 +11,8 @@ const nameFromEmail = (email: string) => (email.split('@')[0] || 'User').slice(0
 
 export interface SignInContext {
   requestId: string;
+  /** AI credits a new account starts with (KICKSTART_CREDITS, FR-037). */
+  kickstartCredits: number;
 }
 
 /** Creates a user with everything a new account starts with, in the caller's transaction. */
@@ -22,6 +25,17 @@ async function createUser(trx: Executor, values: { googleId: string; email: stri
   });
   if (!user) return undefined;
   await recordActivity(trx, { userId: user.id, entityType: 'user', entityId: user.id, action: 'user_created', source: 'system', requestId: ctx.requestId });
+  await trx.insertInto('user_achievement_states').values({ user_id: user.id }).execute();
+  if (ctx.kickstartCredits > 0) {
+    await grantCredits(trx, {
+      userId: user.id,
+      kind: 'kickstart',
+      amount: ctx.kickstartCredits,
+      expiresAt: null,
+      description: 'Kickstart credits',
+      operationRef: `kickstart:${user.id}`,
+    });
+  }
   return user;
 }
 

@@ -1,0 +1,53 @@
+import type { components } from '../../../codegen/api.js';
+import type { Executor } from '../../../db/index.js';
+import type { ActivitySource } from '../../../db/schema/index.js';
+import { paginationOf, totalCount, type PageParams } from '../../http/pagination.js';
+import { iso } from '../time.js';
+
+type ActivityLog = components['schemas']['ActivityLog'];
+export type ActivityEntityType = components['schemas']['ActivityEntityType'];
+
+export interface ActivityFilter {
+  entityType?: ActivityEntityType;
+  entityId?: string;
+  action?: string;
+  source?: ActivitySource;
+}
+
+/** The caller's activity, newest first, filtered; the page and the total in one query. */
+export async function listActivity(db: Executor, userId: string, filter: ActivityFilter, page: PageParams) {
+  const base = db
+    .selectFrom('activity_logs')
+    .where('user_id', '=', userId)
+    .$if(filter.entityType !== undefined, (q) => q.where('entity_type', '=', filter.entityType!))
+    .$if(filter.entityId !== undefined, (q) => q.where('entity_id', '=', filter.entityId!))
+    .$if(filter.action !== undefined, (q) => q.where('action', '=', filter.action!))
+    .$if(filter.source !== undefined, (q) => q.where('source', '=', filter.source!));
+  const rows = await base
+    .select(['id', 'user_id', 'entity_type', 'entity_id', 'action', 'source', 'extra_data', 'request_id', 'created_at'])
+    .select(totalCount)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .offset(page.offset)
+    .limit(page.limit)
+    .execute();
+  // A page past the end has no row to carry the total.
+  const total =
+    rows.length > 0
+      ? Number(rows[0]!.total_count)
+      : page.offset > 0
+        ? Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+        : 0;
+  const data: ActivityLog[] = rows.map((r) => ({
+    id: r.id,
+    user_id: r.user_id,
+    entity_type: r.entity_type as ActivityEntityType,
+    entity_id: r.entity_id,
+    action: r.action,
+    source: r.source,
+    extra_data: r.extra_data ?? {},
+    request_id: r.request_id,
+    created_at: iso(r.created_at),
+  }));
+  return { data, pagination: paginationOf(page, total) };
+}

@@ -1,0 +1,46 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../../db/index.js';
+import { AppError } from '../../http/errors.js';
+
+// FR-035: AI requests about one task are counted per session (one sign-in: the access token's sid).
+// The 5th to the 10th successful request carry a warning; the 11th is refused. Only successful
+// (charged) requests count, and they are counted in the transaction that charges them.
+
+export const TASK_REQUESTS_WARN_FROM = 5;
+export const TASK_REQUESTS_MAX = 10;
+
+export const taskLimitReached = () =>
+  new AppError(429, 'AI_TASK_LIMIT_REACHED', `You have used the ${TASK_REQUESTS_MAX} AI requests for this task in this session`);
+
+export interface TaskCounterKey {
+  userId: string;
+  sessionId: string;
+  taskId: string;
+}
+
+/** Refuses before the provider is called when the task's requests in this session are used up. */
+export async function assertTaskQuota(db: Executor, k: TaskCounterKey): Promise<void> {
+  const row = await db
+    .selectFrom('ai_task_counters')
+    .select('count')
+    .where('user_id', '=', k.userId)
+    .where('session_id', '=', k.sessionId)
+    .where('task_id', '=', k.taskId)
+    .executeTakeFirst();
+  if ((row?.count ?? 0) >= TASK_REQUESTS_MAX) throw taskLimitReached();
+}
+
+/**
+ * Counts one successful request atomically (concurrent requests each get their own number) and
+ * refuses — rolling back the caller's charge — when it would be beyond the limit.
+ */
+export async function countTaskRequest(trx: Executor, k: TaskCounterKey): Promise<{ count: number; warning: boolean }> {
+  const row = await trx
+    .insertInto('ai_task_counters')
+    .values({ user_id: k.userId, session_id: k.sessionId, task_id: k.taskId, count: 1 })
+    .onConflict((oc) => oc.columns(['user_id', 'session_id', 'task_id']).doUpdateSet({ count: sql`ai_task_counters.count + 1`, updated_at: new Date() }))
+    .returning('count')
+    .executeTakeFirstOrThrow();
+  if (row.count > TASK_REQUESTS_MAX) throw taskLimitReached();
+  return { count: row.count, warning: row.count >= TASK_REQUESTS_WARN_FROM };
+}

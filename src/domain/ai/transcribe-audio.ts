@@ -1,0 +1,96 @@
+import type { components } from '../../../codegen/api.js';
+import type { AppDeps } from '../../deps.js';
+import { invalidField, tierRequired } from '../../http/errors.js';
+import { AudioDownloadError, downloadAudio } from '../../integrations/audio-download.js';
+import { recordActivity } from '../activity/record-activity.js';
+import type { Actor } from '../actor.js';
+import { assertCanAfford, consumeCredits, creditBalance, insufficientCredits } from '../credits/ledger.js';
+import { effectiveLimits } from '../limits/effective-limits.js';
+
+type Transcription = components['schemas']['Transcription'];
+
+/** Longest recording transcribed (FR-036). */
+export const MAX_AUDIO_SECONDS = 300;
+/** 300 s of uncompressed 48 kHz 16-bit mono is ~29 MB; anything larger is not a 5-minute voice note. */
+const MAX_AUDIO_BYTES = 32 * 1_048_576;
+const DOWNLOAD_TIMEOUT_MS = 20_000;
+
+/** 5 credits (AI_CREDIT_TRANSCRIPTION_PER_MIN) per started minute: 45 s → 5, 90 s → 10, 300 s → 25. */
+export const transcriptionCost = (seconds: number, perMinute: number): number => Math.ceil(seconds / 60) * perMinute;
+
+export interface TranscribeInput {
+  audio_url: string;
+  language?: string;
+}
+
+/**
+ * POST /ai/transcribe (Pro): downloads the recording itself (https, public addresses only), has
+ * Deepgram transcribe it and charges for the duration Deepgram measured — never a duration the
+ * client declares — in the transaction that records the result.
+ */
+export async function transcribeAudio(deps: AppDeps, actor: Actor, input: TranscribeInput): Promise<Transcription> {
+  const { db, config } = deps;
+  const limits = await effectiveLimits(db, actor.userId);
+  if (!limits.voice) throw tierRequired(limits.tier, 'Transcription needs Pro');
+  // A missing DEEPGRAM_API_KEY is a 503 before anything is downloaded.
+  deps.speech.assertConfigured();
+  const perMinute = config.AI_CREDIT_TRANSCRIPTION_PER_MIN;
+  await assertCanAfford(db, actor.userId, perMinute, `Transcription needs at least ${perMinute} credits`);
+
+  let audio: Buffer;
+  try {
+    audio = (
+      await downloadAudio(input.audio_url, {
+        allowLoopback: config.TRANSCRIBE_ALLOW_LOOPBACK,
+        extraCa: config.TRANSCRIBE_EXTRA_CA_CERTS,
+        maxBytes: MAX_AUDIO_BYTES,
+        timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      })
+    ).bytes;
+  } catch (err) {
+    if (err instanceof AudioDownloadError) throw invalidField('body.audio_url', err.message);
+    throw err;
+  }
+
+  const result = await deps.speech.transcribe(audio, { language: input.language });
+  const seconds = result.durationSeconds;
+  if (seconds > MAX_AUDIO_SECONDS) throw invalidField('body.audio_url', `The recording is ${Math.round(seconds)} s long; at most ${MAX_AUDIO_SECONDS} s can be transcribed`);
+  const cost = transcriptionCost(seconds, perMinute);
+  const requestId = actor.requestId ?? 'none';
+
+  const balanceAfter = await db.transaction().execute(async (trx) => {
+    let remaining: number;
+    if (cost > 0) {
+      try {
+        remaining = (await consumeCredits(trx, { userId: actor.userId, amount: cost, description: 'Transcription', operationRef: `transcription:${requestId}` })).balanceAfter;
+      } catch (err) {
+        const e = err as { code?: string; extras?: { credits_available?: number } };
+        if (e.code !== 'INSUFFICIENT_CREDITS') throw err;
+        const m = Math.floor(seconds / 60);
+        const s = Math.round(seconds % 60);
+        throw insufficientCredits(cost, e.extras?.credits_available ?? 0, `This recording (${m ? `${m} min ` : ''}${s} s) costs ${cost} credits`);
+      }
+    } else {
+      remaining = (await creditBalance(trx, actor.userId)).total;
+    }
+    await recordActivity(trx, {
+      userId: actor.userId,
+      entityType: 'ai_chat',
+      entityId: requestId === 'none' ? actor.userId : requestId,
+      action: 'ai_transcription',
+      source: actor.source,
+      requestId: actor.requestId,
+      extra: { credits_used: cost, duration_seconds: seconds, language: result.language },
+    });
+    return remaining;
+  });
+
+  return {
+    transcription: result.transcript,
+    language: result.language,
+    confidence: result.confidence,
+    duration_seconds: seconds,
+    credits_used: cost,
+    credits_remaining: balanceAfter,
+  };
+}

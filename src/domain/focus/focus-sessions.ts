@@ -1,0 +1,85 @@
+import { sql } from 'kysely';
+import type { components } from '../../../codegen/api.js';
+import type { Database } from '../../../db/index.js';
+import type { FocusSessionRow } from '../../../db/schema/index.js';
+import { AppError, archived, conflict } from '../../http/errors.js';
+import { recordActivity } from '../activity/record-activity.js';
+import type { Actor } from '../actor.js';
+import { lockFor } from '../locks.js';
+import { ownedTask } from '../tasks/queries.js';
+import { iso, isoOrNull } from '../time.js';
+
+type FocusSession = components['schemas']['FocusSession'];
+
+/** A session longer than this counts as this long: a forgotten timer must not make a focus completion. */
+export const MAX_SESSION_SECONDS = 4 * 3600;
+
+export const presentFocusSession = (s: FocusSessionRow): FocusSession => ({
+  id: s.id,
+  user_id: s.user_id,
+  task_id: s.task_id,
+  started_at: iso(s.started_at),
+  ended_at: isoOrNull(s.ended_at),
+  duration_seconds: s.duration_seconds,
+  created_at: iso(s.created_at),
+  updated_at: iso(s.updated_at),
+});
+
+/**
+ * `POST /focus/start` (US12): opens a session on one of the caller's open, unarchived tasks at the
+ * server's time. One open session per user: checked under the user's lock, and the partial unique
+ * index enforces it in the database too.
+ */
+export async function startFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
+  return db.transaction().execute(async (trx) => {
+    await lockFor(trx, 'focus', actor.userId);
+    const task = await ownedTask(trx, actor.userId, taskId);
+    const open = await trx.selectFrom('focus_sessions').select('task_id').where('user_id', '=', actor.userId).where('ended_at', 'is', null).executeTakeFirst();
+    if (open) throw conflict(`A focus session is already open on task ${open.task_id}; end it first`);
+    if (task.archived) throw archived('This task is archived');
+    if (task.completed) throw conflict('A completed task cannot be focused on');
+    const session = await trx
+      .insertInto('focus_sessions')
+      .values({ user_id: actor.userId, task_id: taskId, started_at: now, created_at: now, updated_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: taskId, action: 'focus_started', source: actor.source, requestId: actor.requestId, extra: { focus_session_id: session.id } });
+    return session;
+  });
+}
+
+/**
+ * `POST /focus/end`: closes the caller's open session on the task, measures it (whole seconds,
+ * capped at 4 hours) and adds it to the task's focus_time_seconds. The task's version is not
+ * bumped: focus time is not an edit of its content.
+ */
+export async function endFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
+  return db.transaction().execute(async (trx) => {
+    await lockFor(trx, 'focus', actor.userId);
+    await ownedTask(trx, actor.userId, taskId);
+    const open = await trx
+      .selectFrom('focus_sessions')
+      .selectAll()
+      .where('user_id', '=', actor.userId)
+      .where('task_id', '=', taskId)
+      .where('ended_at', 'is', null)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!open) throw new AppError(404, 'NOT_FOUND', 'There is no open focus session on this task');
+    const duration = Math.min(MAX_SESSION_SECONDS, Math.max(0, Math.floor((now.getTime() - open.started_at.getTime()) / 1000)));
+    const endedAt = now < open.started_at ? open.started_at : now;
+    const session = await trx
+      .updateTable('focus_sessions')
+      .set({ ended_at: endedAt, duration_seconds: duration, updated_at: new Date() })
+      .where('id', '=', open.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await trx
+      .updateTable('task_instances')
+      .set({ focus_time_seconds: sql<number>`focus_time_seconds + ${duration}`, updated_at: new Date() })
+      .where('id', '=', taskId)
+      .execute();
+    await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: taskId, action: 'focus_ended', source: actor.source, requestId: actor.requestId, extra: { focus_session_id: session.id, duration_seconds: duration } });
+    return session;
+  });
+}

@@ -1,0 +1,57 @@
+import type { Executor } from '../../../db/index.js';
+import type { ReminderMethod, ReminderType } from '../../../db/schema/index.js';
+import { invalidField } from '../../http/errors.js';
+import { recordActivity } from '../activity/record-activity.js';
+import type { Actor } from '../actor.js';
+import { effectiveLimits } from '../limits/effective-limits.js';
+import { lockFor } from '../locks.js';
+import { inTransaction } from '../tasks/in-transaction.js';
+import { ownedTask } from '../tasks/queries.js';
+import { parseInstant } from '../tasks/rules.js';
+import { presentReminder, type Reminder } from './present.js';
+import { countReminders, reminderLimitExceeded } from './queries.js';
+import { armReminder } from './schedule.js';
+import { relativeTime, signedOffset } from './timing.js';
+
+export interface CreateReminderInput {
+  type: ReminderType;
+  offset_minutes?: number | null;
+  /** Ignored for `before`/`after`: the server computes it from the due date. */
+  scheduled_at?: string;
+  method?: ReminderMethod;
+}
+
+/**
+ * FR-025: adds a reminder to the caller's task and arms its job. At most 5 per task, fired or not,
+ * counted under the task's reminder lock; the task row is locked so its due date cannot move between
+ * the computation and the commit.
+ */
+export async function createReminder(db: Executor, actor: Actor, taskId: string, input: CreateReminderInput): Promise<Reminder> {
+  const now = new Date();
+  return inTransaction(db, async (trx) => {
+    await lockFor(trx, 'reminders', taskId);
+    const task = await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
+    const limits = await effectiveLimits(trx, actor.userId);
+    if ((await countReminders(trx, taskId)) >= limits.maxRemindersPerTask) throw reminderLimitExceeded(limits.maxRemindersPerTask);
+
+    let offset: number | null = null;
+    let scheduledAt: Date;
+    if (input.type === 'absolute') {
+      if (input.offset_minutes) throw invalidField('body.offset_minutes', 'must be omitted, null or 0 for an absolute reminder');
+      if (input.scheduled_at === undefined) throw invalidField('body.scheduled_at', 'is required for an absolute reminder');
+      scheduledAt = parseInstant(input.scheduled_at, 'body.scheduled_at');
+    } else {
+      if (input.offset_minutes == null) throw invalidField('body.offset_minutes', 'is required for before and after reminders');
+      offset = signedOffset(input.type, input.offset_minutes);
+      scheduledAt = relativeTime(task.due_date, offset);
+    }
+    const row = await trx
+      .insertInto('reminders')
+      .values({ user_id: actor.userId, task_id: taskId, type: input.type, offset_minutes: offset, method: input.method ?? 'in_app', scheduled_at: scheduledAt, created_at: now, updated_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await armReminder(trx, row);
+    await recordActivity(trx, { userId: actor.userId, entityType: 'reminder', entityId: row.id, action: 'reminder_created', source: actor.source, requestId: actor.requestId, extra: { task_id: taskId, type: row.type, method: row.method } });
+    return presentReminder(row);
+  });
+}

@@ -1,0 +1,21 @@
+import type { Executor } from '../../../db/index.js';
+import type { ReminderRow } from '../../../db/schema/index.js';
+import { AppError, forbidden, notFound } from '../../http/errors.js';
+
+/** The caller's reminder: 404 when there is none, 403 when it is another user's. */
+export async function ownedReminder(db: Executor, userId: string, reminderId: string, opts: { forUpdate?: boolean } = {}): Promise<ReminderRow> {
+  let q = db.selectFrom('reminders').selectAll().where('id', '=', reminderId);
+  if (opts.forUpdate) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  if (!row) throw notFound('Reminder');
+  if (row.user_id !== userId) throw forbidden();
+  return row;
+}
+
+export async function countReminders(db: Executor, taskId: string): Promise<number> {
+  const r = await db.selectFrom('reminders').select((eb) => eb.fn.countAll<number>().as('n')).where('task_id', '=', taskId).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export const reminderLimitExceeded = (limit: number) =>
+  new AppError(409, 'LIMIT_EXCEEDED', `A task can have at most ${limit} reminders`, undefined, { limit });

@@ -1,0 +1,116 @@
+import type { components } from '../../../codegen/api.js';
+import type { Database, Executor } from '../../../db/index.js';
+import { AppError, serviceUnavailable } from '../../http/errors.js';
+import { isValidWebhookSignature } from '../../integrations/checkout.js';
+import { completePurchase, failPurchase } from './purchase-credits.js';
+import type { ProCreditSettings } from './credits.js';
+import { lockSubscription } from './queries.js';
+import { applyCancellation, applyCapturedPayment, applyDeclinedPayment } from './state-machine.js';
+
+type WebhookAck = components['schemas']['WebhookAck'];
+type Reason = WebhookAck['reason'];
+
+export interface CheckoutEvent {
+  id: string;
+  type: string;
+  created_on?: string;
+  data: Record<string, any>;
+}
+
+/** The event types this service acts on; others are acknowledged and ignored. */
+const HANDLED_TYPES = new Set(['payment_captured', 'payment_declined', 'subscription_cancelled']);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uuidOrNull = (v: unknown): string | null => (typeof v === 'string' && UUID.test(v) ? v.toLowerCase() : null);
+const stringOrNull = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 && v.length <= 255 ? v : null);
+
+/**
+ * Checked before anything else: the `Cko-Signature` header must be the hex HMAC-SHA256 of the exact
+ * bytes received, keyed with CHECKOUT_WEBHOOK_SECRET, compared in constant time.
+ */
+export function verifyWebhookSignature(secret: string | undefined, rawBody: Buffer | undefined, signature: string | undefined): void {
+  if (!secret) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Webhooks are not configured: set CHECKOUT_WEBHOOK_SECRET');
+  if (!rawBody || !isValidWebhookSignature(secret, rawBody, signature)) throw new AppError(401, 'UNAUTHORIZED', 'Invalid webhook signature');
+}
+
+const ack = (processed: boolean, reason: Reason): WebhookAck => ({ received: true, processed, reason });
+
+/**
+ * Applies one verified Checkout.com event exactly once: its id is inserted (`on conflict do
+ * nothing`) in the same transaction as its effects, so a concurrent second delivery waits for the
+ * first and then finds the id, and a failure records nothing (Checkout.com's retry runs again).
+ */
+export async function handleCheckoutEvent(db: Database, settings: ProCreditSettings, event: CheckoutEvent, requestId: string): Promise<WebhookAck> {
+  if (!HANDLED_TYPES.has(event.type)) return ack(false, 'unknown_event_type');
+  const createdOn = event.created_on ? new Date(event.created_on) : null;
+  const at = createdOn && !Number.isNaN(createdOn.getTime()) ? createdOn : new Date();
+  const actor = { source: 'system' as const, requestId };
+
+  return db.transaction().execute(async (trx) => {
+    const recorded = await trx
+      .insertInto('webhook_events')
+      .values({ event_id: event.id, type: event.type, processed: false })
+      .onConflict((oc) => oc.column('event_id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!recorded) return ack(false, 'duplicate');
+
+    const outcome = await applyEvent(trx, settings, event, at, actor);
+    await trx
+      .updateTable('webhook_events')
+      .set({ processed: outcome.processed, user_id: outcome.userId, updated_at: new Date() })
+      .where('id', '=', recorded.id)
+      .execute();
+    return ack(outcome.processed, outcome.processed ? null : 'ignored');
+  });
+}
+
+interface Outcome {
+  processed: boolean;
+  /** The user the event turned out to be about (null when none of ours). */
+  userId: string | null;
+}
+
+async function applyEvent(trx: Executor, settings: ProCreditSettings, event: CheckoutEvent, at: Date, actor: { source: 'system'; requestId: string }): Promise<Outcome> {
+  const data = event.data ?? {};
+  const metadata = (data.metadata && typeof data.metadata === 'object' ? data.metadata : {}) as Record<string, unknown>;
+  const claimedUserId = uuidOrNull(metadata.user_id);
+  const purchaseId = uuidOrNull(metadata.purchase_id);
+  const paymentId = stringOrNull(data.id) ?? event.id;
+
+  // A credit purchase: granted once, by whichever confirmation arrives first.
+  if (purchaseId) {
+    if (event.type === 'payment_captured') {
+      const userId = await completePurchase(trx, purchaseId, claimedUserId, paymentId, actor);
+      return { processed: userId !== null, userId };
+    }
+    if (event.type === 'payment_declined') {
+      const userId = await failPurchase(trx, purchaseId, claimedUserId);
+      return { processed: userId !== null, userId };
+    }
+    return { processed: false, userId: null };
+  }
+
+  if (!claimedUserId) return { processed: false, userId: null };
+  const user = await trx.selectFrom('users').select('id').where('id', '=', claimedUserId).executeTakeFirst();
+  if (!user) return { processed: false, userId: null }; // the account was deleted
+  const userId = user.id;
+  const sub = await lockSubscription(trx, userId);
+
+  switch (event.type) {
+    case 'payment_captured': {
+      const source = data.source && typeof data.source === 'object' ? (data.source as Record<string, unknown>) : {};
+      const customer = data.customer && typeof data.customer === 'object' ? (data.customer as Record<string, unknown>) : {};
+      await applyCapturedPayment(trx, settings, userId, sub, { paymentId, paidAt: at, sourceId: stringOrNull(source.id), customerId: stringOrNull(customer.id) }, actor);
+      return { processed: true, userId };
+    }
+    case 'payment_declined': {
+      const changed = sub ? await applyDeclinedPayment(trx, sub, at, stringOrNull(data.response_summary), actor) : null;
+      return { processed: changed !== null, userId };
+    }
+    default: {
+      const changed = sub ? await applyCancellation(trx, sub, at, actor) : null;
+      return { processed: changed !== null, userId };
+    }
+  }
+}

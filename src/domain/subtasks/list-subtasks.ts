@@ -1,0 +1,20 @@
+import type { Executor } from '../../../db/index.js';
+import { toPage, totalCount, type PageParams } from '../../http/pagination.js';
+import { ownedTask } from '../tasks/queries.js';
+import { presentSubtask } from './present.js';
+import { countSubtasks } from './queries.js';
+
+/** A page of the task's subtasks in their order. */
+export async function listSubtasks(db: Executor, userId: string, taskId: string, page: PageParams) {
+  await ownedTask(db, userId, taskId);
+  const rows = await db
+    .selectFrom('subtasks')
+    .selectAll()
+    .select(totalCount)
+    .where('task_id', '=', taskId)
+    .orderBy('order_index')
+    .offset(page.offset)
+    .limit(page.limit)
+    .execute();
+  return toPage(rows, page, presentSubtask, () => countSubtasks(db, taskId));
+}

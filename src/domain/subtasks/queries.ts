@@ -1,0 +1,25 @@
+import type { Executor } from '../../../db/index.js';
+import type { SubtaskRow, TaskRow } from '../../../db/schema/index.js';
+import { AppError, forbidden, notFound } from '../../http/errors.js';
+import type { EffectiveLimits } from '../limits/effective-limits.js';
+
+/** A subtask with the task it belongs to: 404 when there is none, 403 when it is another user's. */
+export async function ownedSubtask(db: Executor, userId: string, subtaskId: string): Promise<{ subtask: SubtaskRow; task: TaskRow }> {
+  const subtask = await db.selectFrom('subtasks').selectAll().where('id', '=', subtaskId).executeTakeFirst();
+  if (!subtask) throw notFound('Subtask');
+  const task = await db.selectFrom('task_instances').selectAll().where('id', '=', subtask.task_id).executeTakeFirst();
+  if (!task) throw notFound('Subtask');
+  if (task.user_id !== userId) throw forbidden();
+  return { subtask, task };
+}
+
+export const subtasksOf = (db: Executor, taskId: string): Promise<SubtaskRow[]> =>
+  db.selectFrom('subtasks').selectAll().where('task_id', '=', taskId).orderBy('order_index').execute();
+
+export async function countSubtasks(db: Executor, taskId: string): Promise<number> {
+  const r = await db.selectFrom('subtasks').select((eb) => eb.fn.countAll<number>().as('n')).where('task_id', '=', taskId).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export const subtaskLimitExceeded = (limits: EffectiveLimits) =>
+  new AppError(409, 'LIMIT_EXCEEDED', `This task already has the ${limits.maxSubtasksPerTask} subtasks the ${limits.tier} tier allows`, undefined, { limit: limits.maxSubtasksPerTask });

@@ -1,0 +1,35 @@
+import type { components } from '../../../codegen/api.js';
+import type { Executor } from '../../../db/index.js';
+import type { CompletedBy, TaskRow } from '../../../db/schema/index.js';
+import { enqueueJob } from '../../../jobs/enqueue.js';
+import { recordActivity } from '../activity/record-activity.js';
+import type { Actor } from '../actor.js';
+import { emit } from '../events/bus.js';
+
+export type AchievementUnlock = components['schemas']['AchievementUnlock'];
+
+export const recurringJobKey = (templateId: string) => `recurring:${templateId}`;
+
+/**
+ * What every completion path (PATCH, auto, force, AI) does after the row was marked completed, in
+ * the same transaction: the `task.completed` event (streaks, achievements), the activity entry, and
+ * for a recurring instance the job that generates the next one. The job runs after the commit and
+ * on its own, so a failed generation never undoes the completion and is retried (FR-017); one job
+ * key per template collapses duplicates. Never call it for a recovery (FR-064).
+ */
+export async function afterCompletion(trx: Executor, actor: Actor, task: TaskRow, completedBy: CompletedBy): Promise<AchievementUnlock[]> {
+  const outcome = await emit(trx, { type: 'task.completed', taskId: task.id, completedBy, completedAt: task.completed_at! }, actor);
+  await recordActivity(trx, {
+    userId: task.user_id,
+    entityType: 'task',
+    entityId: task.id,
+    action: 'task_completed',
+    source: actor.source,
+    requestId: actor.requestId,
+    extra: { completed_by: completedBy },
+  });
+  if (task.template_id) {
+    await enqueueJob(trx, 'recurring_task_generate', { templateId: task.template_id, completedTaskId: task.id }, { jobKey: recurringJobKey(task.template_id), jobKeyMode: 'replace' });
+  }
+  return outcome.unlockedAchievements;
+}

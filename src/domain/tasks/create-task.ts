@@ -1,0 +1,75 @@
+import type { Executor } from '../../../db/index.js';
+import type { NewTask, Priority, TaskRow } from '../../../db/schema/index.js';
+import { recordActivity } from '../activity/record-activity.js';
+import type { Actor } from '../actor.js';
+import { emit } from '../events/bus.js';
+import { effectiveLimits, type EffectiveLimits } from '../limits/effective-limits.js';
+import { lockFor } from '../locks.js';
+import type { AchievementUnlock } from './completion.js';
+import { inTransaction } from './in-transaction.js';
+import { presentTask, type Task } from './present.js';
+import { countActiveTasks } from './queries.js';
+import { checkDescription, checkDueDate, cleanTitle, parseInstant, taskLimitExceeded } from './rules.js';
+
+export interface CreateTaskInput {
+  title: string;
+  description?: string;
+  priority?: Priority;
+  due_date?: string | null;
+  estimated_duration?: number | null;
+}
+
+export interface TaskResult {
+  task: Task;
+  /** From the event bus; empty when the change unlocked nothing. */
+  unlockedAchievements: AchievementUnlock[];
+}
+
+/** Takes the user's active-task lock and refuses when one more active task would pass the limit. */
+export async function reserveActiveTaskSlot(trx: Executor, userId: string, limits: EffectiveLimits): Promise<void> {
+  await lockFor(trx, 'active-tasks', userId);
+  if ((await countActiveTasks(trx, userId)) >= limits.maxTasks) throw taskLimitExceeded(limits.maxTasks);
+}
+
+/**
+ * Inserts an active task under the active-task limit (FR-046) and raises `task.created` with its
+ * activity entry. Validation of the fields is the caller's; used by createTask and by template
+ * instance generation.
+ */
+export async function insertActiveTask(trx: Executor, actor: Actor, values: Omit<NewTask, 'user_id'>, limits: EffectiveLimits, extra: Record<string, unknown> = {}): Promise<{ row: TaskRow; unlockedAchievements: AchievementUnlock[] }> {
+  await reserveActiveTaskSlot(trx, actor.userId, limits);
+  const row = await trx
+    .insertInto('task_instances')
+    .values({ ...values, user_id: actor.userId })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  const outcome = await emit(trx, { type: 'task.created', taskId: row.id }, actor);
+  await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: row.id, action: 'task_created', source: actor.source, requestId: actor.requestId, extra });
+  return { row, unlockedAchievements: outcome.unlockedAchievements };
+}
+
+/** FR-007: creates a task (version 1, open, visible) for the actor — from the API or a confirmed AI action. */
+export async function createTask(db: Executor, actor: Actor, input: CreateTaskInput): Promise<TaskResult> {
+  const now = new Date();
+  const title = cleanTitle(input.title);
+  const due = input.due_date == null ? null : checkDueDate(parseInstant(input.due_date, 'body.due_date'), now);
+  return inTransaction(db, async (trx) => {
+    const limits = await effectiveLimits(trx, actor.userId);
+    const description = checkDescription(input.description ?? '', limits);
+    const { row, unlockedAchievements } = await insertActiveTask(
+      trx,
+      actor,
+      {
+        title,
+        description,
+        priority: input.priority ?? 'medium',
+        due_date: due,
+        estimated_duration: input.estimated_duration ?? null,
+        created_at: now,
+        updated_at: now,
+      },
+      limits,
+    );
+    return { task: presentTask({ ...row, subtask_count: 0, subtask_completed_count: 0 }), unlockedAchievements };
+  });
+}

@@ -1,0 +1,60 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../../db/index.js';
+import { archived as archivedError, conflict } from '../../http/errors.js';
+import { recordActivity } from '../activity/record-activity.js';
+import type { Actor } from '../actor.js';
+import { emit } from '../events/bus.js';
+import { lockFor } from '../locks.js';
+import { afterCompletion, type AchievementUnlock } from './completion.js';
+import { inTransaction } from './in-transaction.js';
+import { presentTask, type Task } from './present.js';
+import { ownedTask, withCounts } from './queries.js';
+import { checkVersions } from './rules.js';
+import { staleVersionError } from './update-task.js';
+import { currentStreak } from './streak-placeholder.js';
+
+export interface ForceCompleteResult {
+  task: Task;
+  unlockedAchievements: AchievementUnlock[];
+  streak: number;
+}
+
+/**
+ * FR-010: completes the task and all its open subtasks with one timestamp (`completed_by: force`).
+ * Needs the current version; a completed task is a 409 so nothing is counted twice.
+ */
+export async function forceCompleteTask(db: Executor, actor: Actor, taskId: string, version: number, ifMatch?: number): Promise<ForceCompleteResult> {
+  const now = new Date();
+  return inTransaction(db, async (trx) => {
+    // Subtask changes of this task wait for us, so no subtask is added while we cascade.
+    await lockFor(trx, 'subtasks', taskId);
+    const current = await ownedTask(trx, actor.userId, taskId);
+    checkVersions(current.version, version, ifMatch);
+    if (current.archived) throw archivedError();
+    if (current.completed) throw conflict('The task is already completed');
+
+    const row = await trx
+      .updateTable('task_instances')
+      .set({ completed: true, completed_at: now, completed_by: 'force', version: sql<number>`version + 1`, updated_at: now })
+      .where('id', '=', taskId)
+      .where('version', '=', version)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw await staleVersionError(trx, taskId, version, ifMatch !== undefined);
+
+    const cascaded = await trx
+      .updateTable('subtasks')
+      .set({ completed: true, completed_at: now, updated_at: now })
+      .where('task_id', '=', taskId)
+      .where('completed', '=', false)
+      .returning('id')
+      .execute();
+    const unlocked: AchievementUnlock[] = [];
+    for (const s of cascaded) {
+      unlocked.push(...(await emit(trx, { type: 'subtask.completed', taskId, subtaskId: s.id }, actor)).unlockedAchievements);
+      await recordActivity(trx, { userId: actor.userId, entityType: 'subtask', entityId: s.id, action: 'subtask_completed', source: actor.source, requestId: actor.requestId, extra: { task_id: taskId, via: 'force_complete' } });
+    }
+    unlocked.push(...(await afterCompletion(trx, actor, row, 'force')));
+    return { task: presentTask(await withCounts(trx, row)), unlockedAchievements: unlocked, streak: await currentStreak(trx, actor.userId) };
+  });
+}

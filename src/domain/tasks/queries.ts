@@ -1,0 +1,59 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../../db/index.js';
+import type { TaskRow } from '../../../db/schema/index.js';
+import { forbidden, notFound } from '../../http/errors.js';
+
+/** A task row with the counts of its subtasks, as every Task response carries them. */
+export type TaskWithCounts = TaskRow & { subtask_count: number; subtask_completed_count: number };
+
+/** Counts of one task's subtasks, as a lateral subquery joined on `t.id`. */
+export const subtaskCounts = (db: Executor) =>
+  db
+    .selectFrom('subtasks as s')
+    .select([sql<number>`count(*)::int`.as('subtask_count'), sql<number>`(count(*) filter (where s.completed))::int`.as('subtask_completed_count')])
+    .whereRef('s.task_id', '=', sql.ref('t.id'));
+
+export async function findTaskWithCounts(db: Executor, taskId: string): Promise<TaskWithCounts | undefined> {
+  return db
+    .selectFrom('task_instances as t')
+    .leftJoinLateral(() => subtaskCounts(db).as('c'), (join) => join.onTrue())
+    .selectAll('t')
+    .select(['c.subtask_count', 'c.subtask_completed_count'])
+    .where('t.id', '=', taskId)
+    .executeTakeFirst() as Promise<TaskWithCounts | undefined>;
+}
+
+/** Adds the subtask counts to a task row just written (the row of an UPDATE … RETURNING). */
+export async function withCounts(db: Executor, row: TaskRow): Promise<TaskWithCounts> {
+  const c = await db
+    .selectFrom('subtasks')
+    .select([sql<number>`count(*)::int`.as('n'), sql<number>`(count(*) filter (where completed))::int`.as('done')])
+    .where('task_id', '=', row.id)
+    .executeTakeFirstOrThrow();
+  return { ...row, subtask_count: Number(c.n), subtask_completed_count: Number(c.done) };
+}
+
+/**
+ * The caller's task by id: 404 when there is none, 403 when it is another user's (FR-005).
+ * `forUpdate` locks the row until the end of the transaction.
+ */
+export async function ownedTask(db: Executor, userId: string, taskId: string, opts: { forUpdate?: boolean } = {}): Promise<TaskRow> {
+  let q = db.selectFrom('task_instances').selectAll().where('id', '=', taskId);
+  if (opts.forUpdate) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  if (!row) throw notFound('Task');
+  if (row.user_id !== userId) throw forbidden();
+  return row;
+}
+
+/** Active tasks count toward the tier's limit: not completed and not hidden. */
+export async function countActiveTasks(db: Executor, userId: string): Promise<number> {
+  const r = await db
+    .selectFrom('task_instances')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .where('hidden', '=', false)
+    .where('completed', '=', false)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}

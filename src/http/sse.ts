@@ -1,0 +1,76 @@
+import type { ServerResponse } from 'node:http';
+
+// Server-sent events (WHATWG HTML, "Server-sent events"): `event:` + one `data:` line of JSON + a
+// blank line per event, and a comment line as keep-alive so proxies do not cut an idle stream.
+
+export const KEEP_ALIVE_MS = 15_000;
+
+export interface EventStream {
+  send(event: string, data: unknown): void;
+  /** Ends the response (after the last event). */
+  end(): void;
+  /** True once the client went away (or end() was called). */
+  readonly closed: boolean;
+  /** Runs when the client disconnects before end(). */
+  onDisconnect(fn: () => void): void;
+}
+
+/** Sends the 200 with `text/event-stream` and returns a writer for its events. */
+export function openEventStream(res: ServerResponse): EventStream {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+    // nginx and similar proxies would otherwise buffer the stream
+    'X-Accel-Buffering': 'no',
+  });
+  res.flushHeaders();
+  let ended = false;
+  // The client may have gone while the first piece was awaited.
+  let disconnected = res.destroyed || !res.socket || res.socket.destroyed;
+  const listeners: (() => void)[] = [];
+  const keepAlive = setInterval(() => {
+    if (!ended && !disconnected) res.write(': keep-alive\n\n');
+  }, KEEP_ALIVE_MS);
+  res.on('close', () => {
+    clearInterval(keepAlive);
+    if (ended) return;
+    disconnected = true;
+    for (const fn of listeners) fn();
+  });
+  return {
+    send(event, data) {
+      if (ended || disconnected) return;
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      clearInterval(keepAlive);
+      if (!disconnected) res.end();
+    },
+    get closed() {
+      return ended || disconnected;
+    },
+    onDisconnect(fn) {
+      if (disconnected) fn();
+      else listeners.push(fn);
+    },
+  };
+}
+
+/** Whether the request's Accept header prefers an event stream over JSON (RFC 9110 §12.5.1 q-values). */
+export function prefersEventStream(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let sse = -1;
+  let json = -1;
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.trim().split(';').map((p) => p.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (!Number.isFinite(q)) continue;
+    if (type === 'text/event-stream') sse = Math.max(sse, q);
+    else if (type === 'application/json' || type === 'application/*' || type === '*/*') json = Math.max(json, type === 'application/json' ? q : q - 0.001);
+  }
+  return sse > 0 && sse >= json;
+}

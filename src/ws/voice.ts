@@ -1,0 +1,353 @@
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { components } from '../../codegen/api.js';
+import type { AppDeps } from '../deps.js';
+import { recordActivity } from '../domain/activity/record-activity.js';
+import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
+import { consumeCredits, creditBalance } from '../domain/credits/ledger.js';
+import { effectiveLimits } from '../domain/limits/effective-limits.js';
+import { lockFor } from '../domain/locks.js';
+import { AppError, tierRequired, unauthorized } from '../http/errors.js';
+import type { LiveTranscription } from '../integrations/deepgram.js';
+import type { VoiceEndReason } from '../../db/schema/index.js';
+
+// The live transcription relay at /api/v1/ws/voice/transcribe (contract: streamVoiceTranscription).
+// The client streams audio frames; they are relayed to Deepgram live and the transcripts relayed
+// back. The audio duration is what Deepgram measured of the audio relayed (the client cannot
+// declare it); the session is charged per started minute of it when it ends — however it ends.
+
+type VoiceServerMessage = components['schemas']['VoiceServerMessage'];
+type VoiceErrorCode = components['schemas']['VoiceErrorMessage']['code'];
+
+export const VOICE_PATH = '/api/v1/ws/voice/transcribe';
+const MAX_FRAME_BYTES = 32 * 1024;
+const AUTH_TIMEOUT_MS = 5_000;
+const PING_INTERVAL_MS = 30_000;
+/** How long the end of a session waits for Deepgram's last results and its measured duration. */
+const FLUSH_TIMEOUT_MS = 5_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface VoiceRelay {
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Ends every open session (charging what was relayed) and stops accepting new ones. */
+  close(): Promise<void>;
+}
+
+/** An HTTP answer on a socket that asked to upgrade: the error envelope, then the socket closes. */
+export function rejectUpgrade(socket: Duplex, err: AppError, requestId: string): void {
+  const body = JSON.stringify(err.toBody(requestId));
+  const headers = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    'X-Request-ID': requestId,
+    Connection: 'close',
+    ...err.headers,
+  };
+  const reason = ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' } as Record<number, string>)[err.status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${err.status} ${reason}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+}
+
+export function createVoiceRelay(deps: AppDeps): VoiceRelay {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const sessions = new Set<VoiceSession>();
+  let closing = false;
+
+  return {
+    handleUpgrade(req, socket, head) {
+      const incoming = req.headers['x-request-id'];
+      const requestId = typeof incoming === 'string' && UUID.test(incoming) ? incoming.toLowerCase() : randomUUID();
+      const token = new URL(req.url ?? '/', 'http://relay').searchParams.get('token');
+      const reject = (err: AppError) => {
+        deps.log.info({ request_id: requestId, operation: 'streamVoiceTranscription', status: err.status, error_code: err.code }, 'voice upgrade refused');
+        rejectUpgrade(socket, err, requestId);
+      };
+      socket.on('error', () => {});
+      void (async () => {
+        if (closing) return reject(new AppError(503, 'TRANSCRIPTION_SERVICE_UNAVAILABLE', 'The server is shutting down'));
+        try {
+          deps.speech.assertConfigured();
+        } catch (err) {
+          return reject(err as AppError);
+        }
+        let auth: AuthContext | undefined;
+        if (token !== null) {
+          // Checked before the upgrade, as plain HTTP answers.
+          try {
+            auth = await admit(deps, token);
+          } catch (err) {
+            if (err instanceof AppError) return reject(err);
+            deps.log.error({ err, request_id: requestId }, 'voice upgrade failed');
+            return reject(new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred'));
+          }
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const session = new VoiceSession(deps, ws, requestId, () => sessions.delete(session));
+          sessions.add(session);
+          if (auth) void session.start(auth);
+          else session.awaitAuthMessage();
+        });
+      })();
+    },
+    async close() {
+      closing = true;
+      await Promise.all([...sessions].map((s) => s.shutdown()));
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** Token, tier and rate limit: what lets a user open a session (401/403/429 otherwise). */
+async function admit(deps: AppDeps, token: string): Promise<AuthContext> {
+  const auth = verifyAccessToken(deps.tokens.keys, deps.tokens.access, token);
+  let limits;
+  try {
+    limits = await effectiveLimits(deps.db, auth.userId);
+  } catch {
+    throw unauthorized('The account no longer exists');
+  }
+  if (!limits.voice) throw tierRequired(limits.tier, 'Live transcription needs Pro');
+  // The session counts as one request against the user's AI rate limit (429 when used up).
+  await deps.rateLimits.consume('ai', `user:${auth.userId}`);
+  return auth;
+}
+
+type State = 'authenticating' | 'starting' | 'streaming' | 'ending' | 'ended';
+
+class VoiceSession {
+  private state: State = 'authenticating';
+  private userId = '';
+  private sessionId = '';
+  private live?: LiveTranscription;
+  /** Seconds of relayed audio Deepgram has reported on so far. */
+  private audioSeconds = 0;
+  /** Minutes already known to be payable; a new started minute is checked against the balance. */
+  private payableMinutes = 1;
+  private checkingMinute = false;
+  private finals: string[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private ended?: Promise<void>;
+  private readonly max: number;
+  private readonly perMinute: number;
+
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly ws: WebSocket,
+    private readonly requestId: string,
+    private readonly onGone: () => void,
+  ) {
+    this.max = deps.config.VOICE_MAX_DURATION_SECONDS;
+    this.perMinute = deps.config.AI_CREDIT_TRANSCRIPTION_PER_MIN;
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.onClientGone());
+    // Oversized frames (1009) and protocol errors: the close that follows ends the session.
+    ws.on('error', (err) => deps.log.debug({ err: { message: err.message }, request_id: requestId }, 'voice socket error'));
+    this.timers.push(setInterval(() => ws.readyState === ws.OPEN && ws.ping(), PING_INTERVAL_MS));
+  }
+
+  awaitAuthMessage(): void {
+    this.timers.push(setTimeout(() => this.state === 'authenticating' && this.refuse('UNAUTHORIZED', 'Send {"type":"auth","token":…} within 5 seconds'), AUTH_TIMEOUT_MS));
+  }
+
+  /** After authentication: checks the balance, opens Deepgram and says `connected`. */
+  async start(auth: AuthContext): Promise<void> {
+    this.state = 'starting';
+    this.userId = auth.userId;
+    const { db, config } = this.deps;
+    try {
+      const balance = (await creditBalance(db, auth.userId)).total;
+      if (balance < this.perMinute) return this.refuse('INSUFFICIENT_CREDITS', `Live transcription needs at least ${this.perMinute} credits; you have ${balance}`);
+      let live: LiveTranscription;
+      try {
+        live = await this.deps.speech.openLive({ onResult: (r) => this.onResult(r), onFailure: (why) => this.onProviderFailure(why) });
+      } catch {
+        return this.refuse('TRANSCRIPTION_FAILED', 'The transcription service is unavailable; nothing was charged', 1011);
+      }
+      if (this.ws.readyState !== this.ws.OPEN) {
+        live.abort();
+        this.state = 'ended';
+        return;
+      }
+      const row = await db.insertInto('voice_sessions').values({ user_id: auth.userId, started_at: new Date() }).returning('id').executeTakeFirstOrThrow();
+      this.live = live;
+      this.sessionId = row.id;
+      this.state = 'streaming';
+      // The client may have left while Deepgram was being opened.
+      if (this.ws.readyState !== this.ws.OPEN) return void this.finish('disconnected');
+      this.send({ type: 'connected', session_id: row.id, max_duration_seconds: config.VOICE_MAX_DURATION_SECONDS });
+      // A client streaming slower than real time cannot hold the relay open forever.
+      this.timers.push(setTimeout(() => void this.finish('max_duration', ['MAX_DURATION_EXCEEDED', `The ${this.max}-second limit was reached; transcription stopped`]), this.max * 2000));
+    } catch (err) {
+      this.deps.log.error({ err, request_id: this.requestId }, 'voice session failed to start');
+      this.refuse('TRANSCRIPTION_FAILED', 'The session could not be started; nothing was charged', 1011);
+    }
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.state === 'authenticating') {
+      const msg = isBinary ? undefined : parse(data);
+      if (msg?.type !== 'auth' || typeof msg.token !== 'string' || !msg.token) return this.refuse('UNAUTHORIZED', 'The first message must be {"type":"auth","token":…}');
+      this.state = 'starting';
+      admit(this.deps, msg.token).then(
+        (auth) => this.start(auth),
+        (err) => {
+          const e = err instanceof AppError ? err : undefined;
+          if (!e) this.deps.log.error({ err, request_id: this.requestId }, 'voice authentication failed');
+          const code: VoiceErrorCode = e?.code === 'TIER_REQUIRED' ? 'TIER_REQUIRED' : e?.code === 'RATE_LIMIT_EXCEEDED' ? 'RATE_LIMIT_EXCEEDED' : 'UNAUTHORIZED';
+          this.refuse(code, e?.message ?? 'Authentication failed');
+        },
+      );
+      return;
+    }
+    if (isBinary) {
+      // Audio before `connected` (or after the end) is discarded and never charged.
+      const frame = data as Buffer;
+      if (this.state === 'streaming' && frame.length > 0) this.live!.sendAudio(frame);
+      return;
+    }
+    const msg = parse(data);
+    if (msg?.type === 'end_stream' && this.state === 'streaming') void this.finish('end_stream');
+  }
+
+  private onResult(r: { text: string; isFinal: boolean; confidence: number; audioEnd: number }): void {
+    this.audioSeconds = Math.max(this.audioSeconds, r.audioEnd);
+    if (r.text) {
+      if (r.isFinal) this.finals.push(r.text);
+      this.send({ type: 'transcript', text: r.text, is_final: r.isFinal, confidence: r.confidence });
+    }
+    if (this.state !== 'streaming') return;
+    if (this.audioSeconds >= this.max) {
+      void this.finish('max_duration', ['MAX_DURATION_EXCEEDED', `The ${this.max}-second limit was reached; transcription stopped`]);
+      return;
+    }
+    const started = Math.ceil(this.audioSeconds / 60);
+    if (started > this.payableMinutes && !this.checkingMinute) void this.checkNextMinute(started);
+  }
+
+  /** A new minute started: stop relaying unless the balance can pay for it too. */
+  private async checkNextMinute(minutes: number): Promise<void> {
+    this.checkingMinute = true;
+    try {
+      const balance = (await creditBalance(this.deps.db, this.userId)).total;
+      if (balance >= minutes * this.perMinute) this.payableMinutes = minutes;
+      else if (this.state === 'streaming') await this.finish('insufficient_credits', ['INSUFFICIENT_CREDITS', 'Your credits do not cover another minute; transcription stopped']);
+    } finally {
+      this.checkingMinute = false;
+    }
+  }
+
+  private onProviderFailure(why: string): void {
+    this.deps.log.warn({ request_id: this.requestId, session_id: this.sessionId, why }, 'Deepgram live stream failed');
+    if (this.state === 'streaming') void this.finish('provider_failed', ['TRANSCRIPTION_FAILED', 'The transcription service failed; the transcript so far is kept'], 1011);
+  }
+
+  private onClientGone(): void {
+    if (this.state === 'streaming') void this.finish('disconnected');
+    else if (this.state !== 'ending') this.cleanup();
+  }
+
+  /** Server shutdown: end the session like any other, charging what was relayed. */
+  shutdown(): Promise<void> {
+    if (this.state === 'streaming') return this.finish('server_shutdown', undefined, 1001);
+    if (this.state !== 'ending' && this.state !== 'ended') this.refuse('TRANSCRIPTION_FAILED', 'The server is shutting down', 1001);
+    return this.ended ?? Promise.resolve();
+  }
+
+  /**
+   * Ends a running session: flushes Deepgram for the last results and its measured duration,
+   * charges per started minute (capped at the maximum, and at what the balance still covers), keeps
+   * the transcript, and tells the client with `complete` if it is still there.
+   */
+  private finish(reason: VoiceEndReason, error?: [VoiceErrorCode, string], closeCode = 1000): Promise<void> {
+    if (this.state !== 'streaming') return this.ended ?? Promise.resolve();
+    this.state = 'ending';
+    this.ended = (async () => {
+      if (error) this.send({ type: 'error', code: error[0], message: error[1] });
+      const measured = reason === 'provider_failed' ? null : await this.live!.finish(FLUSH_TIMEOUT_MS);
+      if (reason === 'provider_failed') this.live!.abort();
+      const seconds = Math.min(this.max, Math.max(measured ?? 0, this.audioSeconds));
+      try {
+        const { creditsUsed, remaining } = await this.settle(seconds, reason);
+        this.send({ type: 'complete', full_transcript: this.finals.join(' '), duration_seconds: Math.round(seconds * 1000) / 1000, credits_used: creditsUsed, credits_remaining: remaining });
+        this.deps.log.info({ request_id: this.requestId, user_id: this.userId, session_id: this.sessionId, reason, duration_seconds: seconds, credits_used: creditsUsed }, 'voice session ended');
+      } catch (err) {
+        this.deps.log.error({ err, request_id: this.requestId, session_id: this.sessionId }, 'voice session could not be settled');
+        closeCode = 1011;
+      }
+      if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode);
+      this.state = 'ended';
+      this.cleanup();
+    })();
+    return this.ended;
+  }
+
+  /** Charges and records the session in one transaction. */
+  private async settle(seconds: number, reason: VoiceEndReason): Promise<{ creditsUsed: number; remaining: number }> {
+    const cost = Math.ceil(seconds / 60) * this.perMinute;
+    return this.deps.db.transaction().execute(async (trx) => {
+      await lockFor(trx, 'credits', this.userId);
+      const balance = (await creditBalance(trx, this.userId)).total;
+      // Relaying stops when a new minute cannot be paid; the moment before it stopped is not billed.
+      const creditsUsed = Math.min(cost, Math.floor(balance / this.perMinute) * this.perMinute);
+      const remaining =
+        creditsUsed > 0
+          ? (await consumeCredits(trx, { userId: this.userId, amount: creditsUsed, description: 'Live transcription', operationRef: `voice_session:${this.sessionId}` })).balanceAfter
+          : balance;
+      const now = new Date();
+      await trx
+        .updateTable('voice_sessions')
+        .set({
+          status: reason === 'provider_failed' ? 'failed' : 'completed',
+          end_reason: reason,
+          transcript: this.finals.join(' '),
+          duration_seconds: seconds,
+          credits_used: creditsUsed,
+          ended_at: now,
+          updated_at: now,
+        })
+        .where('id', '=', this.sessionId)
+        .execute();
+      await recordActivity(trx, {
+        userId: this.userId,
+        entityType: 'ai_chat',
+        entityId: this.sessionId,
+        action: 'voice_transcription',
+        source: 'user',
+        requestId: this.requestId,
+        extra: { credits_used: creditsUsed, duration_seconds: seconds, end_reason: reason },
+      });
+      return { creditsUsed, remaining };
+    });
+  }
+
+  /** Ends a session that never started streaming: nothing relayed, nothing charged. */
+  private refuse(code: VoiceErrorCode, message: string, closeCode = 1008): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.send({ type: 'error', code, message });
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode);
+    this.cleanup();
+  }
+
+  private send(msg: VoiceServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  private cleanup(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    this.onGone();
+  }
+}
+
+function parse(data: RawData): { type?: unknown; token?: unknown } | undefined {
+  try {
+    const v = JSON.parse(String(data));
+    return v && typeof v === 'object' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+

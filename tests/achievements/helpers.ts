@@ -1,0 +1,38 @@
+import type { TestApp } from '../helpers/app.js';
+import type { TestUser } from '../helpers/users.js';
+import { emit } from '../../src/domain/events/bus.js';
+import '../../src/domain/events/subscribers.js';
+
+const DAY = 86_400_000;
+/** 00:00 UTC, `n` days before today. */
+export const daysAgo = (n: number) => {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - n * DAY);
+};
+export const plusDays = (d: Date, n: number) => new Date(d.getTime() + n * DAY);
+
+/**
+ * A task of the user completed at a chosen instant, through the domain's completion event (the
+ * path every completion takes), so tests place completions on chosen UTC days without a fake clock.
+ * Returns what the completion unlocked.
+ */
+export async function completeTaskAt(t: TestApp, user: TestUser, completedAt: Date, opts: { estimatedMinutes?: number; focusSeconds?: number; taskId?: string } = {}) {
+  return t.db.transaction().execute(async (trx) => {
+    const taskId =
+      opts.taskId ??
+      (
+        await trx
+          .insertInto('task_instances')
+          .values({ user_id: user.id, title: 'Fixture task', estimated_duration: opts.estimatedMinutes ?? null, focus_time_seconds: opts.focusSeconds ?? 0, completed: true, completed_at: completedAt, completed_by: 'manual', created_at: completedAt, updated_at: completedAt })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+    const outcome = await emit(trx, { type: 'task.completed', taskId, completedBy: 'manual', completedAt }, { userId: user.id, source: 'user', requestId: null });
+    return outcome.unlockedAchievements;
+  });
+}
+
+/** The first successful conversion of a note, as the notes domain reports it. */
+export async function convertNote(t: TestApp, user: TestUser, noteId: string) {
+  return t.db.transaction().execute(async (trx) => (await emit(trx, { type: 'note.converted', noteId, convertedAt: new Date() }, { userId: user.id, source: 'user', requestId: null })).unlockedAchievements);
+}

@@ -1,0 +1,25 @@
+// A self-signed certificate (valid until 2126) for the tests' local https servers, for 127.0.0.1,
+// ::1 and localhost. Tests trust it through TRANSCRIBE_EXTRA_CA_CERTS; nothing else does.
+// Made with: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500
+//   -subj /CN=perpetua-test-audio-host -addext subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
+
+export const TEST_TLS_CERT = `-----BEGIN CERTIFICATE-----
+MIIBzDCCAXKgAwIBAgIUcMiRWXy4Jl46mrXcY5VfvaVcYkIwCgYIKoZIzj0EAwIw
+IzEhMB8GA1UEAwwYcGVycGV0dWEtdGVzdC1hdWRpby1ob3N0MCAXDTI2MTEyNzE2
+MzkzN1oYDzIxMjYxMTAzMTYzOTM3WjAjMSEwHwYDVQQDDBhwZXJwZXR1YS10ZXN0
+LWF1ZGlvLWhvc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASwLQerYqCiXt5m
+tXMY8ipU/v/SmwtbSFB+nXOe1aD+42K2zgUS4piRiSeeTys1IGDGdGceMedKTdTU
+Z+HM85sWo4GBMH8wHQYDVR0OBBYEFC/SnKKF0fStFJdTWVKDIDanXOTMMB8GA1Ud
+IwQYMBaAFC/SnKKF0fStFJdTWVKDIDanXOTMMA8GA1UdEwEB/wQFMAMBAf8wLAYD
+VR0RBCUwI4IJbG9jYWxob3N0hwR/AAABhxAAAAAAAAAAAAAAAAAAAAABMAoGCCqG
+SM49BAMCA0gAMEUCIQCXuBsy7Zu3OGNYPMkIP/b9EY9KO1hlfXTdKf/aCOXzNQIg
+X6dhK71dCgGDz9A4qxCNKOipZRFSrVQJIXGgp0krYsw=
+-----END CERTIFICATE-----
+`;
+
+export const TEST_TLS_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgbRXVz4HQOxgFXYk4
+5OKi3nyh8sn85AGXMTU+Ozyq9AOhRANCAASwLQerYqCiXt5mtXMY8ipU/v/Smwtb
+SFB+nXOe1aD+42K2zgUS4piRiSeeTys1IGDGdGceMedKTdTUZ+HM85sW
+-----END PRIVATE KEY-----
+`;
