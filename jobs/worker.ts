@@ -1,7 +1,8 @@
 import { createDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
+import { runProcess } from '../src/process.js';
 import { createLogger } from '../src/http/logging.js';
 import { startWorker } from './runner.js';
 
@@ -16,22 +17,7 @@ async function main() {
   const worker = await startWorker({ config, db, pool, log });
   log.info({ workerId: worker.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'worker shutting down');
-    await worker.stop();
-    await db.destroy();
-    await database.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  return { log, stop: [() => worker.stop(), () => db.destroy(), () => database.stop()] };
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) console.error(err.message);
-  else console.error(err);
-  process.exit(1);
-});
+runProcess(main);

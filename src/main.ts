@@ -2,7 +2,8 @@ import { createDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
+import { runProcess } from './process.js';
 import { createDeps } from './deps.js';
 import { loadSigningKeys } from './domain/auth/signing-keys.js';
 import { createLogger } from './http/logging.js';
@@ -22,22 +23,7 @@ async function main() {
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   log.info({ port, host: config.HOST, devLogin: config.devLoginEnabled }, `API listening on http://${config.HOST}:${port}/api/v1`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await app.close();
-    await db.destroy();
-    await database.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  return { log, stop: [() => app.close(), () => db.destroy(), () => database.stop()] };
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) console.error(err.message);
-  else console.error(err);
-  process.exit(1);
-});
+runProcess(main);
