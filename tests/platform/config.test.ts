@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
+import { testKeyPair } from '../helpers/app.js';
+
+describe('configuration', () => {
+  it('documents every variable it reads in .env.example', () => {
+    const documented = new Set(fs.readFileSync('.env.example', 'utf8').split('\n').map((l) => /^([A-Z][A-Z0-9_]*)=/.exec(l)?.[1]).filter(Boolean));
+    expect(CONFIG_VARIABLES.filter((v) => !documented.has(v))).toEqual([]);
+  });
+
+  it('starts in development with nothing set', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ NODE_ENV: 'development', PORT: 8000, HOST: '127.0.0.1', RATE_LIMIT_GENERAL: 100, devLoginEnabled: false });
+  });
+
+  it('refuses to start in production without a database or signing keys', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y' })).toThrow(/JWT_PRIVATE_KEY/);
+  });
+
+  it('never enables development sign-in in production', () => {
+    const keys = testKeyPair();
+    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y', JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem, AUTH_DEV_LOGIN: 'true' });
+    expect(c.devLoginEnabled).toBe(false);
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ RATE_LIMIT_STORE: 'redis' })).toThrow(/RATE_LIMIT_STORE/);
+  });
+
+  it('accepts PEM keys with escaped newlines, as env files carry them', () => {
+    const keys = testKeyPair();
+    const c = loadConfig({ JWT_PRIVATE_KEY: keys.privatePem.replace(/\n/g, '\\n'), JWT_PUBLIC_KEY: keys.publicPem.replace(/\n/g, '\\n') });
+    expect(c.JWT_PRIVATE_KEY).toBe(keys.privatePem);
+  });
+});
