@@ -33,7 +33,8 @@ async function chatEventStream(input: ChatInput, ctx: RequestContext): Promise<S
         events.send('error', known ? { code: (err as AppError).code, message: (err as AppError).message } : { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; nothing was charged' });
         return null;
       } finally {
-        events.end();
+        // The dispatcher ends the response once the answer is stored (see StreamReply).
+        events.finish();
       }
     },
   };

@@ -224,13 +224,16 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
           const final = await (r as StreamReply).write(res);
           return final ? { status: final.status, body: final.body, headers: {} } : { status: 500, body: null, headers: {} };
         });
-        if (streamed) return;
+        // Ended only now, after the answer is stored: a retry can never find the key still in flight
+        // once the client has seen the end of the stream.
+        if (streamed) return void (res.writableEnded || res.end());
       } else {
         result = await run();
       }
 
       if (result.status === 'stream') {
         await (result as StreamReply).write(res);
+        if (!res.writableEnded) res.end();
         return;
       }
       const stored = result as StoredResponse & { replayed?: boolean };

@@ -39,9 +39,10 @@ export type Reply<O extends OperationId> = {
 export interface StreamReply {
   status: 'stream';
   /**
-   * Writes the whole stream. Resolves with the JSON answer the stream amounted to, which is stored
-   * under the request's Idempotency-Key like any answer; or with null when the stream failed, so
-   * nothing is stored and the key may be retried.
+   * Writes the whole stream but does not end the response: the dispatcher ends it after storing the
+   * answer. Resolves with the JSON answer the stream amounted to, which is stored under the
+   * request's Idempotency-Key like any answer; or with null when the stream failed, so nothing is
+   * stored and the key may be retried.
    */
   write(res: ServerResponse): Promise<{ status: number; body: unknown } | null>;
 }

@@ -9,6 +9,12 @@ export interface EventStream {
   send(event: string, data: unknown): void;
   /** Ends the response (after the last event). */
   end(): void;
+  /**
+   * Stops the stream (no more events or keep-alives) but leaves the response open for its owner to
+   * end: the dispatcher stores an idempotent stream's answer first, so a retry that arrives the
+   * moment the client sees the end finds it stored.
+   */
+  finish(): void;
   /** True once the client went away (or end() was called). */
   readonly closed: boolean;
   /** Runs when the client disconnects before end(). */
@@ -44,10 +50,12 @@ export function openEventStream(res: ServerResponse): EventStream {
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     end() {
-      if (ended) return;
+      this.finish();
+      if (!disconnected && !res.writableEnded) res.end();
+    },
+    finish() {
       ended = true;
       clearInterval(keepAlive);
-      if (!disconnected) res.end();
     },
     get closed() {
       return ended || disconnected;

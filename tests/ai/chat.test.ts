@@ -430,6 +430,17 @@ describe('idempotent replays', () => {
     expect((await balanceOf(t, u.id)).total).toBe(4);
   });
 
+  it('has stored the answer by the time the client sees the stream end', async () => {
+    const u = await signUp(t);
+    const key = randomUUID();
+    for (let i = 0; i < 5; i++) {
+      const k = `${key}-${i}`;
+      await u.api.post('/ai/chat/stream', { message: 'Hi' }, { idempotencyKey: k });
+      const row = await t.db.selectFrom('idempotency_keys').select('state').where('user_id', '=', u.id).where('key', '=', k).executeTakeFirstOrThrow();
+      expect(row.state).toBe('completed');
+    }
+  });
+
   it('replays a deprecated-endpoint stream as a stream', async () => {
     const u = await signUp(t);
     const key = randomUUID();
