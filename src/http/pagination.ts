@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { components } from '../../codegen/api.js';
 
 export type Pagination = components['schemas']['Pagination'];
@@ -14,20 +13,15 @@ export const pageParams = (q: { offset?: number; limit?: number }): PageParams =
   limit: q.limit ?? DEFAULT_LIMIT,
 });
 
-/** Select this beside a page's columns to learn the total in the same query. */
-export const totalCount = sql<number>`count(*) over()`.as('total_count');
-
 /**
- * Builds `{data, pagination}` from rows selected with `totalCount`. A page past the end has no row to
- * carry the total, so `countAll` is asked then.
+ * Builds `{data, pagination}` from one page of rows. The total comes from `countAll` only when the
+ * page cannot tell it: a short first page *is* the total, and a short later page ends at
+ * offset + its length. (A `count(*) over()` beside the page would make PostgreSQL read every
+ * matching row to return 25; a separate count stays on the index.)
  */
-export async function toPage<R extends { total_count: number }, T>(
-  rows: R[],
-  p: PageParams,
-  present: (row: R) => T,
-  countAll: () => Promise<number>,
-): Promise<{ data: T[]; pagination: Pagination }> {
-  const total = rows.length > 0 ? Number(rows[0]!.total_count) : p.offset > 0 ? await countAll() : 0;
+export async function toPage<R, T>(rows: R[], p: PageParams, present: (row: R) => T, countAll: () => Promise<number>): Promise<{ data: T[]; pagination: Pagination }> {
+  const lastPage = rows.length > 0 && rows.length < p.limit;
+  const total = p.offset === 0 && rows.length < p.limit ? rows.length : lastPage ? p.offset + rows.length : await countAll();
   return { data: rows.map(present), pagination: paginationOf(p, total) };
 }
 

@@ -1,7 +1,7 @@
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { ActivitySource } from '../../../db/schema/index.js';
-import { paginationOf, totalCount, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { iso } from '../time.js';
 
 type ActivityLog = components['schemas']['ActivityLog'];
@@ -14,7 +14,7 @@ export interface ActivityFilter {
   source?: ActivitySource;
 }
 
-/** The caller's activity, newest first, filtered; the page and the total in one query. */
+/** The caller's activity, newest first, filtered. */
 export async function listActivity(db: Executor, userId: string, filter: ActivityFilter, page: PageParams) {
   const base = db
     .selectFrom('activity_logs')
@@ -25,20 +25,12 @@ export async function listActivity(db: Executor, userId: string, filter: Activit
     .$if(filter.source !== undefined, (q) => q.where('source', '=', filter.source!));
   const rows = await base
     .select(['id', 'user_id', 'entity_type', 'entity_id', 'action', 'source', 'extra_data', 'request_id', 'created_at'])
-    .select(totalCount)
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .offset(page.offset)
     .limit(page.limit)
     .execute();
-  // A page past the end has no row to carry the total.
-  const total =
-    rows.length > 0
-      ? Number(rows[0]!.total_count)
-      : page.offset > 0
-        ? Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
-        : 0;
-  const data: ActivityLog[] = rows.map((r) => ({
+  const present = (r: (typeof rows)[number]): ActivityLog => ({
     id: r.id,
     user_id: r.user_id,
     entity_type: r.entity_type as ActivityEntityType,
@@ -48,6 +40,6 @@ export async function listActivity(db: Executor, userId: string, filter: Activit
     extra_data: r.extra_data ?? {},
     request_id: r.request_id,
     created_at: iso(r.created_at),
-  }));
-  return { data, pagination: paginationOf(page, total) };
+  });
+  return toPage(rows, page, present, async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { NotificationRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { toPage, totalCount, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { presentNotification, type Notification } from './present.js';
 
 async function ownedNotification(db: Executor, userId: string, id: string): Promise<NotificationRow> {
@@ -22,7 +22,7 @@ export async function listNotifications(db: Executor, userId: string, unreadOnly
     return unreadOnly ? q.where('read', '=', false) : q;
   };
   const [rows, unread] = await Promise.all([
-    filtered().selectAll().select(totalCount).orderBy('created_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute(),
+    filtered().selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute(),
     countUnread(db, userId),
   ]);
   const pageOf = await toPage(rows, page, presentNotification, async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));

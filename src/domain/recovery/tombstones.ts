@@ -2,7 +2,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { TombstoneEntityType, TombstoneRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../http/errors.js';
-import { paginationOf, totalCount, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { lockFor } from '../locks.js';
 import { iso } from '../time.js';
 
@@ -74,7 +74,6 @@ export async function listTombstones(db: Executor, userId: string, page: PagePar
   const rows = await db
     .selectFrom('deletion_tombstones')
     .selectAll()
-    .select(totalCount)
     .where('user_id', '=', userId)
     .where('recoverable_until', '>', now)
     .orderBy('deleted_at', 'desc')
@@ -82,8 +81,7 @@ export async function listTombstones(db: Executor, userId: string, page: PagePar
     .offset(page.offset)
     .limit(page.limit)
     .execute();
-  const total = rows[0]?.total_count ?? (page.offset > 0
-    ? Number((await db.selectFrom('deletion_tombstones').select(db.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('recoverable_until', '>', now).executeTakeFirstOrThrow()).n)
-    : 0);
-  return { data: rows.map(presentTombstone), pagination: paginationOf(page, Number(total)) };
+  return toPage(rows, page, presentTombstone, async () =>
+    Number((await db.selectFrom('deletion_tombstones').select(db.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('recoverable_until', '>', now).executeTakeFirstOrThrow()).n),
+  );
 }

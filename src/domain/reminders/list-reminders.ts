@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { toPage, totalCount, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { ownedTask } from '../tasks/queries.js';
 import { presentReminder, type Reminder } from './present.js';
 import { ownedReminder } from './queries.js';
@@ -17,7 +17,7 @@ export async function listReminders(db: Executor, userId: string, f: ReminderFil
     if (f.fired !== undefined) q = q.where('fired', '=', f.fired);
     return q;
   };
-  const rows = await filtered().selectAll().select(totalCount).orderBy('scheduled_at').orderBy('id').offset(page.offset).limit(page.limit).execute();
+  const rows = await filtered().selectAll().orderBy('scheduled_at').orderBy('id').offset(page.offset).limit(page.limit).execute();
   return toPage(rows, page, presentReminder, async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
 }
 

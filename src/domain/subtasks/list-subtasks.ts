@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { toPage, totalCount, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { ownedTask } from '../tasks/queries.js';
 import { presentSubtask } from './present.js';
 import { countSubtasks } from './queries.js';
@@ -10,7 +10,6 @@ export async function listSubtasks(db: Executor, userId: string, taskId: string,
   const rows = await db
     .selectFrom('subtasks')
     .selectAll()
-    .select(totalCount)
     .where('task_id', '=', taskId)
     .orderBy('order_index')
     .offset(page.offset)

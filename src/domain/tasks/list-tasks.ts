@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { Priority } from '../../../db/schema/index.js';
 import { invalidField } from '../../http/errors.js';
-import { toPage, totalCount, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { presentTask } from './present.js';
 import { subtaskCounts, type TaskWithCounts } from './queries.js';
 import { parseInstant } from './rules.js';
@@ -17,8 +17,9 @@ export interface TaskFilters {
 }
 
 /**
- * A page of the user's tasks, newest first. The page is chosen first (with the total beside it)
- * and only its rows get their subtask counts, so the cost does not grow with the user's history.
+ * A page of the user's tasks, newest first. The page is chosen first and only its rows get their
+ * subtask counts; the total is a separate count when the page cannot tell it (see toPage), so the
+ * cost does not grow with the user's history.
  */
 export async function listTasks(db: Executor, userId: string, f: TaskFilters, page: PageParams) {
   const dueBefore = f.due_before === undefined ? undefined : parseInstant(f.due_before, 'query.due_before');
@@ -35,7 +36,6 @@ export async function listTasks(db: Executor, userId: string, f: TaskFilters, pa
   };
   const pageRows = filtered()
     .selectAll()
-    .select(totalCount)
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .offset(page.offset)
@@ -47,7 +47,7 @@ export async function listTasks(db: Executor, userId: string, f: TaskFilters, pa
     .select(['c.subtask_count', 'c.subtask_completed_count'])
     .orderBy('t.created_at', 'desc')
     .orderBy('t.id', 'desc')
-    .execute()) as (TaskWithCounts & { total_count: number })[];
+    .execute()) as TaskWithCounts[];
   return toPage(rows, page, presentTask, async () =>
     Number((await filtered().select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n),
   );

@@ -2,7 +2,7 @@ import type { Executor } from '../../../db/index.js';
 import type { Priority, TaskTemplateUpdate } from '../../../db/schema/index.js';
 import { removeJob } from '../../../jobs/enqueue.js';
 import { conflict } from '../../http/errors.js';
-import { toPage, totalCount, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
@@ -21,7 +21,7 @@ export async function listTemplates(db: Executor, userId: string, includeInactiv
     const q = db.selectFrom('task_templates').where('user_id', '=', userId);
     return includeInactive ? q : q.where('active', '=', true);
   };
-  const rows = await filtered().selectAll().select(totalCount).orderBy('created_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute();
+  const rows = await filtered().selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute();
   return toPage(rows, page, presentTemplate, async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
 }
 
