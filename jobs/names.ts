@@ -3,7 +3,7 @@ export interface JobPayloads {
   cleanup: Record<string, never>;
   /** Fires one reminder; job key `reminder:<id>`, run at its scheduled_at. */
   reminder_fire: { reminderId: string };
-  /** Generates the next instance of a template after `completedTaskId` was completed; job key `recurring:<templateId>`. */
+  /** Generates the next instance of a template after `completedTaskId` was completed; job key `recurring:<completedTaskId>`. */
   recurring_task_generate: { templateId: string; completedTaskId: string };
   /**
    * Web Push of one notification (issue #5): without `subscriptionId` it fans out to one job per

@@ -1,3 +1,19 @@
+// Lock order. A transaction that needs several of these locks takes them in this order (skipping
+// those it does not need), so two paths never wait on each other in a cycle (PostgreSQL would
+// abort one of them with a deadlock error):
+//   1. advisory locks (lockFor): the per-user limit locks ('focus', 'active-tasks', 'notes'), then
+//      the per-task ones ('subtasks', 'reminders');
+//   2. template rows (task_templates);
+//   3. task rows (task_instances) and note rows;
+//   4. their child rows: subtasks, reminders, focus sessions. Deleting a task locks them after its
+//      row (the cascade), so a path holding a child row must not then wait for the task row
+//      (subtask changes may: they, like deleteTask, hold the task's 'subtasks' lock first);
+//   5. tombstones last: the 'tombstones' lock and deletion_tombstones rows.
+// Event handlers' own locks ('achievements', ...) come after all of these. A path that must read a
+// row to learn which lock it needs reads it without a lock, takes the locks in order, then reads it
+// again under them. Inserting a row that references a template or task takes a KEY SHARE lock on
+// the referenced row: take the referenced row in its place first when it may be deleted meanwhile.
+
 import { sql } from 'kysely';
 import type { Executor } from '../../db/index.js';
 

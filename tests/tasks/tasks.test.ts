@@ -316,6 +316,21 @@ describe('updateTask', () => {
     expect((await user.api.patch(`/tasks/${task.id}`, { version: 1, due_date: inDays(29) })).status).toBe(200);
   });
 
+  it('checks only a changed description against the tier: a downgraded user can still edit a task with a longer one', async () => {
+    const u = await signUp(t, { tier: 'pro' });
+    const long = 'd'.repeat(1500);
+    const task = await newTask(u, { description: long });
+    await t.db.updateTable('users').set({ tier: 'free' }).where('id', '=', u.id).execute();
+    // The edit form sends every field back, the untouched description included.
+    const edit = await u.api.patch(`/tasks/${task.id}`, { version: 1, title: 'Renamed', description: long });
+    expect(edit.status).toBe(200);
+    expect(edit.body.data).toMatchObject({ title: 'Renamed', description: long, version: 2 });
+    const longer = await u.api.patch(`/tasks/${task.id}`, { version: 2, description: `${long}!` });
+    expect(longer.status).toBe(400);
+    expect(longer.body.error.details[0].field).toBe('body.description');
+    expect((await u.api.get(`/tasks/${task.id}`)).body.data).toMatchObject({ description: long, version: 2 });
+  });
+
   it('refuses to un-hide or un-complete past the active-task limit', async () => {
     const u = await signUp(t);
     const hidden = await newTask(u);

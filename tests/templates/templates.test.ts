@@ -17,6 +17,8 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 const DAY = 86_400_000;
+/** How long a test waits for the worker to run a job (it polls every 100 ms). */
+const JOB_WAIT = { timeout: 10_000, interval: 100 };
 const missing = '0193f1a3-1082-7fce-8051-6c7d8e9fa0b1';
 /** Tomorrow at 09:00 UTC, as a fixed anchor for daily rules. */
 const tomorrowNine = () => {
@@ -147,12 +149,15 @@ describe('updateTemplate', () => {
     const paused = await user.api.patch(`/templates/${tpl.id}`, { active: false });
     expect(paused.body.data).toMatchObject({ active: false, next_due: null });
     expect((await user.api.post(`/templates/${tpl.id}/generate`)).status).toBe(409);
+    // Resuming continues after the newest instance (due at the start), not at the first occurrence
+    // after now, which is that instance's own due date.
     const resumed = await user.api.patch(`/templates/${tpl.id}`, { active: true });
-    expect(resumed.body.data.active).toBe(true);
-    expect(Date.parse(resumed.body.data.next_due)).toBeGreaterThan(Date.now());
+    expect(resumed.body.data).toMatchObject({ active: true, next_due: new Date(start.getTime() + 2 * DAY).toISOString() });
     const gen = await user.api.post(`/templates/${tpl.id}/generate`);
     expect(gen.status).toBe(201);
-    expect(gen.body.data.title).toBe('Water the plants');
+    expect(gen.body.data).toMatchObject({ title: 'Water the plants', due_date: new Date(start.getTime() + 2 * DAY).toISOString() });
+    expect((await user.api.get(`/templates/${tpl.id}`)).body.data.next_due).toBe(new Date(start.getTime() + 4 * DAY).toISOString());
+    expect((await instances(user, tpl.id)).map((x: any) => x.due_date)).toEqual([start.toISOString(), new Date(start.getTime() + 2 * DAY).toISOString()]);
   });
 
   it('rejects an invalid rule, another user (403) and a missing template (404), changing nothing', async () => {
@@ -196,7 +201,8 @@ describe('generateTemplateInstance', () => {
 });
 
 describe('completing a recurring instance (FR-016/017)', () => {
-  it('generates the next instance in the background with the right due date, once per completion', async () => {
+  // Three waits for the worker in a row: the test's own timeout covers all of them.
+  it('generates the next instance in the background with the right due date, once per completion', { timeout: 3 * JOB_WAIT.timeout + 10_000 }, async () => {
     const u = await signUp(t);
     const start = tomorrowNine();
     const tpl = await newTemplate(u, { title: 'Daily review', rrule: 'FREQ=DAILY', starts_at: start.toISOString() });
@@ -207,10 +213,10 @@ describe('completing a recurring instance (FR-016/017)', () => {
       // Undo and redo before or after the job ran: still one successor.
       await u.api.patch(`/tasks/${first.id}`, { completed: false });
       await u.api.patch(`/tasks/${first.id}`, { completed: true });
-      await expect.poll(async () => (await instances(u, tpl.id)).length, { timeout: 15_000, interval: 100 }).toBe(2);
+      await expect.poll(async () => (await instances(u, tpl.id)).length, JOB_WAIT).toBe(2);
       const next = (await instances(u, tpl.id))[1];
       expect(next).toMatchObject({ title: 'Daily review', due_date: new Date(start.getTime() + DAY).toISOString(), completed: false });
-      await expect.poll(async () => (await jobs(t, 'recurring_task_generate')).length, { timeout: 15_000, interval: 100 }).toBe(0);
+      await expect.poll(async () => (await jobs(t, 'recurring_task_generate', `recurring:${first.id}`)).length, JOB_WAIT).toBe(0);
       expect(await instances(u, tpl.id)).toHaveLength(2);
       expect((await u.api.get(`/templates/${tpl.id}`)).body.data.next_due).toBe(new Date(start.getTime() + 2 * DAY).toISOString());
       const log = (await activity(t, u.id, 'task_created')).find((a) => a.entity_id === next.id)!;
@@ -218,7 +224,7 @@ describe('completing a recurring instance (FR-016/017)', () => {
       // An auto-completion of the next instance generates the one after it.
       const sub = (await u.api.post(`/tasks/${next.id}/subtasks`, { title: 'only step' })).body.data;
       await u.api.put(`/subtasks/${sub.id}`, { completed: true });
-      await expect.poll(async () => (await instances(u, tpl.id)).length, { timeout: 15_000, interval: 100 }).toBe(3);
+      await expect.poll(async () => (await instances(u, tpl.id)).length, JOB_WAIT).toBe(3);
     } finally {
       await worker.stop();
     }
@@ -235,20 +241,48 @@ describe('completing a recurring instance (FR-016/017)', () => {
     try {
       const done = await u.api.patch(`/tasks/${first.id}`, { completed: true });
       expect(done.status).toBe(200);
-      await expect.poll(async () => (await jobs(t, 'recurring_task_generate', `recurring:${tpl.id}`))[0]?.last_error ?? '', { timeout: 15_000, interval: 100 }).toMatch(/injected failure/);
-      const [failed] = await jobs(t, 'recurring_task_generate', `recurring:${tpl.id}`);
+      const key = `recurring:${first.id}`;
+      await expect.poll(async () => (await jobs(t, 'recurring_task_generate', key))[0]?.last_error ?? '', JOB_WAIT).toMatch(/injected failure/);
+      const [failed] = await jobs(t, 'recurring_task_generate', key);
       expect(failed!.attempts).toBeGreaterThanOrEqual(1);
       expect((await u.api.get(`/tasks/${first.id}`)).body.data).toMatchObject({ completed: true, completed_by: 'manual' });
       expect(await instances(u, tpl.id)).toHaveLength(1);
 
       await sql.raw('drop trigger refuse_instance on task_instances; drop function refuse_instance();').execute(t.db);
-      // Bring the retry forward instead of waiting out graphile-worker's backoff.
-      await sql`update graphile_worker._private_jobs set run_at = now() where key = ${`recurring:${tpl.id}`}`.execute(t.db);
-      await expect.poll(async () => (await instances(u, tpl.id)).length, { timeout: 15_000, interval: 100 }).toBe(2);
+      // Bring the retry forward instead of waiting out graphile-worker's backoff (seconds, growing).
+      // An attempt still running against the trigger would fail and push run_at back again, so
+      // wait until none runs; every attempt from then on meets no trigger and succeeds.
+      await expect.poll(async () => (await jobs(t, 'recurring_task_generate', key)).every((j) => j.locked_at === null && j.attempts >= 1), JOB_WAIT).toBe(true);
+      await sql`update graphile_worker._private_jobs set run_at = now() where key = ${key} and locked_at is null`.execute(t.db);
+      await expect.poll(async () => (await instances(u, tpl.id)).length, JOB_WAIT).toBe(2);
+      expect(await jobs(t, 'recurring_task_generate', key)).toEqual([]);
     } finally {
       await worker.stop();
       await sql.raw('drop trigger if exists refuse_instance on task_instances; drop function if exists refuse_instance();').execute(t.db);
     }
+  });
+
+  it('generates a successor for each completed instance, whatever its siblings do before the job runs', async () => {
+    const u = await signUp(t);
+    const start = tomorrowNine();
+    const tpl = await newTemplate(u, { title: 'Siblings', rrule: 'FREQ=DAILY', starts_at: start.toISOString() });
+    const [a] = await instances(u, tpl.id);
+    const b = (await u.api.post(`/templates/${tpl.id}/generate`)).body.data;
+    // No worker yet: A is completed, B completed and un-completed; A's job must survive B's.
+    expect((await u.api.patch(`/tasks/${a.id}`, { completed: true })).status).toBe(200);
+    expect((await u.api.patch(`/tasks/${b.id}`, { completed: true })).status).toBe(200);
+    expect((await u.api.patch(`/tasks/${b.id}`, { completed: false })).status).toBe(200);
+    const keys = [`recurring:${a.id}`, `recurring:${b.id}`];
+    expect((await jobs(t, 'recurring_task_generate')).filter((j) => keys.includes(j.key!)).map((j) => j.payload.completedTaskId).sort()).toEqual([a.id, b.id].sort());
+    const worker = await t.startWorker();
+    try {
+      await expect.poll(async () => (await jobs(t, 'recurring_task_generate')).filter((j) => keys.includes(j.key!)).length, JOB_WAIT).toBe(0);
+    } finally {
+      await worker.stop();
+    }
+    expect((await instances(u, tpl.id)).map((x: any) => x.due_date)).toEqual([0, 1, 2].map((d) => new Date(start.getTime() + d * DAY).toISOString()));
+    const successors = await t.db.selectFrom('task_instances').select(['previous_instance_id', 'due_date']).where('template_id', '=', tpl.id).where('previous_instance_id', 'is not', null).execute();
+    expect(successors).toEqual([{ previous_instance_id: a.id, due_date: new Date(start.getTime() + 2 * DAY) }]);
   });
 
   it('generates nothing twice, nothing for an undone completion, and notifies instead of passing the limit', async () => {

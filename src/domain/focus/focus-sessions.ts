@@ -33,7 +33,9 @@ export const presentFocusSession = (s: FocusSessionRow): FocusSession => ({
 export async function startFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'focus', actor.userId);
-    const task = await ownedTask(trx, actor.userId, taskId);
+    // The task row before the session it references (locks.ts): a concurrent delete either ran
+    // first (404) or waits for us and removes the session with the task.
+    const task = await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
     const open = await trx.selectFrom('focus_sessions').select('task_id').where('user_id', '=', actor.userId).where('ended_at', 'is', null).executeTakeFirst();
     if (open) throw conflict(`A focus session is already open on task ${open.task_id}; end it first`);
     if (task.archived) throw archived('This task is archived');
@@ -56,7 +58,8 @@ export async function startFocusSession(db: Database, actor: Actor, taskId: stri
 export async function endFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'focus', actor.userId);
-    await ownedTask(trx, actor.userId, taskId);
+    // The task row before the session row, as deleting the task (which cascades to its sessions) takes them.
+    await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
     const open = await trx
       .selectFrom('focus_sessions')
       .selectAll()

@@ -3,6 +3,7 @@ import type { NoteRow } from '../../../db/schema/index.js';
 import { conflict } from '../../http/errors.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
+import { lockFor } from '../locks.js';
 import { takeTombstone } from '../recovery/tombstones.js';
 import type { NoteSnapshot } from './present.js';
 import { reserveActiveNote } from './queries.js';
@@ -13,6 +14,9 @@ import { reserveActiveNote } from './queries.js';
  */
 export async function recoverNote(db: Database, actor: Actor, tombstoneId: string): Promise<NoteRow> {
   return db.transaction().execute(async (trx) => {
+    // Lock order (locks.ts): the notes limit lock before the tombstone, as restoring and deleting
+    // a note take the limit lock, then the note, then the tombstones.
+    await lockFor(trx, 'notes', actor.userId);
     const tombstone = await takeTombstone(trx, actor.userId, tombstoneId, 'note');
     const s = tombstone.snapshot as NoteSnapshot;
     if (!s.archived) await reserveActiveNote(trx, actor.userId);

@@ -18,7 +18,10 @@ export interface NewTombstone {
   snapshot: Record<string, unknown>;
 }
 
-/** Writes a tombstone in the caller's (deleting) transaction and drops the user's older ones past three. */
+/**
+ * Writes a tombstone in the caller's (deleting) transaction and drops the user's older ones past
+ * three. Tombstones are locked last (locks.ts): call it after the deleted row and its children.
+ */
 export async function writeTombstone(trx: Executor, t: NewTombstone, now = new Date()): Promise<TombstoneRow> {
   await lockFor(trx, 'tombstones', t.userId);
   const row = await trx
@@ -48,6 +51,9 @@ export async function writeTombstone(trx: Executor, t: NewTombstone, now = new D
 /**
  * Claims a tombstone for recovery: locks it, checks it is the caller's, of the expected kind and
  * still recoverable, and deletes it (the caller restores the entity in the same transaction).
+ * Tombstones are locked last (locks.ts): the caller takes its limit lock ('active-tasks', 'notes')
+ * before it, because a deletion may hold a task or note row and wait for this tombstone (to drop
+ * it as the oldest) while a restore holding the limit lock waits for that row.
  */
 export async function takeTombstone(trx: Executor, userId: string, tombstoneId: string, entityType: TombstoneEntityType, now = new Date()): Promise<TombstoneRow> {
   const row = await trx.selectFrom('deletion_tombstones').selectAll().where('id', '=', tombstoneId).forUpdate().executeTakeFirst();

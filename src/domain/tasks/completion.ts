@@ -8,14 +8,16 @@ import { emit } from '../events/bus.js';
 
 export type AchievementUnlock = components['schemas']['AchievementUnlock'];
 
-export const recurringJobKey = (templateId: string) => `recurring:${templateId}`;
+/** One generation job per completed instance: a sibling's completion never replaces it. */
+export const recurringJobKey = (completedTaskId: string) => `recurring:${completedTaskId}`;
 
 /**
  * What every completion path (PATCH, auto, force, AI) does after the row was marked completed, in
  * the same transaction: the `task.completed` event (streaks, achievements), the activity entry, and
  * for a recurring instance the job that generates the next one. The job runs after the commit and
- * on its own, so a failed generation never undoes the completion and is retried (FR-017); one job
- * key per template collapses duplicates. Never call it for a recovery (FR-064).
+ * on its own, so a failed generation never undoes the completion and is retried (FR-017). The job
+ * is keyed by the completed instance, so re-completing it replaces its own waiting job and the
+ * unique `previous_instance_id` keeps generation to one successor. Never call it for a recovery (FR-064).
  */
 export async function afterCompletion(trx: Executor, actor: Actor, task: TaskRow, completedBy: CompletedBy): Promise<AchievementUnlock[]> {
   const outcome = await emit(trx, { type: 'task.completed', taskId: task.id, completedBy, completedAt: task.completed_at! }, actor);
@@ -29,7 +31,7 @@ export async function afterCompletion(trx: Executor, actor: Actor, task: TaskRow
     extra: { completed_by: completedBy },
   });
   if (task.template_id) {
-    await enqueueJob(trx, 'recurring_task_generate', { templateId: task.template_id, completedTaskId: task.id }, { jobKey: recurringJobKey(task.template_id), jobKeyMode: 'replace' });
+    await enqueueJob(trx, 'recurring_task_generate', { templateId: task.template_id, completedTaskId: task.id }, { jobKey: recurringJobKey(task.id), jobKeyMode: 'replace' });
   }
   return outcome.unlockedAchievements;
 }

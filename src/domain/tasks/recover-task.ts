@@ -1,8 +1,10 @@
+import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import { conflict } from '../../http/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
+import { lockFor } from '../locks.js';
 import { takeTombstone } from '../recovery/tombstones.js';
 import { armReminder } from '../reminders/schedule.js';
 import { reserveActiveTaskSlot } from './create-task.js';
@@ -19,6 +21,18 @@ import { reminderFromSnapshot, subtaskFromSnapshot, taskFromSnapshot, type TaskS
 export async function recoverTask(db: Executor, actor: Actor, tombstoneId: string): Promise<TaskDetail> {
   const now = new Date();
   return inTransaction(db, async (trx) => {
+    // Lock order (locks.ts): the active-task lock (also taken by generation, which may be creating
+    // this task's successor), then the template the restored row references (so it cannot be
+    // deleted before our insert), and the tombstone last.
+    await lockFor(trx, 'active-tasks', actor.userId);
+    const template = await trx
+      .selectFrom('task_templates')
+      .select('id')
+      .where('id', '=', (eb) =>
+        eb.selectFrom('deletion_tombstones').select(sql<string>`(snapshot -> 'task' ->> 'template_id')::uuid`.as('template_id')).where('id', '=', tombstoneId).where('user_id', '=', actor.userId),
+      )
+      .forKeyShare()
+      .executeTakeFirst();
     const tombstone = await takeTombstone(trx, actor.userId, tombstoneId, 'task', now);
     const snap = tombstone.snapshot as unknown as TaskSnapshot;
     const task = taskFromSnapshot(snap.task);
@@ -26,10 +40,7 @@ export async function recoverTask(db: Executor, actor: Actor, tombstoneId: strin
     if (taken) throw conflict('A task with this id already exists');
     if (!task.completed && !task.hidden) await reserveActiveTaskSlot(trx, actor.userId, await effectiveLimits(trx, actor.userId));
 
-    if (task.template_id) {
-      const template = await trx.selectFrom('task_templates').select('id').where('id', '=', task.template_id).executeTakeFirst();
-      if (!template) task.template_id = null;
-    }
+    if (task.template_id !== null && task.template_id !== template?.id) task.template_id = null;
     if (task.previous_instance_id) {
       // A retried generation may have produced the successor again while this one was deleted.
       const successor = await trx.selectFrom('task_instances').select('id').where('previous_instance_id', '=', task.previous_instance_id).executeTakeFirst();

@@ -4,7 +4,7 @@ import type { Priority, TaskUpdate } from '../../../db/schema/index.js';
 import { archived as archivedError, conflict, invalidField, notFound } from '../../http/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
-import { effectiveLimits } from '../limits/effective-limits.js';
+import { effectiveLimits, type EffectiveLimits } from '../limits/effective-limits.js';
 import { lockFor } from '../locks.js';
 import { moveRelativeReminders } from '../reminders/schedule.js';
 import { changeRecurrence, type ApplyTo } from '../templates/change-recurrence.js';
@@ -75,7 +75,10 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
       if (disallowed.length > 0) throw archivedError();
     }
 
-    const limits = await effectiveLimits(trx, actor.userId);
+    // The tier's limits (two queries) only when something is checked against them: a changed
+    // description, or a task that becomes active; a plain toggle or edit does without.
+    let limits: EffectiveLimits | undefined;
+    const currentLimits = async () => (limits ??= await effectiveLimits(trx, actor.userId));
     const changes: TaskUpdate = {};
     const changed: string[] = [];
     const set = <K extends keyof TaskUpdate>(field: K, value: TaskUpdate[K], same: boolean) => {
@@ -84,7 +87,7 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
       changed.push(field);
     };
     if (title !== undefined) set('title', title, title === current.title);
-    if (input.description !== undefined) set('description', checkDescription(input.description, limits), input.description === current.description);
+    if (input.description !== undefined && input.description !== current.description) set('description', checkDescription(input.description, await currentLimits()), false);
     if (input.priority !== undefined) set('priority', input.priority, input.priority === current.priority);
     if (newDue !== undefined) {
       // Recurring instances follow their rule, not the 30-day window of FR-013.
@@ -117,7 +120,10 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
 
     const activeBefore = !current.completed && !current.hidden;
     const activeAfter = !(input.completed ?? current.completed) && !(input.hidden ?? current.hidden);
-    if (activeAfter && !activeBefore && (await countActiveTasks(trx, actor.userId)) >= limits.maxTasks) throw taskLimitExceeded(limits.maxTasks);
+    if (activeAfter && !activeBefore) {
+      const { maxTasks } = await currentLimits();
+      if ((await countActiveTasks(trx, actor.userId)) >= maxTasks) throw taskLimitExceeded(maxTasks);
+    }
 
     if (changed.length === 0) return { task: presentTask(await withCounts(trx, current)), unlockedAchievements: [] };
 

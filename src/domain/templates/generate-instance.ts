@@ -7,11 +7,12 @@ import { userZone } from './queries.js';
 import { nextOccurrence, parseRrule } from './recurrence.js';
 
 /**
- * Creates the template's next instance in the caller's transaction (the template row locked by the
- * caller) and advances `next_due`. The instance is due at `next_due`, or at the first occurrence
- * from now on when that has passed (a missed occurrence is skipped, not back-filled). Answers null
- * when the template is inactive or has no occurrence left (and then clears `next_due`). Instances
- * count toward the active-task limit and are exempt from the 30-day due-date rule.
+ * Creates the template's next instance in the caller's transaction and advances `next_due`. The
+ * caller holds the user's 'active-tasks' lock and then the template row, in that order (locks.ts).
+ * The instance is due at `next_due`, or at the first occurrence from now on when that has passed
+ * (a missed occurrence is skipped, not back-filled). Answers null when the template is inactive or
+ * has no occurrence left (and then clears `next_due`). Instances count toward the active-task limit
+ * and are exempt from the 30-day due-date rule.
  */
 export async function generateInstance(
   trx: Executor,

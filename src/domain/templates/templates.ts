@@ -1,12 +1,11 @@
 import type { Executor } from '../../../db/index.js';
 import type { Priority, TaskTemplateUpdate } from '../../../db/schema/index.js';
-import { removeJob } from '../../../jobs/enqueue.js';
 import { conflict } from '../../http/errors.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
-import { recurringJobKey } from '../tasks/completion.js';
+import { lockFor } from '../locks.js';
 import { inTransaction } from '../tasks/in-transaction.js';
 import { presentTask, type Task } from '../tasks/present.js';
 import { checkDescription, cleanTitle } from '../tasks/rules.js';
@@ -14,7 +13,7 @@ import { nextDueAfterChange, requireOccurrence } from './change-recurrence.js';
 import { generateInstance } from './generate-instance.js';
 import { presentTemplate, type Template } from './present.js';
 import { ownedTemplate, userZone } from './queries.js';
-import { nextOccurrence, parseRrule } from './recurrence.js';
+import { parseRrule } from './recurrence.js';
 
 export async function listTemplates(db: Executor, userId: string, includeInactive: boolean, page: PageParams) {
   const filtered = () => {
@@ -41,7 +40,8 @@ export interface UpdateTemplateInput {
 /**
  * Changes a template and what later instances copy; instances already generated never change.
  * A new rule keeps the original start and continues after the later of now and the newest
- * instance; pausing clears `next_due`, resuming continues from the first occurrence after now.
+ * instance; pausing clears `next_due`, resuming continues the same way (never repeating an
+ * occurrence that already has an instance).
  */
 export async function updateTemplate(db: Executor, actor: Actor, templateId: string, input: UpdateTemplateInput): Promise<Template> {
   const now = new Date();
@@ -61,9 +61,10 @@ export async function updateTemplate(db: Executor, actor: Actor, templateId: str
       requireOccurrence(rule, current.starts_at, zone);
       changes.rrule = rrule;
     }
+    // A new rule or a resume continues after the later of now and the newest instance, so an
+    // instance generated before the pause is never repeated.
     if (!active) changes.next_due = null;
-    else if (input.rrule !== undefined) changes.next_due = await nextDueAfterChange(trx, { ...current, active }, rule, zone, now);
-    else if (!current.active) changes.next_due = nextOccurrence(rule, current.starts_at, zone, now, false);
+    else if (input.rrule !== undefined || !current.active) changes.next_due = await nextDueAfterChange(trx, { ...current, active }, rule, zone, now);
     changes.active = active;
     const row = await trx.updateTable('task_templates').set({ ...changes, updated_at: now }).where('id', '=', templateId).returningAll().executeTakeFirstOrThrow();
     await recordActivity(trx, { userId: actor.userId, entityType: 'template', entityId: templateId, action: 'template_updated', source: actor.source, requestId: actor.requestId, extra: { fields: Object.keys(input) } });
@@ -71,12 +72,14 @@ export async function updateTemplate(db: Executor, actor: Actor, templateId: str
   });
 }
 
-/** Deletes a template for good; its instances stay with `template_id: null`, its pending generation is dropped. */
+/**
+ * Deletes a template for good; its instances stay with `template_id: null`. A generation job still
+ * waiting for one of its completed instances finds no template and creates nothing.
+ */
 export async function deleteTemplate(db: Executor, actor: Actor, templateId: string): Promise<{ id: string; deleted: true }> {
   return inTransaction(db, async (trx) => {
     await ownedTemplate(trx, actor.userId, templateId, { forUpdate: true });
     await trx.deleteFrom('task_templates').where('id', '=', templateId).execute();
-    await removeJob(trx, recurringJobKey(templateId));
     await recordActivity(trx, { userId: actor.userId, entityType: 'template', entityId: templateId, action: 'template_deleted', source: actor.source, requestId: actor.requestId });
     return { id: templateId, deleted: true as const };
   });
@@ -86,6 +89,8 @@ export async function deleteTemplate(db: Executor, actor: Actor, templateId: str
 export async function generateTemplateInstance(db: Executor, actor: Actor, templateId: string): Promise<Task> {
   const now = new Date();
   return inTransaction(db, async (trx) => {
+    // Lock order (locks.ts): the active-task lock the new instance counts under, then the template.
+    await lockFor(trx, 'active-tasks', actor.userId);
     const template = await ownedTemplate(trx, actor.userId, templateId, { forUpdate: true });
     const row = await generateInstance(trx, actor, template, await effectiveLimits(trx, actor.userId), now);
     if (!row) throw conflict('The template is inactive or has no more occurrences');
