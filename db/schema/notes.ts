@@ -72,6 +72,7 @@ export interface AiTaskCountersTable {
 export type VoiceSessionStatus = 'active' | 'completed' | 'failed';
 export type VoiceEndReason = 'end_stream' | 'disconnected' | 'max_duration' | 'insufficient_credits' | 'provider_failed' | 'server_shutdown';
 
+/** At most one 'active' row per user (voice_sessions_one_active_key, 0007_voice_one_session.sql). */
 export interface VoiceSessionsTable {
   id: Generated<string>;
   user_id: string;

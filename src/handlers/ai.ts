@@ -8,33 +8,36 @@ import { aiCreditsView } from '../domain/credits/history.js';
 import { AppError } from '../http/errors.js';
 import { etag } from '../http/etag.js';
 import { caller, streamingHandler, type Handler, type RequestContext, type StreamReply } from '../http/operation.js';
-import { openEventStream, prefersEventStream } from '../http/sse.js';
+import { openEventStream, prefersEventStream, type EventStream } from '../http/sse.js';
 
 const aiCaller = (ctx: RequestContext): AiCaller => ({ actor: userActor(ctx), sessionId: caller(ctx).sessionId });
 
-/** The chat as server-sent events: `delta`…, then `done` (charged) or `error` (nothing charged). */
+/** The chat as server-sent events: `delta`…, then `done` (charged) or `error` (the reserved credit refunded). */
 async function chatEventStream(input: ChatInput, ctx: RequestContext): Promise<StreamReply> {
   const stop = new AbortController();
   const chatStream = await openChatStream(ctx.deps, aiCaller(ctx), input, stop.signal);
   return {
     status: 'stream',
     async write(res) {
-      const events = openEventStream(res);
-      events.onDisconnect(() => stop.abort());
+      let events: EventStream | undefined;
       try {
+        events = openEventStream(res);
+        events.onDisconnect(() => stop.abort());
         for await (const text of chatStream.pieces) events.send('delta', { text });
         // The provider finished: the answer is paid for even if the client left meanwhile.
         const result = await chatStream.settle();
         events.send('done', result);
         return { status: 200, body: { data: result } };
       } catch (err) {
-        const known = err instanceof AppError && ['AI_SERVICE_UNAVAILABLE', 'INSUFFICIENT_CREDITS', 'AI_TASK_LIMIT_REACHED'].includes(err.code);
+        // No `done`: the credit reserved before the first piece is refunded.
+        await chatStream.release();
+        const known = err instanceof AppError && err.code === 'AI_SERVICE_UNAVAILABLE';
         if (!known) ctx.log.error({ err }, 'chat stream failed');
-        events.send('error', known ? { code: (err as AppError).code, message: (err as AppError).message } : { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; nothing was charged' });
+        events?.send('error', known ? { code: (err as AppError).code, message: (err as AppError).message } : { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; nothing was charged' });
         return null;
       } finally {
         // The dispatcher ends the response once the answer is stored (see StreamReply).
-        events.finish();
+        events?.finish();
       }
     },
   };

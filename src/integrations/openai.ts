@@ -47,6 +47,8 @@ export interface AiStream extends AsyncIterable<string> {
 }
 
 export interface AiProvider {
+  /** Throws the 503 naming OPENAI_API_KEY when it is not set (every call below does too). */
+  assertConfigured(): void;
   /** One answer, within the timeout. */
   complete(req: AiRequest): Promise<AiCompletion>;
   /**
@@ -100,6 +102,10 @@ export function createAiProvider(config: Config, log: Logger): AiProvider {
   };
 
   return {
+    assertConfigured() {
+      require();
+    },
+
     async complete(req) {
       const ai = require();
       const d = deadline(req);

@@ -4,11 +4,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { components } from '../../codegen/api.js';
 import type { AppDeps } from '../deps.js';
-import { recordActivity } from '../domain/activity/record-activity.js';
+import { hasActiveVoiceSession, openVoiceSession, payVoiceMinute, settleVoiceSession, VOICE_SESSION_ACTIVE_MESSAGE, VoiceSessionActive, type VoiceCharge } from '../domain/ai/voice-sessions.js';
 import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
-import { consumeCredits, creditBalance } from '../domain/credits/ledger.js';
+import { creditBalance } from '../domain/credits/ledger.js';
 import { effectiveLimits } from '../domain/limits/effective-limits.js';
-import { lockFor } from '../domain/locks.js';
 import { AppError, tierRequired, unauthorized } from '../http/errors.js';
 import type { LiveTranscription } from '../integrations/deepgram.js';
 import type { VoiceEndReason } from '../../db/schema/index.js';
@@ -16,7 +15,9 @@ import type { VoiceEndReason } from '../../db/schema/index.js';
 // The live transcription relay at /api/v1/ws/voice/transcribe (contract: streamVoiceTranscription).
 // The client streams audio frames; they are relayed to Deepgram live and the transcripts relayed
 // back. The audio duration is what Deepgram measured of the audio relayed (the client cannot
-// declare it); the session is charged per started minute of it when it ends — however it ends.
+// declare it). Each started minute of it is paid when it starts (the first before `connected`),
+// under the credits lock (src/domain/ai/voice-sessions.ts); a minute that cannot be paid stops the
+// relay. One session per user at a time.
 
 type VoiceServerMessage = components['schemas']['VoiceServerMessage'];
 type VoiceErrorCode = components['schemas']['VoiceErrorMessage']['code'];
@@ -116,6 +117,9 @@ async function admit(deps: AppDeps, token: string): Promise<AuthContext> {
 
 type State = 'authenticating' | 'starting' | 'streaming' | 'ending' | 'ended';
 
+/** Audio frames held back while a started minute is being paid (~5–10 s of audio); more are dropped. */
+const MAX_HELD_FRAMES = 64;
+
 class VoiceSession {
   private state: State = 'authenticating';
   private userId = '';
@@ -123,11 +127,18 @@ class VoiceSession {
   private live?: LiveTranscription;
   /** Seconds of relayed audio Deepgram has reported on so far. */
   private audioSeconds = 0;
-  /** Minutes already known to be payable; a new started minute is checked against the balance. */
-  private payableMinutes = 1;
-  private checkingMinute = false;
+  /** The ledger entries of the minutes paid: the first before `connected`, each next one when it starts. */
+  private paidMinutes: string[] = [];
+  /** A started minute could not be paid: nothing more is relayed or charged. */
+  private unpaid = false;
+  /** Minute payments, one after the other. */
+  private paying: Promise<void> = Promise.resolve();
+  /** Audio that arrived while a started minute was being paid: relayed once it is paid, dropped if not. */
+  private held: Buffer[] | null = null;
   private finals: string[] = [];
   private timers: NodeJS.Timeout[] = [];
+  /** Authentication and opening, until the session streams or is refused. */
+  private starting?: Promise<void>;
   private ended?: Promise<void>;
   private readonly max: number;
   private readonly perMinute: number;
@@ -147,36 +158,62 @@ class VoiceSession {
     this.timers.push(setInterval(() => ws.readyState === ws.OPEN && ws.ping(), PING_INTERVAL_MS));
   }
 
+  private get charge(): VoiceCharge {
+    return { userId: this.userId, perMinute: this.perMinute, maxDurationSeconds: this.max };
+  }
+
   awaitAuthMessage(): void {
     this.timers.push(setTimeout(() => this.state === 'authenticating' && this.refuse('UNAUTHORIZED', 'Send {"type":"auth","token":…} within 5 seconds'), AUTH_TIMEOUT_MS));
   }
 
-  /** After authentication: checks the balance, opens Deepgram and says `connected`. */
-  async start(auth: AuthContext): Promise<void> {
+  /** After authentication: opens the session (see open). */
+  start(auth: AuthContext): Promise<void> {
+    this.starting = this.open(auth);
+    return this.starting;
+  }
+
+  /** Checks the balance and that no other session runs, opens Deepgram, pays the first minute and says `connected`. */
+  private async open(auth: AuthContext): Promise<void> {
+    if (this.state === 'ended') return;
+    if (this.ws.readyState !== this.ws.OPEN) {
+      this.state = 'ended';
+      return;
+    }
     this.state = 'starting';
     this.userId = auth.userId;
     const { db, config } = this.deps;
     try {
+      // Cheap refusals before Deepgram is opened; openVoiceSession checks both again, race-free.
       const balance = (await creditBalance(db, auth.userId)).total;
       if (balance < this.perMinute) return this.refuse('INSUFFICIENT_CREDITS', `Live transcription needs at least ${this.perMinute} credits; you have ${balance}`);
+      if (await hasActiveVoiceSession(db, this.charge)) return this.refuse('VOICE_SESSION_ACTIVE', VOICE_SESSION_ACTIVE_MESSAGE);
       let live: LiveTranscription;
       try {
         live = await this.deps.speech.openLive({ onResult: (r) => this.onResult(r), onFailure: (why) => this.onProviderFailure(why) });
       } catch {
         return this.refuse('TRANSCRIPTION_FAILED', 'The transcription service is unavailable; nothing was charged', 1011);
       }
-      if (this.ws.readyState !== this.ws.OPEN) {
+      // The client may have left (or the session been refused) while Deepgram was being opened.
+      if (this.state !== 'starting' || this.ws.readyState !== this.ws.OPEN) {
         live.abort();
         this.state = 'ended';
         return;
       }
-      const row = await db.insertInto('voice_sessions').values({ user_id: auth.userId, started_at: new Date() }).returning('id').executeTakeFirstOrThrow();
+      let opened;
+      try {
+        opened = await openVoiceSession(db, this.charge);
+      } catch (err) {
+        live.abort();
+        if (err instanceof VoiceSessionActive || (err instanceof AppError && err.code === 'INSUFFICIENT_CREDITS')) return this.refuse(err.code as VoiceErrorCode, err.message);
+        throw err;
+      }
       this.live = live;
-      this.sessionId = row.id;
+      this.sessionId = opened.sessionId;
+      this.paidMinutes = [opened.minuteEntryId];
       this.state = 'streaming';
-      // The client may have left while Deepgram was being opened.
+      // The client left while the session was being written: it ends with no audio, so nothing is charged.
       if (this.ws.readyState !== this.ws.OPEN) return void this.finish('disconnected');
-      this.send({ type: 'connected', session_id: row.id, max_duration_seconds: config.VOICE_MAX_DURATION_SECONDS });
+      this.send({ type: 'connected', session_id: opened.sessionId, max_duration_seconds: config.VOICE_MAX_DURATION_SECONDS });
       // A client streaming slower than real time cannot hold the relay open forever.
       this.timers.push(setTimeout(() => void this.finish('max_duration', ['MAX_DURATION_EXCEEDED', `The ${this.max}-second limit was reached; transcription stopped`]), this.max * 2000));
     } catch (err) {
@@ -190,8 +227,8 @@ class VoiceSession {
       const msg = isBinary ? undefined : parse(data);
       if (msg?.type !== 'auth' || typeof msg.token !== 'string' || !msg.token) return this.refuse('UNAUTHORIZED', 'The first message must be {"type":"auth","token":…}');
       this.state = 'starting';
-      admit(this.deps, msg.token).then(
-        (auth) => this.start(auth),
+      this.starting = admit(this.deps, msg.token).then(
+        (auth) => this.open(auth),
         (err) => {
           const e = err instanceof AppError ? err : undefined;
           if (!e) this.deps.log.error({ err, request_id: this.requestId }, 'voice authentication failed');
@@ -204,7 +241,9 @@ class VoiceSession {
     if (isBinary) {
       // Audio before `connected` (or after the end) is discarded and never charged.
       const frame = data as Buffer;
-      if (this.state === 'streaming' && frame.length > 0) this.live!.sendAudio(frame);
+      if (this.state !== 'streaming' || frame.length === 0) return;
+      if (!this.held) this.live!.sendAudio(frame);
+      else if (this.held.length < MAX_HELD_FRAMES) this.held.push(frame);
       return;
     }
     const msg = parse(data);
@@ -222,20 +261,44 @@ class VoiceSession {
       void this.finish('max_duration', ['MAX_DURATION_EXCEEDED', `The ${this.max}-second limit was reached; transcription stopped`]);
       return;
     }
-    const started = Math.ceil(this.audioSeconds / 60);
-    if (started > this.payableMinutes && !this.checkingMinute) void this.checkNextMinute(started);
+    void this.payStartedMinutes();
   }
 
-  /** A new minute started: stop relaying unless the balance can pay for it too. */
-  private async checkNextMinute(minutes: number): Promise<void> {
-    this.checkingMinute = true;
-    try {
-      const balance = (await creditBalance(this.deps.db, this.userId)).total;
-      if (balance >= minutes * this.perMinute) this.payableMinutes = minutes;
-      else if (this.state === 'streaming') await this.finish('insufficient_credits', ['INSUFFICIENT_CREDITS', 'Your credits do not cover another minute; transcription stopped']);
-    } finally {
-      this.checkingMinute = false;
-    }
+  /** Started minutes of the audio relayed so far (the maximum duration's at most). */
+  private startedMinutes(): number {
+    return Math.ceil(Math.min(this.audioSeconds, this.max) / 60);
+  }
+
+  /**
+   * Pays every started minute not paid yet, one at a time, holding audio back meanwhile. A minute
+   * that cannot be paid stops the session (INSUFFICIENT_CREDITS): its held audio is dropped and
+   * nothing more is relayed or charged.
+   */
+  private payStartedMinutes(): Promise<void> {
+    if (this.unpaid || this.startedMinutes() <= this.paidMinutes.length) return this.paying;
+    this.held ??= [];
+    this.paying = this.paying
+      .then(async () => {
+        while (!this.unpaid && this.startedMinutes() > this.paidMinutes.length) {
+          try {
+            this.paidMinutes.push(await payVoiceMinute(this.deps.db, this.charge, this.sessionId));
+          } catch (err) {
+            this.unpaid = true;
+            this.held = null;
+            if (err instanceof AppError && err.code === 'INSUFFICIENT_CREDITS') {
+              if (this.state === 'streaming') void this.finish('insufficient_credits', ['INSUFFICIENT_CREDITS', 'Your credits do not cover another minute; transcription stopped']);
+            } else {
+              this.deps.log.error({ err, request_id: this.requestId, session_id: this.sessionId }, 'voice minute could not be charged');
+              if (this.state === 'streaming') void this.finish('provider_failed', ['TRANSCRIPTION_FAILED', 'The next minute could not be charged; transcription stopped'], 1011);
+            }
+          }
+        }
+        const held = this.held ?? [];
+        this.held = null;
+        for (const frame of held) this.live!.sendAudio(frame);
+      })
+      .catch((err: unknown) => this.deps.log.error({ err, request_id: this.requestId, session_id: this.sessionId }, 'voice minute payment failed'));
+    return this.paying;
   }
 
   private onProviderFailure(why: string): void {
@@ -249,27 +312,40 @@ class VoiceSession {
   }
 
   /** Server shutdown: end the session like any other, charging what was relayed. */
-  shutdown(): Promise<void> {
+  async shutdown(): Promise<void> {
+    // A session being opened may have paid its first minute already: it is ended once open.
+    if (this.state === 'starting') await this.starting;
     if (this.state === 'streaming') return this.finish('server_shutdown', undefined, 1001);
     if (this.state !== 'ending' && this.state !== 'ended') this.refuse('TRANSCRIPTION_FAILED', 'The server is shutting down', 1001);
     return this.ended ?? Promise.resolve();
   }
 
   /**
-   * Ends a running session: flushes Deepgram for the last results and its measured duration,
-   * charges per started minute (capped at the maximum, and at what the balance still covers), keeps
-   * the transcript, and tells the client with `complete` if it is still there.
+   * Ends a running session: relays audio held for a minute being paid (if it was paid), flushes
+   * Deepgram for the last results and its measured duration, pays a minute those show started (if
+   * the balance covers it), settles — charging nothing more, returning an unused first minute — and
+   * tells the client with `complete` if it is still there.
    */
   private finish(reason: VoiceEndReason, error?: [VoiceErrorCode, string], closeCode = 1000): Promise<void> {
     if (this.state !== 'streaming') return this.ended ?? Promise.resolve();
     this.state = 'ending';
     this.ended = (async () => {
       if (error) this.send({ type: 'error', code: error[0], message: error[1] });
+      await this.paying;
       const measured = reason === 'provider_failed' ? null : await this.live!.finish(FLUSH_TIMEOUT_MS);
       if (reason === 'provider_failed') this.live!.abort();
-      const seconds = Math.min(this.max, Math.max(measured ?? 0, this.audioSeconds));
+      this.audioSeconds = Math.min(this.max, Math.max(measured ?? 0, this.audioSeconds));
+      await this.payStartedMinutes();
+      const seconds = this.audioSeconds;
       try {
-        const { creditsUsed, remaining } = await this.settle(seconds, reason);
+        const { creditsUsed, remaining } = await settleVoiceSession(this.deps.db, this.charge, {
+          sessionId: this.sessionId,
+          reason,
+          seconds,
+          transcript: this.finals.join(' '),
+          paidMinutes: this.paidMinutes,
+          requestId: this.requestId,
+        });
         this.send({ type: 'complete', full_transcript: this.finals.join(' '), duration_seconds: Math.round(seconds * 1000) / 1000, credits_used: creditsUsed, credits_remaining: remaining });
         this.deps.log.info({ request_id: this.requestId, user_id: this.userId, session_id: this.sessionId, reason, duration_seconds: seconds, credits_used: creditsUsed }, 'voice session ended');
       } catch (err) {
@@ -281,45 +357,6 @@ class VoiceSession {
       this.cleanup();
     })();
     return this.ended;
-  }
-
-  /** Charges and records the session in one transaction. */
-  private async settle(seconds: number, reason: VoiceEndReason): Promise<{ creditsUsed: number; remaining: number }> {
-    const cost = Math.ceil(seconds / 60) * this.perMinute;
-    return this.deps.db.transaction().execute(async (trx) => {
-      await lockFor(trx, 'credits', this.userId);
-      const balance = (await creditBalance(trx, this.userId)).total;
-      // Relaying stops when a new minute cannot be paid; the moment before it stopped is not billed.
-      const creditsUsed = Math.min(cost, Math.floor(balance / this.perMinute) * this.perMinute);
-      const remaining =
-        creditsUsed > 0
-          ? (await consumeCredits(trx, { userId: this.userId, amount: creditsUsed, description: 'Live transcription', operationRef: `voice_session:${this.sessionId}` })).balanceAfter
-          : balance;
-      const now = new Date();
-      await trx
-        .updateTable('voice_sessions')
-        .set({
-          status: reason === 'provider_failed' ? 'failed' : 'completed',
-          end_reason: reason,
-          transcript: this.finals.join(' '),
-          duration_seconds: seconds,
-          credits_used: creditsUsed,
-          ended_at: now,
-          updated_at: now,
-        })
-        .where('id', '=', this.sessionId)
-        .execute();
-      await recordActivity(trx, {
-        userId: this.userId,
-        entityType: 'ai_chat',
-        entityId: this.sessionId,
-        action: 'voice_transcription',
-        source: 'user',
-        requestId: this.requestId,
-        extra: { credits_used: creditsUsed, duration_seconds: seconds, end_reason: reason },
-      });
-      return { creditsUsed, remaining };
-    });
   }
 
   /** Ends a session that never started streaming: nothing relayed, nothing charged. */

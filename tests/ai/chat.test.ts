@@ -397,6 +397,130 @@ describe('streaming chat (Server-Sent Events)', () => {
   });
 });
 
+describe('streams pay before the first piece (review finding 1)', () => {
+  const history = async (u: TestUser) => {
+    const res = await u.api.get('/credits/history', { query: { limit: 100 } });
+    expect(res.status).toBe(200);
+    return res.body.data as { id: string; type: string; category: string; amount: number; balance_after: number; description: string; operation_ref: string }[];
+  };
+
+  it('10 parallel streams on a balance of 1: one answer, nine JSON 402s before any event, the provider asked once', async () => {
+    const u = await signUp(t);
+    await drainCredits(t, u.id);
+    await giveCredits(t, u.id, 'purchased', 1);
+    // slow enough that every request arrives while the paid one is still streaming
+    ai.answer({ content: 'one two three four five six seven eight', chunkDelayMs: 25 });
+    const calls = ai.requests.length;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? u.api.post('/ai/chat/stream', { message: `Q${i}` }) : u.api.post('/ai/chat', { message: `Q${i}` }, { headers: SSE }))),
+    );
+    const streamed = results.filter((r) => r.status === 200);
+    expect(streamed).toHaveLength(1);
+    const events = parseChatEvents(streamed[0]!.text);
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { credits_used: 1, credits_remaining: 0 } });
+    const refused = results.filter((r) => r.status !== 200);
+    expect(refused).toHaveLength(9);
+    for (const r of refused) {
+      expect(r.status).toBe(402);
+      expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(r.body.error).toMatchObject({ code: 'INSUFFICIENT_CREDITS', credits_required: 1, credits_available: 0 });
+    }
+    expect(ai.requests.length - calls).toBe(1);
+    expect((await balanceOf(t, u.id)).total).toBe(0);
+    const charges = (await ledgerOf(t, u.id)).filter((e) => e.category === 'ai');
+    expect(charges.map((e) => [e.type, e.amount])).toEqual([['deduct', -1]]);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('15 parallel streams on one task: 10 answers, 5 JSON 429s, 10 credits and a counter of 10', async () => {
+    const u = await signUp(t);
+    await giveCredits(t, u.id, 'purchased', 20);
+    const task = await newTask(u);
+    ai.answer({ content: 'one two three four five six', chunkDelayMs: 25 });
+    const calls = ai.requests.length;
+    const results = await Promise.all(Array.from({ length: 15 }, (_, i) => u.api.post('/ai/chat', { message: `Q${i}`, task_id: task.id }, { headers: SSE })));
+    const answered = results.filter((r) => r.status === 200);
+    expect(answered).toHaveLength(10);
+    for (const r of answered) expect(parseChatEvents(r.text).at(-1)!.event).toBe('done');
+    expect(answered.map((r) => parseChatEvents(r.text).at(-1)!.data.ai_request_warning).filter(Boolean)).toHaveLength(6);
+    const refused = results.filter((r) => r.status !== 200);
+    expect(refused.map((r) => [r.status, r.body.error.code])).toEqual(Array.from({ length: 5 }, () => [429, 'AI_TASK_LIMIT_REACHED']));
+    expect(ai.requests.length - calls).toBe(10);
+    expect((await balanceOf(t, u.id)).total).toBe(15);
+    const counter = await t.db.selectFrom('ai_task_counters').selectAll().where('user_id', '=', u.id).executeTakeFirstOrThrow();
+    expect(counter.count).toBe(10);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('a provider failure mid-stream refunds the reservation: balance unchanged, the history shows the charge and its refund, the task slot is free', async () => {
+    const u = await signUp(t);
+    const task = await newTask(u);
+    ai.answerOnce({ content: 'one two three four five six', dropAfterChunks: 2, chunkDelayMs: 20 });
+    const res = await u.api.post('/ai/chat', { message: 'Hi', task_id: task.id }, { headers: SSE });
+    const events = parseChatEvents(res.text);
+    expect(events.filter((e) => e.event === 'delta').length).toBeGreaterThan(0);
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { code: 'AI_SERVICE_UNAVAILABLE' } });
+    expect((await balanceOf(t, u.id)).total).toBe(5);
+
+    const [refund, charge, kickstart] = await history(u);
+    expect(kickstart).toMatchObject({ type: 'grant', category: 'kickstart', amount: 5 });
+    expect(charge).toMatchObject({ type: 'deduct', category: 'ai', amount: -1, balance_after: 4, description: 'AI chat' });
+    expect(refund).toMatchObject({ type: 'grant', category: 'ai', amount: 1, balance_after: 5, operation_ref: `refund:${charge!.id}` });
+    await expectConsistentLedger(t, u.id, expect);
+    const counter = await t.db.selectFrom('ai_task_counters').select('count').where('user_id', '=', u.id).executeTakeFirstOrThrow();
+    expect(counter.count).toBe(0);
+    // the refunded credit goes back to the kind it came from
+    expect(await balanceOf(t, u.id)).toMatchObject({ kickstart: 5 });
+  });
+
+  it('a provider that is down before the first piece: JSON 503, the reservation refunded', async () => {
+    const u = await signUp(t);
+    ai.answerOnce({ fail: 500 });
+    const res = await u.api.post('/ai/chat/stream', { message: 'Hi' });
+    expect(res.status).toBe(503);
+    expect((await balanceOf(t, u.id)).total).toBe(5);
+    const [refund, charge] = await history(u);
+    expect(refund).toMatchObject({ type: 'grant', category: 'ai', amount: 1, operation_ref: `refund:${charge!.id}` });
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('a client that leaves mid-answer gets its reservation refunded', async () => {
+    const u = await signUp(t);
+    const key = randomUUID();
+    ai.answer({ content: 'a b c d e f g h i j k l m n o p', chunkDelayMs: 100 });
+    const abort = new AbortController();
+    // Raw fetch (unchecked by design): the client leaves before the response is complete.
+    const res = await fetch(`${t.baseUrl}/api/v1/ai/chat/stream`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ message: 'Hi' }),
+      signal: abort.signal,
+    });
+    await res.body!.getReader().read();
+    abort.abort();
+    await expect.poll(() => t.db.selectFrom('idempotency_keys').select('key').where('key', '=', key).executeTakeFirst(), { timeout: 5000 }).toBeUndefined();
+    expect((await balanceOf(t, u.id)).total).toBe(5);
+    expect((await history(u)).map((e) => [e.type, e.category, e.amount])).toEqual([
+      ['grant', 'ai', 1],
+      ['deduct', 'ai', -1],
+      ['grant', 'kickstart', 5],
+    ]);
+  });
+
+  it('a missing OPENAI_API_KEY answers the stream with a JSON 503 before anything is reserved', async () => {
+    const bare = await startTestApp();
+    try {
+      const u = await signUp(bare);
+      const res = await u.api.post('/ai/chat', { message: 'Hi' }, { headers: SSE });
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain('OPENAI_API_KEY');
+      expect(await ledgerOf(bare, u.id)).toHaveLength(1);
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
 describe('idempotent replays', () => {
   it('replays a JSON answer without charging again', async () => {
     const u = await signUp(t);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { contractSchema, validationSummary } from '../../src/domain/ai/contract-schemas.js';
+import { openVoiceSession, VoiceSessionActive } from '../../src/domain/ai/voice-sessions.js';
 import { startFakeDeepgram, type FakeDeepgram } from '../fakes/deepgram.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { contract } from '../helpers/contract.js';
@@ -223,6 +224,136 @@ describe('streamVoiceTranscription (WebSocket relay)', () => {
     expect(await db.selectFrom('voice_sessions').select(['status', 'end_reason']).where('id', '=', session_id).executeTakeFirstOrThrow()).toEqual({ status: 'completed', end_reason: 'server_shutdown' });
     // the rest of the teardown (database, pool); closing the server again is harmless
     await app.close();
+  });
+});
+
+describe('paying per started minute, one session per user (review finding 2)', () => {
+  const voiceCharges = async (userId: string) => (await ledgerOf(t, userId)).filter((e) => e.category === 'ai');
+  const endAndComplete = async (c: Client) => {
+    c.ws.send(JSON.stringify({ type: 'end_stream' }));
+    return c.next('complete');
+  };
+
+  it('refuses a second session of the same user while one is open, on parallel and later connections', async () => {
+    const u = await proUser(10);
+    const both = await Promise.all([connect(t, `?token=${u.token}`), connect(t, `?token=${u.token}`)]);
+    const outcomes = await Promise.all(both.map((c) => Promise.race([c.next('connected'), c.next('error')])));
+    expect(outcomes.map((m) => m.type).sort()).toEqual(['connected', 'error']);
+    const refused = both[outcomes.findIndex((m) => m.type === 'error')]!;
+    const open = both[outcomes.findIndex((m) => m.type === 'connected')]!;
+    expect(outcomes.find((m) => m.type === 'error')).toMatchObject({ code: 'VOICE_SESSION_ACTIVE', message: expect.stringMatching(/already have a live transcription session/) });
+    expect((await refused.closed).code).toBe(1008);
+
+    // a later one is refused too, before Deepgram is opened
+    const sessions = dg.liveSessions.length;
+    const later = await connect(t);
+    later.ws.send(JSON.stringify({ type: 'auth', token: u.token }));
+    expect(await later.next('error')).toMatchObject({ code: 'VOICE_SESSION_ACTIVE' });
+    expect(dg.liveSessions.length).toBe(sessions);
+
+    // only the open session was charged; once it ends, a new one may start
+    expect((await balanceOf(t, u.id)).total).toBe(10);
+    open.frame(8000);
+    await open.next('transcript');
+    expect(await endAndComplete(open)).toMatchObject({ credits_used: 5, credits_remaining: 10 });
+    const next = await connect(t, `?token=${u.token}`);
+    await next.next('connected');
+    next.ws.close();
+    expect(await t.db.selectFrom('voice_sessions').select('id').where('user_id', '=', u.id).execute()).toHaveLength(2);
+  });
+
+  it('lets exactly one of concurrent session starts through (the unique index decides), charging one minute', async () => {
+    const u = await proUser(20);
+    const charge = { userId: u.id, perMinute: 5, maxDurationSeconds: 300 };
+    const starts = await Promise.allSettled(Array.from({ length: 8 }, () => openVoiceSession(t.db, charge)));
+    expect(starts.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of starts.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(VoiceSessionActive);
+    expect(await t.db.selectFrom('voice_sessions').select('status').where('user_id', '=', u.id).execute()).toEqual([{ status: 'active' }]);
+    expect((await balanceOf(t, u.id)).total).toBe(20);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('does not let a session left active by a stopped server block its user', async () => {
+    const u = await proUser();
+    const stale = await t.db
+      .insertInto('voice_sessions')
+      .values({ user_id: u.id, started_at: new Date(Date.now() - 3_600_000) })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const c = await connect(t, `?token=${u.token}`);
+    await c.next('connected');
+    expect(await sessionRow(stale.id)).toMatchObject({ status: 'failed', end_reason: null, ended_at: expect.any(Date) });
+    c.ws.close();
+  });
+
+  it('pays the first minute before `connected` and each next one when it starts', async () => {
+    const u = await proUser(5); // 10 credits: two minutes
+    dg.bytesPerSecond = 1000;
+    const c = await connect(t, `?token=${u.token}`);
+    const { session_id } = await c.next('connected');
+    expect((await balanceOf(t, u.id)).total).toBe(5);
+    for (let i = 0; i < 7; i++) c.frame(8000); // 56 s
+    await expect.poll(() => c.messages.filter((m) => m.type === 'transcript').length).toBe(7);
+    expect((await balanceOf(t, u.id)).total).toBe(5);
+    c.frame(8000); // 64 s: the second minute started
+    await expect.poll(async () => (await balanceOf(t, u.id)).total).toBe(0);
+    expect((await sessionRow(session_id)).credits_used).toBe(10);
+    expect(await endAndComplete(c)).toMatchObject({ duration_seconds: 64, credits_used: 10, credits_remaining: 0 });
+    expect((await voiceCharges(u.id)).map((e) => [e.type, e.amount, e.operation_ref])).toEqual([
+      ['deduct', -5, `voice_session:${session_id}`],
+      ['deduct', -5, `voice_session:${session_id}`],
+    ]);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('with a balance of 5, stops at the minute boundary with INSUFFICIENT_CREDITS, charging exactly 5 and relaying nothing more', async () => {
+    const u = await proUser(); // 5 kickstart credits: one minute
+    dg.bytesPerSecond = 1000;
+    const c = await connect(t, `?token=${u.token}`);
+    const { session_id } = await c.next('connected');
+    for (let i = 0; i < 7; i++) c.frame(8000);
+    c.frame(4000); // exactly 60 s: still the first minute
+    await expect.poll(() => c.messages.filter((m) => m.type === 'transcript').length).toBe(8);
+    expect(c.messages.some((m) => m.type === 'error')).toBe(false);
+    c.frame(1000); // 61 s: a second minute starts that cannot be paid
+    expect(await c.next('error')).toMatchObject({ code: 'INSUFFICIENT_CREDITS' });
+    c.frame(8000); // after the stop: not relayed
+    const complete = await c.next('complete');
+    expect(complete).toMatchObject({ duration_seconds: 61, credits_used: 5, credits_remaining: 0 });
+    expect((await c.closed).code).toBe(1000);
+    expect(dg.liveSessions.at(-1)!.bytes).toBe(61_000);
+    expect(await sessionRow(session_id)).toMatchObject({ status: 'completed', end_reason: 'insufficient_credits', credits_used: 5 });
+    expect((await voiceCharges(u.id)).map((e) => [e.type, e.amount])).toEqual([['deduct', -5]]);
+    expect((await balanceOf(t, u.id)).total).toBe(0);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('parallel sessions cannot transcribe for free: each started minute is paid or the session stops', async () => {
+    // Several connections at once: at most one session runs, and it pays for what it relays.
+    const u = await proUser(); // 5 credits
+    dg.bytesPerSecond = 1000;
+    const clients = await Promise.all(Array.from({ length: 5 }, () => connect(t, `?token=${u.token}`)));
+    const first = await Promise.all(clients.map((c) => Promise.race([c.next('connected'), c.next('error')])));
+    expect(first.filter((m) => m.type === 'connected')).toHaveLength(1);
+    const open = clients[first.findIndex((m) => m.type === 'connected')]!;
+    for (let i = 0; i < 9; i++) open.frame(8000); // 72 s offered
+    expect(await open.next('error')).toMatchObject({ code: 'INSUFFICIENT_CREDITS' });
+    expect(await open.next('complete')).toMatchObject({ credits_used: 5, credits_remaining: 0 });
+    expect((await voiceCharges(u.id)).map((e) => e.amount)).toEqual([-5]);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('returns the first minute of a session that relayed no audio', async () => {
+    const u = await proUser();
+    const c = await connect(t, `?token=${u.token}`);
+    const { session_id } = await c.next('connected');
+    expect((await balanceOf(t, u.id)).total).toBe(0);
+    expect(await endAndComplete(c)).toMatchObject({ duration_seconds: 0, credits_used: 0, credits_remaining: 5 });
+    const [charge, refund] = await voiceCharges(u.id);
+    expect(charge).toMatchObject({ type: 'deduct', amount: -5, operation_ref: `voice_session:${session_id}` });
+    expect(refund).toMatchObject({ type: 'grant', amount: 5, operation_ref: `refund:${charge!.id}` });
+    expect(await sessionRow(session_id)).toMatchObject({ status: 'completed', credits_used: 0 });
+    await expectConsistentLedger(t, u.id, expect);
   });
 });
 

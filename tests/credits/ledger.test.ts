@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumeCredits, creditBalance, expireCredits, grantCredits } from '../../src/domain/credits/ledger.js';
+import { consumeCredits, creditBalance, expireCredits, grantCredits, refundCredits, reserveCredits } from '../../src/domain/credits/ledger.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { balanceOf, expectConsistentLedger, giveCredits, ledgerOf } from '../helpers/credits.js';
 import { signUp, type TestUser } from '../helpers/users.js';
@@ -131,6 +131,59 @@ describe('consumeCredits', () => {
     await expect(
       t.db.insertInto('ai_credit_ledger').values({ user_id: u.id, type: 'deduct', category: 'ai', amount: -1, balance_after: -1, description: 'x', operation_ref: 'x', created_at: new Date(), updated_at: new Date() }).execute(),
     ).rejects.toThrow(/check constraint/);
+  });
+});
+
+describe('reserveCredits and refundCredits', () => {
+  const reserve = (userId: string, amount: number) =>
+    t.db.transaction().execute((trx) => reserveCredits(trx, { userId, amount, description: 'AI chat', operationRef: 'ai_chat:reserved' }));
+  const refund = (userId: string, entryId: string) => t.db.transaction().execute((trx) => refundCredits(trx, { userId, entryId, description: 'Refund: AI chat not completed' }));
+
+  it('returns a charge to the lots it came from, once, with a grant entry refund:<entry id>', async () => {
+    const u = await signUp(t);
+    await giveCredits(t, u.id, 'daily', 2, { expiresAt: new Date(Date.now() + 3_600_000) });
+    const reserved = await reserve(u.id, 3);
+    expect(reserved.balanceAfter).toBe(4);
+    expect(await balanceOf(t, u.id)).toMatchObject({ daily: 0, kickstart: 4 });
+
+    expect(await refund(u.id, reserved.entryId)).toEqual({ refunded: 3, balanceAfter: 7 });
+    expect(await balanceOf(t, u.id)).toEqual({ kickstart: 5, daily: 2, subscription: 0, purchased: 0, total: 7 });
+    const last = (await ledgerOf(t, u.id)).at(-1)!;
+    expect(last).toMatchObject({ type: 'grant', category: 'ai', amount: 3, balance_after: 7, operation_ref: `refund:${reserved.entryId}`, lot_id: null });
+    expect(last.allocations.map((a) => [a.kind, a.amount])).toEqual([
+      ['daily', 2],
+      ['kickstart', 1],
+    ]);
+
+    expect(await refund(u.id, reserved.entryId)).toEqual({ refunded: 0, balanceAfter: 7 });
+    expect(await Promise.all([refund(u.id, reserved.entryId), refund(u.id, reserved.entryId)])).toEqual([
+      { refunded: 0, balanceAfter: 7 },
+      { refunded: 0, balanceAfter: 7 },
+    ]);
+    expect((await ledgerOf(t, u.id)).filter((e) => e.operation_ref.startsWith('refund:'))).toHaveLength(1);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('does not return credits whose lot expired meanwhile (they would have expired unspent)', async () => {
+    const u = await signUp(t);
+    const daily = await giveCredits(t, u.id, 'daily', 2, { expiresAt: new Date(Date.now() + 3_600_000) });
+    expect(daily.granted).toBe(true);
+    const reserved = await reserve(u.id, 3);
+    // midnight passes while the work runs
+    await t.db.updateTable('credit_lots').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', u.id).where('kind', '=', 'daily').execute();
+    expect(await refund(u.id, reserved.entryId)).toEqual({ refunded: 1, balanceAfter: 5 });
+    expect(await balanceOf(t, u.id)).toEqual({ kickstart: 5, daily: 0, subscription: 0, purchased: 0, total: 5 });
+    await expectConsistentLedger(t, u.id, expect);
+  });
+
+  it('refunds only the user’s own AI charges', async () => {
+    const u = await signUp(t);
+    const other = await signUp(t);
+    const reserved = await reserve(u.id, 1);
+    await expect(refund(other.id, reserved.entryId)).rejects.toThrow(/no AI charge/);
+    const [kickstart] = await ledgerOf(t, u.id);
+    await expect(refund(u.id, kickstart!.id)).rejects.toThrow(/no AI charge/);
+    expect((await balanceOf(t, u.id)).total).toBe(4);
   });
 });
 

@@ -83,9 +83,11 @@ describe('cleanup job', () => {
       { event_id: 'evt_old', type: 'payment_captured', processed: true, created_at: new Date(Date.now() - 91 * 86_400_000) },
       { event_id: 'evt_new', type: 'payment_captured', processed: true },
     ]).execute();
+    // one active session per user (0007_voice_one_session.sql): the running one is another user's
+    const other = await signUp(t);
     const [stale, running] = await t.db.insertInto('voice_sessions').values([
       { user_id: user.id, started_at: new Date(Date.now() - 2 * 3_600_000) },
-      { user_id: user.id },
+      { user_id: other.id },
     ]).returning(['id']).execute();
 
     await cleanup(t.db);
@@ -94,7 +96,7 @@ describe('cleanup job', () => {
     expect(sessions).toEqual([liveSession]);
     const events = (await t.db.selectFrom('webhook_events').select('event_id').where('event_id', 'in', ['evt_old', 'evt_new']).execute()).map((r) => r.event_id);
     expect(events).toEqual(['evt_new']);
-    const voice = await t.db.selectFrom('voice_sessions').select(['id', 'status']).where('user_id', '=', user.id).execute();
+    const voice = await t.db.selectFrom('voice_sessions').select(['id', 'status']).where('user_id', 'in', [user.id, other.id]).execute();
     expect(voice.find((v) => v.id === stale!.id)?.status).toBe('failed');
     expect(voice.find((v) => v.id === running!.id)?.status).toBe('active');
   });

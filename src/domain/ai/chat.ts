@@ -5,7 +5,7 @@ import type { AiMessage, AiRequest } from '../../integrations/openai.js';
 import type { Actor } from '../actor.js';
 import { assertCanAfford } from '../credits/ledger.js';
 import { isoOrNull } from '../time.js';
-import { chargeAiRequest } from './charge.js';
+import { chargeAiRequest, confirmAiRequest, releaseAiRequest, reserveAiRequest, type AiCharge } from './charge.js';
 import { toSuggestedActions, suggestionTools } from './suggested-actions.js';
 import { openTasksForPrompt, ownTaskForPrompt, type PromptSubtask, type PromptTask } from './task-context.js';
 import { assertTaskQuota } from './task-counters.js';
@@ -78,53 +78,89 @@ async function prepareChat(deps: AppDeps, caller: AiCaller, input: ChatInput, no
   return { request: { messages, tools: suggestionTools(shownTasks.size > 0) }, shownTasks, taskId: input.task_id };
 }
 
-/** Validates the answer, then charges for it (and counts it) in one transaction. */
-async function settleChat(deps: AppDeps, caller: AiCaller, prepared: PreparedChat, answer: { content: string; toolCalls: { name: string; arguments: string }[] }): Promise<ChatResult> {
-  const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);
-  const credits = deps.config.AI_CREDIT_CHAT;
+/** What a chat request is charged and logged as. */
+function chatCharge(deps: AppDeps, caller: AiCaller, prepared: PreparedChat, suggestedActions = 0): AiCharge {
   const requestId = caller.actor.requestId ?? 'none';
-  const charged = await chargeAiRequest(deps.db, {
+  return {
     actor: caller.actor,
     sessionId: caller.sessionId,
     taskId: prepared.taskId,
-    credits,
+    credits: deps.config.AI_CREDIT_CHAT,
     description: 'AI chat',
     operationRef: `ai_chat:${requestId}`,
-    activity: { entityId: prepared.taskId ?? requestId, action: 'ai_chat', extra: { suggested_actions: suggested.length } },
-  });
-  return {
-    response: answer.content,
-    suggested_actions: suggested,
-    credits_used: credits,
-    credits_remaining: charged.balanceAfter,
-    ai_request_warning: charged.warning,
+    activity: { entityId: prepared.taskId ?? requestId, action: 'ai_chat', extra: { suggested_actions: suggestedActions } },
   };
 }
 
-/** POST /ai/chat as JSON. */
+const chatResult = (content: string, suggested: ChatResult['suggested_actions'], credits: number, charged: { balanceAfter: number; warning: boolean }): ChatResult => ({
+  response: content,
+  suggested_actions: suggested,
+  credits_used: credits,
+  credits_remaining: charged.balanceAfter,
+  ai_request_warning: charged.warning,
+});
+
+/** POST /ai/chat as JSON: nothing is sent before the answer is complete, so it is charged (and counted) then, in one transaction. */
 export async function chat(deps: AppDeps, caller: AiCaller, input: ChatInput): Promise<ChatResult> {
   const prepared = await prepareChat(deps, caller, input, new Date());
   const answer = await deps.ai.complete(prepared.request);
-  return settleChat(deps, caller, prepared, answer);
+  const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);
+  const charge = chatCharge(deps, caller, prepared, suggested.length);
+  const charged = await chargeAiRequest(deps.db, charge);
+  return chatResult(answer.content, suggested, charge.credits, charged);
 }
 
 export interface ChatStream {
   /** The answer's text, piece by piece; throws 503 when the provider fails or times out. */
   pieces: AsyncIterable<string>;
-  /** After the last piece: validates, charges and counts; the result for the `done` event. */
+  /** After the last piece: validates and records the answer; the result for the `done` event. */
   settle(): Promise<ChatResult>;
+  /**
+   * The stream ends without `done` (the provider failed, the answer was invalid, the client left
+   * before the provider finished): refunds the reserved credit and frees the per-task slot. Never
+   * throws; only the first call before a successful settle() does anything.
+   */
+  release(): Promise<void>;
 }
 
 /**
- * The streaming chat: runs every check, starts the provider's stream and waits for its first piece,
- * so that any failure until then is an ordinary error answer. `signal` stops the generation (the
- * client went away); nothing is charged unless the answer was complete.
+ * The streaming chat: runs every check, then reserves the credit and the per-task slot (402/429
+ * here, with nothing charged) before the provider is asked — text that was sent cannot be taken
+ * back, so it must be paid for before the first piece goes out. Then it starts the provider's
+ * stream and waits for its first piece, so that any failure until then is an ordinary error answer
+ * (and the reservation is refunded). `signal` stops the generation (the client went away).
  */
 export async function openChatStream(deps: AppDeps, caller: AiCaller, input: ChatInput, signal: AbortSignal): Promise<ChatStream> {
   const prepared = await prepareChat(deps, caller, input, new Date());
-  const stream = await deps.ai.stream({ ...prepared.request, signal });
+  deps.ai.assertConfigured();
+  const charge = chatCharge(deps, caller, prepared);
+  const reservation = await reserveAiRequest(deps.db, charge);
+  let confirmed = false;
+  let released: Promise<void> | undefined;
+  const release = () => {
+    // A confirmed answer was complete: it stays paid whatever happens to the stream afterwards.
+    if (confirmed) return Promise.resolve();
+    return (released ??= releaseAiRequest(deps.db, charge, reservation, 'Refund: AI chat not completed').catch((err: unknown) => {
+      deps.log.error({ err, request_id: caller.actor.requestId, ledger_entry: reservation.entryId }, 'AI chat reservation could not be refunded');
+    }));
+  };
+
+  let stream;
+  try {
+    stream = await deps.ai.stream({ ...prepared.request, signal });
+  } catch (err) {
+    await release();
+    throw err;
+  }
   return {
     pieces: stream,
-    settle: () => settleChat(deps, caller, prepared, stream.completion()),
+    async settle() {
+      const answer = stream.completion();
+      const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);
+      await confirmAiRequest(deps.db, chatCharge(deps, caller, prepared, suggested.length), reservation);
+      confirmed = true;
+      return chatResult(answer.content, suggested, charge.credits, reservation);
+    },
+    release,
   };
 }

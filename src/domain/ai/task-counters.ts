@@ -4,7 +4,9 @@ import { AppError } from '../../http/errors.js';
 
 // FR-035: AI requests about one task are counted per session (one sign-in: the access token's sid).
 // The 5th to the 10th successful request carry a warning; the 11th is refused. Only successful
-// (charged) requests count, and they are counted in the transaction that charges them.
+// (charged) requests count, and they are counted in the transaction that charges them — for a
+// stream, the one that reserves its credit before the answer starts; releaseTaskRequest gives the
+// slot back with the refund when the stream fails.
 
 export const TASK_REQUESTS_WARN_FROM = 5;
 export const TASK_REQUESTS_MAX = 10;
@@ -43,4 +45,16 @@ export async function countTaskRequest(trx: Executor, k: TaskCounterKey): Promis
     .executeTakeFirstOrThrow();
   if (row.count > TASK_REQUESTS_MAX) throw taskLimitReached();
   return { count: row.count, warning: row.count >= TASK_REQUESTS_WARN_FROM };
+}
+
+/** Gives back the slot of a reserved request that failed (in the transaction of its refund). */
+export async function releaseTaskRequest(trx: Executor, k: TaskCounterKey): Promise<void> {
+  await trx
+    .updateTable('ai_task_counters')
+    .set({ count: sql`count - 1`, updated_at: new Date() })
+    .where('user_id', '=', k.userId)
+    .where('session_id', '=', k.sessionId)
+    .where('task_id', '=', k.taskId)
+    .where('count', '>', 0)
+    .execute();
 }

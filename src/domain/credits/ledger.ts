@@ -150,6 +150,93 @@ export interface ConsumeCreditsInput {
  */
 export async function consumeCredits(trx: Executor, input: ConsumeCreditsInput): Promise<{ balanceAfter: number }> {
   requireTransaction(trx, 'consumeCredits');
+  const { balanceAfter } = await charge(trx, input);
+  return { balanceAfter };
+}
+
+export interface CreditReservation {
+  /** The charge's ledger entry: what refundCredits returns. */
+  entryId: string;
+  balanceAfter: number;
+}
+
+/**
+ * Charges like consumeCredits, for work whose result comes only after the transaction commits (a
+ * streamed answer, a minute of live audio): the credits are taken before the work starts, so
+ * concurrent work can never spend them twice, and refundCredits returns them if it fails.
+ */
+export async function reserveCredits(trx: Executor, input: ConsumeCreditsInput): Promise<CreditReservation> {
+  requireTransaction(trx, 'reserveCredits');
+  return charge(trx, input);
+}
+
+export interface RefundCreditsInput {
+  userId: string;
+  /** The ledger entry of the reserved charge (CreditReservation.entryId). */
+  entryId: string;
+  /** Shown in the history, e.g. "Refund: AI chat not completed". */
+  description: string;
+}
+
+/**
+ * Returns a reserved AI charge to the lots it was taken from, with a grant entry of category `ai`
+ * and operation `refund:<entry id>` (one refund per charge: a second call returns nothing). Credits
+ * whose lot expired meanwhile are not returned — they would have expired unspent anyway, and the
+ * expiry has already been (or will be) written for the lot as it stands.
+ */
+export async function refundCredits(trx: Executor, input: RefundCreditsInput): Promise<{ refunded: number; balanceAfter: number }> {
+  requireTransaction(trx, 'refundCredits');
+  await lockFor(trx, 'credits', input.userId);
+  const charged = await trx
+    .selectFrom('ai_credit_ledger')
+    .select('allocations')
+    .where('id', '=', input.entryId)
+    .where('user_id', '=', input.userId)
+    .where('type', '=', 'deduct')
+    .where('category', '=', 'ai')
+    .executeTakeFirst();
+  if (!charged) throw new Error(`refundCredits: no AI charge ${input.entryId} of user ${input.userId}`);
+  const operationRef = `refund:${input.entryId}`;
+  const done = await trx
+    .selectFrom('ai_credit_ledger')
+    .select('id')
+    .where('user_id', '=', input.userId)
+    .where('type', '=', 'grant')
+    .where('category', '=', 'ai')
+    .where('operation_ref', '=', operationRef)
+    .executeTakeFirst();
+  if (done) return { refunded: 0, balanceAfter: (await creditBalance(trx, input.userId)).total };
+
+  const returned: CreditAllocation[] = [];
+  for (const a of charged.allocations) {
+    const lot = await trx
+      .updateTable('credit_lots')
+      .set({ remaining: sql`remaining + ${a.amount}`, updated_at: new Date() })
+      .where('id', '=', a.lot_id)
+      .where('user_id', '=', input.userId)
+      .where(sql<boolean>`(expires_at is null or expires_at > now())`)
+      .returning('id')
+      .executeTakeFirst();
+    if (lot) returned.push(a);
+  }
+  const refunded = returned.reduce((sum, a) => sum + a.amount, 0);
+  const balanceAfter = (await creditBalance(trx, input.userId)).total;
+  if (refunded === 0) return { refunded, balanceAfter };
+  await insertEntry(trx, {
+    userId: input.userId,
+    type: 'grant',
+    category: 'ai',
+    amount: refunded,
+    balanceAfter,
+    description: input.description,
+    operationRef,
+    lotId: null,
+    allocations: returned,
+  });
+  return { refunded, balanceAfter };
+}
+
+async function charge(trx: Executor, input: ConsumeCreditsInput): Promise<CreditReservation> {
   requirePositiveInteger(input.amount, 'amount');
   await lockFor(trx, 'credits', input.userId);
   // The row locks repeat what the advisory lock already guarantees, for any writer that forgets it.
@@ -176,7 +263,7 @@ export async function consumeCredits(trx: Executor, input: ConsumeCreditsInput):
   }
   await drawDown(trx, allocations);
   const balanceAfter = available - input.amount;
-  await insertEntry(trx, {
+  const entryId = await insertEntry(trx, {
     userId: input.userId,
     type: 'deduct',
     category: input.category ?? 'ai',
@@ -187,7 +274,7 @@ export async function consumeCredits(trx: Executor, input: ConsumeCreditsInput):
     lotId: null,
     allocations,
   });
-  return { balanceAfter };
+  return { entryId, balanceAfter };
 }
 
 export interface ExpireCreditsInput {
@@ -281,8 +368,8 @@ interface NewEntry {
   allocations: CreditAllocation[];
 }
 
-async function insertEntry(trx: Executor, e: NewEntry): Promise<void> {
-  await trx
+async function insertEntry(trx: Executor, e: NewEntry): Promise<string> {
+  const row = await trx
     .insertInto('ai_credit_ledger')
     .values({
       user_id: e.userId,
@@ -298,5 +385,7 @@ async function insertEntry(trx: Executor, e: NewEntry): Promise<void> {
       created_at: sql<Date>`clock_timestamp()`,
       updated_at: sql<Date>`clock_timestamp()`,
     })
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
 }
