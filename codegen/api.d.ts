@@ -673,7 +673,9 @@ export interface paths {
          *       rule; `next_due` becomes the first occurrence after the later of now and the newest
          *       instance's due date.
          *     * `active: false` stops all generation (on completion and on demand) and sets `next_due` to
-         *       null; `active: true` resumes it from the first occurrence after now.
+         *       null; `active: true` resumes it like a new rule does: `next_due` becomes the first
+         *       occurrence after the later of now and the newest instance's due date, so no occurrence
+         *       that already has an instance is generated twice.
          *     * `title` is trimmed; `description` obeys the tier limit of tasks (400).
          *
          *     Logs `template_updated`.
@@ -951,6 +953,14 @@ export interface paths {
          *
          *     A subscription the push service reports as gone (404 or 410) is deleted and never blocks
          *     delivery to the user's other subscriptions.
+         *
+         *     The server only ever connects to public internet addresses. An `endpoint` whose host is a
+         *     private, loopback, link-local or otherwise non-public address — written literally or
+         *     resolved by DNS (every address of the name is checked) — or a name that does not resolve, is
+         *     a 400 `VALIDATION_ERROR` naming `body.endpoint`, and nothing is stored. The address is
+         *     checked again when each push is sent (inside the connection's own DNS lookup): if the name
+         *     has come to resolve to a non-public address, that push is not sent and not retried, and
+         *     the subscription is kept (only the push service can report it gone).
          */
         post: operations["registerPushSubscription"];
         /**
@@ -1161,14 +1171,18 @@ export interface paths {
          *     suggestion carries the `version` the assistant saw, so confirming it after the task changed is
          *     a 409 `CONFLICT`.
          *
-         *     **Cost**: 1 credit per request, charged only when the answer was produced (for a stream: when
-         *     it ends with `done`), in the same transaction as the result; the user needs at least 1 credit
-         *     (402 `INSUFFICIENT_CREDITS`). A provider that is down, does not answer within 30 s or answers
-         *     something that fails validation, and a missing `OPENAI_API_KEY`, give 503
+         *     **Cost**: 1 credit per request; the user needs at least 1 credit (402 `INSUFFICIENT_CREDITS`).
+         *     A JSON answer is charged when it was produced, in the same transaction as the result. A
+         *     stream is paid for before the provider is asked, because text already sent cannot be taken
+         *     back: its credit is reserved (a `deduct` entry in `GET /credits/history`) and, when the stream
+         *     does not end with `done`, refunded (a `grant` entry of category `ai` whose `operation_ref` is
+         *     `refund:<id of the deduct entry>`). A provider that is down, does not answer within 30 s or
+         *     answers something that fails validation, and a missing `OPENAI_API_KEY`, give 503
          *     `AI_SERVICE_UNAVAILABLE` and nothing is charged.
          *
          *     **Per-task limit**: requests with a `task_id` are counted per task and session, together with
-         *     `POST /ai/generate-subtasks`; only successful (charged) requests count. The 5th to the 10th
+         *     `POST /ai/generate-subtasks`; only successful (charged) requests count — a stream takes its
+         *     place when its credit is reserved and gives it back with the refund. The 5th to the 10th
          *     answer `ai_request_warning: true`; the 11th is refused with 429 `AI_TASK_LIMIT_REACHED` before
          *     the provider is called and is not charged. A session is one sign-in: refreshing tokens keeps
          *     it, a new sign-in starts a new one with fresh counters. Without `task_id`,
@@ -1178,28 +1192,31 @@ export interface paths {
          *     Send `Accept: text/event-stream` to receive the answer while it is generated; an `Accept` that
          *     does not prefer `text/event-stream` (or none) gets JSON. Browsers must use `fetch()` and read the body stream, since `EventSource`
          *     can only send GET. Every check (body, ownership, credits, rate and per-task limits) runs first
-         *     and fails as an ordinary JSON error with its status. The `200` with
-         *     `Content-Type: text/event-stream` and `Cache-Control: no-cache` is sent when the provider
-         *     starts answering; a provider that is unreachable, unconfigured or silent for 30 s still gets
-         *     a JSON 503.
+         *     and fails as an ordinary JSON error with its status. Then the credit and the per-task slot are
+         *     reserved, atomically with the user's other requests: of concurrent streams, only as many as
+         *     the balance (and the task's remaining requests) allow go on; the others get the JSON 402 or
+         *     429 before any event. The `200` with `Content-Type: text/event-stream` and
+         *     `Cache-Control: no-cache` is sent when the provider starts answering; a provider that is
+         *     unreachable or silent for 30 s still gets a JSON 503 (the reservation refunded), and a
+         *     missing `OPENAI_API_KEY` a JSON 503 before anything is reserved.
          *
          *     The body follows the SSE format (WHATWG HTML, "Server-sent events"): each event is an
          *     `event:` line, one `data:` line holding a single-line JSON object, and an empty line.
          *     * `delta`, data `{"text": "..."}` (`ChatStreamDelta`): the next piece of the answer. Zero or
          *       more; concatenating every `text` in order gives the final `response`.
-         *     * `done`, data `ChatResult`: the same object as `data` of the JSON answer. The credit is
-         *       charged just before it is sent. Always the last event of a successful stream.
+         *     * `done`, data `ChatResult`: the same object as `data` of the JSON answer; the credit
+         *       reserved at the start is kept (`credits_remaining` is the balance after it). Always the
+         *       last event of a successful stream.
          *     * `error`, data `{"code", "message"}` (`ChatStreamError`): the provider failed, the 30 s
-         *       limit ran out mid-answer or the answer failed validation (`AI_SERVICE_UNAVAILABLE`);
-         *       concurrent requests spent the balance (`INSUFFICIENT_CREDITS`) or the task's requests
-         *       (`AI_TASK_LIMIT_REACHED`) while this answer was generated; or an unexpected failure
-         *       (`INTERNAL_ERROR`). Nothing is charged and the request does not count toward the per-task
-         *       limit. Always the last event of a failed stream.
+         *       limit ran out mid-answer or the answer failed validation (`AI_SERVICE_UNAVAILABLE`), or an
+         *       unexpected failure (`INTERNAL_ERROR`). The reserved credit is refunded, so nothing is
+         *       charged, and the request does not count toward the per-task limit. Always the last event
+         *       of a failed stream.
          *
          *     The server closes the connection after `done` or `error`. Lines starting with `:` are comments
          *     (a keep-alive every 15 s) that SSE parsers ignore. Events carry no `id:` and a broken stream
          *     cannot be resumed. A client that disconnects before `done` stops the generation and is charged
-         *     only if the provider had already finished the answer.
+         *     only if the provider had already finished the answer; otherwise its reservation is refunded.
          *
          *     **Idempotency of streams**: a stream that ended with `done` is stored under its
          *     `Idempotency-Key` like a JSON answer. A retry with the same key is not charged again and gets
@@ -1228,8 +1245,9 @@ export interface paths {
          * @deprecated
          * @description Deprecated: use `POST /ai/chat` with `Accept: text/event-stream`.
          *
-         *     Same body, checks, errors, charging (1 credit when the stream ends with `done`), per-task
-         *     counting and event protocol as the streaming form of `POST /ai/chat`; the answer is always
+         *     Same body, checks, errors, charging (1 credit reserved before the provider is asked, refunded
+         *     unless the stream ends with `done`), per-task counting and event protocol as the streaming
+         *     form of `POST /ai/chat`; the answer is always
          *     `text/event-stream` whatever `Accept` says. Responses carry `Deprecation` and `Sunset` headers.
          */
         post: operations["streamChatWithAssistant"];
@@ -1394,9 +1412,10 @@ export interface paths {
          *     as the first message within 5 s. The server never logs the `token` parameter.
          *
          *     ## Session
-         *     1. After authentication the server checks the tier, the AI rate limit and that the balance
-         *        covers at least one minute (5 credits), opens the Deepgram stream and sends
-         *        `{"type": "connected", "session_id", "max_duration_seconds": 300}`.
+         *     1. After authentication the server checks the tier, the AI rate limit, that the balance
+         *        covers at least one minute (5 credits) and that the user has no other session open (**one
+         *        live transcription session per user at a time**), opens the Deepgram stream, charges the
+         *        first minute and sends `{"type": "connected", "session_id", "max_duration_seconds": 300}`.
          *     2. The client sends audio as **binary frames**: WebM/Opus, 48 kHz, mono, one frame every
          *        100–200 ms, each at most 32 KB (a larger frame closes the socket with code 1009). Frames
          *        sent before `connected` are discarded and not charged.
@@ -1409,17 +1428,26 @@ export interface paths {
          *
          *     ## Duration and credits
          *     The server measures the audio it relays (the duration Deepgram reports); the client cannot
-         *     declare it. The charge is 5 credits per started minute of relayed audio, taken when the
-         *     session ends. Relaying stops at 300 s of audio (`MAX_DURATION_EXCEEDED`), and also when a new
-         *     minute starts that the balance can no longer pay for (`INSUFFICIENT_CREDITS`).
+         *     declare it. The charge is 5 credits per started minute of relayed audio, each minute taken
+         *     from the balance when it starts — the first just before `connected`, each next one as soon as
+         *     Deepgram reports audio past the previous minute (audio arriving meanwhile is held back until
+         *     that minute is paid). Each minute is its own `deduct` entry (category `ai`, `operation_ref`
+         *     `voice_session:<session id>`) in `GET /credits/history`; a session that relayed no audio at
+         *     all gets its first minute back as a refund entry, and nothing else is charged or refunded when
+         *     the session ends. Relaying stops at 300 s of audio (`MAX_DURATION_EXCEEDED`), and also as
+         *     soon as a new minute starts that the balance cannot pay for (`INSUFFICIENT_CREDITS`): that
+         *     minute is not charged, and what little of it Deepgram had already received is not billed.
          *
          *     ## Errors and endings
          *     The server reports problems as `{"type": "error", "code", "message"}`:
          *     * before the session starts — `UNAUTHORIZED` (bad, expired or missing token, no `auth`
          *       within 5 s, or any other message before authentication), `TIER_REQUIRED`,
-         *       `INSUFFICIENT_CREDITS`, `RATE_LIMIT_EXCEEDED`, `TRANSCRIPTION_FAILED` (Deepgram unreachable):
-         *       the error is followed by a close with code 1008 (1011 for `TRANSCRIPTION_FAILED`) and
-         *       nothing is charged;
+         *       `INSUFFICIENT_CREDITS`, `RATE_LIMIT_EXCEEDED`, `VOICE_SESSION_ACTIVE` (the user already has a
+         *       session open, on this or another connection; end it first), `TRANSCRIPTION_FAILED`
+         *       (Deepgram unreachable): the error is followed by a close with code 1008 (1011 for
+         *       `TRANSCRIPTION_FAILED`) and nothing is charged. A session counts as open until its
+         *       `complete` (at most a few seconds after its connection closes); one left open by a server
+         *       that stopped without ending it stops counting 2 × 300 s + 60 s after it started;
          *     * during the session — `MAX_DURATION_EXCEEDED`, `INSUFFICIENT_CREDITS` (see above) or
          *       `TRANSCRIPTION_FAILED` (Deepgram failed): relaying stops, the error is followed by
          *       `complete` with the transcript so far and the charge for the audio relayed, then a close
@@ -1492,7 +1520,8 @@ export interface paths {
          *     | `grant` | `daily` | the daily Pro grant at 00:00 UTC |
          *     | `grant` | `subscription` | the monthly Pro grant when a period is paid |
          *     | `grant` | `purchase` | credits bought, once the payment is confirmed |
-         *     | `deduct` | `ai` | one charged AI operation (chat, subtask generation, note conversion, transcription, a voice session), whatever kinds it consumed |
+         *     | `grant` | `ai` | the refund of a reserved AI charge whose work was not delivered (a chat stream that did not end with `done`, a voice session that relayed no audio): `operation_ref` `refund:<id of the deduct entry>`, returned to the kinds it was taken from (credits whose lot has expired meanwhile are not returned) |
+         *     | `deduct` | `ai` | one charged AI operation (chat, subtask generation, note conversion, transcription), or one started minute of a voice session, whatever kinds it consumed |
          *     | `deduct` | `daily` | unused daily credits expiring at 00:00 UTC |
          *     | `deduct` | `subscription` | subscription credits above the carry-over cap of 50 expiring at renewal |
          */
@@ -1642,6 +1671,11 @@ export interface paths {
          *     `POST /webhooks/checkout` for the state machine). `cancel_at_period_end` is `true` when the
          *     subscription is `cancelled`; `grace_period_end` is set only in `grace`.
          *
+         *     A renewal is never left undecided: a renewal charge that has no outcome from Checkout.com
+         *     24 hours after the hourly job first tried it counts as a failed payment (`active` →
+         *     `past_due` → … → `grace` → `expired`), so the first renewal of a period is decided at the
+         *     latest about 25 hours after `current_period_end`.
+         *
          *     `features` are those of the current tier, with the perks of unlocked achievements included in
          *     `max_tasks`, `max_notes` and `daily_credits`:
          *
@@ -1759,12 +1793,19 @@ export interface paths {
          *     pending purchases (a pending purchase stops counting when its payment is declined, or 24 hours
          *     after it was made if it was never paid); going over is a 409 `LIMIT_EXCEEDED` with `limit`.
          *
-         *     Credits are granted only against a payment Checkout.com confirms:
+         *     Credits are granted only against a payment Checkout.com has captured (an authorisation is
+         *     not a payment):
          *     * When the user has a card stored from their subscription, the server charges it at once
-         *       (Checkout.com `POST /payments`) and answers `success: true`, `status: completed`, the
-         *       credits granted, `new_balance` including them and `checkout_url: null`. A declined charge
-         *       is a 402 `PAYMENT_DECLINED`: nothing is granted and the purchase does not count toward the
-         *       monthly limit.
+         *       (Checkout.com `POST /payments` with capture). When Checkout.com reports the payment
+         *       captured — in its answer, or when the server looks at the payment (`GET /payments/{id}`)
+         *       for up to about 3 seconds after the authorisation — it answers `success: true`,
+         *       `status: completed`, the credits granted, `new_balance` including them and
+         *       `checkout_url: null`. A charge that is authorised but not yet captured by then, or pending
+         *       (authentication), answers `success: false`, `status: pending`, `credits_purchased: 0`
+         *       and `checkout_url: null`; the purchase keeps its place in the monthly limit and its
+         *       credits arrive with `payment_captured`. A declined charge, or one Checkout.com refuses
+         *       outright (e.g. the stored card can no longer be used), is a 402 `PAYMENT_DECLINED`:
+         *       nothing is granted and the purchase does not count toward the monthly limit.
          *     * Otherwise it creates a hosted payment page and answers `success: false`,
          *       `status: pending`, `credits_purchased: 0`, `new_balance` unchanged and the `checkout_url`
          *       to pay at; the credits arrive when `POST /webhooks/checkout` confirms the payment
@@ -1821,7 +1862,11 @@ export interface paths {
          *         `pro`, and the 100 monthly subscription credits are granted, unused subscription credits
          *         carrying over up to 50 (the rest expire);
          *       * a credit purchase (`data.metadata.purchase_id`): the purchase becomes `completed` and its
-         *         credits are granted, unless they already were.
+         *         credits are granted, unless they already were. A purchase that had failed, or whose
+         *         24-hour hold had lapsed, and is paid after all is granted only if its calendar month's
+         *         500-credit limit still has room; otherwise nothing is granted, the purchase stays failed
+         *         and the payment is recorded for a refund (activity `credit_purchase_refund_required`
+         *         on the purchase, and a warning in the service's log); the event answers `processed: true`.
          *     * `payment_declined` on a subscription payment: the 1st and 2nd failures move `active` to
          *       `past_due`; the 3rd starts a 3-day `grace` period (`grace_period_end`). On a credit
          *       purchase: the purchase fails, nothing is granted and it no longer counts toward the
@@ -1846,9 +1891,22 @@ export interface paths {
          *     Time-based transitions are applied by the hourly `subscription_check` job, which also
          *     charges renewals: when a paid month ends, the card Checkout.com stored with the last payment
          *     is charged (`POST /payments`, merchant-initiated), and a `past_due` subscription's card again
-         *     every 24 hours until the third failure. The outcome of a charge is applied only when its
+         *     every 24 hours until the third failure. The outcome of a charge is applied when its
          *     `payment_captured` or `payment_declined` event arrives here, so it counts exactly once. A
          *     renewal starts where the paid month ended.
+         *
+         *     A renewal attempt is a failed payment ("payment declined" in the table) also when:
+         *     * Checkout.com refuses the charge request itself (a 4xx other than 401, 403 and 429 — no
+         *       payment is made and no event follows); the next attempt comes 24 hours later;
+         *     * it has no outcome **24 hours** after the job first tried it — the event was lost, the
+         *       payment stayed pending, or Checkout.com could not be reached all that time (unreachable,
+         *       429, 5xx and credential errors are otherwise retried hourly with the same idempotency
+         *       key, so one attempt is never charged twice).
+         *
+         *     Each renewal payment carries `renewal_period_end` and `renewal_attempt` in its metadata; a
+         *     `payment_declined` for an attempt already counted this way (or for an earlier period) is
+         *     acknowledged with `processed: false, reason: ignored`. A `payment_captured` that arrives late
+         *     is still applied: the money was taken, so the subscription is renewed.
          */
         post: operations["handleCheckoutWebhook"];
         delete?: never;
@@ -2657,10 +2715,10 @@ export interface components {
             /** @description The next piece of the answer. */
             text: string;
         };
-        /** @description The `data` of an `error` event; nothing was charged. */
+        /** @description The `data` of an `error` event; the credit reserved for the stream was refunded, so nothing was charged. */
         ChatStreamError: {
             /** @enum {string} */
-            code: "AI_SERVICE_UNAVAILABLE" | "INSUFFICIENT_CREDITS" | "AI_TASK_LIMIT_REACHED" | "INTERNAL_ERROR";
+            code: "AI_SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
             message: string;
         };
         GenerateSubtasksRequest: {
@@ -2892,7 +2950,7 @@ export interface components {
             full_transcript: string;
             /** @description Audio relayed, measured by the server. */
             duration_seconds: number;
-            /** @description 5 per started minute of `duration_seconds` (0 when no audio was relayed). */
+            /** @description 5 per started minute of `duration_seconds` (0 when no audio was relayed), except a minute that started when the balance could not pay for it (the session then stopped with `INSUFFICIENT_CREDITS`): that minute is not charged. */
             credits_used: number;
             credits_remaining: number;
         };
@@ -2911,7 +2969,7 @@ export interface components {
              */
             type: "error";
             /** @enum {string} */
-            code: "UNAUTHORIZED" | "TIER_REQUIRED" | "INSUFFICIENT_CREDITS" | "MAX_DURATION_EXCEEDED" | "TRANSCRIPTION_FAILED" | "RATE_LIMIT_EXCEEDED";
+            code: "UNAUTHORIZED" | "TIER_REQUIRED" | "INSUFFICIENT_CREDITS" | "MAX_DURATION_EXCEEDED" | "TRANSCRIPTION_FAILED" | "RATE_LIMIT_EXCEEDED" | "VOICE_SESSION_ACTIVE";
             message: string;
         };
         CreditBalance: {
@@ -2933,13 +2991,13 @@ export interface components {
             type: "grant" | "deduct";
             /** @enum {string} */
             category: "daily" | "subscription" | "purchase" | "ai" | "kickstart";
-            /** @description Signed, never 0: positive for a grant, negative for a charge or an expiry. */
+            /** @description Signed, never 0: positive for a grant (including a refund), negative for a charge or an expiry. */
             amount: number;
             /** @description The total balance after this entry. */
             balance_after: number;
             /** @description A human-readable label, e.g. "AI chat". */
             description: string;
-            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`, `daily_expiry:<date>`. */
+            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`, `daily_expiry:<date>`, or `refund:<id of the refunded entry>` for a `grant` of category `ai` that returns a reserved charge whose work was not delivered (a streamed chat that did not end with `done`, a voice session that relayed no audio). */
             operation_ref: string;
             created_at: components["schemas"]["Timestamp"];
         };
@@ -3138,7 +3196,7 @@ export interface components {
             purchase_id: components["schemas"]["Uuid"];
             /**
              * Format: uri
-             * @description Where to pay when `pending`; `null` when `completed`.
+             * @description Where to pay when `pending` at a hosted page; `null` when `completed`, and when a stored card was charged and the capture is still to come.
              */
             checkout_url: string | null;
         };

@@ -100,6 +100,8 @@ const schema = z.object({
   VAPID_CONTACT_EMAIL: optional,
   // Extra CA certificates (PEM) trusted when delivering Web Push, e.g. a private push service.
   WEB_PUSH_EXTRA_CA_CERTS: pem,
+  // Test-only: lets push endpoints on 127.0.0.1/::1 be registered and delivered to (refused in production).
+  PUSH_ALLOW_LOOPBACK: bool.default(false),
 });
 
 /** Every variable the service reads (.env.example documents each one; a test keeps them in step). */
@@ -122,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are required in production');
   }
   if (isProduction && c.TRANSCRIBE_ALLOW_LOOPBACK) throw new ConfigError('TRANSCRIBE_ALLOW_LOOPBACK is for tests only and is refused in production');
+  if (isProduction && c.PUSH_ALLOW_LOOPBACK) throw new ConfigError('PUSH_ALLOW_LOOPBACK is for tests only and is refused in production');
   if (Boolean(c.JWT_PRIVATE_KEY) !== Boolean(c.JWT_PUBLIC_KEY)) {
     throw new ConfigError('Set both JWT_PRIVATE_KEY and JWT_PUBLIC_KEY, or neither (development only)');
   }

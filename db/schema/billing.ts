@@ -20,6 +20,8 @@ export interface SubscriptionsTable {
   checkout_customer_id: string | null;
   last_payment_at: Timestamp | null;
   last_charge_attempt_at: Timestamp | null;
+  /** 0008: when the renewal attempt in progress counts as failed if Checkout.com has not answered it. */
+  charge_outcome_due_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

@@ -32,13 +32,13 @@ export const cancelSubscription: Handler<'cancelSubscription'> = async (_req, ct
 };
 
 export const purchaseCredits: Handler<'purchaseCredits'> = async (req, ctx) => {
-  const data = await purchase(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, userActor(ctx), req.body.amount, idempotencyKey(req.headers));
+  const data = await purchase(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, userActor(ctx), req.body.amount, idempotencyKey(req.headers), ctx.log);
   return { status: 200, body: { data } };
 };
 
 export const handleCheckoutWebhook: Handler<'handleCheckoutWebhook'> = async (req, ctx) => {
   // The signature first: nothing of an unsigned delivery is read or stored.
   verifyWebhookSignature(ctx.deps.config.CHECKOUT_WEBHOOK_SECRET, req.rawBody, req.headers['cko-signature']);
-  const ack = await handleCheckoutEvent(ctx.deps.db, ctx.deps.config, req.body as CheckoutEvent, ctx.requestId);
+  const ack = await handleCheckoutEvent(ctx.deps.db, ctx.deps.config, req.body as CheckoutEvent, ctx.requestId, ctx.log);
   return { status: 200, body: ack };
 };

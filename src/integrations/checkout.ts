@@ -3,8 +3,9 @@ import type { Config } from '../config.js';
 import { AppError, serviceUnavailable } from '../http/errors.js';
 
 // Checkout.com over its HTTP API (https://api-reference.checkout.com): hosted payment pages for a
-// customer who pays in the browser, `POST /payments` to charge a card Checkout.com stored, and the
-// HMAC of webhook deliveries. The only module that talks to Checkout.com.
+// customer who pays in the browser, `POST /payments` to charge a card Checkout.com stored,
+// `GET /payments/{id}` to see whether a payment was captured, and the HMAC of webhook deliveries.
+// The only module that talks to Checkout.com.
 
 export interface CheckoutConfig {
   secretKey: string | undefined;
@@ -48,18 +49,50 @@ export interface StoredSourceCharge {
 
 export interface ChargeResult {
   paymentId: string;
-  /** `true` when the issuer approved it; the capture is confirmed later by `payment_captured`. */
+  /**
+   * `true` when the issuer approved it. Approval is an authorisation, not money taken: with
+   * `capture: true` Checkout.com captures it shortly after (`status` becomes `Captured`, and
+   * `payment_captured` is sent); only `captured` means paid.
+   */
   approved: boolean;
+  /** `status` is `Captured`: the payment is taken. */
+  captured: boolean;
   /** Checkout.com's status: `Authorized`, `Captured`, `Declined`, `Pending`, … */
   status: string;
   responseSummary: string | null;
+}
+
+export interface PaymentState {
+  /** Checkout.com's status: `Authorized`, `Captured`, `Declined`, `Pending`, `Voided`, `Refunded`, … */
+  status: string;
+  captured: boolean;
 }
 
 export interface CheckoutClient {
   readonly configured: boolean;
   createHostedPayment(req: HostedPaymentRequest, idempotencyKey: string): Promise<HostedPaymentPage>;
   chargeStoredSource(req: StoredSourceCharge, idempotencyKey: string): Promise<ChargeResult>;
+  getPayment(paymentId: string): Promise<PaymentState>;
 }
+
+/**
+ * Checkout.com refused the request itself (a 4xx other than 401, 403 and 429: an invalid or
+ * unusable source, a malformed request). Not retryable: the same request gets the same answer, and
+ * no payment exists, so no webhook will follow.
+ */
+export class CheckoutRequestRejected extends Error {
+  override name = 'CheckoutRequestRejected';
+  constructor(
+    readonly status: number,
+    readonly errorCodes: string[],
+    path: string,
+  ) {
+    super(`Checkout.com ${path} answered ${status}${errorCodes.length ? `: ${errorCodes.join(', ')}` : ''}`);
+  }
+}
+
+/** Statuses in which the payment's money is taken (a later refund aside). */
+const CAPTURED_STATUSES = new Set(['Captured', 'Partially Captured']);
 
 const unavailable = () => serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'The payment service is unavailable; try again later');
 const notConfigured = () => serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Payments are not configured: set CHECKOUT_SECRET_KEY');
@@ -68,19 +101,23 @@ export function createCheckoutClient(cfg: CheckoutConfig): CheckoutClient {
   const base = cfg.apiUrl.replace(/\/+$/, '');
   const timeoutMs = cfg.timeoutMs ?? 15_000;
 
-  /** One call; transport failures, timeouts, 429 and 5xx become 503 (safe to retry with the same idempotency key). */
-  async function call(path: string, body: unknown, idempotencyKey: string): Promise<{ status: number; json: any }> {
+  /**
+   * One call. Transport failures, timeouts, 429 and 5xx become 503, as do 401/403 (our
+   * credentials): all safe to retry with the same idempotency key. Any other 4xx is a
+   * CheckoutRequestRejected.
+   */
+  async function call(path: string, body: unknown, idempotencyKey: string | null): Promise<{ status: number; json: any }> {
     if (!cfg.secretKey) throw notConfigured();
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
-        method: 'POST',
+        method: body === undefined ? 'GET' : 'POST',
         headers: {
           authorization: `Bearer ${cfg.secretKey}`,
-          'content-type': 'application/json',
-          'cko-idempotency-key': idempotencyKey,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(idempotencyKey ? { 'cko-idempotency-key': idempotencyKey } : {}),
         },
-        body: JSON.stringify(body),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch {
@@ -97,8 +134,8 @@ export function createCheckoutClient(cfg: CheckoutConfig): CheckoutClient {
     // A rejected key is our configuration's fault, not the user's: they may retry once it is fixed.
     if (res.status === 401 || res.status === 403) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'The payment service rejected our credentials; check CHECKOUT_SECRET_KEY');
     if (res.status >= 400) {
-      const codes = Array.isArray(json?.error_codes) ? json.error_codes.join(', ') : text.slice(0, 200);
-      throw new Error(`Checkout.com ${path} answered ${res.status}: ${codes}`);
+      const codes = Array.isArray(json?.error_codes) ? json.error_codes.filter((c: unknown): c is string => typeof c === 'string') : [];
+      throw new CheckoutRequestRejected(res.status, codes, path);
     }
     return { status: res.status, json };
   }
@@ -148,12 +185,20 @@ export function createCheckoutClient(cfg: CheckoutConfig): CheckoutClient {
         idempotencyKey,
       );
       if (typeof json?.id !== 'string') throw new Error('Checkout.com /payments answered without a payment id');
+      const status = typeof json.status === 'string' ? json.status : 'Unknown';
       return {
         paymentId: json.id,
         approved: json.approved === true,
-        status: typeof json.status === 'string' ? json.status : 'Unknown',
+        captured: CAPTURED_STATUSES.has(status),
+        status,
         responseSummary: typeof json.response_summary === 'string' ? json.response_summary : null,
       };
+    },
+
+    async getPayment(paymentId) {
+      const { json } = await call(`/payments/${encodeURIComponent(paymentId)}`, undefined, null);
+      const status = typeof json?.status === 'string' ? json.status : 'Unknown';
+      return { status, captured: CAPTURED_STATUSES.has(status) };
     },
   };
 }

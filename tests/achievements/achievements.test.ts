@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dailyCreditGrant } from '../../jobs/tasks/daily-credit-grant.js';
 import { creditBalance } from '../../src/domain/credits/ledger.js';
 import { effectiveLimits } from '../../src/domain/limits/effective-limits.js';
+import { addDays, startOfUtcDay } from '../../src/domain/utc-calendar.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { completeTaskAt, convertNote, daysAgo, plusDays } from './helpers.js';
@@ -91,7 +92,9 @@ describe('tasks_5, tasks_25, tasks_100', () => {
 
   it('reports an unlock by force-complete inside data, with the current streak', async () => {
     const bob = await signUp(t);
-    for (let i = 0; i < 4; i++) await completeTaskAt(t, bob, new Date());
+    // four completions well before today, so the streak the API reports is 1 whatever the time of day
+    const earlier = daysAgo(10, new Date());
+    for (let i = 0; i < 4; i++) await completeTaskAt(t, bob, earlier);
     const task = await bob.api.post('/tasks', { title: 'The fifth' });
     const res = await bob.api.post(`/tasks/${task.body.data.id}/force-complete`, { version: 1 });
     expect(res.status).toBe(200);
@@ -117,7 +120,8 @@ describe('streak_7 and streak_30', () => {
   it('unlocks streak_7 on the 7th consecutive day and streak_30 on the 30th; the perk adds to the daily grant of a Pro user only', async () => {
     const dan = await signUp(t, { tier: 'pro' });
     const free = await signUp(t);
-    const start = daysAgo(40);
+    const now = new Date();
+    const start = daysAgo(40, now);
     for (let day = 0; day < 30; day++) {
       const got = ids(await completeTaskAt(t, dan, plusDays(start, day)));
       const freeGot = ids(await completeTaskAt(t, free, plusDays(start, day)));
@@ -133,7 +137,8 @@ describe('streak_7 and streak_30', () => {
     expect(state.effective_limits.daily_ai_credits).toBe(10 + 2 + 5);
     expect((await me(free)).effective_limits.daily_ai_credits).toBe(0);
 
-    await dailyCreditGrant({ db: t.db, config: t.config }, { now: new Date().toISOString() });
+    // the coming midnight's grant: spendable for a day after it, so no real midnight can expire it during the test
+    await dailyCreditGrant({ db: t.db, config: t.config }, { now: addDays(startOfUtcDay(now), 1).toISOString() });
     expect((await creditBalance(t.db, dan.id)).daily).toBe(17);
     expect((await creditBalance(t.db, free.id)).daily).toBe(0);
   });

@@ -4,11 +4,11 @@ import { emit } from '../../src/domain/events/bus.js';
 import '../../src/domain/events/subscribers.js';
 
 const DAY = 86_400_000;
-/** 00:00 UTC, `n` days before today. */
-export const daysAgo = (n: number) => {
-  const now = new Date();
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - n * DAY);
-};
+/**
+ * 00:00 UTC, `n` days before the day of `now`. A test takes `now` once and derives every date from
+ * it, so a test running across midnight never mixes two "todays".
+ */
+export const daysAgo = (n: number, now: Date) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - n * DAY);
 export const plusDays = (d: Date, n: number) => new Date(d.getTime() + n * DAY);
 
 /**

@@ -28,7 +28,7 @@ const stats = async (user: TestUser, now: Date) => (await getMyAchievements(t.db
 describe('streaks', () => {
   it('continues across UTC midnight: 23:59:59 and 00:00:01 are two days', async () => {
     const ada = await signUp(t);
-    const day = daysAgo(10);
+    const day = daysAgo(10, new Date());
     await completeTaskAt(t, ada, new Date(day.getTime() - 1000));
     await completeTaskAt(t, ada, new Date(day.getTime() + 1000));
     expect(await stored(ada)).toMatchObject({ current_streak: 2, longest_streak: 2, last_day: day.toISOString().slice(0, 10) });
@@ -38,7 +38,7 @@ describe('streaks', () => {
 
   it('restarts after a gap but keeps the longest run', async () => {
     const bob = await signUp(t);
-    const d = daysAgo(20);
+    const d = daysAgo(20, new Date());
     for (const offset of [0, 1, 2, 4]) await completeTaskAt(t, bob, plusDays(d, offset));
     expect(await stored(bob)).toMatchObject({ current_streak: 1, longest_streak: 3, lifetime_tasks_completed: 4 });
     expect(await stats(bob, plusDays(d, 4))).toMatchObject({ current_streak: 1, longest_streak: 3 });
@@ -46,23 +46,26 @@ describe('streaks', () => {
 
   it('counts two completions on one day as one day of streak and two tasks', async () => {
     const cleo = await signUp(t);
-    const d = daysAgo(5);
+    const d = daysAgo(5, new Date());
     await completeTaskAt(t, cleo, new Date(d.getTime() + 3_600_000));
     await completeTaskAt(t, cleo, new Date(d.getTime() + 7_200_000));
     expect(await stored(cleo)).toMatchObject({ current_streak: 1, longest_streak: 1, lifetime_tasks_completed: 2 });
   });
 
-  it('a completion today through the API starts today’s streak, visible in GET /achievements/me', async () => {
+  it('a completion today through the API continues yesterday’s streak, visible in GET /achievements/me', async () => {
     const dan = await signUp(t);
-    await completeTaskAt(t, dan, plusDays(daysAgo(0), -1)); // yesterday
     const task = await dan.api.post('/tasks', { title: 'Today' });
-    await dan.api.patch(`/tasks/${task.body.data.id}`, { completed: true });
+    const done = await dan.api.patch(`/tasks/${task.body.data.id}`, { completed: true });
+    // "yesterday" is the day before the server's completion, whatever the time of day: runs are
+    // computed from all completion days, so the order they are recorded in does not matter
+    const today = new Date(done.body.data.completed_at);
+    await completeTaskAt(t, dan, plusDays(today, -1));
     expect((await dan.api.get('/achievements/me')).body.data.stats).toMatchObject({ current_streak: 2, longest_streak: 2, lifetime_tasks_completed: 2 });
   });
 
   it('the nightly job only breaks streaks and never adds a day: no double counting however often it runs', async () => {
     const eve = await signUp(t);
-    const d1 = daysAgo(30);
+    const d1 = daysAgo(30, new Date());
     await completeTaskAt(t, eve, plusDays(d1, 0));
     await completeTaskAt(t, eve, plusDays(d1, 1));
     // midnight after day 2: the streak is alive (the last completion was yesterday)
@@ -83,12 +86,13 @@ describe('streaks', () => {
     const fay = await signUp(t);
     const task = await fay.api.post('/tasks', { title: 'Toggle me' });
     const id = task.body.data.id;
-    await fay.api.patch(`/tasks/${id}`, { completed: true });
+    const first = await fay.api.patch(`/tasks/${id}`, { completed: true });
+    const completedAt = new Date(first.body.data.completed_at);
     await fay.api.patch(`/tasks/${id}`, { completed: false });
     await fay.api.patch(`/tasks/${id}`, { completed: true });
     expect((await fay.api.get('/achievements/me')).body.data.stats.lifetime_tasks_completed).toBe(1);
     // even a completion event for it on a later day counts nothing
-    await completeTaskAt(t, fay, plusDays(daysAgo(0), 1), { taskId: id });
+    await completeTaskAt(t, fay, plusDays(completedAt, 1), { taskId: id });
     expect(await stored(fay)).toMatchObject({ lifetime_tasks_completed: 1, current_streak: 1 });
   });
 

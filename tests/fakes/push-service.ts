@@ -4,7 +4,7 @@ import { generate } from 'selfsigned';
 
 /**
  * A Web Push service (RFC 8030) on https://127.0.0.1 with a certificate of its own (its `ca` goes
- * in WEB_PUSH_EXTRA_CA_CERTS). It plays the browser too: `subscribe()` makes a subscription with
+ * in WEB_PUSH_EXTRA_CA_CERTS; the app reaches it on loopback only with PUSH_ALLOW_LOOPBACK). It plays the browser too: `subscribe()` makes a subscription with
  * real client keys, so every delivery is checked the way a browser would — the VAPID JWT
  * (RFC 8292) verified against the `k=` key, and the aes128gcm payload (RFC 8291) decrypted.
  * An endpoint can be told to answer 404/410 (gone) or 500 (failing).
@@ -88,7 +88,8 @@ export async function startFakePushService(): Promise<FakePushService> {
     algorithm: 'sha256',
     extensions: [
       { name: 'basicConstraints', cA: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
+      // push.test: a name tests resolve to 127.0.0.1 themselves (the sender's injected lookup)
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'push.test' }] },
     ],
   });
   const clients = new Map<string, ClientKeys>();

@@ -28,6 +28,8 @@ export async function startBillingApp(opts: TestAppOptions = {}): Promise<Billin
       VAPID_PRIVATE_KEY: vapid.privateKey,
       VAPID_CONTACT_EMAIL: 'ops@example.com',
       WEB_PUSH_EXTRA_CA_CERTS: pushService.ca,
+      // the fake push service listens on 127.0.0.1
+      PUSH_ALLOW_LOOPBACK: 'true',
       ...opts.env,
     },
   });

@@ -107,6 +107,67 @@ describe('push delivery', () => {
     expect(app.pushService.deliveriesTo(sub.endpoint)).toHaveLength(0);
   });
 
+  it('never connects to an endpoint whose name resolves to a private address (every address is checked); the subscription is kept', async () => {
+    const gus = await signUp(app.t);
+    const sub = app.pushService.subscribe();
+    // The push service's own URL under a name; registered while the name resolved publicly.
+    const endpoint = sub.endpoint.replace('127.0.0.1', 'push.test');
+    const row = await app.t.db.insertInto('push_subscriptions').values({ user_id: gus.id, endpoint, p256dh_key: sub.p256dh_key, auth_key: sub.auth_key }).returning('id').executeTakeFirstOrThrow();
+    const notification = await app.t.db.insertInto('notifications').values({ user_id: gus.id, type: 'system', title: 'Hello', body: 'World' }).returning('id').executeTakeFirstOrThrow();
+    // The worker's sender, with a resolver answering for push.test (loopback is allowed, as for the fake).
+    const resolvingTo = (addresses: string[]) =>
+      createPushSender({
+        publicKey: app.t.config.VAPID_PUBLIC_KEY,
+        privateKey: app.t.config.VAPID_PRIVATE_KEY,
+        contact: app.t.config.VAPID_CONTACT_EMAIL,
+        extraCaCerts: app.pushService.ca,
+        allowLoopback: true,
+        lookup: async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      });
+    const job = { notificationId: notification.id, subscriptionId: row.id };
+
+    for (const addresses of [['127.0.0.1', '10.0.0.7'], ['fd00::7'], ['169.254.169.254']]) {
+      expect(await deliverPush(app.t.db, resolvingTo(addresses), app.t.deps.log, job), addresses.join()).toBe('refused');
+    }
+    expect(app.pushService.deliveriesTo(sub.endpoint)).toHaveLength(0);
+    expect(await subscriptionExists(endpoint)).toBe(true);
+    // a name that does not resolve right now is a network failure: thrown, so the worker retries it
+    await expect(deliverPush(app.t.db, resolvingTo([]), app.t.deps.log, job)).rejects.toThrow(/push delivery failed \(network\)/);
+
+    // The same endpoint resolving to the push service's address alone is delivered: the guard stopped it, not the network.
+    expect(await deliverPush(app.t.db, resolvingTo(['127.0.0.1']), app.t.deps.log, job)).toBe('delivered');
+    expect(app.pushService.deliveriesTo(sub.endpoint)).toHaveLength(1);
+  });
+
+  it('sends nothing to an endpoint that resolves to loopback without the test-only allowance, and neither the reminder nor the push job fails', async () => {
+    const strict = await startBillingApp({ worker: true, env: { PUSH_ALLOW_LOOPBACK: 'false' } });
+    try {
+      const hal = await signUp(strict.t);
+      const sub = strict.pushService.subscribe();
+      // localhost resolves (through the system's resolver) to loopback; stored as if it once resolved publicly
+      const endpoint = sub.endpoint.replace('127.0.0.1', 'localhost');
+      await strict.t.db.insertInto('push_subscriptions').values({ user_id: hal.id, endpoint, p256dh_key: sub.p256dh_key, auth_key: sub.auth_key }).execute();
+      const task = await hal.api.post('/tasks', { title: 'Renew the passport' });
+      const reminder = await hal.api.post(`/tasks/${task.body.data.id}/reminders`, { type: 'absolute', scheduled_at: new Date(Date.now() - 1000).toISOString(), method: 'push' });
+      expect(reminder.status).toBe(201);
+
+      // Done when the notification exists and no push_deliver job of it is left (a failed one would stay, to be retried).
+      const pushJobsLeft = async () => {
+        const [notification] = await strict.t.db.selectFrom('notifications').select('id').where('user_id', '=', hal.id).execute();
+        if (!notification) return -1;
+        const { rows } = await sql<{ n: number }>`select count(*)::int as n from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
+          where k.identifier = 'push_deliver' and j.payload->>'notificationId' = ${notification.id}`.execute(strict.t.db);
+        return rows[0]!.n;
+      };
+      await expect.poll(pushJobsLeft, { timeout: 10_000 }).toBe(0);
+      expect((await hal.api.get(`/reminders/${reminder.body.data.id}`)).body.data.fired).toBe(true);
+      expect(strict.pushService.deliveries).toHaveLength(0);
+      expect(await strict.t.db.selectFrom('push_subscriptions').select('id').where('endpoint', '=', endpoint).execute()).toHaveLength(1);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('skips a push quietly when VAPID keys are not configured', async () => {
     const eve = await signUp(app.t);
     const sub = app.pushService.subscribe();

@@ -1,4 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPushSubscription } from '../../src/domain/push/push-subscriptions.js';
+import { loadConfig } from '../../src/config.js';
+import { AppError } from '../../src/http/errors.js';
+import { createPushSender } from '../../src/integrations/web-push.js';
+import type { LookupAll } from '../../src/integrations/public-address.js';
 import { startFakePushService, type FakePushService } from '../fakes/push-service.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
@@ -9,7 +14,8 @@ let ada: TestUser;
 let bob: TestUser;
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // The fake push service listens on 127.0.0.1, which only this test-only setting lets through.
+  t = await startTestApp({ env: { PUSH_ALLOW_LOOPBACK: 'true' } });
   pushService = await startFakePushService();
   ada = await signUp(t);
   bob = await signUp(t);
@@ -67,6 +73,93 @@ describe('registerPushSubscription', () => {
 
   it('needs a token', async () => {
     expect((await t.api.post('/notifications/push-subscription', pushService.subscribe())).status).toBe(401);
+  });
+});
+
+describe('registerPushSubscription: only public push endpoints', () => {
+  const fieldsOf = (res: { body: any }) => res.body.error.details.map((d: { field: string }) => d.field);
+
+  it.each([
+    'https://10.0.0.5/push/a',
+    'https://172.16.8.1:8443/push/a',
+    'https://192.168.1.20/push/a',
+    'https://169.254.169.254/latest/meta-data',
+    'https://100.64.0.1/push/a',
+    'https://0.0.0.0/push/a',
+    'https://[fd12:3456::1]/push/a',
+    'https://[fe80::1]/push/a',
+    'https://[::ffff:10.0.0.1]/push/a',
+    'https://0x0a000001/push/a', // 10.0.0.1 written in hex
+  ])('refuses %s with 400 naming body.endpoint, storing nothing', async (endpoint) => {
+    const res = await ada.api.post('/notifications/push-subscription', { ...pushService.subscribe(), endpoint });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(fieldsOf(res)).toEqual(['body.endpoint']);
+    expect(res.body.error.message).toBe('The push endpoint is not a public internet address');
+    expect(await rowsOf(endpoint)).toHaveLength(0);
+  });
+
+  it('refuses loopback, literal or by DNS (localhost), without the test-only allowance', async () => {
+    const strict = await startTestApp();
+    try {
+      const cleo = await signUp(strict);
+      const port = new URL(pushService.origin).port;
+      for (const [endpoint, message] of [
+        [`https://127.0.0.1:${port}/push/a`, 'The push endpoint is not a public internet address'],
+        [`https://[::1]:${port}/push/a`, 'The push endpoint is not a public internet address'],
+        [`https://localhost:${port}/push/a`, 'The push endpoint is not a public internet address'],
+      ] as const) {
+        const res = await cleo.api.post('/notifications/push-subscription', { ...pushService.subscribe(), endpoint });
+        expect(res.status, endpoint).toBe(400);
+        expect(fieldsOf(res)).toEqual(['body.endpoint']);
+        expect(res.body.error.message).toBe(message);
+      }
+      expect(await strict.db.selectFrom('push_subscriptions').select('id').where('user_id', '=', cleo.id).execute()).toEqual([]);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('checks every address a name resolves to: one private address among public ones is refused, as is a name that does not resolve', async () => {
+    // Push service names resolve through the system's DNS; here a resolver answers for a test name.
+    const resolver = (addresses: string[]): LookupAll => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    const sender = (addresses: string[]) => createPushSender({ publicKey: undefined, privateKey: undefined, contact: undefined, lookup: resolver(addresses) });
+    const keys = (endpoint: string) => {
+      const sub = pushService.subscribe();
+      return { endpoint, p256dh: sub.p256dh_key, auth: sub.auth_key };
+    };
+
+    const mixed = 'https://push.mixed.test/push/a';
+    const refused = await registerPushSubscription(t.db, sender(['93.184.216.34', '10.1.2.3']), bob.id, keys(mixed)).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(AppError);
+    expect(refused).toMatchObject({ status: 400, details: [{ field: 'body.endpoint', message: 'The push endpoint is not a public internet address' }] });
+    expect(await rowsOf(mixed)).toHaveLength(0);
+
+    const v6 = 'https://push.v6.test/push/a';
+    await expect(registerPushSubscription(t.db, sender(['2606:4700:4700::1111', 'fd00::7']), bob.id, keys(v6))).rejects.toMatchObject({ status: 400 });
+
+    const nowhere = 'https://push.nowhere.test/push/a';
+    const notFound: LookupAll = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND push.nowhere.test'), { code: 'ENOTFOUND' });
+    };
+    const unresolvable = createPushSender({ publicKey: undefined, privateKey: undefined, contact: undefined, lookup: notFound });
+    await expect(registerPushSubscription(t.db, unresolvable, bob.id, keys(nowhere))).rejects.toMatchObject({
+      status: 400,
+      details: [{ field: 'body.endpoint', message: "The push endpoint's host name does not resolve" }],
+    });
+    expect(await rowsOf(nowhere)).toHaveLength(0);
+
+    const good = 'https://push.public.test/push/a';
+    const ok = await registerPushSubscription(t.db, sender(['93.184.216.34', '2606:4700:4700::1111']), bob.id, keys(good));
+    expect(ok.created).toBe(true);
+    expect(await rowsOf(good)).toHaveLength(1);
+  });
+
+  it('PUSH_ALLOW_LOOPBACK is refused in production', () => {
+    const keys = { JWT_PRIVATE_KEY: 'x', JWT_PUBLIC_KEY: 'y', DATABASE_URL: 'postgres://x/y' };
+    expect(() => loadConfig({ NODE_ENV: 'production', ...keys, PUSH_ALLOW_LOOPBACK: 'true' })).toThrow(/PUSH_ALLOW_LOOPBACK/);
+    expect(loadConfig({ NODE_ENV: 'test', PUSH_ALLOW_LOOPBACK: 'true' }).PUSH_ALLOW_LOOPBACK).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).PUSH_ALLOW_LOOPBACK).toBe(false);
   });
 });
 

@@ -1,18 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dailyCreditGrant } from '../../jobs/tasks/daily-credit-grant.js';
 import { consumeCredits, creditBalance } from '../../src/domain/credits/ledger.js';
+import { addDays, startOfUtcDay } from '../../src/domain/utc-calendar.js';
 import { startBillingApp, type BillingApp } from '../helpers/billing.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 
 let app: BillingApp;
-const DAY = 86_400_000;
-const today = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()));
-const tomorrow = new Date(today.getTime() + DAY);
 
 beforeAll(async () => {
   app = await startBillingApp();
 });
 afterAll(() => app?.close());
+
+// Each test takes `now` once and derives the midnights it runs the job for from it.
+const todayOf = (now: Date) => startOfUtcDay(now);
 
 const runDaily = (now: Date) => dailyCreditGrant({ db: app.t.db, config: app.t.config }, { now: now.toISOString() });
 const spend = (user: TestUser, amount: number) =>
@@ -23,67 +24,86 @@ const lotsOf = (user: TestUser, kind: string) => app.t.db.selectFrom('credit_lot
 
 describe('daily_credit_grant', () => {
   it('grants Pro users 10 credits at 00:00 UTC that expire at the next midnight, once per day', async () => {
+    const today = todayOf(new Date());
     const pro = await signUp(app.t, { tier: 'pro' });
     const free = await signUp(app.t);
     await runDaily(today);
-    expect((await creditBalance(app.t.db, pro.id)).daily).toBe(10);
-    expect(await lotsOf(pro, 'daily')).toEqual([{ amount: 10, remaining: 10, expires_at: tomorrow }]);
-    expect((await creditBalance(app.t.db, free.id)).daily).toBe(0);
+    // the lots themselves, not the spendable balance, which a real midnight during the test would change
+    expect(await lotsOf(pro, 'daily')).toEqual([{ amount: 10, remaining: 10, expires_at: addDays(today, 1) }]);
+    expect(await lotsOf(free, 'daily')).toEqual([]);
     // a second run the same day (a retry, a backfilled tick) grants nothing more
     await runDaily(new Date(today.getTime() + 30 * 60_000));
     expect(await ledgerOf(pro, 'daily')).toEqual([{ type: 'grant', amount: 10, description: 'Daily Pro credits' }]);
   });
 
-  it('at the next midnight expires what is left of yesterday’s and grants today’s', async () => {
+  it('at the next midnight expires what is left of the day before’s and grants the new day’s', async () => {
+    // Spending needs the credits spendable at the database's clock: the job runs for the coming
+    // midnight (the cron's next tick), whose credits stay spendable for a day after it, and the
+    // next run (a day later) finds them granted before its day, as at any real midnight.
+    const first = addDays(todayOf(new Date()), 1);
     const pro = await signUp(app.t, { tier: 'pro' });
-    await runDaily(today);
+    await runDaily(first);
     await spend(pro, 3);
     expect((await creditBalance(app.t.db, pro.id)).daily).toBe(7);
-    await runDaily(tomorrow);
+    await runDaily(addDays(first, 1));
     expect(await ledgerOf(pro, 'daily')).toEqual([
       { type: 'grant', amount: 10, description: 'Daily Pro credits' },
       { type: 'deduct', amount: -7, description: 'Daily credits expired at 00:00 UTC' },
       { type: 'grant', amount: 10, description: 'Daily Pro credits' },
     ]);
-    expect((await lotsOf(pro, 'daily')).map((l) => l.expires_at)).toEqual([tomorrow, new Date(tomorrow.getTime() + DAY)]);
+    expect((await lotsOf(pro, 'daily')).map((l) => l.expires_at)).toEqual([addDays(first, 1), addDays(first, 2)]);
     expect((await creditBalance(app.t.db, pro.id)).daily).toBe(10);
   });
 
   it('only expires the leftovers of a user who is no longer Pro', async () => {
+    const first = addDays(todayOf(new Date()), 1); // as above: the coming midnight, then the one after
     const former = await signUp(app.t, { tier: 'pro' });
-    await runDaily(today);
+    await runDaily(first);
     await app.t.db.updateTable('users').set({ tier: 'free' }).where('id', '=', former.id).execute();
-    await runDaily(tomorrow);
+    await runDaily(addDays(first, 1));
     expect((await ledgerOf(former, 'daily')).map((e) => e.amount)).toEqual([10, -10]);
     expect((await creditBalance(app.t.db, former.id)).daily).toBe(0);
   });
 });
 
 describe('monthly subscription credits', () => {
+  // A payment also grants today's daily credits, which are spent first and expire at the next real
+  // midnight; this app grants none, so what is spent comes from the subscription credits whenever
+  // the test runs.
+  let monthly: BillingApp;
+  beforeAll(async () => {
+    monthly = await startBillingApp({ env: { PRO_DAILY_CREDITS: '0' } });
+  });
+  afterAll(() => monthly?.close());
+
   const payment = (user: TestUser) =>
-    app.checkout.event('payment_captured', { id: `pay_${Math.random().toString(36).slice(2)}`, amount: 999, metadata: { user_id: user.id, plan: 'pro_monthly' }, source: { id: 'src_1', type: 'card' } });
+    monthly.checkout.event('payment_captured', { id: `pay_${Math.random().toString(36).slice(2)}`, amount: 999, metadata: { user_id: user.id, plan: 'pro_monthly' }, source: { id: 'src_1', type: 'card' } });
+  const spendOf = (user: TestUser, amount: number) =>
+    monthly.t.db.transaction().execute((trx) => consumeCredits(trx, { userId: user.id, amount, description: 'AI chat', operationRef: `test:${Math.random()}` }));
+  const subscriptionLedgerOf = (user: TestUser) =>
+    monthly.t.db.selectFrom('ai_credit_ledger').select(['amount', 'description']).where('user_id', '=', user.id).where('category', '=', 'subscription').orderBy('seq').execute();
 
   it('grants 100 per paid month and carries at most 50 unused subscription credits over', async () => {
-    const ada = await signUp(app.t);
-    await app.checkout.deliver(payment(ada));
-    expect(await creditBalance(app.t.db, ada.id)).toMatchObject({ subscription: 100, daily: 10 });
-    await spend(ada, 30); // 10 daily first, then 20 subscription
-    expect((await creditBalance(app.t.db, ada.id)).subscription).toBe(80);
+    const ada = await signUp(monthly.t);
+    await monthly.checkout.deliver(payment(ada));
+    expect(await creditBalance(monthly.t.db, ada.id)).toMatchObject({ subscription: 100, daily: 0 });
+    await spendOf(ada, 20);
+    expect((await creditBalance(monthly.t.db, ada.id)).subscription).toBe(80);
 
-    await app.checkout.deliver(payment(ada));
-    expect((await creditBalance(app.t.db, ada.id)).subscription).toBe(150);
-    await app.checkout.deliver(payment(ada));
-    expect((await creditBalance(app.t.db, ada.id)).subscription).toBe(150);
-    expect((await ledgerOf(ada, 'subscription')).map((e) => e.amount)).toEqual([100, -30, 100, -100, 100]);
-    expect((await ledgerOf(ada, 'subscription'))[1]!.description).toBe('Subscription credits above the carry-over of 50 expired');
+    await monthly.checkout.deliver(payment(ada));
+    expect((await creditBalance(monthly.t.db, ada.id)).subscription).toBe(150);
+    await monthly.checkout.deliver(payment(ada));
+    expect((await creditBalance(monthly.t.db, ada.id)).subscription).toBe(150);
+    expect((await subscriptionLedgerOf(ada)).map((e) => e.amount)).toEqual([100, -30, 100, -100, 100]);
+    expect((await subscriptionLedgerOf(ada))[1]!.description).toBe('Subscription credits above the carry-over of 50 expired');
   });
 
   it('carries everything over when less than 50 is left', async () => {
-    const bob = await signUp(app.t);
-    await app.checkout.deliver(payment(bob));
-    await spend(bob, 90); // 10 daily + 80 subscription
-    await app.checkout.deliver(payment(bob));
-    expect((await creditBalance(app.t.db, bob.id)).subscription).toBe(120);
-    expect((await ledgerOf(bob, 'subscription')).map((e) => e.amount)).toEqual([100, 100]);
+    const bob = await signUp(monthly.t);
+    await monthly.checkout.deliver(payment(bob));
+    await spendOf(bob, 80);
+    await monthly.checkout.deliver(payment(bob));
+    expect((await creditBalance(monthly.t.db, bob.id)).subscription).toBe(120);
+    expect((await subscriptionLedgerOf(bob)).map((e) => e.amount)).toEqual([100, 100]);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../jobs/enqueue.js';
 import { CRONTAB } from '../../jobs/runner.js';
-import { creditBalance } from '../../src/domain/credits/ledger.js';
+import { addDays, startOfUtcDay } from '../../src/domain/utc-calendar.js';
 import { completeTaskAt, daysAgo } from '../achievements/helpers.js';
 import { startBillingApp, type BillingApp } from '../helpers/billing.js';
 import { signUp } from '../helpers/users.js';
@@ -23,15 +23,19 @@ describe('scheduled jobs in the worker', () => {
   });
 
   it('daily_credit_grant grants the day of its cron tick', async () => {
+    const tick = startOfUtcDay(new Date());
     const pro = await signUp(app.t, { tier: 'pro' });
-    await enqueueJob(app.t.db, 'daily_credit_grant', { _cron: { ts: daysAgo(0).toISOString() } });
-    await expect.poll(async () => (await creditBalance(app.t.db, pro.id)).daily, { timeout: 10_000 }).toBe(10);
+    await enqueueJob(app.t.db, 'daily_credit_grant', { _cron: { ts: tick.toISOString() } });
+    // the lot granted for the tick's day (not the spendable balance, which a real midnight would change)
+    const dailyLots = () => app.t.db.selectFrom('credit_lots').select(['amount', 'expires_at']).where('user_id', '=', pro.id).where('kind', '=', 'daily').execute();
+    await expect.poll(dailyLots, { timeout: 10_000 }).toEqual([{ amount: 10, expires_at: addDays(tick, 1) }]);
   });
 
   it('streak_calculate breaks streaks older than yesterday', async () => {
+    const now = new Date();
     const ada = await signUp(app.t);
-    await completeTaskAt(app.t, ada, daysAgo(3));
-    await enqueueJob(app.t.db, 'streak_calculate', { now: new Date().toISOString() });
+    await completeTaskAt(app.t, ada, daysAgo(3, now));
+    await enqueueJob(app.t.db, 'streak_calculate', { now: now.toISOString() });
     await expect
       .poll(async () => (await app.t.db.selectFrom('user_achievement_states').select('current_streak').where('user_id', '=', ada.id).executeTakeFirstOrThrow()).current_streak, { timeout: 10_000 })
       .toBe(0);

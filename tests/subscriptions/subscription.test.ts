@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscriptionCheck } from '../../jobs/tasks/subscription-check.js';
 import { creditBalance } from '../../src/domain/credits/ledger.js';
+import { addDays, addUtcMonths, startOfUtcDay } from '../../src/domain/utc-calendar.js';
 import { startBillingApp, type BillingApp } from '../helpers/billing.js';
 import { startTestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
@@ -24,7 +25,8 @@ async function subscribe(user: TestUser, paidAt = new Date()) {
 }
 
 const runCheck = (now: Date) => subscriptionCheck({ db: app.t.db, config: app.t.config, checkout: app.t.deps.checkout, log: app.t.deps.log }, { now: now.toISOString() });
-const plusMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()));
+// The server's own month arithmetic: the 31st becomes the last day of a shorter month.
+const plusMonth = (d: Date) => addUtcMonths(d, 1);
 
 describe('getSubscription', () => {
   it('shows a user who never subscribed: free, no status, the free features', async () => {
@@ -56,9 +58,16 @@ describe('createCheckoutSession', () => {
   it('activates Pro when Checkout.com confirms the payment: the period, the tier, the monthly and today’s daily credits', async () => {
     const bob = await signUp(app.t);
     const paidAt = await subscribe(bob);
+    const processed = new Date();
     const res = await bob.api.get('/subscription');
     expect(res.body.data).toEqual({ tier: 'pro', status: 'active', current_period_end: plusMonth(paidAt).toISOString(), cancel_at_period_end: false, grace_period_end: null, features: PRO_FEATURES });
-    expect(await creditBalance(app.t.db, bob.id)).toMatchObject({ subscription: 100, daily: 10 });
+    expect((await creditBalance(app.t.db, bob.id)).subscription).toBe(100);
+    // today's 10 daily credits, until the midnight after the server processed the payment (read as
+    // granted rather than as spendable, which would change if that midnight passed meanwhile)
+    const daily = await app.t.db.selectFrom('credit_lots').select(['amount', 'expires_at']).where('user_id', '=', bob.id).where('kind', '=', 'daily').execute();
+    expect(daily).toHaveLength(1);
+    expect(daily[0]!.amount).toBe(10);
+    expect([addDays(startOfUtcDay(paidAt), 1), addDays(startOfUtcDay(processed), 1)]).toContainEqual(daily[0]!.expires_at);
     const activity = await bob.api.get('/activity', { query: { entity_type: 'subscription' } });
     expect(activity.body.data.map((e: { action: string }) => e.action)).toEqual(['subscription_activated']);
     expect(activity.body.data[0].source).toBe('system');

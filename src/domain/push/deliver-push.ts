@@ -21,13 +21,16 @@ export function pushPayload(n: { id: string; type: string; title: string; body: 
   return JSON.stringify({ notification_id: n.id, type: n.type, title: n.title, body: n.body, url: n.action_url, task_id: n.task_id, tag: n.id });
 }
 
-export type PushDeliveryResult = 'fanned_out' | 'delivered' | 'gone' | 'skipped' | 'failed';
+export type PushDeliveryResult = 'fanned_out' | 'delivered' | 'gone' | 'skipped' | 'failed' | 'refused';
 
 /**
  * The `push_deliver` job. Without a subscription it enqueues one job per subscription of the user,
  * so a slow or failing endpoint is retried alone and never re-sends to the others. With one, it
  * sends: a subscription the push service reports gone (404/410) is deleted (FR-028b); a transient
  * failure (429, 5xx, network) throws so the worker retries it; any other failure is logged.
+ * An endpoint whose host now resolves to a non-public address is not connected to: the push is
+ * dropped with a warning, not retried, and the subscription is kept — only the push service can
+ * say a subscription is gone, and the address is checked again at every delivery.
  */
 export async function deliverPush(db: Database, push: PushSender, log: Logger, payload: { notificationId: string; subscriptionId?: string }): Promise<PushDeliveryResult> {
   const notification = await db
@@ -67,6 +70,9 @@ export async function deliverPush(db: Database, push: PushSender, log: Logger, p
       await db.deleteFrom('push_subscriptions').where('id', '=', subscription.id).where('p256dh_key', '=', subscription.p256dh_key).execute();
       log.info({ job: 'push_deliver', subscription_id: subscription.id, status: result.statusCode }, 'push subscription gone; deleted');
       return 'gone';
+    case 'refused':
+      log.warn({ job: 'push_deliver', subscription_id: subscription.id, err: result.message }, 'push endpoint is not a public address; not sent');
+      return 'refused';
     case 'failed':
       if (result.retryable) throw new Error(`push delivery failed (${result.statusCode ?? 'network'}): ${result.message}`);
       log.warn({ job: 'push_deliver', subscription_id: subscription.id, status: result.statusCode, err: result.message }, 'push delivery refused; not retried');

@@ -3,6 +3,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { PushSubscriptionRow } from '../../../db/schema/index.js';
 import { conflict, invalidField, notFound } from '../../http/errors.js';
+import type { PushSender } from '../../integrations/web-push.js';
 import { iso } from '../time.js';
 
 type PushSubscription = components['schemas']['PushSubscription'];
@@ -32,10 +33,14 @@ function checkKeys(keys: PushKeys): void {
 /**
  * Stores the browser's subscription (FR-028a). The same endpoint again from the same user updates
  * its keys; an endpoint another user registered is a 409 and is never taken over (the conditional
- * upsert cannot move it, even when two users race for it).
+ * upsert cannot move it, even when two users race for it). An endpoint on a private, loopback or
+ * link-local address (literally or by DNS) is refused before anything is stored: the server would
+ * never deliver to it, and storing it would let a client point the worker at internal hosts.
  */
-export async function registerPushSubscription(db: Executor, userId: string, keys: PushKeys): Promise<{ subscription: PushSubscriptionRow; created: boolean }> {
+export async function registerPushSubscription(db: Executor, push: Pick<PushSender, 'checkEndpoint'>, userId: string, keys: PushKeys): Promise<{ subscription: PushSubscriptionRow; created: boolean }> {
   checkKeys(keys);
+  const endpoint = await push.checkEndpoint(keys.endpoint);
+  if (!endpoint.ok) throw invalidField('body.endpoint', endpoint.message);
   const row = await db
     .insertInto('push_subscriptions')
     .values({ user_id: userId, endpoint: keys.endpoint, p256dh_key: keys.p256dh, auth_key: keys.auth })

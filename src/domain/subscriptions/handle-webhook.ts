@@ -1,9 +1,11 @@
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import { AppError, serviceUnavailable } from '../../http/errors.js';
+import type { Logger } from '../../http/logging.js';
 import { isValidWebhookSignature } from '../../integrations/checkout.js';
-import { completePurchase, failPurchase } from './purchase-credits.js';
+import { isOpenRenewalAttempt } from './check-subscriptions.js';
 import type { ProCreditSettings } from './credits.js';
+import { completePurchase, failPurchase, logRefundRequired, type PurchaseCompletion } from './purchase-credits.js';
 import { lockSubscription } from './queries.js';
 import { applyCancellation, applyCapturedPayment, applyDeclinedPayment } from './state-machine.js';
 
@@ -40,35 +42,41 @@ const ack = (processed: boolean, reason: Reason): WebhookAck => ({ received: tru
  * nothing`) in the same transaction as its effects, so a concurrent second delivery waits for the
  * first and then finds the id, and a failure records nothing (Checkout.com's retry runs again).
  */
-export async function handleCheckoutEvent(db: Database, settings: ProCreditSettings, event: CheckoutEvent, requestId: string): Promise<WebhookAck> {
+export async function handleCheckoutEvent(db: Database, settings: ProCreditSettings, event: CheckoutEvent, requestId: string, log: Logger): Promise<WebhookAck> {
   if (!HANDLED_TYPES.has(event.type)) return ack(false, 'unknown_event_type');
   const createdOn = event.created_on ? new Date(event.created_on) : null;
   const at = createdOn && !Number.isNaN(createdOn.getTime()) ? createdOn : new Date();
   const actor = { source: 'system' as const, requestId };
 
-  return db.transaction().execute(async (trx) => {
+  const outcome = await db.transaction().execute(async (trx) => {
     const recorded = await trx
       .insertInto('webhook_events')
       .values({ event_id: event.id, type: event.type, processed: false })
       .onConflict((oc) => oc.column('event_id').doNothing())
       .returning('id')
       .executeTakeFirst();
-    if (!recorded) return ack(false, 'duplicate');
+    if (!recorded) return null;
 
-    const outcome = await applyEvent(trx, settings, event, at, actor);
+    const applied = await applyEvent(trx, settings, event, at, actor);
     await trx
       .updateTable('webhook_events')
-      .set({ processed: outcome.processed, user_id: outcome.userId, updated_at: new Date() })
+      .set({ processed: applied.processed, user_id: applied.userId, updated_at: new Date() })
       .where('id', '=', recorded.id)
       .execute();
-    return ack(outcome.processed, outcome.processed ? null : 'ignored');
+    return applied;
   });
+  if (!outcome) return ack(false, 'duplicate');
+  // Logged once committed: money Checkout.com took that we did not grant.
+  if (outcome.refund) logRefundRequired(log, outcome.refund);
+  return ack(outcome.processed, outcome.processed ? null : 'ignored');
 }
 
 interface Outcome {
   processed: boolean;
   /** The user the event turned out to be about (null when none of ours). */
   userId: string | null;
+  /** A captured purchase that was not granted and must be refunded. */
+  refund?: Extract<PurchaseCompletion, { granted: false }>;
 }
 
 async function applyEvent(trx: Executor, settings: ProCreditSettings, event: CheckoutEvent, at: Date, actor: { source: 'system'; requestId: string }): Promise<Outcome> {
@@ -81,8 +89,9 @@ async function applyEvent(trx: Executor, settings: ProCreditSettings, event: Che
   // A credit purchase: granted once, by whichever confirmation arrives first.
   if (purchaseId) {
     if (event.type === 'payment_captured') {
-      const userId = await completePurchase(trx, purchaseId, claimedUserId, paymentId, actor);
-      return { processed: userId !== null, userId };
+      const completion = await completePurchase(trx, purchaseId, claimedUserId, paymentId, actor);
+      if (!completion) return { processed: false, userId: null };
+      return { processed: true, userId: completion.userId, ...(completion.granted ? {} : { refund: completion }) };
     }
     if (event.type === 'payment_declined') {
       const userId = await failPurchase(trx, purchaseId, claimedUserId);
@@ -105,7 +114,9 @@ async function applyEvent(trx: Executor, settings: ProCreditSettings, event: Che
       return { processed: true, userId };
     }
     case 'payment_declined': {
-      const changed = sub ? await applyDeclinedPayment(trx, sub, at, stringOrNull(data.response_summary), actor) : null;
+      // A renewal attempt the hourly job already counted (no outcome in time) is not counted twice.
+      if (!sub || !isOpenRenewalAttempt(sub, metadata)) return { processed: false, userId };
+      const changed = await applyDeclinedPayment(trx, sub, at, stringOrNull(data.response_summary), actor);
       return { processed: changed !== null, userId };
     }
     default: {

@@ -13,6 +13,8 @@ import { setUserTier } from './queries.js';
 //   (none), expired, cancelled ──payment──▶ active ──decline 1, 2──▶ past_due ──decline 3──▶ grace
 //   past_due, grace ──payment──▶ active;   grace ──3 days──▶ expired (tier free)
 //   active, past_due, grace ──cancel──▶ cancelled ──paid time ends──▶ expired (tier free)
+// A "decline" is Checkout.com's payment_declined, a charge it refused outright, or a renewal
+// attempt with no outcome within 24 hours (check-subscriptions.ts); any outcome ends the attempt.
 
 /** FR-049: the grace period after the third failed payment. */
 export const GRACE_PERIOD_DAYS = 3;
@@ -64,6 +66,7 @@ export async function applyCapturedPayment(
     access_until: null,
     last_payment_at: payment.paidAt,
     last_charge_attempt_at: null,
+    charge_outcome_due_at: null,
     updated_at: now,
   };
   const sub = current
@@ -105,7 +108,7 @@ export async function applyDeclinedPayment(trx: Executor, sub: SubscriptionRow, 
   if (failures < FAILURES_BEFORE_GRACE) {
     const updated = await trx
       .updateTable('subscriptions')
-      .set({ status: 'past_due', failed_payment_count: failures, updated_at: new Date() })
+      .set({ status: 'past_due', failed_payment_count: failures, charge_outcome_due_at: null, updated_at: new Date() })
       .where('id', '=', sub.id)
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -120,7 +123,7 @@ export async function startGrace(trx: Executor, sub: SubscriptionRow, from: Date
   const graceEnd = addDays(from, GRACE_PERIOD_DAYS);
   const updated = await trx
     .updateTable('subscriptions')
-    .set({ status: 'grace', failed_payment_count: failures, grace_period_end: graceEnd, updated_at: new Date() })
+    .set({ status: 'grace', failed_payment_count: failures, grace_period_end: graceEnd, charge_outcome_due_at: null, updated_at: new Date() })
     .where('id', '=', sub.id)
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -145,7 +148,7 @@ export async function applyCancellation(trx: Executor, sub: SubscriptionRow, now
   const accessUntil = accessUntilOnCancel(sub, now);
   const updated = await trx
     .updateTable('subscriptions')
-    .set({ status: 'cancelled', cancelled_at: now, access_until: accessUntil, grace_period_end: null, updated_at: new Date() })
+    .set({ status: 'cancelled', cancelled_at: now, access_until: accessUntil, grace_period_end: null, charge_outcome_due_at: null, updated_at: new Date() })
     .where('id', '=', sub.id)
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -157,7 +160,7 @@ export async function applyCancellation(trx: Executor, sub: SubscriptionRow, now
 export async function expireSubscription(trx: Executor, sub: SubscriptionRow, actor: SystemActor): Promise<SubscriptionRow> {
   const updated = await trx
     .updateTable('subscriptions')
-    .set({ status: 'expired', grace_period_end: null, access_until: null, updated_at: new Date() })
+    .set({ status: 'expired', grace_period_end: null, access_until: null, charge_outcome_due_at: null, updated_at: new Date() })
     .where('id', '=', sub.id)
     .returningAll()
     .executeTakeFirstOrThrow();
