@@ -1,0 +1,41 @@
+import { sql } from 'kysely';
+import type { TestApp } from './app.js';
+
+/**
+ * Tables a rejected request may legitimately touch: the idempotency record of its key, the rate
+ * limiter's counters and the worker's heartbeat.
+ */
+const BOOKKEEPING = new Set(['idempotency_keys', 'rate_limits', 'worker_heartbeats']);
+
+export type DatabaseSnapshot = Record<string, string[]>;
+
+/**
+ * Every row of every table of the test's database (its own clone), plus the queued jobs, as sorted
+ * JSON lines — compare two snapshots to prove that a request changed nothing.
+ */
+export async function snapshotDatabase(t: TestApp): Promise<DatabaseSnapshot> {
+  const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' order by tablename`.execute(t.db);
+  const snapshot: DatabaseSnapshot = {};
+  for (const { tablename } of tables.rows) {
+    if (BOOKKEEPING.has(tablename)) continue;
+    const rows = await sql<{ row: unknown }>`select to_jsonb(x) as row from ${sql.table(tablename)} x`.execute(t.db);
+    snapshot[tablename] = rows.rows.map((r) => JSON.stringify(r.row)).sort();
+  }
+  // The public view has no payload; a job added, removed or rescheduled still shows.
+  const jobs = await sql<{ row: unknown }>`select jsonb_build_object('id', id, 'task', task_identifier, 'run_at', run_at, 'key', key, 'revision', revision, 'attempts', attempts) as row from graphile_worker.jobs`.execute(t.db);
+  snapshot['graphile_worker.jobs'] = jobs.rows.map((r) => JSON.stringify(r.row)).sort();
+  return snapshot;
+}
+
+/** The tables whose rows differ, with the rows only in one of the snapshots (for a readable failure). */
+export function diffSnapshots(before: DatabaseSnapshot, after: DatabaseSnapshot): Record<string, { gone: string[]; added: string[] }> {
+  const diff: Record<string, { gone: string[]; added: string[] }> = {};
+  for (const table of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const b = new Set(before[table] ?? []);
+    const a = new Set(after[table] ?? []);
+    const gone = [...b].filter((r) => !a.has(r));
+    const added = [...a].filter((r) => !b.has(r));
+    if (gone.length || added.length) diff[table] = { gone, added };
+  }
+  return diff;
+}

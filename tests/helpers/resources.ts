@@ -1,0 +1,101 @@
+import { expect } from 'vitest';
+import type { TestUser } from './users.js';
+
+// Factories for user-owned resources, one per kind of id the contract takes, built through the API
+// as a user would build them. `view()` is the owner's own read of the resource, to compare before
+// and after someone else touches it.
+
+export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id'] as const;
+export type OwnedIdKind = (typeof OWNED_ID_KINDS)[number];
+
+export interface OwnedResource {
+  kind: OwnedIdKind;
+  id: string;
+  /** The owner's read of it (the resource as the API shows it to them). */
+  view(): Promise<unknown>;
+}
+
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+
+function ok(res: { status: number; text: string; body: any }, what: string) {
+  expect(res.status, `${what}: ${res.text.slice(0, 500)}`).toBeGreaterThanOrEqual(200);
+  expect(res.status, `${what}: ${res.text.slice(0, 500)}`).toBeLessThan(300);
+  return res.body;
+}
+
+async function viewOf(owner: TestUser, path: string) {
+  const res = await owner.api.get(path);
+  return { status: res.status, body: res.body };
+}
+
+async function findIn(owner: TestUser, path: string, id: string) {
+  const res = await owner.api.get(path, { query: { limit: 100 } });
+  return { status: res.status, item: (res.body?.data ?? []).find((x: { id?: string; tombstone_id?: string }) => (x.id ?? x.tombstone_id) === id) ?? null };
+}
+
+export async function createTask(owner: TestUser, fields: Record<string, unknown> = {}): Promise<OwnedResource> {
+  const task = ok(await owner.api.post('/tasks', { title: 'Prepare the quarterly report', due_date: inDays(2), estimated_duration: 60, ...fields }), 'create a task').data;
+  return { kind: 'task_id', id: task.id, view: () => viewOf(owner, `/tasks/${task.id}`) };
+}
+
+export async function createSubtask(owner: TestUser): Promise<OwnedResource & { taskId: string }> {
+  const task = await createTask(owner);
+  const sub = ok(await owner.api.post(`/tasks/${task.id}/subtasks`, { title: 'Export the sales figures' }), 'create a subtask').data;
+  ok(await owner.api.post(`/tasks/${task.id}/subtasks`, { title: 'Draft the summary' }), 'create a second subtask');
+  return { kind: 'subtask_id', id: sub.id, taskId: task.id, view: () => viewOf(owner, `/tasks/${task.id}`) };
+}
+
+export async function createReminder(owner: TestUser): Promise<OwnedResource> {
+  const task = await createTask(owner);
+  const reminder = ok(await owner.api.post(`/tasks/${task.id}/reminders`, { type: 'before', offset_minutes: -60 }), 'create a reminder').data;
+  return {
+    kind: 'reminder_id',
+    id: reminder.id,
+    view: async () => ({ reminder: await viewOf(owner, `/reminders/${reminder.id}`), task: await task.view() }),
+  };
+}
+
+export async function createNote(owner: TestUser): Promise<OwnedResource> {
+  const note = ok(await owner.api.post('/notes', { content: 'Call the venue about the projector' }), 'create a note').data;
+  return { kind: 'note_id', id: note.id, view: () => viewOf(owner, `/notes/${note.id}`) };
+}
+
+export async function createTemplate(owner: TestUser): Promise<OwnedResource> {
+  const template = ok(await owner.api.post('/templates', { title: 'Water the plants', rrule: 'FREQ=DAILY' }), 'create a template').data;
+  return {
+    kind: 'template_id',
+    id: template.id,
+    view: async () => ({ template: await viewOf(owner, `/templates/${template.id}`), tasks: (await owner.api.get('/tasks', { query: { limit: 100 } })).body }),
+  };
+}
+
+/** A deleted task's tombstone, or a deleted note's when `of` is `note`. */
+export async function createTombstone(owner: TestUser, of: 'task' | 'note' = 'task'): Promise<OwnedResource> {
+  const item = of === 'note' ? await createNote(owner) : await createTask(owner);
+  const deleted = ok(await owner.api.delete(`/${of}s/${item.id}`), `delete a ${of}`).data;
+  return { kind: 'tombstone_id', id: deleted.tombstone_id, view: () => findIn(owner, '/recovery/tombstones', deleted.tombstone_id) };
+}
+
+/**
+ * `n` in-app notifications, each from a reminder that was due before it was created and so fires at
+ * once. Needs the job worker running (`TestApp.startWorker()`); waits until all have arrived.
+ */
+export async function createNotifications(owner: TestUser, n: number): Promise<OwnedResource[]> {
+  const before = (await owner.api.get('/notifications', { query: { limit: 100 } })).body.pagination.total as number;
+  for (let made = 0; made < n; made += 5) {
+    // At most 5 reminders per task.
+    const task = await createTask(owner, { title: 'Stand-up', due_date: new Date(Date.now() - 60_000).toISOString() });
+    for (let i = made; i < Math.min(n, made + 5); i++) {
+      ok(await owner.api.post(`/tasks/${task.id}/reminders`, { type: 'absolute', scheduled_at: new Date(Date.now() - (i + 1) * 60_000).toISOString() }), 'create a due reminder');
+    }
+  }
+  // Polled by hand rather than with expect.poll, so that this also works in beforeAll.
+  const total = async () => (await owner.api.get('/notifications', { query: { limit: 100 } })).body.pagination.total as number;
+  for (const deadline = Date.now() + 20_000; (await total()) < before + n; ) {
+    if (Date.now() > deadline) throw new Error(`only ${(await total()) - before} of ${n} notifications arrived within 20 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(await total()).toBe(before + n);
+  const list = (await owner.api.get('/notifications', { query: { limit: n } })).body.data as { id: string }[];
+  return list.map((x) => ({ kind: 'notification_id' as const, id: x.id, view: () => findIn(owner, '/notifications', x.id) }));
+}
