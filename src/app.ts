@@ -10,6 +10,7 @@ import './domain/events/subscribers.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
 import { AppError } from './http/errors.js';
+import { jsonBody } from './http/json-body.js';
 import { requestState, requestTracking } from './http/request-state.js';
 import { createVoiceRelay, rejectUpgrade, VOICE_PATH } from './ws/voice.js';
 
@@ -21,16 +22,12 @@ export interface App {
 
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
-/** Body-parser failures and stray errors, as the error envelope; never an HTML page. */
+/** Errors of the middleware before the dispatcher, and stray errors, as the error envelope; never an HTML page. */
 function errorEnvelope(deps: AppDeps): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const state = requestState(res);
     let appError: AppError;
     if (err instanceof AppError) appError = err;
-    else if (err?.type === 'entity.too.large') appError = new AppError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`);
-    else if (err?.type === 'entity.parse.failed') appError = new AppError(400, 'VALIDATION_ERROR', 'The body is not valid JSON', [{ field: 'body', message: 'is not valid JSON' }]);
-    else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') appError = new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as UTF-8 JSON');
-    else if (err?.type === 'request.aborted' || err?.type === 'request.size.invalid') appError = new AppError(400, 'VALIDATION_ERROR', 'The body was incomplete', [{ field: 'body', message: 'is incomplete' }]);
     else {
       deps.log.error({ err, request_id: state.requestId, operation: state.operationId }, 'unhandled error');
       appError = new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
@@ -86,24 +83,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
     next();
   }, express.static(swaggerUiDir, { index: false, fallthrough: false }));
 
-  app.use(
-    express.json({
-      limit: config.BODY_LIMIT_BYTES,
-      type: ['application/json', 'application/*+json'],
-      // The webhook's signature is over the exact bytes received.
-      verify: (req, _res, buf) => {
-        if (req.url?.startsWith(`${API_ROOT}/webhooks/`)) (req as unknown as { rawBody: Buffer }).rawBody = Buffer.from(buf);
-      },
-    }),
-  );
+  app.use(jsonBody({ limit: config.BODY_LIMIT_BYTES, keepRaw: (req) => req.path.startsWith(`${API_ROOT}/webhooks/`) }));
   app.use(await createDispatcher(deps, handlers));
   app.use((req, _res, next) => next(new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`)));
   app.use(errorEnvelope(deps));
 
-  const server = http.createServer(app);
-  // Slow or stalled clients are cut off instead of holding sockets forever.
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
+  // Slow or stalled clients are cut off instead of holding sockets forever: headers must arrive
+  // within HTTP_HEADERS_TIMEOUT_MS, the whole request within HTTP_REQUEST_TIMEOUT_MS. Node checks
+  // these every connectionsCheckingInterval (30 s by default, which would let a slowloris hold a
+  // socket up to 30 s longer than the timeout): a quarter of the shorter timeout instead.
+  const server = http.createServer(
+    {
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.max(100, Math.floor(Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS) / 4)),
+    },
+    app,
+  );
   server.keepAliveTimeout = 5_000;
 
   // WebSockets share the port: the voice relay on its path, a 404 for any other upgrade.

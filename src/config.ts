@@ -23,9 +23,15 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: optional,
   DATABASE_POOL_MAX: int(10, 1, 200),
+  // An API query with no answer for this long is abandoned and its connection dropped (a dead network
+  // path would otherwise hold it, and the pool with it, until TCP gives up many minutes later).
+  DATABASE_QUERY_TIMEOUT_MS: int(30_000, 100, 600_000),
   DATA_DIR: z.string().default('.data'),
   EMBEDDED_PG_PORT: int(54329, 1, 65535),
   BODY_LIMIT_BYTES: int(1_048_576, 1024, 50 * 1_048_576),
+  // Slow clients: the headers must arrive within the first, the whole request within the second.
+  HTTP_HEADERS_TIMEOUT_MS: int(20_000, 100, 600_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(60_000, 100, 3_600_000),
   CORS_ORIGINS: z
     .string()
     .default('http://localhost:3000')
@@ -125,6 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (isProduction && c.TRANSCRIBE_ALLOW_LOOPBACK) throw new ConfigError('TRANSCRIBE_ALLOW_LOOPBACK is for tests only and is refused in production');
   if (isProduction && c.PUSH_ALLOW_LOOPBACK) throw new ConfigError('PUSH_ALLOW_LOOPBACK is for tests only and is refused in production');
+  if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
   if (Boolean(c.JWT_PRIVATE_KEY) !== Boolean(c.JWT_PUBLIC_KEY)) {
     throw new ConfigError('Set both JWT_PRIVATE_KEY and JWT_PUBLIC_KEY, or neither (development only)');
   }

@@ -5,6 +5,7 @@ import { OpenAPIBackend, type Context, type Request as OpenApiRequest } from 'op
 import type { AppDeps } from '../deps.js';
 import { verifyAccessToken } from '../domain/auth/access-tokens.js';
 import { AppError, unauthorized, validationError, type ErrorDetail } from './errors.js';
+import { assertStorableJson } from './body-guard.js';
 import { deprecationHeaders } from './deprecation.js';
 import { withIdempotency, type StoredResponse } from './idempotency.js';
 import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestContext, StreamReplayer, StreamReply } from './operation.js';
@@ -30,6 +31,9 @@ function coercerFor(parameters: any[] | undefined, location: 'query' | 'path'): 
   };
 }
 
+/** The most details one 400 lists (a body with thousands of wrong values would otherwise echo each). */
+const MAX_DETAILS = 100;
+
 /** Ajv errors as `{field, message}` details: `body.title`, `query.limit`, `path.task_id`, `header.if-match`. */
 function toDetails(errors: any[]): ErrorDetail[] {
   const where: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', header: 'header' };
@@ -53,6 +57,7 @@ function toDetails(errors: any[]): ErrorDetail[] {
     if (seen.has(key) || e.keyword === 'oneOf' || e.keyword === 'if') continue;
     seen.add(key);
     details.push({ field, message });
+    if (details.length === MAX_DETAILS) break;
   }
   return details.length ? details : [{ field: 'body', message: 'is invalid' }];
 }
@@ -140,10 +145,13 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
       const auth = c.security?.bearerAuth;
       if (info.authenticated && !c.security?.authorized) return; // the 401 comes next
       if (auth && !auth.error) requestState(res).userId = auth.userId;
-      if (info.rateLimit === 'none') return;
-      const key = info.rateLimit === 'auth' || !auth?.userId ? `ip:${req.ip}` : `user:${auth.userId}`;
-      const state = await deps.rateLimits.consume(info.rateLimit, key);
-      for (const [k, v] of Object.entries(rateLimitHeaders(state))) res.setHeader(k, v);
+      if (info.rateLimit !== 'none') {
+        const key = info.rateLimit === 'auth' || !auth?.userId ? `ip:${req.ip}` : `user:${auth.userId}`;
+        const state = await deps.rateLimits.consume(info.rateLimit, key);
+        for (const [k, v] of Object.entries(rateLimitHeaders(state))) res.setHeader(k, v);
+      }
+      // Validation comes next: first what it would choke on, and what PostgreSQL cannot store.
+      assertStorableJson(req.body);
     },
     unauthorizedHandler: async (c: Context) => {
       const err = c.security?.bearerAuth?.error;
@@ -246,6 +254,11 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
   }
 
   await api.init();
+  // openapi-backend rebuilds its list of every operation (73 objects, through lodash) each time it
+  // looks one up, which it does several times per request: most of the pipeline's CPU time
+  // (bench/results/latest.md). The contract does not change after init, so build the list once.
+  const operations = api.router.getOperations();
+  api.router.getOperations = () => operations;
 
   return async (req, res, next) => {
     if (req.path !== API_ROOT && !req.path.startsWith(`${API_ROOT}/`)) return next();
