@@ -15,9 +15,21 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-export function createDatabase(connectionString: string, opts: { max?: number; applicationName?: string } = {}): DatabaseHandle {
+export interface DatabaseOptions {
+  max?: number;
+  applicationName?: string;
+  /**
+   * A query with no answer within this time fails and its connection is closed, so the pool replaces
+   * it. Without it, a connection whose network path died silently holds its query, and its pool slot,
+   * until TCP gives up (many minutes): a pool full of them answers nothing after the database is back.
+   */
+  queryTimeoutMs?: number;
+}
+
+export function createDatabase(connectionString: string, opts: DatabaseOptions = {}): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString,
+    ...(opts.queryTimeoutMs ? { Client: clientWithDeadline(opts.queryTimeoutMs) } : {}),
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'perpetua-flow',
     // fail fast when the server is gone instead of queueing requests forever
@@ -29,4 +41,60 @@ export function createDatabase(connectionString: string, opts: { max?: number; a
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return { db, pool, close: () => db.destroy() };
+}
+
+/**
+ * pg.Client whose queries fail after `ms` without an answer, ending the connection: pg's own
+ * `query_timeout` fails the query but leaves it active on the connection, which then blocks every
+ * later query; an ended client is dropped by the pool when it is released.
+ */
+function clientWithDeadline(ms: number): typeof pg.Client {
+  return class DeadlineClient extends pg.Client {
+    override query(...args: unknown[]): any {
+      const run = (a: unknown[]) => (super.query as (...x: unknown[]) => unknown).apply(this, a);
+      if (typeof (args[0] as { submit?: unknown } | undefined)?.submit === 'function') return run(args); // cursors, streams
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const guard = (fail: (err: Error) => void) => {
+        timer = setTimeout(() => {
+          if (settled) return;
+          settled = true;
+          // end() destroys the socket of a connection with a query in flight; _ending makes the pool drop it.
+          void this.end().catch(() => {});
+          fail(new Error(`The database did not answer within ${ms} ms; the connection was closed`));
+        }, ms);
+      };
+      const last = args.length - 1;
+      const callback = typeof args[last] === 'function' ? (args[last] as (err: unknown, res?: unknown) => void) : undefined;
+      if (callback) {
+        guard((err) => callback(err));
+        return run([
+          ...args.slice(0, last),
+          (err: unknown, res: unknown) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            callback(err, res);
+          },
+        ]);
+      }
+      return new Promise((resolve, reject) => {
+        guard(reject);
+        (run(args) as Promise<unknown>).then(
+          (value) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve(value);
+          },
+          (err: unknown) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            reject(err);
+          },
+        );
+      });
+    }
+  } as typeof pg.Client;
 }

@@ -1,6 +1,7 @@
+import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { randomUUID } from 'node:crypto';
-import { Logger as GraphileLogger, run, type Runner, type TaskList } from 'graphile-worker';
+import { Logger as GraphileLogger, run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/index.js';
 import type { Config } from '../src/config.js';
@@ -25,6 +26,7 @@ export interface WorkerDeps {
 }
 
 export interface RunningWorker {
+  /** graphile-worker's pool id: what its jobs' `locked_by` says, and the key of our heartbeat row. */
   workerId: string;
   runner: Runner;
   stop(): Promise<void>;
@@ -84,14 +86,38 @@ export function taskList(deps: WorkerDeps): TaskList {
   };
 }
 
-/** The readiness probe reads this row: a worker that stops beating is a worker that is gone. */
+/**
+ * The readiness probe reads this row: a worker that stops beating is a worker that is gone. The
+ * time is the database's, the clock `locked_at` and the sweep below use.
+ */
 async function beat(deps: WorkerDeps, workerId: string): Promise<void> {
-  const now = new Date();
   await deps.db
     .insertInto('worker_heartbeats')
-    .values({ worker_id: workerId, hostname: os.hostname(), pid: process.pid, beat_at: now, updated_at: now })
-    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ beat_at: now, updated_at: now }))
+    .values({ worker_id: workerId, hostname: os.hostname(), pid: process.pid, beat_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ beat_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }))
     .execute();
+}
+
+/**
+ * Unlocks the jobs of workers that are gone. A worker killed mid-job (SIGKILL, OOM, a lost host)
+ * leaves its jobs locked, and graphile-worker only frees such locks after 4 hours (hard-coded in
+ * 0.17): a reminder would fire hours late. A job whose lock is older than `staleSeconds` and whose
+ * worker has not beaten for as long is freed now and runs again on a live worker; every handler is
+ * idempotent (jobs run at least once), so a worker that was only slow costs a repeated run, never
+ * a double effect. Returns the workers whose jobs were freed.
+ */
+export async function unlockJobsOfDeadWorkers(db: Database, staleSeconds: number): Promise<string[]> {
+  const { rows } = await sql<{ worker_id: string }>`
+    with dead as (
+      select distinct j.locked_by as worker_id
+      from graphile_worker._private_jobs j
+      where j.locked_at < now() - make_interval(secs => ${staleSeconds})
+        and not exists (select 1 from worker_heartbeats h where h.worker_id = j.locked_by and h.beat_at >= now() - make_interval(secs => ${staleSeconds}))
+    ), freed as (
+      select graphile_worker.force_unlock_workers(array(select worker_id from dead))
+    )
+    select worker_id from dead, freed`.execute(db);
+  return rows.map((r) => r.worker_id);
 }
 
 /** graphile-worker's own messages, as structured lines of our logger instead of console output. */
@@ -107,7 +133,12 @@ function workerLogger(log: WorkerDeps['log']): GraphileLogger {
 
 /** Starts graphile-worker with our tasks, cron and heartbeat. Used by jobs/worker.ts and by tests. */
 export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: boolean } = {}): Promise<RunningWorker> {
-  const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  // The pool's id is what graphile-worker writes into `locked_by`; the heartbeat is keyed by it.
+  const events: WorkerEvents = new EventEmitter();
+  let poolId: string | undefined;
+  events.on('pool:create', ({ workerPool }) => {
+    poolId = workerPool.id;
+  });
   const runner = await run({
     pgPool: deps.pool,
     concurrency: deps.config.WORKER_CONCURRENCY,
@@ -116,10 +147,24 @@ export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: bool
     taskList: taskList(deps),
     crontab: CRONTAB,
     logger: workerLogger(deps.log),
+    events,
   });
+  if (!poolId) {
+    await runner.stop();
+    throw new Error('graphile-worker did not report its worker pool id');
+  }
+  const workerId = poolId;
   await beat(deps, workerId);
+  const staleSeconds = deps.config.WORKER_HEARTBEAT_STALE_SECONDS;
+  const sweep = async () => {
+    const freed = await unlockJobsOfDeadWorkers(deps.db, staleSeconds);
+    if (freed.length) deps.log.warn({ workers: freed, stale_seconds: staleSeconds }, 'unlocked the jobs of workers that stopped beating; they run again');
+  };
+  await sweep().catch((err) => deps.log.warn({ err }, 'unlocking the jobs of dead workers failed'));
   const timer = setInterval(() => {
-    beat(deps, workerId).catch((err) => deps.log.warn({ err }, 'worker heartbeat failed'));
+    beat(deps, workerId)
+      .then(sweep)
+      .catch((err) => deps.log.warn({ err }, 'worker heartbeat failed'));
   }, deps.config.WORKER_HEARTBEAT_SECONDS * 1000);
   timer.unref();
   let stopped = false;

@@ -14,8 +14,14 @@ async function main() {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, { process: 'api' });
   const database = await resolveDatabase(config, log);
-  const { db, pool } = createDatabase(database.url, { max: config.DATABASE_POOL_MAX, applicationName: 'perpetua-flow-api' });
-  await migrateToLatest(db, pool);
+  // Migrations on a connection of their own: a long migration is not a dead connection.
+  const migrator = createDatabase(database.url, { max: 2, applicationName: 'perpetua-flow-api' });
+  await migrateToLatest(migrator.db, migrator.pool).finally(() => migrator.close());
+  const { db, pool } = createDatabase(database.url, {
+    max: config.DATABASE_POOL_MAX,
+    applicationName: 'perpetua-flow-api',
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+  });
   const deps = createDeps({ config, db, pool, log, keys: loadSigningKeys(config, log) });
   const app = await createApp(deps);
   await new Promise<void>((resolve) => app.server.listen(config.PORT, config.HOST, resolve));

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../jobs/enqueue.js';
+import { unlockJobsOfDeadWorkers } from '../../jobs/runner.js';
 import { cleanup } from '../../jobs/tasks/cleanup.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp } from '../helpers/users.js';
@@ -110,6 +111,53 @@ describe('cleanup job', () => {
       await expect.poll(async () => (await t.db.selectFrom('idempotency_keys').select('key').where('key', '=', 'stale').execute()).length, { timeout: 10_000 }).toBe(0);
     } finally {
       await worker.stop();
+    }
+  });
+});
+
+describe('jobs of a worker that is gone', () => {
+  const lockJob = (jobKey: string, workerId: string) =>
+    sql`update graphile_worker._private_jobs set locked_by = ${workerId}, locked_at = now() - interval '2 minutes', attempts = attempts + 1 where key = ${jobKey}`.execute(t.db);
+  const lockOf = async (jobKey: string) =>
+    (await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_jobs where key = ${jobKey}`.execute(t.db)).rows[0];
+  const heartbeat = (workerId: string, secondsAgo: number) =>
+    sql`insert into worker_heartbeats (worker_id, hostname, pid, beat_at) values (${workerId}, 'h', 1, now() - make_interval(secs => ${secondsAgo}))`.execute(t.db);
+  const later = () => new Date(Date.now() + 3_600_000);
+
+  it('frees the jobs of a worker that stopped beating (or never did), and leaves a beating worker’s long job alone', async () => {
+    for (const key of ['gone-1', 'gone-2', 'busy']) await enqueueJob(t.db, 'cleanup', {}, { runAt: later(), jobKey: key });
+    await heartbeat('pool-crashed', 120);
+    await heartbeat('pool-busy', 1);
+    await lockJob('gone-1', 'pool-crashed');
+    await lockJob('gone-2', 'pool-never-beat');
+    await lockJob('busy', 'pool-busy');
+
+    expect((await unlockJobsOfDeadWorkers(t.db, 60)).sort()).toEqual(['pool-crashed', 'pool-never-beat']);
+    expect(await lockOf('gone-1')).toEqual({ locked_by: null });
+    expect(await lockOf('gone-2')).toEqual({ locked_by: null });
+    expect(await lockOf('busy')).toEqual({ locked_by: 'pool-busy' });
+    // A lock younger than the stale time is a job that just started: not freed.
+    expect(await unlockJobsOfDeadWorkers(t.db, 600)).toEqual([]);
+
+    await sql`update graphile_worker._private_jobs set locked_by = null, locked_at = null where key = 'busy'`.execute(t.db);
+    for (const key of ['gone-1', 'gone-2', 'busy']) await sql`select graphile_worker.remove_job(${key})`.execute(t.db);
+    await t.db.deleteFrom('worker_heartbeats').where('worker_id', 'in', ['pool-crashed', 'pool-busy']).execute();
+  });
+
+  it('a starting worker runs the job a crashed worker held, without waiting graphile-worker’s 4 hours', async () => {
+    const user = await signUp(t);
+    await t.db.insertInto('idempotency_keys').values({ user_id: user.id, key: 'left-by-crash', fingerprint: 'f', method: 'POST', path: '/x', state: 'completed', expires_at: new Date(Date.now() - 1000) }).execute();
+    await enqueueJob(t.db, 'cleanup', {}, { jobKey: 'held-by-crashed-worker' });
+    await heartbeat('pool-killed', 120);
+    await lockJob('held-by-crashed-worker', 'pool-killed');
+    const worker = await t.startWorker();
+    try {
+      expect(worker.workerId).toMatch(/^pool-/);
+      await expect.poll(async () => (await t.db.selectFrom('idempotency_keys').select('key').where('key', '=', 'left-by-crash').execute()).length, { timeout: 10_000 }).toBe(0);
+      await expect.poll(() => lockOf('held-by-crashed-worker'), { timeout: 10_000 }).toBeUndefined();
+    } finally {
+      await worker.stop();
+      await t.db.deleteFrom('worker_heartbeats').where('worker_id', '=', 'pool-killed').execute();
     }
   });
 });
