@@ -3,7 +3,6 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { contractSchema, validationSummary } from '../../src/domain/ai/contract-schemas.js';
-import { loadContract, type OperationInfo } from '../../src/http/contract.js';
 import { startFakeDeepgram, type FakeDeepgram } from '../fakes/deepgram.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
@@ -11,6 +10,7 @@ import type { ApiResponse } from '../helpers/client.js';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { drainCredits } from '../helpers/credits.js';
 import { diffSnapshots, snapshotDatabase } from '../helpers/db-snapshot.js';
+import { contract, documentedCodes, operations, type Operation } from '../helpers/operations.js';
 import {
   createNote,
   createNotifications,
@@ -19,7 +19,7 @@ import {
   createTask,
   createTemplate,
   createTombstone,
-  OWNED_ID_KINDS,
+  isOwnedIdKind,
   type OwnedIdKind,
   type OwnedResource,
 } from '../helpers/resources.js';
@@ -34,47 +34,7 @@ import { signUp, type TestUser } from '../helpers/users.js';
 // Requests are valid (contract examples, real ids) so that the answer is about authorization and
 // not a 400.
 
-const contract = loadContract();
-const doc = contract.document;
-const resolve = (o: any): any => (o && typeof o.$ref === 'string' ? resolve(o.$ref.slice(2).split('/').reduce((a: any, k: string) => a[k], doc)) : o);
-
-interface Operation {
-  info: OperationInfo;
-  id: string;
-  def: any;
-  pathParams: string[];
-  queryParams: { name: string; required: boolean; example: unknown }[];
-  /** The request bodies of the contract's examples (none for an operation without a body). */
-  examples: { name: string; value: unknown }[];
-  websocket: boolean;
-}
-
-const operations: Operation[] = [...contract.operations.values()].map((info) => {
-  const item = doc.paths[info.path];
-  const def = item[info.method.toLowerCase()];
-  const params = [...(item.parameters ?? []), ...(def.parameters ?? [])].map(resolve);
-  const media = def.requestBody ? resolve(def.requestBody).content?.['application/json'] : undefined;
-  const examples = Object.entries<any>(media?.examples ?? {}).map(([name, e]) => ({ name, value: resolve(e).value }));
-  if (media && !examples.length && media.example !== undefined) examples.push({ name: 'example', value: media.example });
-  return {
-    info,
-    id: info.operationId,
-    def,
-    pathParams: params.filter((p) => p.in === 'path').map((p) => p.name),
-    queryParams: params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, required: p.required === true, example: p.example ?? p.schema?.example })),
-    examples,
-    websocket: Boolean(def['x-websocket-messages']),
-  };
-});
-
-/** The error codes an operation's documented response for `status` shows in its examples. */
-function documentedCodes(op: Operation, status: string): string[] {
-  const response = resolve(op.def.responses?.[status]);
-  const examples = response?.content?.['application/json']?.examples ?? {};
-  return Object.values<any>(examples).map((e) => resolve(e).value?.error?.code).filter(Boolean);
-}
-
-const isOwnedKind = (name: string): name is OwnedIdKind => (OWNED_ID_KINDS as readonly string[]).includes(name);
+const isOwnedKind = isOwnedIdKind;
 
 /** Keys of owned ids anywhere in a body (`task_id` in `action_data`, …). */
 function idKeysIn(value: unknown, found = new Set<OwnedIdKind>()): Set<OwnedIdKind> {

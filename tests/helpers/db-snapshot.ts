@@ -39,3 +39,37 @@ export function diffSnapshots(before: DatabaseSnapshot, after: DatabaseSnapshot)
   }
   return diff;
 }
+
+/** Per table, its row count and the newest row version's transaction id: changes whenever anything is written to it. */
+export type DatabaseDigest = Record<string, string>;
+
+const digestQueries = new WeakMap<TestApp, string>();
+
+/**
+ * A fingerprint of every table of the test's database (bookkeeping excluded) that any write
+ * changes, in one cheap round trip (~3 ms, against ~18 ms for hashing every row's content once a
+ * suite has made a few thousand rows): per table `count(*)` and `max(xmin)`. Every row PostgreSQL
+ * inserts or updates gets the writing transaction's id as its `xmin`, newer than every row already
+ * there, and a delete lowers the count; so an insert, update or delete (even one that writes the
+ * same values back) shows, and reads do not. Unlike `snapshotDatabase` it says which tables were
+ * written, not how: take a snapshot when the rows are needed. Meant for one database used by one
+ * test at a time, with no worker running.
+ */
+export async function databaseDigest(t: TestApp): Promise<DatabaseDigest> {
+  let query = digestQueries.get(t);
+  if (!query) {
+    const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' order by tablename`.execute(t.db);
+    const fingerprint = (table: string, name = table) => `select '${name}' as name, count(*) || ':' || coalesce(max(xmin::text::bigint), 0) as fingerprint from ${table}`;
+    const parts = tables.rows.filter(({ tablename }) => !BOOKKEEPING.has(tablename)).map(({ tablename }) => fingerprint(`public."${tablename}"`, tablename));
+    parts.push(fingerprint('graphile_worker._private_jobs', 'graphile_worker.jobs'));
+    query = parts.join('\nunion all\n');
+    digestQueries.set(t, query);
+  }
+  const rows = await sql.raw<{ name: string; fingerprint: string }>(query).execute(t.db);
+  return Object.fromEntries(rows.rows.map((r) => [r.name, r.fingerprint]));
+}
+
+/** The tables written to between two digests. */
+export function changedTables(before: DatabaseDigest, after: DatabaseDigest): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((name) => before[name] !== after[name]).sort();
+}

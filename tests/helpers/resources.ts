@@ -7,6 +7,7 @@ import type { TestUser } from './users.js';
 
 export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id'] as const;
 export type OwnedIdKind = (typeof OWNED_ID_KINDS)[number];
+export const isOwnedIdKind = (name: string): name is OwnedIdKind => (OWNED_ID_KINDS as readonly string[]).includes(name);
 
 export interface OwnedResource {
   kind: OwnedIdKind;
@@ -98,4 +99,26 @@ export async function createNotifications(owner: TestUser, n: number): Promise<O
   expect(await total()).toBe(before + n);
   const list = (await owner.api.get('/notifications', { query: { limit: n } })).body.data as { id: string }[];
   return list.map((x) => ({ kind: 'notification_id' as const, id: x.id, view: () => findIn(owner, '/notifications', x.id) }));
+}
+
+/**
+ * One resource of `kind` owned by `owner`, for suites that derive the ids they need from the
+ * contract. Tombstones are of tasks unless `tombstoneOf` says `note`; notifications need the worker
+ * (see `createNotifications`) and are made in bulk there.
+ */
+export async function createOwned(owner: TestUser, kind: Exclude<OwnedIdKind, 'notification_id'>, opts: { tombstoneOf?: 'task' | 'note' } = {}): Promise<OwnedResource> {
+  switch (kind) {
+    case 'task_id':
+      return createTask(owner);
+    case 'subtask_id':
+      return createSubtask(owner);
+    case 'reminder_id':
+      return createReminder(owner);
+    case 'note_id':
+      return createNote(owner);
+    case 'template_id':
+      return createTemplate(owner);
+    case 'tombstone_id':
+      return createTombstone(owner, opts.tombstoneOf);
+  }
 }
