@@ -2212,9 +2212,9 @@ export interface components {
              * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server).
              * @default
              */
-            description: string;
+            description?: string;
             /** @default medium */
-            priority: components["schemas"]["Priority"];
+            priority?: components["schemas"]["Priority"];
             /** @description At most 30 days after now; `null` or omitted: no due date. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
             /** @description Minutes. */
@@ -2366,9 +2366,9 @@ export interface components {
              * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server).
              * @default
              */
-            description: string;
+            description?: string;
             /** @default medium */
-            priority: components["schemas"]["Priority"];
+            priority?: components["schemas"]["Priority"];
             /**
              * @description RFC 5545 RRULE value without the `RRULE:` prefix and without DTSTART; FREQ is DAILY, WEEKLY, MONTHLY or YEARLY.
              * @example FREQ=WEEKLY;BYDAY=MO
@@ -2406,7 +2406,7 @@ export interface components {
              * @default in_app
              * @enum {string}
              */
-            method: "push" | "in_app";
+            method?: "push" | "in_app";
         };
         /** Absolute reminder */
         CreateAbsoluteReminderRequest: {
@@ -2422,7 +2422,7 @@ export interface components {
              * @default in_app
              * @enum {string}
              */
-            method: "push" | "in_app";
+            method?: "push" | "in_app";
         };
         /** @description As `CreateReminderRequest`, with the task in `task_id`. */
         CreateReminderForTaskRequest: components["schemas"]["CreateRelativeReminderForTaskRequest"] | components["schemas"]["CreateAbsoluteReminderForTaskRequest"];
@@ -2443,7 +2443,7 @@ export interface components {
              * @default in_app
              * @enum {string}
              */
-            method: "push" | "in_app";
+            method?: "push" | "in_app";
         };
         /** Absolute reminder */
         CreateAbsoluteReminderForTaskRequest: {
@@ -2464,7 +2464,7 @@ export interface components {
              * @default in_app
              * @enum {string}
              */
-            method: "push" | "in_app";
+            method?: "push" | "in_app";
         };
         UpdateReminderRequest: {
             /** @enum {string} */
@@ -2642,12 +2642,12 @@ export interface components {
                  * @description Show the assistant the user's incomplete, non-hidden tasks.
                  * @default false
                  */
-                include_tasks: boolean;
+                include_tasks?: boolean;
                 /**
                  * @description How many of those tasks, earliest due first.
                  * @default 10
                  */
-                task_limit: number;
+                task_limit?: number;
             };
         };
         /**

@@ -2,11 +2,12 @@ import { assertMatchesContract } from './contract.js';
 
 /**
  * fetch that checks every response against openapi.yaml, for code that takes a fetch (the typed
- * client): the same guarantee as TestClient.
+ * client): the same guarantee as TestClient. `inner` does the actual fetch (e.g. one that also
+ * checks what a proxy in between reported).
  */
-export const contractCheckedFetch: typeof fetch = async (input, init) => {
+export const contractChecked = (inner: typeof fetch): typeof fetch => async (input, init) => {
   const request = input instanceof Request ? input : new Request(input, init);
-  const res = await fetch(request);
+  const res = await inner(request);
   const url = new URL(request.url);
   const text = await res.clone().text();
   const contentType = res.headers.get('content-type');
@@ -14,3 +15,5 @@ export const contractCheckedFetch: typeof fetch = async (input, init) => {
   assertMatchesContract(request.method, url.pathname.replace(/^\/api\/v1/, '') || '/', res.status, contentType, body);
   return res;
 };
+
+export const contractCheckedFetch: typeof fetch = contractChecked((input, init) => fetch(input, init));

@@ -1,0 +1,21 @@
+// `npm run mock:check`: starts `prism mock openapi.yaml` on 127.0.0.1, calls every operation with
+// the contract's examples and validates each answer against the contract (documented status, body
+// valid against its schema). Prints one line per operation; exits 1 when any answer is wrong.
+import { callEveryOperation, startPrism } from '../tests/helpers/prism.js';
+
+const prism = await startPrism('mock');
+let failed = 0;
+try {
+  const results = await callEveryOperation(prism.baseUrl);
+  for (const r of results) {
+    if (r.problem) failed++;
+    console.log(`${r.problem ? 'FAIL' : 'ok  '} ${String(r.status ?? '---')} ${r.method.padEnd(6)} ${r.path} (${r.operationId})${r.problem ? `\n     ${r.problem}` : ''}`);
+  }
+  console.log(`\n${results.length - failed} of ${results.length} operations answered by prism mock are valid against openapi.yaml`);
+} catch (err) {
+  failed++;
+  console.error(err);
+} finally {
+  await prism.stop();
+}
+process.exit(failed ? 1 : 0);
