@@ -327,7 +327,7 @@ describe('memory', () => {
     const growth = heapAfterGc() - before;
     expect(growth, `heap grew by ${(growth / 1e6).toFixed(1)} MB`).toBeLessThan(50 * 1024 * 1024);
     await expectStillServing();
-  });
+  }, 120_000); // ~5 s on a quiet machine; 200 bodies of up to 1 MB take far longer on a loaded one
 });
 
 // ------------------------------------------------------------------------------------ raw sockets
