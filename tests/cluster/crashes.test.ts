@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { sql, type Transaction } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDatabase, type DatabaseHandle } from '../../db/index.js';
 import type { DB } from '../../db/schema/index.js';
 import { lockFor } from '../../src/domain/locks.js';
@@ -28,6 +28,9 @@ let env: Record<string, string>;
 let apiBehindProxy: Service;
 let apiToKill: Service;
 
+// Tests here start and kill real processes: seconds on a quiet machine, far longer on a loaded one.
+vi.setConfig({ testTimeout: 120_000 });
+
 beforeAll(async () => {
   database = await createTestDatabase();
   handle = createDatabase(database.url, { max: 4 });
@@ -39,7 +42,7 @@ beforeAll(async () => {
   const viaProxy = new URL(database.url);
   viaProxy.port = String(proxy.port);
   [apiToKill, apiBehindProxy] = await Promise.all([startService('api', env), startService('api', { ...env, DATABASE_URL: viaProxy.toString(), DATABASE_POOL_MAX: '4' })]);
-}, 60_000);
+}, 240_000); // four processes start; seconds each on a quiet machine, far longer on a loaded one
 
 afterAll(async () => {
   await stopAllServices();
@@ -173,7 +176,7 @@ describe('an API killed with SIGKILL during a multi-row write', () => {
     expect(retry.body.data.task).toMatchObject({ completed: true, completed_by: 'force', version: 2, subtask_count: 10, subtask_completed_count: 10 });
     const completions = await handle.db.selectFrom('activity_logs').select('action').where('entity_id', '=', task.id).where('action', '=', 'task_completed').execute();
     expect(completions).toHaveLength(1);
-  }, 30_000);
+  });
 });
 
 describe('the database becoming unreachable', () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDatabase, type DatabaseHandle } from '../../db/index.js';
 import { startFakeCheckout, type FakeCheckout } from '../fakes/checkout.js';
 import { createTestDatabase } from '../helpers/app.js';
@@ -19,6 +19,9 @@ let checkout: FakeCheckout;
 let apis: [Service, Service];
 let workers: [Service, Service];
 
+// Tests here start and kill real processes: seconds on a quiet machine, far longer on a loaded one.
+vi.setConfig({ testTimeout: 120_000 });
+
 beforeAll(async () => {
   database = await createTestDatabase();
   handle = createDatabase(database.url, { max: 3 });
@@ -32,7 +35,7 @@ beforeAll(async () => {
   const [a, b, w1, w2] = await Promise.all([startService('api', env), startService('api', env), startService('worker', env), startService('worker', env)]);
   apis = [a, b];
   workers = [w1, w2];
-}, 60_000);
+}, 240_000); // four processes start; seconds each on a quiet machine, far longer on a loaded one
 
 afterAll(async () => {
   await stopAllServices();

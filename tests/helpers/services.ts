@@ -80,7 +80,7 @@ export function startService(kind: 'api' | 'worker', env: Record<string, string>
   };
   return new Promise<Service>((resolve, reject) => {
     let started = false;
-    const timer = setTimeout(() => fail(new Error(`${kind} did not start within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => fail(new Error(`${kind} did not start within ${opts.timeoutMs ?? 90_000} ms`)), opts.timeoutMs ?? 90_000);
     const ready = () => {
       started = true;
       clearTimeout(timer);
