@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError, unauthorized } from '../../http/errors.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -40,21 +41,53 @@ const expired = () =>
     'WWW-Authenticate': 'Bearer error="invalid_token", error_description="expired"',
   });
 
+interface Verified {
+  auth: AuthContext;
+  /** `exp` in milliseconds: from then on the token is expired, as jwt.verify would say. */
+  expiresAt: number;
+  kid: string;
+  key: KeyObject;
+}
+
+/**
+ * Tokens already verified, per settings. A client sends the same token with every request for its
+ * 15 minutes, and the RS256 check was the largest single cost of an authenticated GET
+ * (bench/results/latest.md). The answer of jwt.verify for a token cannot change before its `exp`
+ * while its key is still a verification key, and both are checked on every hit. Only valid tokens
+ * are kept; the oldest entry goes first when the cache is full.
+ */
+const verifiedTokens = new WeakMap<AccessTokenSettings, Map<string, Verified>>();
+const MAX_CACHED_TOKENS = 10_000;
+
 /** Verifies an access token: RS256 only (no `none`, no HMAC with the public key), our issuer, audience and key id. */
 export function verifyAccessToken(keys: SigningKeys, settings: AccessTokenSettings, token: string): AuthContext {
+  let cache = verifiedTokens.get(settings);
+  if (!cache) verifiedTokens.set(settings, (cache = new Map()));
+  const hit = cache.get(token);
+  if (hit) {
+    if (Date.now() < hit.expiresAt && keys.verificationKeys.get(hit.kid) === hit.key) return { ...hit.auth };
+    cache.delete(token);
+  }
   let payload: jwt.JwtPayload;
+  let kid: string | undefined;
+  let key: KeyObject | undefined;
   try {
-    const kid = jwt.decode(token, { complete: true })?.header.kid;
-    const key = kid === undefined ? undefined : keys.verificationKeys.get(kid);
+    kid = jwt.decode(token, { complete: true })?.header.kid;
+    key = kid === undefined ? undefined : keys.verificationKeys.get(kid);
     if (!key) throw new Error('unknown key id');
     payload = jwt.verify(token, key, { algorithms: ['RS256'], issuer: settings.issuer, audience: settings.audience }) as jwt.JwtPayload;
   } catch (err) {
     if (err instanceof jwt.TokenExpiredError) throw expired();
     throw unauthorized('Invalid access token');
   }
-  const { sub, email, tier, sid } = payload;
+  const { sub, email, tier, sid, exp } = payload;
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof email !== 'string' || (tier !== 'free' && tier !== 'pro')) {
     throw unauthorized('Invalid access token');
   }
-  return { userId: sub, email, tier, sessionId: sid };
+  const auth: AuthContext = { userId: sub, email, tier, sessionId: sid };
+  if (typeof exp === 'number') {
+    if (cache.size >= MAX_CACHED_TOKENS) cache.delete(cache.keys().next().value!);
+    cache.set(token, { auth, expiresAt: exp * 1000, kid: kid!, key: key! });
+  }
+  return { ...auth };
 }

@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql, type Compilable } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import type { Priority } from '../../../db/schema/index.js';
+import { QueryShapes } from '../../../db/query-shapes.js';
+import type { DB, Priority } from '../../../db/schema/index.js';
 import { invalidField } from '../../http/errors.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { presentTask } from './present.js';
@@ -16,6 +17,46 @@ export interface TaskFilters {
   due_after?: string;
 }
 
+interface ListValues extends Record<string, unknown> {
+  userId: string;
+  hidden: boolean;
+  completed?: boolean;
+  priority?: Priority;
+  dueBefore?: Date;
+  dueAfter?: Date;
+  offset: number;
+  limit: number;
+}
+
+/** Which filters are present: the SQL differs only by these. */
+const shapeOf = (v: ListValues) => [v.completed, v.priority, v.dueBefore, v.dueAfter].map((x) => (x === undefined ? '0' : '1')).join('');
+
+/** Kysely's query builder needs a database object to build with; nothing is ever run through this one. */
+const builder = new Kysely<DB>({ dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new PostgresIntrospector(db), createQueryCompiler: () => new PostgresQueryCompiler() } });
+
+function filtered(v: ListValues, shape: string) {
+  const [completed, priority, dueBefore, dueAfter] = shape.split('').map((c) => c === '1');
+  let q = builder.selectFrom('task_instances').where('user_id', '=', v.userId).where('hidden', '=', v.hidden);
+  if (completed) q = q.where('completed', '=', v.completed!);
+  if (priority) q = q.where('priority', '=', v.priority!);
+  if (dueBefore) q = q.where('due_date', '<=', v.dueBefore!);
+  if (dueAfter) q = q.where('due_date', '>=', v.dueAfter!);
+  return q;
+}
+
+const pageQueries = new QueryShapes<ListValues, TaskWithCounts>((v, shape) => {
+  const pageRows = filtered(v, shape).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(v.offset).limit(v.limit);
+  return builder
+    .selectFrom(pageRows.as('t'))
+    .leftJoinLateral(() => subtaskCounts(builder).as('c'), (join) => join.onTrue())
+    .selectAll('t')
+    .select(['c.subtask_count', 'c.subtask_completed_count'])
+    .orderBy('t.created_at', 'desc')
+    .orderBy('t.id', 'desc') as unknown as Compilable<TaskWithCounts>;
+});
+
+const countQueries = new QueryShapes<ListValues, { n: number }>((v, shape) => filtered(v, shape).select(sql<number>`count(*)`.as('n')));
+
 /**
  * A page of the user's tasks, newest first. The page is chosen first and only its rows get their
  * subtask counts; the total is a separate count when the page cannot tell it (see toPage), so the
@@ -26,29 +67,8 @@ export async function listTasks(db: Executor, userId: string, f: TaskFilters, pa
   const dueAfter = f.due_after === undefined ? undefined : parseInstant(f.due_after, 'query.due_after');
   if (dueBefore && dueAfter && dueAfter.getTime() > dueBefore.getTime()) throw invalidField('query.due_after', 'must not be later than due_before');
 
-  const filtered = () => {
-    let q = db.selectFrom('task_instances').where('user_id', '=', userId).where('hidden', '=', f.hidden ?? false);
-    if (f.completed !== undefined) q = q.where('completed', '=', f.completed);
-    if (f.priority !== undefined) q = q.where('priority', '=', f.priority);
-    if (dueBefore) q = q.where('due_date', '<=', dueBefore);
-    if (dueAfter) q = q.where('due_date', '>=', dueAfter);
-    return q;
-  };
-  const pageRows = filtered()
-    .selectAll()
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .offset(page.offset)
-    .limit(page.limit);
-  const rows = (await db
-    .selectFrom(pageRows.as('t'))
-    .leftJoinLateral(() => subtaskCounts(db).as('c'), (join) => join.onTrue())
-    .selectAll('t')
-    .select(['c.subtask_count', 'c.subtask_completed_count'])
-    .orderBy('t.created_at', 'desc')
-    .orderBy('t.id', 'desc')
-    .execute()) as TaskWithCounts[];
-  return toPage(rows, page, presentTask, async () =>
-    Number((await filtered().select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n),
-  );
+  const values: ListValues = { userId, hidden: f.hidden ?? false, completed: f.completed, priority: f.priority, dueBefore, dueAfter, offset: page.offset, limit: page.limit };
+  const shape = shapeOf(values);
+  const rows = (await db.executeQuery(pageQueries.query(shape, values))).rows;
+  return toPage(rows, page, presentTask, async () => Number((await db.executeQuery(countQueries.query(shape, values))).rows[0]!.n));
 }

@@ -1,0 +1,42 @@
+// scratch: profile the API's steady state for GET /tasks (not committed)
+import { Session } from 'node:inspector/promises';
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import jwt from 'jsonwebtoken';
+import { createDatabase } from '../db/index.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createDeps } from '../src/deps.js';
+import { generateSigningKeys, signingKeysFromPem } from '../src/domain/auth/signing-keys.js';
+import { signAccessToken } from '../src/domain/auth/access-tokens.js';
+import { createLogger } from '../src/http/logging.js';
+import { summarizeProfile, profileMarkdown } from './lib/profile.js';
+
+const url = process.env.DBURL!;
+const keys = generateSigningKeys();
+const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem, LOG_LEVEL: 'warn', RATE_LIMIT_GENERAL: '100000', ...(process.env.EXTRA ? JSON.parse(process.env.EXTRA) : {}) });
+const { db, pool } = createDatabase(url, { max: 10 });
+const sk = signingKeysFromPem(keys.privatePem, keys.publicPem);
+const deps = createDeps({ config, db, pool, log: createLogger('warn'), keys: sk });
+const { handlers } = await import('../src/handlers/index.js');
+if (process.env.NODB) { const { listTasks } = await import('../src/domain/tasks/list-tasks.js'); const u0 = (await db.selectFrom('users').select('id').limit(1).executeTakeFirstOrThrow()).id; const cached = await listTasks(db, u0, {}, { offset: 0, limit: 25 }); (handlers as any).listTasks = async () => ({ status: 200, body: cached }); }
+const app = await createApp(deps);
+await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
+const port = (app.server.address() as any).port;
+const users = (await db.selectFrom('users').select(['id', 'email']).limit(1000).execute());
+const tokens = users.map((u) => signAccessToken(sk, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 3600 }, { sub: u.id, email: u.email, tier: 'free', sid: crypto.randomUUID() }));
+void jwt;
+const scen = (sec: number) => { fs.writeFileSync('/tmp/bprof/s.json', JSON.stringify({ kind: 'throughput', url: `http://127.0.0.1:${port}`, path: process.env.PATHX ?? '/api/v1/tasks', tokens, connections: 20, warmupSec: 0, durationSec: sec })); };
+const load = () => new Promise<void>((r) => spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', '/tmp/bprof/s.json', '/tmp/bprof/r.json'], { stdio: 'inherit' }).on('exit', () => r()));
+scen(4); await load();
+const session = new Session(); session.connect();
+await session.post('Profiler.enable'); await session.post('Profiler.setSamplingInterval', { interval: 200 }); await session.post('Profiler.start');
+const c0 = process.cpuUsage();
+scen(8); await load();
+const c1 = process.cpuUsage(c0);
+const { profile } = await session.post('Profiler.stop');
+fs.writeFileSync('/tmp/bprof/p.0.0.0.cpuprofile', JSON.stringify(profile));
+const r = JSON.parse(fs.readFileSync('/tmp/bprof/r.json', 'utf8'));
+console.log('rps', r.rps, 'cpu ms/req', ((c1.user + c1.system) / 1000 / (r.requests)).toFixed(3), 'statuses', JSON.stringify(r.statuses));
+console.log(profileMarkdown(summarizeProfile('/tmp/bprof/p.0.0.0.cpuprofile', process.cwd(), 40), 'steady'));
+await app.close(); await db.destroy(); process.exit(0);

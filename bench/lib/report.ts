@@ -1,0 +1,243 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BurstResult, MixedResult, ThroughputResult } from '../load.js';
+import { renderChart, type LatencyGroup } from './chart.js';
+import type { LatencySummary } from './stats.js';
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  quick: boolean;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGb: number;
+    node: string;
+    postgres?: string;
+    loadAverageStart: number[];
+    loadAverageEnd?: number[];
+    vitestProcessesAtStart: number;
+  };
+  settings: Record<string, string>;
+  throughput?: {
+    connections: number;
+    ours: ThroughputResult[];
+    baseline: ThroughputResult[];
+    oursRps: number;
+    baselineRps: number;
+    ratio: number;
+    /** The same API before a change (BENCH_BEFORE_ROOT), measured in the same rounds. */
+    before?: { root: string; runs: ThroughputResult[]; rps: number; ratio: number };
+  };
+  mixed?: {
+    ours: MixedResult;
+    baseline: MixedResult;
+    warmupSec: number;
+    rss: { samples: { t: number; mb: number }[]; idleMb: number | null; maxMb: number; firstMinuteMedianMb: number; lastMinuteMedianMb: number; slopeMbPerMin: number; windowMinutes: number };
+    cpu: { wallSeconds: number; apiCores: number; workerCores: number; machineCores: number };
+  };
+  credits?: { calls: number; credits: number; ours: BurstResult; provider: BurstResult; balanceAfter: number; succeeded: number; ledgerSum: number; lotsRemaining: number; ledgerEntries: number };
+  reminders?: { count: number; dueAt: string; fired: number; notified: number; duplicates: number; lag: LatencySummary; baseline: { done: number; lag: LatencySummary } };
+  coldStart?: { first: { readyMs: number; selfReported: number | null }; later: { readyMs: number; selfReported: number | null }[]; baseline: { firstMs: number; laterMs: number[] } };
+  explain?: string[];
+  profile?: string;
+  errors: { phase: string; message: string }[];
+  notes: string[];
+}
+
+interface Row {
+  figure: string;
+  ours: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  met: boolean | null;
+}
+
+const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`);
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+const mark = (m: boolean | null) => (m === null ? '—' : m ? '✅ yes' : '❌ **no**');
+
+export const RSS_LIMIT_MB = 300;
+/** Memory "does not grow": the last minute's median within 5 % of the first minute's, and the 5-minute trend too. */
+export const RSS_GROWTH_PCT = 5;
+
+/** Errors of a mixed run: answers that were not 2xx, and requests that got no answer (10 s timeout, connection errors). */
+const errorCount = (m: MixedResult, answered: number) => {
+  const failed = Object.entries(m.statuses).filter(([k]) => Number(k) >= 300).reduce((s, [, n]) => s + n, 0);
+  return `${m.errors}: ${failed} error answers of ${answered} answered, ${m.errors - failed} unanswered (timeouts ${m.timeouts})`;
+};
+
+export function figures(r: BenchResults): Row[] {
+  const rows: Row[] = [];
+  if (r.throughput) {
+    const t = r.throughput;
+    const o = t.ours.map((x) => x.latency);
+    const b = t.baseline.map((x) => x.latency);
+    rows.push({ figure: `GET /tasks throughput (25 tasks, all middleware, ${t.connections} connections)`, ours: `${t.oursRps} req/s`, baseline: `${t.baselineRps} req/s`, ratio: t.ratio.toFixed(2), target: '≥ 0.70 of baseline', met: t.ratio >= 0.7 });
+    if (t.before) rows.push({ figure: `GET /tasks throughput of the code before the fixes (same rounds; ${path.basename(t.before.root)})`, ours: `${t.before.rps} req/s`, baseline: `${t.baselineRps} req/s`, ratio: t.before.ratio.toFixed(2), target: 'reported', met: null });
+    const cpu = (l: ThroughputResult[]) => l.reduce((s, x) => s + (x.cpuMsPerRequest ?? 0), 0) / l.length;
+    rows.push({ figure: 'GET /tasks CPU time per request (server process)', ours: `${cpu(t.ours).toFixed(2)} ms`, baseline: `${cpu(t.baseline).toFixed(2)} ms`, ratio: ratio(cpu(t.ours), cpu(t.baseline)), target: 'reported', met: null });
+    if (t.before) rows.push({ figure: 'GET /tasks CPU time per request, code before the fixes', ours: `${cpu(t.before.runs).toFixed(2)} ms`, baseline: `${cpu(t.baseline).toFixed(2)} ms`, ratio: ratio(cpu(t.before.runs), cpu(t.baseline)), target: 'reported', met: null });
+    rows.push({ figure: 'GET /tasks latency at that load, p50 / p99', ours: `${ms(o[0]!.p50)} / ${ms(o[0]!.p99)}`, baseline: `${ms(b[0]!.p50)} / ${ms(b[0]!.p99)}`, ratio: ratio(o[0]!.p99, b[0]!.p99), target: 'reported', met: null });
+  }
+  if (r.mixed) {
+    const { ours, baseline } = r.mixed;
+    const total = Object.values(ours.statuses).reduce((s, n) => s + n, 0);
+    rows.push({ figure: `Mixed workload, ${ours.users} users × ${(ours.intendedRps / ours.users).toFixed(1)} req/s: errors`, ours: errorCount(ours, total), baseline: errorCount(baseline, Object.values(baseline.statuses).reduce((s, n) => s + n, 0)), ratio: '—', target: '0', met: ours.errors === 0 });
+    rows.push({ figure: 'Mixed workload p95', ours: ms(ours.latency.p95), baseline: ms(baseline.latency.p95), ratio: ratio(ours.latency.p95, baseline.latency.p95), target: '≤ 50 ms', met: ours.latency.p95 <= 50 });
+    rows.push({ figure: 'Mixed workload p99', ours: ms(ours.latency.p99), baseline: ms(baseline.latency.p99), ratio: ratio(ours.latency.p99, baseline.latency.p99), target: '≤ 100 ms', met: ours.latency.p99 <= 100 });
+    rows.push({ figure: 'Mixed workload throughput (achieved / offered)', ours: `${ours.achievedRps} / ${ours.intendedRps} req/s`, baseline: `${baseline.achievedRps} / ${baseline.intendedRps} req/s`, ratio: '—', target: 'keeps up', met: ours.achievedRps >= ours.intendedRps * 0.97 });
+    const m = r.mixed.rss;
+    rows.push({ figure: 'API RSS under the mixed load (max)', ours: `${m.maxMb.toFixed(0)} MB`, baseline: m.idleMb === null ? '—' : `${m.idleMb.toFixed(0)} MB idle`, ratio: m.idleMb ? ratio(m.maxMb, m.idleMb) : '—', target: `≤ ${RSS_LIMIT_MB} MB`, met: m.maxMb <= RSS_LIMIT_MB });
+    const growth = m.lastMinuteMedianMb - m.firstMinuteMedianMb;
+    const trend = m.slopeMbPerMin * m.windowMinutes;
+    const limit = (m.firstMinuteMedianMb * RSS_GROWTH_PCT) / 100;
+    rows.push({
+      figure: `API RSS growth over ${m.windowMinutes} min (last minute vs first; trend)`,
+      ours: `${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB; ${trend >= 0 ? '+' : ''}${trend.toFixed(1)} MB`,
+      baseline: `${m.firstMinuteMedianMb.toFixed(0)} MB first minute`,
+      ratio: ratio(m.lastMinuteMedianMb, m.firstMinuteMedianMb),
+      target: `no growth (≤ ${RSS_GROWTH_PCT} %)`,
+      met: growth <= limit && trend <= limit,
+    });
+  }
+  if (r.reminders) {
+    const x = r.reminders;
+    const once = x.fired === x.count && x.notified === x.count && x.duplicates === 0;
+    rows.push({ figure: `Reminders: ${x.count} due at one instant, fired once`, ours: `${x.fired} fired, ${x.notified} notified, ${x.duplicates} twice`, baseline: `${x.baseline.done} no-op jobs`, ratio: '—', target: 'every one, once', met: once });
+    rows.push({ figure: 'Reminder lag p95', ours: ms(x.lag.p95), baseline: ms(x.baseline.lag.p95), ratio: ratio(x.lag.p95, x.baseline.lag.p95), target: '≤ 2 s', met: x.lag.p95 <= 2000 });
+    rows.push({ figure: 'Reminder lag max', ours: ms(x.lag.max), baseline: ms(x.baseline.lag.max), ratio: ratio(x.lag.max, x.baseline.lag.max), target: '≤ 10 s', met: x.lag.max <= 10_000 });
+  }
+  if (r.credits) {
+    const c = r.credits;
+    rows.push({ figure: `AI credits: ${c.calls} concurrent chats, ${c.credits} credits: succeeded`, ours: `${c.succeeded} (others: ${Object.entries(c.ours.errorCodes).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`, baseline: '—', ratio: '—', target: `exactly ${c.credits}`, met: c.succeeded === c.credits });
+    rows.push({ figure: 'AI credits: balance after', ours: `${c.balanceAfter} (ledger sum ${c.ledgerSum}, lots ${c.lotsRemaining})`, baseline: '—', ratio: '—', target: '0', met: c.balanceAfter === 0 && c.ledgerSum === 0 && c.lotsRemaining === 0 });
+    rows.push({ figure: 'AI chat latency under that burst, p50 / p95', ours: `${ms(c.ours.latency.p50)} / ${ms(c.ours.latency.p95)}`, baseline: `${ms(c.provider.latency.p50)} / ${ms(c.provider.latency.p95)} provider alone`, ratio: ratio(c.ours.latency.p95, c.provider.latency.p95), target: 'reported', met: null });
+  }
+  if (r.coldStart) {
+    const c = r.coldStart;
+    rows.push({ figure: 'Cold `npm start` to ready, first run (initdb, migrations)', ours: ms(c.first.readyMs), baseline: `${ms(c.baseline.firstMs)} PostgreSQL alone`, ratio: ratio(c.first.readyMs, c.baseline.firstMs), target: 'reported', met: null });
+    if (c.later.length) {
+      const later = c.later.map((x) => x.readyMs);
+      const worst = Math.max(...later);
+      rows.push({ figure: `Cold \`npm start\` to ready, later runs (worst of ${later.length})`, ours: later.map(ms).join(', '), baseline: `${c.baseline.laterMs.map(ms).join(', ')} PostgreSQL alone`, ratio: ratio(worst, Math.max(...c.baseline.laterMs)), target: '≤ 5 s', met: worst <= 5000 });
+    }
+  }
+  return rows;
+}
+
+function chartInput(r: BenchResults) {
+  const latency: LatencyGroup[] = [];
+  const lg = (label: string, s: LatencySummary, baseline = false) => latency.push({ label, p50: s.p50, p95: s.p95, p99: s.p99, baseline });
+  if (r.throughput) {
+    lg('GET /tasks\nat max load', r.throughput.ours[0]!.latency);
+    lg('bare server\nat max load', r.throughput.baseline[0]!.latency, true);
+  }
+  if (r.mixed) {
+    lg('mixed\nworkload', r.mixed.ours.latency);
+    lg('bare server\nsame pace', r.mixed.baseline.latency, true);
+    for (const cat of ['list/get', 'create/patch', 'complete', 'delete', 'reminder']) {
+      const c = r.mixed.ours.byCategory[cat];
+      if (c) lg(`mixed:\n${cat}`, c.latency);
+    }
+  }
+  if (r.credits) {
+    lg('AI chat\n500 at once', r.credits.ours.latency);
+    lg('provider\nalone', r.credits.provider.latency, true);
+  }
+  return {
+    title: `Perpetua Flow API benchmark, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.machine.cpus} cores${r.quick ? ' (QUICK run: short durations)' : ''}`,
+    latency,
+    latencyTargets: r.mixed ? [{ label: 'mixed p95 target 50 ms', ms: 50 }, { label: 'mixed p99 target 100 ms', ms: 100 }] : [],
+    throughput: r.throughput ? [{ label: 'ours', rps: r.throughput.oursRps }, { label: 'bare node:http + pg', rps: r.throughput.baselineRps, baseline: true }] : [],
+    throughputTarget: 0.7,
+    timeline: r.mixed?.ours.timeline ?? [],
+    rss: (r.mixed?.rss.samples ?? []).map((s) => ({ t: s.t - r.mixed!.warmupSec, mb: s.mb })).filter((s) => s.t >= 0),
+    rssLimitMb: RSS_LIMIT_MB,
+  };
+}
+
+const table = (head: string[], rows: (string | number)[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+export function markdown(r: BenchResults, fixes: string): string {
+  const pace = r.mixed ? Math.round((r.mixed.ours.intendedRps / r.mixed.ours.users) * 100) / 100 : 1;
+  const rows = figures(r);
+  const missed = rows.filter((x) => x.met === false);
+  const out: string[] = [];
+  out.push('# Benchmark results', '');
+  if (r.quick) out.push('> **QUICK run** (`BENCH_QUICK=1`): shortened durations for development; not a recorded result.', '');
+  out.push(
+    `Run ${r.startedAt} → ${r.finishedAt ?? '?'} with \`npm run bench\`. Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; ${r.machine.postgres ?? 'PostgreSQL: not used'}.`,
+    `Load average at start ${r.machine.loadAverageStart.join(' / ')} and at the end ${r.machine.loadAverageEnd?.join(' / ') ?? '?'} (1 / 5 / 15 min); vitest processes running at the start: ${r.machine.vitestProcessesAtStart}.`,
+    '',
+  );
+  for (const n of r.notes) out.push(`> ${n}`, '');
+  out.push(`**${rows.filter((x) => x.met === true).length} targets met, ${missed.length} missed**${missed.length ? `: ${missed.map((m) => m.figure).join('; ')}` : ''}.`, '');
+  out.push(table(['figure', 'ours', 'baseline', 'ratio', 'target', 'met?'], rows.map((x) => [x.figure, x.ours, x.baseline, x.ratio, x.target, mark(x.met)])), '');
+  out.push('![latency percentiles, throughput and the mixed workload over time](latest.svg)', '');
+  if (r.errors.length) out.push('## Phases that failed', '', ...r.errors.map((e) => `* **${e.phase}**: ${e.message}`), '');
+
+  out.push('## How it was measured', '');
+  out.push(
+    'Every server is its own process: the API (`node --import tsx src/main.ts`), the worker (`jobs/worker.ts`), the baseline server (`bench/baseline-server.ts`), the fake AI provider (`tests/fakes/openai.ts` in `bench/fake-ai.ts`) and, for each measurement, a load generator (`bench/load.ts`, autocannon 9). All run on the same 2 cores as PostgreSQL, so the load generator\'s CPU is taken from the servers on both sides of every comparison alike.',
+    '',
+    `API and worker settings: ${Object.entries(r.settings).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at the service's defaults (\`DATABASE_POOL_MAX=10\`, \`WORKER_CONCURRENCY=4\`, \`WORKER_POLL_INTERVAL_MS=1000\`, \`RATE_LIMIT_STORE=memory\`, JSON request logs off at \`warn\`).`,
+    '',
+    '* **Rate limits.** All middleware runs: helmet, CORS, request ids, JSON body parsing, RS256 token verification, the rate limiter, Ajv validation against `openapi.yaml`, idempotency keys on writes. The limiter counts every request; its limits are raised above the busiest single user of any phase (the throughput phase sends each of its 1 000 users about 3 req/s; the burst sends one user 500 chats at once), because a 429 would measure the limit, not the service. The production default of 100/min per user is still above the mixed workload\'s 60/min per user.',
+    '* **Accounts.** 1 000 users signed up through the sign-up code of the development sign-in (kickstart credits, achievement state), each with a session and a token signed with the API\'s key; 25 tasks each (5 completed, about a third with two subtasks). The service runs with `NODE_ENV=production`, where the development sign-in does not exist, so the benchmark signs up users through the domain function, not over HTTP.',
+    '* **GET /tasks throughput**: 50 connections as fast as they are answered, each request with the next user\'s token, alternating rounds against the API and the baseline. The baseline is node:http + pg: it runs the statements `listTasks` compiles (captured from Kysely\'s log, so the SQL is the same), as named prepared statements on a pool of the API\'s size, and writes the rows with `JSON.stringify`; it reads the user id from the token without checking the signature and has no framework, validation, rate limit or logging.',
+    `* **Mixed workload**: one keep-alive connection per user; each user sends ${pace} request${pace === 1 ? '' : 's'} per second at its own steady pace (phases spread evenly), cycling through 20 requests: 11 list/get (55 %), 5 create/patch (25 %: two tasks, a subtask on each, one edit with its version), 2 completions of tasks with subtasks (10 %: achievements and streak in the same transaction), 1 delete (5 %), 1 reminder creation (5 %); writes carry an \`Idempotency-Key\`. Latency is from sending a request to its last byte; a request whose slot came while the previous one was still out goes as soon as it returns, so a server falling behind shows as achieved < offered throughput. The first seconds are a warm-up and are not counted. Its baseline is the bare server answering GET /tasks to the same 1 000 users at the same pace: the floor of one HTTP exchange plus the list queries on this machine at this concurrency.`,
+    '* **Memory**: the API process\'s RSS from `/proc/<pid>/status` every second during the mixed workload; its baseline is the same process idle after start.',
+    '* **Reminders**: created through the API (`POST /tasks/{id}/reminders`, absolute, 5 per task), all due at the same whole minute; lag = `fired_at − scheduled_at` of every reminder, read from the database; "once" = one in-app notification and one `reminder_fired` activity entry per reminder. Baseline: graphile-worker alone, same concurrency and poll interval, the same number of no-op jobs due at one instant.',
+    '* **AI credits**: one user with exactly 250 purchased credits sends 500 `POST /ai/chat` at once (500 connections, each with its own `Idempotency-Key`); the fake provider answers after 200 ms. Baseline: the same 500 requests straight to the provider.',
+    '* **Cold start**: `npm start` (development mode, embedded PostgreSQL in a new temporary `DATA_DIR`) until `GET /health/ready` answers 200, which needs the database, the migrations, the API and a worker heartbeat; first run (initdb) and later runs on the same data. Baseline: the embedded PostgreSQL alone starting on a data directory of its own.',
+    '',
+  );
+
+  if (r.throughput) {
+    out.push('## GET /tasks throughput, by round', '');
+    out.push(table(['round', 'ours req/s', 'ours p50 / p99', 'ours CPU/request', 'baseline req/s', 'baseline p50 / p99', 'baseline CPU/request', 'statuses (ours)'], r.throughput.ours.map((o, i) => {
+      const b = r.throughput!.baseline[i]!;
+      return [i + 1, o.rps, `${ms(o.latency.p50)} / ${ms(o.latency.p99)}`, `${o.cpuMsPerRequest ?? '?'} ms`, b.rps, `${ms(b.latency.p50)} / ${ms(b.latency.p99)}`, `${b.cpuMsPerRequest ?? '?'} ms`, JSON.stringify(o.statuses)];
+    })), '');
+    const before = r.throughput.before;
+    if (before) {
+      out.push(`The code before the fixes (\`${before.root}\`), measured in the same rounds: ${before.runs.map((o) => `${o.rps} req/s, p50 ${ms(o.latency.p50)}, ${o.cpuMsPerRequest ?? '?'} ms CPU/request`).join('; ')}.`, '');
+    }
+  }
+  if (r.mixed) {
+    const m = r.mixed;
+    out.push('## Mixed workload, by operation', '');
+    out.push(table(['operation', 'requests', 'p50', 'p95', 'p99', 'max', 'statuses'], Object.entries(m.ours.byOp).map(([op, o]) => [op, o.latency.count, ms(o.latency.p50), ms(o.latency.p95), ms(o.latency.p99), ms(o.latency.max), JSON.stringify(o.statuses)])), '');
+    out.push(table(['category', 'share', 'p50', 'p95', 'p99'], Object.entries(m.ours.byCategory).map(([c, o]) => [c, `${o.share} %`, ms(o.latency.p50), ms(o.latency.p95), ms(o.latency.p99)])), '');
+    out.push(`CPU during the mixed workload (${m.cpu.wallSeconds} s): API ${m.cpu.apiCores} cores, worker ${m.cpu.workerCores}, the whole machine ${m.cpu.machineCores} of ${r.machine.cpus} (the rest: PostgreSQL and the load generator). Timeouts: ${m.ours.timeouts}; connection errors: ${m.ours.connectionErrors}.`, '');
+    if (m.ours.errorSamples.length) out.push('Error samples:', '', ...m.ours.errorSamples.slice(0, 10).map((e) => `* ${e.op} → ${e.status}: \`${e.body.replace(/`/g, "'")}\``), '');
+  }
+  if (r.credits) {
+    const c = r.credits;
+    out.push('## AI credits', '', `Statuses: ${JSON.stringify(c.ours.statuses)}; error codes: ${JSON.stringify(c.ours.errorCodes)}; ${c.ledgerEntries} ledger entries. All 500 answered in ${c.ours.seconds.toFixed(1)} s (provider alone: ${c.provider.seconds.toFixed(1)} s); latency p50 ${ms(c.ours.latency.p50)}, p95 ${ms(c.ours.latency.p95)}, p99 ${ms(c.ours.latency.p99)}, max ${ms(c.ours.latency.max)}.`, '');
+  }
+  if (r.reminders) {
+    const x = r.reminders;
+    out.push('## Reminders', '', `Due at ${x.dueAt}. Lag p50 ${ms(x.lag.p50)}, p95 ${ms(x.lag.p95)}, p99 ${ms(x.lag.p99)}, max ${ms(x.lag.max)}; graphile-worker alone: p50 ${ms(x.baseline.lag.p50)}, p95 ${ms(x.baseline.lag.p95)}, max ${ms(x.baseline.lag.max)}.`, '');
+  }
+  if (r.coldStart) {
+    const c = r.coldStart;
+    out.push('## Cold start', '', table(['run', 'to /health/ready', 'npm start says'], [[1, ms(c.first.readyMs), c.first.selfReported === null ? '—' : `${c.first.selfReported} s`], ...c.later.map((l, i) => [i + 2, ms(l.readyMs), l.selfReported === null ? '—' : `${l.selfReported} s`])]), '');
+  }
+  if (r.explain?.length) {
+    out.push('## EXPLAIN ANALYZE of GET /tasks after the mixed workload', '');
+    for (const e of r.explain) out.push('```', e, '```', '');
+  }
+  if (r.profile) out.push('## Profile', '', r.profile, '');
+  if (fixes.trim()) out.push(fixes.trim(), '');
+  return out.join('\n');
+}
+
+export function writeReport(dir: string, r: BenchResults, fixes: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ ...r, figures: figures(r) }, null, 2));
+  fs.writeFileSync(path.join(dir, 'latest.md'), markdown(r, fixes));
+  fs.writeFileSync(path.join(dir, 'latest.svg'), renderChart(chartInput(r)));
+}

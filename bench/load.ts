@@ -1,0 +1,384 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import { summarize, type LatencySummary } from './lib/stats.js';
+
+// The load generator: runs in its own process (run.ts starts it), drives one scenario with
+// autocannon against a server on 127.0.0.1 and writes what it measured as JSON.
+//   node --import tsx bench/load.ts <scenario.json> <result.json>
+
+export interface ThroughputScenario {
+  kind: 'throughput';
+  url: string;
+  path: string;
+  /** Bearer tokens, used in turn, one per request. */
+  tokens: string[];
+  connections: number;
+  warmupSec: number;
+  durationSec: number;
+}
+
+export interface MixedScenario {
+  kind: 'mixed';
+  url: string;
+  /** One connection per user, each with its own token. */
+  tokens: string[];
+  /** Requests per second of each user. */
+  ratePerUser: number;
+  warmupSec: number;
+  durationSec: number;
+  /** Only GET /tasks (for the bare server, which answers nothing else). */
+  listOnly?: boolean;
+}
+
+export interface BurstScenario {
+  kind: 'burst';
+  url: string;
+  method: 'POST';
+  path: string;
+  token: string;
+  /** Requests, all sent at once on as many connections. */
+  count: number;
+  body: unknown;
+}
+
+export type Scenario = ThroughputScenario | MixedScenario | BurstScenario;
+
+export interface ThroughputResult {
+  kind: 'throughput';
+  requests: number;
+  /** Requests answered in the warm-up before the measured window. */
+  warmupRequests: number;
+  seconds: number;
+  rps: number;
+  latency: LatencySummary;
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  /** Set by run.ts: the server's CPU time per request (warm-up included), from /proc. */
+  cpuMsPerRequest?: number;
+}
+
+export interface MixedResult {
+  kind: 'mixed';
+  users: number;
+  intendedRps: number;
+  achievedRps: number;
+  seconds: number;
+  latency: LatencySummary;
+  byOp: Record<string, { latency: LatencySummary; statuses: Record<string, number> }>;
+  byCategory: Record<string, { share: number; latency: LatencySummary }>;
+  statuses: Record<string, number>;
+  errors: number;
+  connectionErrors: number;
+  timeouts: number;
+  errorSamples: { op: string; status: number; body: string }[];
+  /** Per 10 s of the measured window: requests per second and latency percentiles. */
+  timeline: { t: number; rps: number; p50: number; p95: number; p99: number }[];
+}
+
+export interface BurstResult {
+  kind: 'burst';
+  count: number;
+  statuses: Record<string, number>;
+  latency: LatencySummary;
+  seconds: number;
+  errors: number;
+  /** Bodies of the non-2xx answers, by error code. */
+  errorCodes: Record<string, number>;
+}
+
+const [scenarioFile, resultFile] = process.argv.slice(2);
+if (!scenarioFile || !resultFile) {
+  console.error('usage: load.ts <scenario.json> <result.json>');
+  process.exit(2);
+}
+const scenario = JSON.parse(fs.readFileSync(scenarioFile, 'utf8')) as Scenario;
+
+const countStatus = (m: Record<string, number>, s: number | string) => (m[String(s)] = (m[String(s)] ?? 0) + 1);
+
+function finished(instance: autocannon.Instance): Promise<autocannon.Result> {
+  return new Promise((resolve) => instance.on('done', resolve));
+}
+
+async function throughput(s: ThroughputScenario): Promise<ThroughputResult> {
+  const run = async (seconds: number) => {
+    let i = 0;
+    const latencies: number[] = [];
+    const statuses: Record<string, number> = {};
+    const instance = autocannon({
+      url: s.url,
+      connections: s.connections,
+      duration: seconds,
+      timeout: 10,
+      requests: [
+        {
+          method: 'GET',
+          path: s.path,
+          setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${s.tokens[i++ % s.tokens.length]}` } }),
+        },
+      ],
+    });
+    instance.on('response', (_c, status, _b, ms) => {
+      latencies.push(ms);
+      countStatus(statuses, status);
+    });
+    const r = await finished(instance);
+    return { r, latencies, statuses };
+  };
+  const warmupRequests = s.warmupSec > 0 ? (await run(s.warmupSec)).latencies.length : 0;
+  const { r, latencies, statuses } = await run(s.durationSec);
+  const seconds = (r.finish.getTime() - r.start.getTime()) / 1000;
+  return {
+    kind: 'throughput',
+    requests: latencies.length,
+    warmupRequests,
+    seconds,
+    rps: Math.round((latencies.length / seconds) * 10) / 10,
+    latency: summarize(latencies),
+    statuses,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  };
+}
+
+// ---------------------------------------------------------------- mixed workload
+
+type Op = 'list' | 'get' | 'create' | 'subtask' | 'patch' | 'complete' | 'delete' | 'reminder';
+const CATEGORY: Record<Op, string> = {
+  list: 'list/get',
+  get: 'list/get',
+  create: 'create/patch',
+  subtask: 'create/patch',
+  patch: 'create/patch',
+  complete: 'complete',
+  delete: 'delete',
+  reminder: 'reminder',
+};
+
+interface Ctx {
+  user: number;
+  a?: { id: string; version: number };
+  b?: { id: string; version: number };
+}
+
+const MISSING = '00000000-0000-4000-8000-000000000000';
+const json = (body: unknown) => JSON.stringify(body);
+
+/**
+ * One user's cycle of 20 requests, 5 % each: 11 list/get (55 %), 5 create/patch (25 %: two tasks,
+ * a subtask on each, one edit), 2 completions of tasks that have subtasks (10 %: the completion
+ * runs the achievement and streak rules in its transaction), 1 delete (5 %), 1 reminder (5 %).
+ * Every cycle creates two tasks and completes both, so a user's active-task count stays level.
+ */
+function cycle(tokens: string[], errorSample: (op: Op, status: number, body: string) => void): autocannon.Request[] {
+  const auth = (ctx: Ctx) => `Bearer ${tokens[ctx.user] ?? tokens[0]}`;
+  const inAWeek = () => new Date(Date.now() + 7 * 86_400_000).toISOString();
+  const step = (op: Op, build: (ctx: Ctx) => { method: string; path: string; body?: unknown }, after?: (ctx: Ctx, body: any) => void): autocannon.Request => ({
+    op,
+    setupRequest: (req, context) => {
+      const ctx = context as Ctx;
+      const r = build(ctx);
+      const headers: Record<string, string> = { authorization: auth(ctx), accept: 'application/json' };
+      if (r.method !== 'GET') headers['idempotency-key'] = randomUUID();
+      if (r.body !== undefined) headers['content-type'] = 'application/json';
+      return { ...req, method: r.method, path: `/api/v1${r.path}`, headers, body: r.body === undefined ? Buffer.alloc(0) : json(r.body) };
+    },
+    onResponse: (status, body, context) => {
+      if (status >= 300) {
+        errorSample(op, status, body);
+        return;
+      }
+      if (after) after(context as Ctx, JSON.parse(body));
+    },
+  });
+  const idOf = (t?: { id: string }) => t?.id ?? MISSING;
+  const remember = (key: 'a' | 'b') => (ctx: Ctx, body: any) => {
+    ctx[key] = { id: body.data.id, version: body.data.version };
+  };
+  const bump = (key: 'a' | 'b') => (ctx: Ctx, body: any) => {
+    if (ctx[key]) ctx[key]!.version = body.data.version;
+  };
+  return [
+    step('list', () => ({ method: 'GET', path: '/tasks' })),
+    step('create', () => ({ method: 'POST', path: '/tasks', body: { title: 'Plan the week', description: 'Go through the inbox and pick three things.', priority: 'high', due_date: inAWeek(), estimated_duration: 45 } }), remember('a')),
+    step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.a)}` })),
+    step('subtask', (c) => ({ method: 'POST', path: `/tasks/${idOf(c.a)}/subtasks`, body: { title: 'Clear the inbox' } })),
+    step('list', () => ({ method: 'GET', path: '/tasks?completed=false' })),
+    step('patch', (c) => ({ method: 'PATCH', path: `/tasks/${idOf(c.a)}`, body: { version: c.a?.version ?? 1, title: 'Plan the week ahead', priority: 'medium' } }), bump('a')),
+    step('reminder', (c) => ({ method: 'POST', path: `/tasks/${idOf(c.a)}/reminders`, body: { type: 'before', offset_minutes: -30, method: 'in_app' } })),
+    step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.a)}` })),
+    step('list', () => ({ method: 'GET', path: '/tasks' })),
+    step('create', () => ({ method: 'POST', path: '/tasks', body: { title: 'Call the dentist' } }), remember('b')),
+    step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.b)}` })),
+    step('complete', (c) => ({ method: 'PATCH', path: `/tasks/${idOf(c.a)}`, body: { completed: true } }), bump('a')),
+    step('list', () => ({ method: 'GET', path: '/tasks' })),
+    step('subtask', (c) => ({ method: 'POST', path: `/tasks/${idOf(c.b)}/subtasks`, body: { title: 'Find the number' } })),
+    step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.b)}` })),
+    step('list', () => ({ method: 'GET', path: '/tasks?priority=high' })),
+    step('complete', (c) => ({ method: 'PATCH', path: `/tasks/${idOf(c.b)}`, body: { completed: true } }), bump('b')),
+    step('list', () => ({ method: 'GET', path: '/tasks' })),
+    step('delete', (c) => ({ method: 'DELETE', path: `/tasks/${idOf(c.a)}` })),
+    step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.b)}` })),
+  ];
+}
+
+async function mixed(s: MixedScenario): Promise<MixedResult> {
+  const users = s.tokens.length;
+  const intervalMs = 1000 / s.ratePerUser;
+  const errorSamples: MixedResult['errorSamples'] = [];
+  const all = cycle(s.tokens, (op, status, body) => {
+    if (errorSamples.length < 25) errorSamples.push({ op, status, body: body.slice(0, 300) });
+  });
+  const requests = s.listOnly ? all.slice(0, 1) : all;
+
+  const t0 = performance.now();
+  let nextUser = 0;
+  // Each user sends its requests at its own steady pace, its phase spread evenly over the interval.
+  // (autocannon's connectionRate releases every connection on the same timer tick, a burst of
+  // `users` requests each second that no population of people produces.) A request is sent when its
+  // slot comes, or at once when the previous answer came back after that slot.
+  const setupClient = (client: autocannon.Client) => {
+    const user = nextUser++;
+    const it = client.requestIterator;
+    it.initialContext = { user };
+    it.resetContext();
+    it.rebuildRequest();
+    const send = client._doRequest.bind(client);
+    let slot = t0 + (user / users) * intervalMs;
+    let pending = false;
+    client._doRequest = () => {
+      if (pending) return;
+      pending = true;
+      const wait = slot - performance.now();
+      slot = Math.max(slot + intervalMs, performance.now());
+      setTimeout(() => {
+        pending = false;
+        if (!client.destroyed) send();
+      }, Math.max(0, wait));
+    };
+  };
+
+  const t: number[] = [];
+  const lat: number[] = [];
+  const opIdx: number[] = [];
+  const stat: number[] = [];
+  const ops = [...new Set(requests.map((r) => r.op as Op))];
+  let connectionErrors = 0;
+  const instance = autocannon({
+    url: s.url,
+    connections: users,
+    duration: s.warmupSec + s.durationSec,
+    timeout: 10,
+    requests,
+    initialContext: { user: 0 },
+    setupClient,
+  });
+  instance.on('response', (client, status, _bytes, ms) => {
+    t.push(performance.now() - t0);
+    lat.push(ms);
+    opIdx.push(ops.indexOf(client.requestIterator.currentRequest.op as Op));
+    stat.push(status);
+  });
+  instance.on('reqError', () => connectionErrors++);
+  const r = await finished(instance);
+
+  const from = s.warmupSec * 1000;
+  const measured: number[] = [];
+  const statuses: Record<string, number> = {};
+  const perOp = new Map<Op, { lat: number[]; statuses: Record<string, number> }>();
+  const perCat = new Map<string, number[]>();
+  let errors = 0;
+  let last = from;
+  for (let k = 0; k < t.length; k++) {
+    if (t[k]! < from) continue;
+    last = Math.max(last, t[k]!);
+    const op = ops[opIdx[k]!]!;
+    measured.push(lat[k]!);
+    countStatus(statuses, stat[k]!);
+    if (stat[k]! >= 300) errors++;
+    const o = perOp.get(op) ?? { lat: [], statuses: {} };
+    o.lat.push(lat[k]!);
+    countStatus(o.statuses, stat[k]!);
+    perOp.set(op, o);
+    const c = perCat.get(CATEGORY[op]) ?? [];
+    c.push(lat[k]!);
+    perCat.set(CATEGORY[op], c);
+  }
+  const seconds = Math.min(s.durationSec, (last - from) / 1000);
+  const timeline: MixedResult['timeline'] = [];
+  const bucketMs = 10_000;
+  for (let start = from; start < from + s.durationSec * 1000; start += bucketMs) {
+    const b: number[] = [];
+    for (let k = 0; k < t.length; k++) if (t[k]! >= start && t[k]! < start + bucketMs) b.push(lat[k]!);
+    if (!b.length) continue;
+    const sm = summarize(b);
+    timeline.push({ t: Math.round((start - from) / 1000), rps: Math.round((b.length / (bucketMs / 1000)) * 10) / 10, p50: sm.p50, p95: sm.p95, p99: sm.p99 });
+  }
+  const byOp: MixedResult['byOp'] = {};
+  for (const [op, o] of perOp) byOp[op] = { latency: summarize(o.lat), statuses: o.statuses };
+  const byCategory: MixedResult['byCategory'] = {};
+  for (const [cat, l] of perCat) byCategory[cat] = { share: Math.round((l.length / measured.length) * 1000) / 10, latency: summarize(l) };
+  return {
+    kind: 'mixed',
+    users,
+    intendedRps: users * s.ratePerUser,
+    achievedRps: Math.round((measured.length / seconds) * 10) / 10,
+    seconds,
+    latency: summarize(measured),
+    byOp,
+    byCategory,
+    statuses,
+    errors: errors + r.errors,
+    connectionErrors,
+    timeouts: r.timeouts,
+    errorSamples,
+    timeline,
+  };
+}
+
+// ---------------------------------------------------------------- burst (AI credits)
+
+async function burst(s: BurstScenario): Promise<BurstResult> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const errorCodes: Record<string, number> = {};
+  const started = performance.now();
+  const instance = autocannon({
+    url: s.url,
+    connections: s.count,
+    amount: s.count,
+    timeout: 60,
+    requests: [
+      {
+        method: s.method,
+        path: s.path,
+        setupRequest: (req) => ({
+          ...req,
+          headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+          body: JSON.stringify(s.body),
+        }),
+        onResponse: (status, body) => {
+          if (status >= 300) {
+            let code = 'unparsable';
+            try {
+              code = JSON.parse(body).error?.code ?? code;
+            } catch {}
+            countStatus(errorCodes, code);
+          }
+        },
+      },
+    ],
+  });
+  instance.on('response', (_c, status, _b, ms) => {
+    latencies.push(ms);
+    countStatus(statuses, status);
+  });
+  const r = await finished(instance);
+  return { kind: 'burst', count: latencies.length, statuses, latency: summarize(latencies), seconds: (performance.now() - started) / 1000, errors: r.errors, errorCodes };
+}
+
+const result = scenario.kind === 'throughput' ? await throughput(scenario) : scenario.kind === 'mixed' ? await mixed(scenario) : await burst(scenario);
+fs.writeFileSync(resultFile, JSON.stringify(result, null, 2));
+process.exit(0);

@@ -1,0 +1,472 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
+import pg from 'pg';
+import { freePort, startEmbeddedPostgres, stopEmbeddedPostgresSync } from '../db/embedded.js';
+import type { DB } from '../db/schema/index.js';
+import { loadConfig } from '../src/config.js';
+import { generateSigningKeys, signingKeysFromPem } from '../src/domain/auth/signing-keys.js';
+import type { TokenIssuer } from '../src/domain/auth/sessions.js';
+import { creditBalance } from '../src/domain/credits/ledger.js';
+import { listTasks } from '../src/domain/tasks/list-tasks.js';
+import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './load.js';
+import { cpuSeconds, markGroup, rssMb, sleep, startCommand, startNode, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
+import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
+import { writeReport, type BenchResults } from './lib/report.js';
+import { createBenchDatabase, createUsers, mapLimit, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
+import { median, slope, summarize } from './lib/stats.js';
+
+// `npm run bench`: measures the service on this machine, every figure beside a baseline measured in
+// the same run, and writes bench/results/latest.{md,json,svg}. Everything it starts (API, worker,
+// baseline server, fake provider, load generators, `npm start`) is a child process stopped by its
+// PID in the finally below.
+//
+//   BENCH_QUICK=1            short durations, for development (the recorded run uses the full ones)
+//   BENCH_DATABASE_URL       server for the API benchmarks (default postgres://postgres@127.0.0.1:5432/postgres);
+//                            a database of its own is created there and dropped at the end
+//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, coldstart
+//   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
+//   BENCH_OUT=dir            where the results go (default bench/results)
+//   BENCH_MIX_SECONDS=n      the mixed workload's measured window (default 300; QUICK 30)
+//   BENCH_RATE_PER_USER=r    requests per second of each user in the mixed workload (default 1)
+//   BENCH_BEFORE_ROOT=dir    a copy of the repository before a change (node_modules linked): the
+//                            throughput phase also measures its API, in the same alternating rounds,
+//                            so a before/after comparison shares the machine's noise
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const QUICK = process.env.BENCH_QUICK === '1';
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+const wants = (phase: string) => !ONLY || ONLY.has(phase);
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(root, 'bench/results'));
+const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-'));
+const LOGS = path.join(WORK, 'logs');
+
+const D = QUICK
+  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 1, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1 }
+  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 1, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3 };
+// The mixed phase's measured window and each user's pace can be set for a run (say so in the report).
+if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
+if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
+
+/** What the API and the worker run with: production mode, the service's defaults unless stated. */
+function serviceEnv(databaseUrl: string, keys: { privatePem: string; publicPem: string }, ai: { baseUrl: string; apiKey: string } | null, port: number): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    JWT_PRIVATE_KEY: keys.privatePem,
+    JWT_PUBLIC_KEY: keys.publicPem,
+    // The limiter runs and counts every request (memory store, the default for one API process);
+    // the limits sit above the busiest user of any phase, so the figures measure serving, not 429s.
+    RATE_LIMIT_GENERAL: '6000',
+    RATE_LIMIT_AI: '1000',
+    ...(ai ? { OPENAI_API_KEY: ai.apiKey, OPENAI_BASE_URL: ai.baseUrl } : {}),
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_SERVICE_')).map(([k, v]) => [k.slice('BENCH_SERVICE_'.length), v])),
+  };
+}
+
+const results: BenchResults = {
+  startedAt: new Date().toISOString(),
+  quick: QUICK,
+  machine: machineInfo(),
+  settings: {},
+  errors: [],
+  notes: [],
+};
+
+function machineInfo(): BenchResults['machine'] {
+  const cpus = os.cpus();
+  let vitest: number;
+  try {
+    vitest = Number(execFileSync('pgrep', ['-fc', 'vitest'], { encoding: 'utf8' }).trim()) || 0;
+  } catch {
+    vitest = 0; // pgrep exits 1 when nothing matches
+  }
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverageStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    vitestProcessesAtStart: vitest,
+  };
+}
+
+async function runLoad<R>(name: string, scenario: Scenario): Promise<R> {
+  const scenarioFile = path.join(WORK, `${name}.scenario.json`);
+  const resultFile = path.join(WORK, `${name}.result.json`);
+  fs.writeFileSync(scenarioFile, JSON.stringify(scenario));
+  const child = startNode(`load-${name}`, path.join(root, 'bench/load.ts'), { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME }, logDir: LOGS, args: [scenarioFile, resultFile] });
+  const code = await child.exited;
+  if (code !== 0 || !fs.existsSync(resultFile)) throw new Error(`load generator ${name} failed (${code}); see ${child.logFile}`);
+  return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as R;
+}
+
+async function phase(name: string, fn: () => Promise<void>): Promise<void> {
+  if (!wants(name)) return;
+  const started = Date.now();
+  console.log(`\n== ${name}`);
+  try {
+    await fn();
+    console.log(`== ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } catch (err) {
+    const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    console.error(`== ${name} FAILED: ${message}`);
+    results.errors.push({ phase: name, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** The statements GET /tasks runs for `userId` (page and count), as Kysely compiles them. */
+async function listSql(pool: pg.Pool, userId: string): Promise<CompiledQuery[]> {
+  const captured: CompiledQuery[] = [];
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: (e) => void (e.level === 'query' && captured.push(e.query)) });
+  await listTasks(db, userId, {}, { offset: 0, limit: 25 });
+  return captured;
+}
+
+async function api(base: string, method: string, p: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (method !== 'GET') headers['idempotency-key'] = randomUUID();
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}/api/v1${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// ---------------------------------------------------------------- cold start
+
+async function coldStart(): Promise<void> {
+  const runs: { readyMs: number; selfReported: number | null }[] = [];
+  const dataDir = path.join(WORK, 'cold-data');
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(WORK, 0o755);
+  const once = async (i: number) => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LANG: process.env.LANG ?? 'C.UTF-8',
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    };
+    const started = Date.now();
+    const child = markGroup(startCommand(`npm-start-${i}`, 'npm', ['start', '--silent'], { cwd: root, env, logDir: LOGS, group: true }));
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 120_000, { child, intervalMs: 25 });
+      const readyMs = Date.now() - started;
+      const m = /is up in ([\d.]+)s/.exec(child.lines.join('\n'));
+      runs.push({ readyMs, selfReported: m ? Number(m[1]) : null });
+      console.log(`   npm start #${i + 1}: ready in ${readyMs} ms`);
+    } finally {
+      await stop(child, 15_000);
+      if (fs.existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))) stopEmbeddedPostgresSync(path.join(dataDir, 'pg'));
+    }
+  };
+  for (let i = 0; i <= D.coldLater; i++) await once(i);
+
+  // Baseline: the embedded PostgreSQL alone (initdb + start, then start), on a data dir of its own.
+  const baseDir = path.join(WORK, 'cold-baseline', 'pg');
+  const base: number[] = [];
+  for (let i = 0; i <= D.coldLater; i++) {
+    const t = Date.now();
+    const server = await startEmbeddedPostgres({ dataDir: baseDir, port: await freePort(), persistent: true });
+    base.push(Date.now() - t);
+    await server.stop();
+  }
+  results.coldStart = {
+    first: runs[0]!,
+    later: runs.slice(1),
+    baseline: { firstMs: base[0]!, laterMs: base.slice(1) },
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  console.log(`bench: ${QUICK ? 'QUICK' : 'full'} run; work dir ${WORK}; load average ${results.machine.loadAverageStart.join(' ')}; vitest processes ${results.machine.vitestProcessesAtStart}`);
+  if (results.machine.vitestProcessesAtStart > 0) results.notes.push(`${results.machine.vitestProcessesAtStart} vitest process(es) were running when the benchmark started: figures are noisier.`);
+
+  await phase('coldstart', coldStart);
+
+  const needsService = ['throughput', 'mixed', 'credits', 'reminders'].some(wants);
+  if (!needsService) return;
+
+  let bench: BenchDatabase | undefined;
+  try {
+    bench = await createBenchDatabase(ADMIN_URL);
+    const server = (await bench.pool.query('select version() as v, current_setting(\'synchronous_commit\') as sc, current_setting(\'fsync\') as fs, current_setting(\'shared_buffers\') as sb, current_setting(\'max_connections\') as mc')).rows[0];
+    results.machine.postgres = `${String(server.v).split(' on ')[0]} (fsync ${server.fs}, synchronous_commit ${server.sc}, shared_buffers ${server.sb}, max_connections ${server.mc})`;
+    const keys = generateSigningKeys();
+    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
+    const issuer: TokenIssuer = {
+      keys: signingKeysFromPem(keys.privatePem, keys.publicPem),
+      access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 },
+      refreshTtlDays: 7,
+    };
+
+    console.log(`setup: ${D.users} users with 25 tasks each in ${bench.name}`);
+    const t = Date.now();
+    const users = await createUsers(bench.db, issuer, D.users, 'user');
+    await seedTasks(bench.db, users);
+    await bench.pool.query('analyze');
+    console.log(`setup: done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    const fakeAi = startNode('fake-ai', path.join(root, 'bench/fake-ai.ts'), { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME }, logDir: LOGS });
+    const [, aiUrl, aiKey] = await waitForLine(fakeAi, /^fake-ai (\S+) (\S+)/, 30_000);
+
+    const apiPort = await freePort();
+    const env = serviceEnv(bench.url, keys, { baseUrl: aiUrl!, apiKey: aiKey! }, apiPort);
+    results.settings = Object.fromEntries(Object.entries(env).filter(([k]) => !/KEY|PATH|HOME|LANG|DATABASE_URL|BASE_URL/.test(k))) as Record<string, string>;
+    const profileDir = path.join(WORK, 'profiles');
+    const apiProc = startNode('api', path.join(root, 'src/main.ts'), { cwd: root, env, logDir: LOGS, nodeFlags: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+    const worker = startNode('worker', path.join(root, 'jobs/worker.ts'), { cwd: root, env, logDir: LOGS });
+    const base = `http://127.0.0.1:${apiPort}`;
+    await waitForHttp(`${base}/health/ready`, 60_000, { child: apiProc });
+    await sleep(1000);
+    const idleRss = rssMb(apiProc.pid);
+
+    const baselinePort = await freePort();
+    const baseline = startNode('baseline', path.join(root, 'bench/baseline-server.ts'), {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(baselinePort), BASELINE_DATABASE_URL: bench.url, BASELINE_SAMPLE_USER: users[0]!.id, BASELINE_POOL_MAX: String(config.DATABASE_POOL_MAX) },
+      logDir: LOGS,
+    });
+    await waitForLine(baseline, /^baseline listening on (\d+)/, 30_000);
+    const baseUrl = `http://127.0.0.1:${baselinePort}`;
+
+    // The same request must get the same rows from both.
+    const probe = await api(base, 'GET', '/tasks', users[0]!.token);
+    const probeBase = await (await fetch(`${baseUrl}/api/v1/tasks`, { headers: { authorization: `Bearer ${users[0]!.token}` } })).json() as any;
+    if (probe.status !== 200 || probe.body.data.length !== 25 || probeBase.data.length !== 25 || probe.body.data[0].id !== probeBase.data[0].id || probe.body.pagination.total !== probeBase.pagination.total) {
+      throw new Error(`the API and the baseline disagree on GET /tasks: ${JSON.stringify(probe.body).slice(0, 300)}`);
+    }
+
+    const tokens = users.map((u) => u.token);
+    const beforeRoot = process.env.BENCH_BEFORE_ROOT ? path.resolve(process.env.BENCH_BEFORE_ROOT) : null;
+    let before: { url: string; pid: number } | null = null;
+    if (beforeRoot && wants('throughput')) {
+      const port = await freePort();
+      const proc = startNode('api-before', path.join(beforeRoot, 'src/main.ts'), { cwd: beforeRoot, env: serviceEnv(bench.url, keys, null, port), logDir: LOGS });
+      await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 60_000, { child: proc });
+      before = { url: `http://127.0.0.1:${port}`, pid: proc.pid };
+    }
+    const throughputWindows: [number, number][] = [];
+
+    await phase('throughput', async () => {
+      const ours: ThroughputResult[] = [];
+      const bare: ThroughputResult[] = [];
+      const old: ThroughputResult[] = [];
+      const contestants: [string, string, ThroughputResult[], number][] = [['ours', base, ours, apiProc.pid], ['baseline', baseUrl, bare, baseline.pid]];
+      if (before) contestants.splice(1, 0, ['before', before.url, old, before.pid]);
+      for (let r = 0; r < D.tpRounds; r++) {
+        // Alternating rounds, so a noisy moment hurts both sides alike.
+        for (const [who, url, list, pid] of contestants) {
+          const cpu0 = cpuSeconds(pid) ?? 0;
+          const from = monotonicUs();
+          const res = await runLoad<ThroughputResult>(`throughput-${who}-${r}`, { kind: 'throughput', url, path: '/api/v1/tasks', tokens, connections: D.tpConnections, warmupSec: D.tpWarmup, durationSec: D.tpSeconds });
+          if (who === 'ours') throughputWindows.push([from, monotonicUs()]);
+          res.cpuMsPerRequest = Math.round((((cpuSeconds(pid) ?? 0) - cpu0) * 1e6) / (res.requests + res.warmupRequests)) / 1000;
+          console.log(`   ${who} round ${r + 1}: ${res.rps} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, CPU ${res.cpuMsPerRequest} ms/request, statuses ${JSON.stringify(res.statuses)}`);
+          list.push(res);
+        }
+      }
+      const mean = (l: ThroughputResult[]) => l.reduce((s, x) => s + x.rps, 0) / l.length;
+      results.throughput = { connections: D.tpConnections, ours, baseline: bare, oursRps: Math.round(mean(ours)), baselineRps: Math.round(mean(bare)), ratio: Math.round((mean(ours) / mean(bare)) * 1000) / 1000 };
+      if (old.length) results.throughput.before = { root: beforeRoot!, runs: old, rps: Math.round(mean(old)), ratio: Math.round((mean(old) / mean(bare)) * 1000) / 1000 };
+    });
+
+    await phase('mixed', async () => {
+      const samples: { t: number; mb: number }[] = [];
+      const cpu0 = { api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, total: machineCpu() };
+      const started = Date.now();
+      const timer = setInterval(() => {
+        const mb = rssMb(apiProc.pid);
+        if (mb !== null) samples.push({ t: Math.round((Date.now() - started) / 100) / 10, mb: Math.round(mb * 10) / 10 });
+      }, 1000);
+      let ours: MixedResult;
+      try {
+        ours = await runLoad<MixedResult>('mixed-ours', { kind: 'mixed', url: base, tokens, ratePerUser: D.ratePerUser, warmupSec: D.mixWarmup, durationSec: D.mixSeconds });
+      } finally {
+        clearInterval(timer);
+      }
+      const wall = (Date.now() - started) / 1000;
+      const cpu1 = { api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, total: machineCpu() };
+      console.log(`   ours: ${ours.achievedRps} req/s of ${ours.intendedRps}, p95 ${ours.latency.p95} ms, p99 ${ours.latency.p99} ms, errors ${ours.errors}`);
+      // Memory: the measured window (after the warm-up), its trend by least squares.
+      const window = samples.filter((s) => s.t >= D.mixWarmup);
+      const perMin = slope(window.map((s) => ({ x: s.t / 60, y: s.mb })));
+      const firstMin = window.filter((s) => s.t < D.mixWarmup + 60).map((s) => s.mb);
+      const lastMin = window.filter((s) => s.t >= D.mixWarmup + D.mixSeconds - 60).map((s) => s.mb);
+      const bare = await runLoad<MixedResult>('mixed-baseline', { kind: 'mixed', url: baseUrl, tokens, ratePerUser: D.ratePerUser, warmupSec: Math.min(10, D.mixWarmup), durationSec: D.mixBaseSeconds, listOnly: true });
+      console.log(`   baseline (GET /tasks only, same users and pace): p95 ${bare.latency.p95} ms, p99 ${bare.latency.p99} ms`);
+      results.mixed = {
+        ours,
+        baseline: bare,
+        warmupSec: D.mixWarmup,
+        rss: {
+          samples,
+          idleMb: idleRss === null ? null : Math.round(idleRss * 10) / 10,
+          maxMb: Math.max(...window.map((s) => s.mb)),
+          firstMinuteMedianMb: median(firstMin),
+          lastMinuteMedianMb: median(lastMin),
+          slopeMbPerMin: Math.round(perMin * 100) / 100,
+          windowMinutes: D.mixSeconds / 60,
+        },
+        cpu: {
+          wallSeconds: Math.round(wall),
+          apiCores: Math.round(((cpu1.api - cpu0.api) / wall) * 100) / 100,
+          workerCores: Math.round(((cpu1.worker - cpu0.worker) / wall) * 100) / 100,
+          machineCores: Math.round(((cpu1.total.busy - cpu0.total.busy) / wall) * 100) / 100,
+        },
+      };
+      results.explain = await explainList(bench!, users[1]!.id);
+    });
+
+    await phase('credits', async () => {
+      const user = await userWithCredits(bench!.db, issuer, D.aiCredits);
+      const res = await runLoad<BurstResult>('credits-ours', { kind: 'burst', url: base, method: 'POST', path: '/api/v1/ai/chat', token: user.token, count: D.aiCalls, body: { message: 'What should I do first today?' } });
+      const balance = await creditBalance(bench!.db, user.id);
+      const ledger = await bench!.pool.query<{ entries: number; sum: number; lots: number }>(
+        `select (select count(*)::int from ai_credit_ledger where user_id = $1) as entries,
+                (select coalesce(sum(amount), 0)::int from ai_credit_ledger where user_id = $1) as sum,
+                (select coalesce(sum(remaining), 0)::int from credit_lots where user_id = $1) as lots`,
+        [user.id],
+      );
+      // Baseline: the same 500 calls straight to the provider: what a chat cannot be faster than.
+      const provider = await runLoad<BurstResult>('credits-provider', { kind: 'burst', url: aiUrl!.replace(/\/v1$/, ''), method: 'POST', path: '/v1/chat/completions', token: aiKey!, count: D.aiCalls, body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What should I do first today?' }] } });
+      const l = ledger.rows[0]!;
+      results.credits = { calls: D.aiCalls, credits: D.aiCredits, ours: res, provider, balanceAfter: balance.total, succeeded: res.statuses['200'] ?? 0, ledgerSum: l.sum, lotsRemaining: l.lots, ledgerEntries: l.entries };
+      console.log(`   ${results.credits.succeeded} of ${D.aiCalls} succeeded, balance ${balance.total}, statuses ${JSON.stringify(res.statuses)}, p95 ${res.latency.p95} ms (provider alone p95 ${provider.latency.p95} ms)`);
+    });
+
+    await phase('reminders', async () => {
+      await remindersPhase(bench!, base, users);
+    });
+
+    await stop(apiProc);
+    if (PROFILE) {
+      const files = profilesIn(profileDir);
+      if (files[0]) {
+        const sections = [];
+        if (throughputWindows.length) sections.push(profileMarkdown(summarizeProfile(files[0], root, 25, throughputWindows), 'API process CPU profile, GET /tasks throughput phase only'));
+        sections.push(profileMarkdown(summarizeProfile(files[0], root), 'API process CPU profile (whole run, start-up included)'));
+        results.profile = sections.join('\n\n');
+        fs.mkdirSync(path.join(OUT, 'profiles'), { recursive: true });
+        fs.copyFileSync(files[0], path.join(OUT, 'profiles', 'api.cpuprofile'));
+      }
+    }
+  } finally {
+    await stopAll();
+    if (bench && process.env.BENCH_KEEP_DB !== '1') await bench.drop().catch((err) => console.error('could not drop the bench database', err));
+  }
+}
+
+function machineCpu(): { busy: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (line[3] ?? 0) + (line[4] ?? 0);
+  const total = line.reduce((s, v) => s + v, 0);
+  return { busy: (total - idle) / 100 };
+}
+
+async function explainList(bench: BenchDatabase, userId: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const q of await listSql(bench.pool, userId)) {
+    const r = await bench.pool.query(`explain (analyze, buffers, costs off) ${q.sql}`, q.parameters as unknown[]);
+    out.push([q.sql, '', ...r.rows.map((row) => row['QUERY PLAN'] as string)].join('\n'));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- reminders
+
+async function remindersPhase(bench: BenchDatabase, base: string, users: BenchUser[]): Promise<void> {
+  const perTask = 5;
+  const tasksNeeded = D.reminders / perTask;
+  const owners = Array.from({ length: tasksNeeded }, (_, i) => users[i % users.length]!);
+  let t = Date.now();
+  const tasks = await mapLimit(owners, 32, async (u, i) => {
+    const r = await api(base, 'POST', '/tasks', u.token, { title: `Reminder target ${i}`, due_date: new Date(Date.now() + 3 * 3_600_000).toISOString() });
+    if (r.status !== 201) throw new Error(`creating a task for reminders: ${r.status} ${JSON.stringify(r.body)}`);
+    return { id: r.body.data.id as string, token: u.token };
+  });
+  const perRequestMs = (Date.now() - t) / tasksNeeded;
+  // All reminders fall due at the same instant, the start of a minute far enough ahead for the
+  // reminders to be created first.
+  const createEstimateMs = perRequestMs * D.reminders * 1.5 + 15_000;
+  const dueAt = new Date(Math.ceil((Date.now() + createEstimateMs) / 60_000) * 60_000);
+  console.log(`   ${D.reminders} reminders due at ${dueAt.toISOString()}`);
+  t = Date.now();
+  await mapLimit(
+    tasks.flatMap((task) => Array.from({ length: perTask }, () => task)),
+    32,
+    async (task) => {
+      const r = await api(base, 'POST', `/tasks/${task.id}/reminders`, task.token, { type: 'absolute', scheduled_at: dueAt.toISOString() });
+      if (r.status !== 201) throw new Error(`creating a reminder: ${r.status} ${JSON.stringify(r.body)}`);
+    },
+  );
+  if (Date.now() >= dueAt.getTime()) throw new Error('creating the reminders took past their due time; the lag would be wrong');
+  console.log(`   created in ${((Date.now() - t) / 1000).toFixed(1)} s; waiting for ${dueAt.toISOString()}`);
+  const ids = tasks.map((x) => x.id);
+  const count = async () =>
+    Number((await bench.pool.query<{ n: number }>('select count(*)::int as n from reminders where task_id = any($1) and fired', [ids])).rows[0]!.n);
+  const deadline = dueAt.getTime() + 120_000;
+  while (Date.now() < dueAt.getTime()) await sleep(250);
+  let fired = 0;
+  while (Date.now() < deadline) {
+    fired = await count();
+    if (fired >= D.reminders) break;
+    await sleep(250);
+  }
+  const lags = (await bench.pool.query<{ lag: number }>('select extract(epoch from fired_at - scheduled_at)::float8 * 1000 as lag from reminders where task_id = any($1) and fired', [ids])).rows.map((r) => r.lag);
+  const dup = (await bench.pool.query<{ n: number }>(
+    `select count(*)::int as n from (select entity_id from activity_logs where action = 'reminder_fired' and entity_id in (select id from reminders where task_id = any($1)) group by entity_id having count(*) > 1) d`,
+    [ids],
+  )).rows[0]!.n;
+  const notified = (await bench.pool.query<{ n: number }>("select count(*)::int as n from notifications where type = 'reminder' and task_id = any($1)", [ids])).rows[0]!.n;
+  const lag = summarize(lags);
+  console.log(`   fired ${fired}/${D.reminders}, notifications ${notified}, duplicates ${dup}; lag p95 ${lag.p95} ms, max ${lag.max} ms`);
+
+  // Baseline: graphile-worker alone, same concurrency and poll interval, a task that does nothing,
+  // the same number of jobs due at one instant.
+  const cfg = loadConfig({});
+  const runAt = new Date(Date.now() + 10_000);
+  const worker = startNode('baseline-worker', path.join(root, 'bench/baseline-worker.ts'), {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: bench.url, JOBS: String(D.reminders), CONCURRENCY: String(cfg.WORKER_CONCURRENCY), POLL_INTERVAL_MS: String(cfg.WORKER_POLL_INTERVAL_MS), RUN_AT: runAt.toISOString() },
+    logDir: LOGS,
+  });
+  const [, json] = await waitForLine(worker, /^baseline-worker (\{.*\})$/, 180_000);
+  await worker.exited;
+  const baseLag = JSON.parse(json!) as { done: number; lag: ReturnType<typeof summarize> };
+  console.log(`   baseline (graphile-worker, no-op task): ${baseLag.done} done; lag p95 ${baseLag.lag.p95} ms, max ${baseLag.lag.max} ms`);
+  results.reminders = { count: D.reminders, dueAt: dueAt.toISOString(), fired, notified, duplicates: dup, lag, baseline: baseLag };
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  results.errors.push({ phase: 'setup', message: err instanceof Error ? err.message : String(err) });
+} finally {
+  await stopAll();
+  results.finishedAt = new Date().toISOString();
+  results.machine.loadAverageEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  const fixes = path.join(root, 'bench/fixes.md');
+  writeReport(OUT, results, fs.existsSync(fixes) ? fs.readFileSync(fixes, 'utf8') : '');
+  console.log(`\nbench: wrote ${path.relative(root, path.join(OUT, 'latest.md'))}; logs in ${LOGS}`);
+  process.exit(results.errors.length ? 1 : 0);
+}

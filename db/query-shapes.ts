@@ -1,0 +1,34 @@
+import { CompiledQuery, type Compilable } from 'kysely';
+
+const MARK = '\u0000value:';
+
+/**
+ * A hot query whose SQL depends only on which options are present (its shape), compiled by Kysely
+ * once per shape instead of built and compiled on every call: building and compiling the query
+ * tree was the largest share of Kysely's CPU time on GET /tasks (bench/results/latest.md).
+ * `build` receives markers in place of the values; they become the statement's parameters, and
+ * each call substitutes its own values for them.
+ */
+export class QueryShapes<V extends Record<string, unknown>, R> {
+  private readonly compiled = new Map<string, { sql: string; parameters: readonly unknown[] }>();
+
+  constructor(private readonly build: (values: V, shape: string) => Compilable<R>) {}
+
+  query(shape: string, values: V): CompiledQuery<R> {
+    let c = this.compiled.get(shape);
+    if (!c) {
+      const markers = new Proxy({}, { get: (_t, name) => `${MARK}${String(name)}` }) as V;
+      const q = this.build(markers, shape).compile();
+      if (q.sql.includes(MARK)) throw new Error('QueryShapes: a value was inlined into the SQL instead of passed as a parameter');
+      c = { sql: q.sql, parameters: q.parameters };
+      this.compiled.set(shape, c);
+    }
+    const parameters = c.parameters.map((p) => {
+      if (typeof p !== 'string' || !p.startsWith(MARK)) return p;
+      const name = p.slice(MARK.length);
+      if (!(name in values)) throw new Error(`QueryShapes: no value for ${name}`);
+      return values[name];
+    });
+    return CompiledQuery.raw(c.sql, parameters) as CompiledQuery<R>;
+  }
+}
