@@ -232,7 +232,26 @@ export interface paths {
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete the account and all of its data
+         * @description Deletes the signed-in user's account for good, in one transaction: the subscription is
+         *     cancelled (its row goes, so no renewal is ever charged again), every refresh token is
+         *     deleted, queued work of the user (reminders, the next recurring instance, Web Push
+         *     deliveries) is removed from the job queue, and every row of the user's data is deleted —
+         *     tasks, subtasks, reminders, templates, notes, notifications, tombstones (nothing is
+         *     recoverable), the credit ledger, achievements, focus and voice sessions, purchases, push
+         *     subscriptions and the activity log. Access tokens already issued answer 401 `UNAUTHORIZED`
+         *     on every operation from then on. What stays is one anonymous audit entry (when, and how many
+         *     rows of each kind were deleted), which cannot be tied back to the person.
+         *
+         *     The body must confirm the deletion with the account's email address (case-insensitive).
+         *     Anything else is a 400 `CONFIRMATION_MISMATCH` and nothing changes. Signing in again later
+         *     with the same Google account creates a brand new account.
+         *
+         *     `Idempotency-Key` is accepted as on other deletes; a retry after the deletion finished gets
+         *     401, as the account it would replay for no longer exists.
+         */
+        delete: operations["deleteCurrentUser"];
         options?: never;
         head?: never;
         /**
@@ -240,6 +259,42 @@ export interface paths {
          * @description Omitted fields are unchanged. `timezone` must be an IANA zone name (`Europe/Berlin`).
          */
         patch: operations["updateCurrentUser"];
+        trace?: never;
+    };
+    "/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export all of the user's data
+         * @description Everything the service keeps about the signed-in user, as one JSON document (a download:
+         *     `Content-Disposition: attachment`): the profile, tasks with their subtasks and reminders,
+         *     recurring templates, notes, notifications, tombstones with their snapshots, the credit
+         *     ledger and balance, achievements, streak and counters, focus and voice sessions, the
+         *     subscription and credit purchases, Web Push subscriptions (endpoints only) and the activity
+         *     log. Lists are in creation order, oldest first.
+         *
+         *     The document is a consistent snapshot (read in one repeatable-read transaction) and is
+         *     streamed as it is read, so its size is not limited by the server's memory.
+         *
+         *     Not included, on purpose: refresh tokens (only their hashes are stored, and they are
+         *     secrets), Web Push keys, stored payment references (Checkout.com card and customer ids,
+         *     payment page URLs), idempotency records (copies of responses kept 24 h), and internal
+         *     counters whose results are in the document (credit lots, per-task AI request counters,
+         *     the per-task completion records behind the achievement counters), and data derived from
+         *     the document's own (the search index, the delta-sync change log, the calendar feed, whose
+         *     URL is a secret).
+         */
+        get: operations["exportCurrentUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/tasks": {
@@ -278,6 +333,13 @@ export interface paths {
          *     * `priority` defaults to `medium`.
          *     * `due_date` is stored in UTC; it may lie in the past but not more than 30 days after now
          *       (400 naming `body.due_date`). `null` or omitted: no due date.
+         *     * `due_string` instead of `due_date`: a date in English words (`tomorrow 5pm`, `next
+         *       friday`, `in 3 days`), read in the user's `timezone` (see `PATCH /users/me`) at the time
+         *       of the request and returned as `due_date`. A date without a time of day gets 09:00 on the
+         *       user's wall clock. The rules of `due_date` apply to the result (400 naming
+         *       `body.due_string`). Text that is not one date is a 400 `VALIDATION_ERROR` naming
+         *       `body.due_string`; sending both `due_date` and `due_string` is a 400 too. See
+         *       `CreateTaskRequest.due_string` for the details.
          *     * `estimated_duration` in minutes, 1–720.
          *
          *     Active-task limit: a user may have at most 50 (free) or 200 (Pro) active tasks — not
@@ -363,7 +425,9 @@ export interface paths {
          *
          *     **Rules as at creation.** `title` is trimmed; `description` obeys the tier limit (400); a new
          *     `due_date` may be at most 30 days after the task's `created_at` (400; recurring instances are
-         *     exempt). A new `due_date` moves the task's `before`/`after` reminders with it, re-arming those
+         *     exempt). `due_string` sets the due date in words, read in the user's time zone at the time
+         *     of the request, as in `createTask` (a content field: it needs the version; not together with
+         *     `due_date`). A new `due_date` moves the task's `before`/`after` reminders with it, re-arming those
          *     whose new time is in the future; clearing `due_date` deletes them (`absolute` reminders stay).
          *
          *     **Recurrence.** `rrule` with `apply_to` (both or neither) edits the recurrence of a recurring
@@ -975,6 +1039,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/calendar/feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The state of the user's calendar feed
+         * @description Whether the user has a calendar feed (`active`), when its current URL was made and when a
+         *     calendar client last fetched it (noted at most once a minute). The URL itself is not stored —
+         *     only a hash of its secret — so `url` and `webcal_url` are always `null` here: they are shown
+         *     once, by `createCalendarFeed`. A user without a feed gets `active: false`.
+         */
+        get: operations["getCalendarFeed"];
+        put?: never;
+        /**
+         * Make (or rotate) the secret calendar feed URL
+         * @description Makes a new secret URL for the user's calendar feed (`getCalendarFeedIcs`) and answers it,
+         *     as `url` (https) and `webcal_url` (the same as `webcal://`, which Apple Calendar and Outlook
+         *     open as a subscription; Google Calendar takes `url` under "From URL"). Anyone with the URL
+         *     can read the feed, so it is shown only in this answer: only a hash of its secret is stored.
+         *     Calling it again rotates the secret: the previous URL answers 404 from this answer on. An
+         *     idempotent replay (same `Idempotency-Key`) answers the same status and dates with `url` and
+         *     `webcal_url` `null` — the secret is not kept for replays either; rotate again to see a URL.
+         */
+        post: operations["createCalendarFeed"];
+        /**
+         * Revoke the calendar feed URL
+         * @description Revokes the user's feed: its URL answers 404 from this answer on (subscribed calendars stop
+         *     updating). 404 when the user has no feed. `createCalendarFeed` makes a new one.
+         */
+        delete: operations["revokeCalendarFeed"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calendar/{token}.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The secret of the feed URL (from `createCalendarFeed`).
+                 * @example pfcal_q3Zb9Xw1mV0tYc8rK2pLs7NfH4dGj6eAuT5oWiE1xQy
+                 */
+                token: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The calendar feed (iCalendar, for calendar subscriptions)
+         * @description The user's tasks and recurring tasks as an iCalendar (RFC 5545) feed, for Google Calendar,
+         *     Apple Calendar, Outlook and any client that subscribes to a URL. No bearer token: the
+         *     secret in the path is the credential. An unknown, rotated or revoked secret is a 404 that
+         *     tells nothing more (the same as for a URL that never existed). Rate limit: the general
+         *     bucket, per client IP.
+         *
+         *     Contents (`text/calendar; charset=utf-8`, CRLF line endings, lines folded at 75 octets):
+         *     * One `VEVENT` per open task with a due date — not completed, hidden or archived; deleted
+         *       tasks are gone. `DTSTART` is the due date (UTC), `DTEND` adds the estimated duration (30
+         *       minutes without one). `SUMMARY` and `DESCRIPTION` are the title and description,
+         *       `PRIORITY` 1/5/9 for high/medium/low, `SEQUENCE` the task's version minus 1,
+         *       `TRANSP:TRANSPARENT` (tasks do not make the user busy).
+         *     * One recurring `VEVENT` per active recurring template: `DTSTART` and `DTEND` on the user's
+         *       wall clock with `TZID` = the profile's `timezone` (its `VTIMEZONE` included), `RRULE` the
+         *       template's rule (an `UNTIL` as a UTC time), so every occurrence keeps its time of day
+         *       across daylight-saving changes, like the generated instances. The open instances of an
+         *       active template are occurrences of that event and are not listed again.
+         *     * Stable `UID`s (`task-<id>@perpetua-flow`, `template-<id>@perpetua-flow`); `DTSTAMP` and
+         *       `LAST-MODIFIED` are the item's last change.
+         *     * `REFRESH-INTERVAL` / `X-PUBLISHED-TTL` suggest polling hourly.
+         *
+         *     Caching: `ETag` (a hash of the body) with `Cache-Control: private, no-cache` — clients and
+         *     browsers may keep a copy but must revalidate it (`If-None-Match` → 304 while nothing
+         *     changed), shared caches must not store it, so a revoked URL stops at once.
+         */
+        get: operations["getCalendarFeedIcs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/activity": {
         parameters: {
             query?: never;
@@ -993,6 +1144,74 @@ export interface paths {
          *     the user's id as `entity_id` and the code in `extra_data.achievement_id`.
          */
         get: operations["listActivity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Changes since a cursor (delta sync)
+         * @description Everything of the user's that changed since `cursor`, for offline-first clients that keep a
+         *     local copy: tasks, subtasks, reminders, notes and notifications, in the shapes the other
+         *     endpoints return, and `deletions` (`{entity_type, id, deleted_at}`) for what is gone. Apply
+         *     each page to the local copy (an object replaces the local one with its id; a deletion removes
+         *     it), then call again with the returned `cursor`, at once while `has_more` is true.
+         *
+         *     * Without `cursor`: a full snapshot of the user's data, paged, then the changes made while
+         *       it was paged. A client starting over (or told its cursor is invalid) begins from an empty
+         *       copy.
+         *     * An entity appears once per page with its state at the time of the request, however often it
+         *       changed; it may come again in a later page. A deleted task or note that is recovered comes
+         *       back as an object. Deleting a task deletes its subtasks and reminders: each has its own
+         *       deletion entry.
+         *     * Cursors are opaque, belong to the user and stay valid across instances and restarts. They
+         *       follow a change sequence kept by PostgreSQL in commit-safe order: a change committed after
+         *       a call is never behind the cursor that call returned. A malformed cursor, or another
+         *       user's, is a 400 naming `query.cursor`.
+         *     * A change is handed out once every database transaction that began before it has ended
+         *       (normally within milliseconds): a long-running transaction delays changes, never loses them.
+         *     * `limit` bounds the changes read for one page (default 25, at most 100).
+         */
+        get: operations["syncChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search tasks, subtasks and notes
+         * @description Full-text search over the user's task titles and descriptions, subtask titles and note
+         *     contents, best match first (`rank` descending, then `id`), paginated. Words are matched
+         *     whole, except the last one, which also matches as a prefix (`gro` finds "groceries"); all
+         *     words must match. Case and accents are ignored (`cafe` finds "Café"); there is no stemming
+         *     (a word is not reduced to its root, so prefixes behave as typed). Hidden, archived and
+         *     completed tasks are searched too. `title` is the task's or subtask's title or the note's
+         *     first line; `snippet` is the matching text with matches in `<b>…</b>` (HTML-escaped
+         *     otherwise); `task_id` is the parent task of a subtask, `null` for tasks and notes. A `q`
+         *     that is blank or longer than 200 characters is a 400; one without any letter or digit
+         *     matches nothing.
+         */
+        get: operations["search"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1947,7 +2166,51 @@ export interface components {
             has_more: boolean;
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED";
+        SyncEntityType: "task" | "subtask" | "reminder" | "note" | "notification";
+        /** @description An entity that no longer exists; remove it from the local copy. */
+        SyncDeletion: {
+            entity_type: components["schemas"]["SyncEntityType"];
+            id: components["schemas"]["Uuid"];
+            deleted_at: components["schemas"]["Timestamp"];
+        };
+        SyncChanges: {
+            tasks: components["schemas"]["Task"][];
+            subtasks: components["schemas"]["Subtask"][];
+            reminders: components["schemas"]["Reminder"][];
+            notes: components["schemas"]["Note"][];
+            notifications: components["schemas"]["Notification"][];
+            deletions: components["schemas"]["SyncDeletion"][];
+            /** @description Pass it as `cursor` on the next call. */
+            cursor: string;
+            /** @description More changes are waiting: call again with `cursor` now. */
+            has_more: boolean;
+        };
+        SyncResponse: {
+            data: components["schemas"]["SyncChanges"];
+        };
+        /** @enum {string} */
+        SearchResultKind: "task" | "subtask" | "note";
+        SearchResult: {
+            kind: components["schemas"]["SearchResultKind"];
+            id: components["schemas"]["Uuid"];
+            /**
+             * Format: uuid
+             * @description The parent task of a subtask; `null` for tasks and notes.
+             */
+            task_id: string | null;
+            /** @description The task's or subtask's title, or the note's first line. */
+            title: string;
+            /** @description The matching text, HTML-escaped, with the matches in `<b>…</b>`. */
+            snippet: string;
+            /** @description Relevance (higher is better); title matches weigh more than description matches. */
+            rank: number;
+        };
+        SearchResultListResponse: {
+            data: components["schemas"]["SearchResult"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @enum {string} */
+        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH";
         ErrorDetail: {
             /** @description Where the problem is: `body.title`, `query.limit`, `path.task_id`, `header.if-match`. */
             field: string;
@@ -2069,6 +2332,110 @@ export interface components {
             name?: string;
             /** @example Europe/Berlin */
             timezone?: string;
+        };
+        DeleteAccountRequest: {
+            /**
+             * @description The account's email address (case-insensitive), to confirm the deletion.
+             * @example ada@example.com
+             */
+            confirm: string;
+        };
+        /**
+         * @description All of one user's data (`GET /users/me/export`). Objects have the shapes the other
+         *     operations return; lists are oldest first.
+         */
+        AccountExport: {
+            /** @constant */
+            format: "perpetua-flow-export";
+            /**
+             * @description Changes when a section changes incompatibly.
+             * @constant
+             */
+            version: 1;
+            exported_at: components["schemas"]["Timestamp"];
+            user: components["schemas"]["User"];
+            tasks: components["schemas"]["TaskDetail"][];
+            templates: components["schemas"]["Template"][];
+            notes: components["schemas"]["Note"][];
+            notifications: components["schemas"]["Notification"][];
+            /** @description Deleted tasks and notes still kept, recoverable or not, with what they held. */
+            tombstones: components["schemas"]["ExportTombstone"][];
+            credits: {
+                balance: components["schemas"]["CreditBalance"];
+                ledger: components["schemas"]["CreditTransaction"][];
+            };
+            achievements: components["schemas"]["UserAchievements"];
+            achievement_unlocks: components["schemas"]["ExportAchievementUnlock"][];
+            focus_sessions: components["schemas"]["FocusSession"][];
+            voice_sessions: components["schemas"]["ExportVoiceSession"][];
+            /** @description `null` when the user never subscribed. */
+            subscription: components["schemas"]["ExportSubscription"] | null;
+            credit_purchases: components["schemas"]["ExportCreditPurchase"][];
+            /** @description The endpoints only; their keys are not exported. */
+            push_subscriptions: components["schemas"]["PushSubscription"][];
+            activity: components["schemas"]["ActivityLog"][];
+        };
+        ExportTombstone: {
+            id: components["schemas"]["Uuid"];
+            /** @enum {string} */
+            entity_type: "task" | "note";
+            entity_id: components["schemas"]["Uuid"];
+            title: string;
+            deleted_at: components["schemas"]["Timestamp"];
+            recoverable_until: components["schemas"]["Timestamp"];
+            /** @description The deleted task (with its subtasks and reminders) or note, as kept for recovery. */
+            snapshot: {
+                [key: string]: unknown;
+            };
+        };
+        ExportAchievementUnlock: {
+            /** @example tasks_5 */
+            achievement_id: string;
+            unlocked_at: components["schemas"]["Timestamp"];
+        };
+        ExportVoiceSession: {
+            id: components["schemas"]["Uuid"];
+            /** @enum {string} */
+            status: "active" | "completed" | "failed";
+            /** @enum {string|null} */
+            end_reason: "end_stream" | "disconnected" | "max_duration" | "insufficient_credits" | "provider_failed" | "server_shutdown" | null;
+            transcript: string;
+            duration_seconds: number;
+            credits_used: number;
+            started_at: components["schemas"]["Timestamp"];
+            /** Format: date-time */
+            ended_at: string | null;
+        };
+        ExportSubscription: {
+            id: components["schemas"]["Uuid"];
+            status: components["schemas"]["SubscriptionStatus"];
+            current_period_start: components["schemas"]["Timestamp"];
+            current_period_end: components["schemas"]["Timestamp"];
+            failed_payment_count: number;
+            /** Format: date-time */
+            grace_period_end: string | null;
+            /** Format: date-time */
+            cancelled_at: string | null;
+            /** Format: date-time */
+            access_until: string | null;
+            /** Format: date-time */
+            last_payment_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        ExportCreditPurchase: {
+            id: components["schemas"]["Uuid"];
+            /** @description Credits bought. */
+            amount: number;
+            /** @description The price in the currency's minor unit (cents). */
+            price_minor: number;
+            currency: string;
+            /** @enum {string} */
+            status: "pending" | "completed" | "failed";
+            /** Format: date-time */
+            completed_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
         };
         Task: {
             id: components["schemas"]["Uuid"];
@@ -2195,6 +2562,28 @@ export interface components {
             /** @constant */
             deleted: true;
         };
+        /** @description The user's calendar feed. `url` and `webcal_url` are set only in the answer that made them. */
+        CalendarFeed: {
+            /** @description Whether the user has a feed URL that works. */
+            active: boolean;
+            /**
+             * Format: uri
+             * @description The feed (https): only in the answer of `createCalendarFeed`, else `null`.
+             */
+            url: string | null;
+            /**
+             * Format: uri
+             * @description The same as `webcal://`, which subscribes in Apple Calendar and Outlook; `null` where `url` is.
+             */
+            webcal_url: string | null;
+            /** @description When the current URL was made; `null` without a feed. */
+            created_at: components["schemas"]["Timestamp"] | null;
+            /** @description When a client last fetched the feed (to the minute); `null` if never, or without a feed. */
+            last_fetched_at: components["schemas"]["Timestamp"] | null;
+        };
+        CalendarFeedResponse: {
+            data: components["schemas"]["CalendarFeed"];
+        };
         TaskListResponse: {
             data: components["schemas"]["Task"][];
             pagination: components["schemas"]["Pagination"];
@@ -2215,15 +2604,45 @@ export interface components {
             description?: string;
             /** @default medium */
             priority?: components["schemas"]["Priority"];
-            /** @description At most 30 days after now; `null` or omitted: no due date. */
+            /** @description At most 30 days after now; `null` or omitted: no due date. Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
+            due_string?: components["schemas"]["DueString"];
             /** @description Minutes. */
             estimated_duration?: number | null;
         };
         /**
-         * @description Content fields (`title`, `description`, `priority`, `due_date`, `estimated_duration`,
-         *     `archived`, `rrule`) need `version` or `If-Match`; `completed` and `hidden` alone do not.
-         *     `rrule` and `apply_to` go together.
+         * @description A due date in English words, instead of `due_date` (sending both is a 400). Read with
+         *     chrono-node on the user's wall clock (`timezone` of the profile) at the time of the request;
+         *     the response carries the result as `due_date` (UTC), the text itself is not kept.
+         *
+         *     * `tomorrow 5pm`, `friday 14:30`, `march 3 at noon`: that time in the user's time zone.
+         *     * A date without a time of day (`next friday`, `tomorrow`, `in 3 days`, `2026-01-30`): 09:00
+         *       in the user's time zone.
+         *     * A part of the day: `tonight` 22:00, `this evening` 20:00, `tomorrow afternoon` 15:00,
+         *       `tomorrow morning` 06:00.
+         *     * A time without a date is the next such time (`9am` after 9 am is tomorrow's), a weekday
+         *       without `next` the next such day (`friday` on a Friday is a week later).
+         *     * Elapsed time (`in 3 hours`, `in 90 minutes`) counts from now in real time, across a
+         *       daylight-saving change too.
+         *     * A zone in the text (`5pm UTC`, `17:00 EST`) overrides the user's.
+         *     * A wall-clock time that a daylight-saving change skips (02:30 on the night clocks go
+         *       forward) moves forward by the gap (03:30); one that occurs twice is the first (summer
+         *       time) occurrence.
+         *     * `by`, `on`, `at`, `due`, `before`, `until` and punctuation around the date are ignored;
+         *       any other word, two dates (`friday or saturday`) or no date at all is a 400
+         *       `VALIDATION_ERROR` naming `body.due_string`.
+         *
+         *     The result obeys the rules of `due_date` (at most 30 days after the task's creation; 400
+         *     naming `body.due_string`).
+         * @example tomorrow 5pm
+         * @example next friday
+         * @example in 3 days
+         */
+        DueString: string;
+        /**
+         * @description Content fields (`title`, `description`, `priority`, `due_date`, `due_string`,
+         *     `estimated_duration`, `archived`, `rrule`) need `version` or `If-Match`; `completed` and
+         *     `hidden` alone do not. `rrule` and `apply_to` go together; `due_date` and `due_string` do not.
          */
         UpdateTaskRequest: {
             /** @description Trimmed; not only whitespace. */
@@ -2231,8 +2650,9 @@ export interface components {
             /** @description At most 1000 characters on the free tier, 2000 on Pro; `""` clears it. */
             description?: string;
             priority?: components["schemas"]["Priority"];
-            /** @description `null` clears it. At most 30 days after the task's `created_at` (recurring instances are exempt). */
+            /** @description `null` clears it. At most 30 days after the task's `created_at` (recurring instances are exempt). Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
+            due_string?: components["schemas"]["DueString"];
             /** @description Minutes; `null` clears it. */
             estimated_duration?: number | null;
             archived?: boolean;
@@ -2738,16 +3158,17 @@ export interface components {
         GenerateSubtasksResponse: {
             data: components["schemas"]["GeneratedSubtasks"];
         };
-        /** @description The fields of `POST /tasks`: title 1–200, description within the tier's limit, due date at most 30 days ahead. */
+        /** @description The fields of `POST /tasks`: title 1–200, description within the tier's limit, due date at most 30 days ahead (`due_date`, or `due_string` read in the user's time zone when the action is confirmed; not both). */
         CreateTaskActionData: {
             title: string;
             description?: string;
             priority?: components["schemas"]["Priority"];
             due_date?: components["schemas"]["InputTimestamp"] | null;
+            due_string?: components["schemas"]["DueString"];
             /** @description Minutes. */
             estimated_duration?: number | null;
         };
-        /** @description The fields of `PATCH /tasks/{task_id}` with the required `version`; at least one field to change. `null` clears `due_date` or `estimated_duration`. */
+        /** @description The fields of `PATCH /tasks/{task_id}` with the required `version`; at least one field to change. `null` clears `due_date` or `estimated_duration`; `due_string` is read in the user's time zone when the action is confirmed (not together with `due_date`). */
         UpdateTaskActionData: {
             /** Format: uuid */
             task_id: string;
@@ -2757,6 +3178,7 @@ export interface components {
             description?: string;
             priority?: components["schemas"]["Priority"];
             due_date?: components["schemas"]["InputTimestamp"] | null;
+            due_string?: components["schemas"]["DueString"];
             /** @description Minutes. */
             estimated_duration?: number | null;
         };
@@ -3819,6 +4241,58 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    deleteCurrentUser: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description The account and its data are deleted; `id` is the id the account had. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedResourceResponse"];
+                };
+            };
+            /**
+             * @description The body is invalid (`VALIDATION_ERROR`), or `confirm` is not the account's email
+             *     (`CONFIRMATION_MISMATCH`, nothing was changed).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     updateCurrentUser: {
         parameters: {
             query?: never;
@@ -3853,6 +4327,35 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    exportCurrentUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="perpetua-flow-export-<date>.json"`. */
+                    "Content-Disposition"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountExport"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
         };
@@ -3939,8 +4442,9 @@ export interface operations {
             };
             /**
              * @description The body is invalid (`VALIDATION_ERROR`, one `details` entry per problem) — including a
-             *     description over the tier's limit and a due date more than 30 days ahead — or the
-             *     `Idempotency-Key` header is missing (`IDEMPOTENCY_KEY_REQUIRED`).
+             *     description over the tier's limit, a due date more than 30 days ahead, a `due_string`
+             *     that is not one date, and `due_date` with `due_string` — or the `Idempotency-Key` header
+             *     is missing (`IDEMPOTENCY_KEY_REQUIRED`).
              */
             400: {
                 headers: {
@@ -4086,8 +4590,9 @@ export interface operations {
             /**
              * @description The body, a header or the path is invalid (`VALIDATION_ERROR`): including a content edit
              *     without `version` or `If-Match`, a body with only `version`, a description over the
-             *     tier's limit, a due date too far ahead, an invalid `rrule`, or `rrule` on a task that is
-             *     not a recurring instance. Without `Idempotency-Key`: `IDEMPOTENCY_KEY_REQUIRED`.
+             *     tier's limit, a due date too far ahead, a `due_string` that is not one date or that comes
+             *     with `due_date`, an invalid `rrule`, or `rrule` on a task that is not a recurring
+             *     instance. Without `Idempotency-Key`: `IDEMPOTENCY_KEY_REQUIRED`.
              */
             400: {
                 headers: {
@@ -5470,6 +5975,169 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    getCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The feed's state. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createCalendarFeed: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The feed with its new URL. */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeCalendarFeed: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The feed is revoked; the answer is its new state (`active: false`). */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getCalendarFeedIcs: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a copy the client holds; 304 when the feed has not changed.
+                 * @example "yA0R3q9kVx7tB2mW5nC8pLs1dFh"
+                 */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /**
+                 * @description The secret of the feed URL (from `createCalendarFeed`).
+                 * @example pfcal_q3Zb9Xw1mV0tYc8rK2pLs7NfH4dGj6eAuT5oWiE1xQy
+                 */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The feed. */
+            200: {
+                headers: {
+                    /** @description A strong entity tag of this body. */
+                    ETag?: string;
+                    /** @description `private, no-cache`. */
+                    "Cache-Control"?: string;
+                    /** @description `inline; filename="perpetua-flow.ics"`. */
+                    "Content-Disposition"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description `If-None-Match` names the current `ETag`: the copy the client holds is current. */
+            304: {
+                headers: {
+                    /** @description The current entity tag. */
+                    ETag?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["ValidationError"];
+            /** @description No feed has this secret (never made, rotated or revoked) (`NOT_FOUND`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     listActivity: {
         parameters: {
             query?: {
@@ -5511,6 +6179,94 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    syncChanges: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The `cursor` of the previous page or call; omit it for a full snapshot.
+                 * @example ZHx4MTAyOTQ6czQ4fGE5YzFkMmU0ZjYwODdiM2M
+                 */
+                cursor?: string;
+                /** @description How many items to return. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes and the cursor to continue from. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncResponse"];
+                };
+            };
+            /** @description The query is invalid (`VALIDATION_ERROR`), for instance a cursor that is malformed or another user's. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    search: {
+        parameters: {
+            query: {
+                /**
+                 * @description The words to look for.
+                 * @example gro
+                 */
+                q: string;
+                /** @description How many items to skip. */
+                offset?: components["parameters"]["Offset"];
+                /** @description How many items to return. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of matches. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResultListResponse"];
+                };
+            };
+            /** @description The query is invalid (`VALIDATION_ERROR`), for instance a blank or too long `q`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];

@@ -95,6 +95,11 @@ const schema = z.object({
   CHECKOUT_BILLING_COUNTRY: z.string().regex(/^[A-Z]{2}$/).default('US'),
   /** Where the hosted payment page sends the user back to. */
   FRONTEND_URL: z.string().url().default('http://localhost:3000'),
+  /**
+   * The API's public address with its base path (`https://api.example.com/api/v1`), for the links
+   * the API hands out (calendar feed URLs). Unset: the request's own Host over http (development).
+   */
+  PUBLIC_API_URL: optional.pipe(z.string().url().optional()),
   PRO_PRICE_MINOR: int(999, 1),
   PRO_PRICE_CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('USD'),
   CREDIT_PRICE_MINOR: int(10, 1),

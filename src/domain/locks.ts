@@ -9,6 +9,9 @@
 //      row (the cascade), so a path holding a child row must not then wait for the task row
 //      (subtask changes may: they, like deleteTask, hold the task's 'subtasks' lock first);
 //   5. tombstones last: the 'tombstones' lock and deletion_tombstones rows.
+//   6. the user row (users), only ever locked by deleting it (account deletion, which takes the
+//      'account' and 'subscription' locks first, then deletes rows 2–5 in this order). Inserting
+//      any user-owned row takes a KEY SHARE lock on it, so it must come after everything else.
 // Event handlers' own locks ('achievements', ...) come after all of these. A path that must read a
 // row to learn which lock it needs reads it without a lock, takes the locks in order, then reads it
 // again under them. Inserting a row that references a template or task takes a KEY SHARE lock on

@@ -3,6 +3,7 @@ import * as achievements from './achievements.js';
 import * as activity from './activity.js';
 import * as ai from './ai.js';
 import * as auth from './auth.js';
+import * as calendar from './calendar.js';
 import * as credits from './credits.js';
 import * as focus from './focus.js';
 import * as notes from './notes.js';
@@ -10,8 +11,10 @@ import * as notifications from './notifications.js';
 import * as operations from './operations.js';
 import * as push from './push.js';
 import * as reminders from './reminders.js';
+import * as search from './search.js';
 import * as subscription from './subscription.js';
 import * as subtasks from './subtasks.js';
+import * as sync from './sync.js';
 import * as tasks from './tasks.js';
 import * as templates from './templates.js';
 import * as users from './users.js';
@@ -34,4 +37,7 @@ export const handlers: HandlerRegistry = {
   ...subscription,
   ...push,
   ...activity,
+  ...calendar,
+  ...sync,
+  ...search,
 };

@@ -4,7 +4,8 @@ import addFormats from 'ajv-formats';
 import { OpenAPIBackend, type Context, type Request as OpenApiRequest } from 'openapi-backend';
 import type { AppDeps } from '../deps.js';
 import { verifyAccessToken } from '../domain/auth/access-tokens.js';
-import { AppError, unauthorized, validationError, type ErrorDetail } from './errors.js';
+import { accountExists } from '../domain/users/queries.js';
+import { AppError, accountGone, isForeignKeyViolation, unauthorized, validationError, type ErrorDetail } from './errors.js';
 import { assertStorableJson } from './body-guard.js';
 import { deprecationHeaders } from './deprecation.js';
 import { withIdempotency, type StoredResponse } from './idempotency.js';
@@ -43,6 +44,11 @@ function toDetails(errors: any[]): ErrorDetail[] {
     const [, root = '', ...rest] = String(e.instancePath ?? '').split('/');
     const segments = [where[root] ?? (root || 'body'), ...rest.map((s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~'))];
     let message = e.message ?? 'is invalid';
+    if (root === '' && e.keyword === 'required' && e.params.missingProperty === 'requestBody') {
+      // No body at all where one is required.
+      details.push({ field: 'body', message: 'a JSON body is required' });
+      continue;
+    }
     if (e.keyword === 'required' || e.keyword === 'dependentRequired') segments.push(e.params.missingProperty);
     if (e.keyword === 'dependentRequired') message = `is required with ${e.params.property}`;
     if (e.keyword === 'additionalProperties') {
@@ -112,12 +118,15 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
       .filter((op: { path: string }) => new RegExp(`^${API_ROOT}${op.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
       .map((op: { method: string }) => op.method.toUpperCase());
 
-  api.registerSecurityHandler('bearerAuth', (_c: Context, req: Request) => {
+  api.registerSecurityHandler('bearerAuth', async (_c: Context, req: Request) => {
     const header = req.headers.authorization;
     if (!header) throw unauthorized();
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) throw unauthorized('Authorization must be "Bearer <access token>"');
-    return verifyAccessToken(deps.tokens.keys, deps.tokens.access, m[1]!);
+    const auth = verifyAccessToken(deps.tokens.keys, deps.tokens.access, m[1]!);
+    // Access tokens are stateless for 15 minutes; one whose account was deleted must stop at once.
+    if (!(await accountExists(deps.db, auth.userId))) throw accountGone();
+    return auth;
   });
 
   api.register({
@@ -155,7 +164,8 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
     },
     unauthorizedHandler: async (c: Context) => {
       const err = c.security?.bearerAuth?.error;
-      throw err instanceof AppError ? err : unauthorized();
+      // Not an AppError: the account check could not reach the database, a 500 and not a sign-out.
+      throw err instanceof Error ? err : unauthorized();
     },
     validationFail: async (c: Context) => {
       const errors = c.validation.errors ?? [];
@@ -184,6 +194,7 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
         throw validationError([{ field: 'body', message: 'this operation takes no body' }]);
       }
       const state = requestState(res);
+      let log: RequestContext['log'] | undefined;
       const ctx: RequestContext = {
         requestId: state.requestId,
         operationId,
@@ -191,7 +202,10 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
         path: req.path,
         ip: req.ip ?? '',
         auth: c.security?.bearerAuth && !c.security.bearerAuth.error ? c.security.bearerAuth : null,
-        log: deps.log.child({ request_id: state.requestId, operation: operationId }),
+        // Made on first use: most requests log nothing, and a pino child costs its bindings' serialization.
+        get log() {
+          return (log ??= deps.log.child({ request_id: state.requestId, operation: operationId }));
+        },
         deps,
       };
       const request: OperationRequest<OperationId> = {
@@ -202,14 +216,19 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
         rawBody: (req as Request & { rawBody?: Buffer }).rawBody,
       };
 
+      /** A write that raced the deletion of its account fails on a foreign key: for the caller, a 401. */
+      const accountGoneOr = async (err: unknown): Promise<unknown> =>
+        ctx.auth && isForeignKeyViolation(err) && !(await accountExists(deps.db, ctx.auth.userId)) ? accountGone() : err;
+
       const run = async (): Promise<StoredResponse | StreamReply> => {
         try {
           const reply = await handler(request, ctx);
           if (reply.status === 'stream') return reply as StreamReply;
-          const r = reply as unknown as { status: number; body: unknown; headers?: Record<string, string>; contentType?: string };
+          const r = reply as unknown as { status: number; body: unknown; headers?: Record<string, string>; contentType?: string; replayBody?: unknown };
           if (r.contentType) res.locals.contentType = r.contentType;
-          return { status: r.status, body: r.body, headers: r.headers ?? {} };
-        } catch (err) {
+          return { status: r.status, body: r.body, headers: r.headers ?? {}, ...(r.replayBody !== undefined ? { replayBody: r.replayBody } : {}) };
+        } catch (caught) {
+          const err = await accountGoneOr(caught);
           // Business errors are answers like any other, so an idempotent retry replays them too.
           if (err instanceof AppError && err.status < 500 && err.status !== 429) {
             state.errorCode = err.code;
@@ -223,7 +242,11 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
       let result: (StoredResponse & { replayed?: boolean }) | StreamReply;
       if (typeof key === 'string' && info.idempotent && ctx.auth) {
         let streamed = false;
-        result = await withIdempotency(deps.db, { userId: ctx.auth.userId, key, method: req.method, path: req.path, body }, config.IDEMPOTENCY_TTL_HOURS, async () => {
+        const claimKey = (execute: () => Promise<StoredResponse>) =>
+          withIdempotency(deps.db, { userId: ctx.auth!.userId, key, method: req.method, path: req.path, body }, config.IDEMPOTENCY_TTL_HOURS, execute).catch(async (err: unknown) => {
+            throw await accountGoneOr(err); // the key's row references the user too
+          });
+        result = await claimKey(async () => {
           const r = await run();
           if (r.status !== 'stream') return r as StoredResponse;
           // The stream is written here, inside the claim; its final JSON answer is what a retry

@@ -44,6 +44,15 @@ export const invalidField = (field: string, message: string) =>
   new AppError(400, 'VALIDATION_ERROR', message, [{ field, message }]);
 export const unauthorized = (message = 'Authentication required') =>
   new AppError(401, 'UNAUTHORIZED', message, undefined, undefined, { 'WWW-Authenticate': 'Bearer' });
+/** A valid access token whose account was deleted: the session is over. */
+export const accountGone = () => unauthorized('The account no longer exists');
+/**
+ * A write that began just before its account was deleted fails on a foreign key once the deletion
+ * commits (to users, or to a task that went with the account): a candidate for a 401, if the
+ * caller's account is indeed gone (see the dispatcher).
+ */
+export const isForeignKeyViolation = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
 export const forbidden = (message = 'This resource belongs to another user') => new AppError(403, 'FORBIDDEN', message);
 export const tierRequired = (currentTier: 'free' | 'pro', message = 'This feature needs Pro') =>
   new AppError(403, 'TIER_REQUIRED', message, undefined, { required_tier: 'pro', current_tier: currentTier });

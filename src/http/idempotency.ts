@@ -7,6 +7,11 @@ export interface StoredResponse {
   status: number;
   body: unknown;
   headers: Record<string, string>;
+  /**
+   * What is stored for a replay instead of `body`, for an answer that shows a secret once (a
+   * calendar feed URL): the secret is never written to idempotency_keys.
+   */
+  replayBody?: unknown;
 }
 
 export interface IdempotentRequest {
@@ -68,7 +73,7 @@ export async function withIdempotency(
       .set({
         state: 'completed',
         response_status: response.status,
-        response_body: JSON.stringify(response.body ?? null),
+        response_body: JSON.stringify((response.replayBody !== undefined ? response.replayBody : response.body) ?? null),
         response_headers: JSON.stringify(response.headers),
         locked_until: null,
         updated_at: new Date(),

@@ -32,6 +32,8 @@ export type Reply<O extends OperationId> = {
     headers?: Record<string, string>;
     /** Defaults to application/json. */
     contentType?: string;
+    /** Stored for an idempotent replay instead of `body` (see StoredResponse.replayBody). */
+    replayBody?: SuccessBody<O, S>;
   };
 }[DeclaredStatus<O>];
 

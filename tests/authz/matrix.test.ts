@@ -283,6 +283,47 @@ describe('(b) ids the matrix cannot derive from a path parameter', () => {
     covered.b.add('removePushSubscription').add('registerPushSubscription');
   });
 
+  it('deleteCurrentUser only ever deletes the caller: another user confirming with the owner\'s email gets 400 and nothing changes', async () => {
+    const before = await snapshotDatabase(t);
+    const res = await intruder.api.delete('/users/me', { body: { confirm: owner.email } });
+    expectEnvelope(res, 400, 'CONFIRMATION_MISMATCH', 'deleteCurrentUser by another user with the owner\'s email');
+    expect(res.text).not.toContain(owner.id);
+    await expectDatabaseUnchanged(t, before, 'deleteCurrentUser by another user');
+    expect((await owner.api.get('/users/me')).status).toBe(200);
+    // The export is always the caller's own (tests/users/export.test.ts checks it holds nothing of others).
+    const exported = await intruder.api.get('/users/me/export');
+    expect(exported.status).toBe(200);
+    expect(exported.text).not.toContain(owner.id);
+    covered.b.add('deleteCurrentUser').add('exportCurrentUser');
+  });
+
+  it('calendar feeds are the caller\'s own and found only by their secret: B neither reads, rotates nor revokes A\'s', async () => {
+    const task = await createTask(owner);
+    const ownerUrl = (await owner.api.post('/calendar/feed')).body.data.url as string;
+    const ownerPath = new URL(ownerUrl).pathname;
+    const first = await t.api.get(ownerPath, { token: null });
+    expect(first.status).toBe(200);
+    expect(first.text).toContain(task.id);
+
+    // B's revoke finds no feed of B's (404, A's untouched); a made-up secret is a 404 like a revoked one.
+    const before = await snapshotDatabase(t);
+    expectEnvelope(await intruder.api.delete('/calendar/feed'), 404, 'NOT_FOUND', 'revokeCalendarFeed by a user without a feed');
+    expect((await intruder.api.get('/calendar/feed')).body.data).toMatchObject({ active: false, url: null });
+    for (const guess of [`pfcal_${'A'.repeat(43)}`, randomUUID(), owner.id]) {
+      expectEnvelope(await t.api.get(`/calendar/${guess}.ics`, { token: null }), 404, 'NOT_FOUND', `getCalendarFeedIcs with ${guess}`);
+    }
+    await expectDatabaseUnchanged(t, before, 'another user\'s calendar feed requests');
+
+    // B's own feed shows nothing of A's, and making it leaves A's URL working.
+    const intruderUrl = (await intruder.api.post('/calendar/feed')).body.data.url as string;
+    const intruderFeed = await t.api.get(new URL(intruderUrl).pathname, { token: null });
+    expect(intruderFeed.status).toBe(200);
+    expect(intruderFeed.text).not.toContain(task.id);
+    expect(intruderFeed.text).not.toContain(owner.id);
+    expect((await t.api.get(ownerPath, { token: null })).text).toBe(first.text);
+    covered.b.add('getCalendarFeedIcs').add('revokeCalendarFeed').add('createCalendarFeed').add('getCalendarFeed');
+  });
+
   it('listActivity filtered by another user\'s entity id reveals nothing', async () => {
     const task = await createTask(owner);
     expect((await owner.api.get('/activity', { query: { entity_id: task.id } })).body.data.length).toBeGreaterThan(0);
@@ -290,6 +331,24 @@ describe('(b) ids the matrix cannot derive from a path parameter', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ data: [], pagination: { total: 0 } });
     covered.b.add('listActivity');
+  });
+
+  it('syncChanges refuses another user\'s cursor (400 naming query.cursor) and search finds nothing of theirs; nothing changes', async () => {
+    const task = await createTask(owner);
+    const ownerCursor = (await owner.api.get('/sync')).body.data.cursor as string;
+    const before = await snapshotDatabase(t);
+    const res = await intruder.api.get('/sync', { query: { cursor: ownerCursor } });
+    expectEnvelope(res, 400, 'VALIDATION_ERROR', 'syncChanges with another user\'s cursor');
+    expect(res.body.error.details.map((d: { field: string }) => d.field)).toEqual(['query.cursor']);
+    const own = await intruder.api.get('/sync');
+    expect(own.status).toBe(200);
+    expect(own.text).not.toContain(task.id);
+    expect(own.text).not.toContain(owner.id);
+    const found = await intruder.api.get('/search', { query: { q: 'quarterly report' } });
+    expect(found.status).toBe(200);
+    expect(found.text).not.toContain(task.id);
+    await expectDatabaseUnchanged(t, before, 'another user\'s sync cursor and search');
+    covered.b.add('syncChanges').add('search');
   });
 });
 
@@ -361,7 +420,7 @@ describe('coverage', () => {
   it('covers every protected operation, every operation with a path id, and every Pro feature', () => {
     console.log(
       `authorization matrix: (a) ${covered.a.size} operations answer 401 without a valid token (${bearerOps.length} bearerAuth + ${websocketOps.length} WebSocket); ` +
-        `(b) ${covered.b.size} operations refuse another user's ids (${coveredPathIdOps.length} with a path id, ${otherIdOps.length} with an id in the query or body, 3 by endpoint or filter); ` +
+        `(b) ${covered.b.size} operations refuse another user's ids (${coveredPathIdOps.length} with a path id, ${otherIdOps.length} with an id in the query or body, the rest by endpoint, filter or feed secret); ` +
         `(c) ${covered.c.size} Pro features refuse a free user`,
     );
     expect(covered.a.size).toBeGreaterThan(0);

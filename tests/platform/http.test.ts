@@ -42,10 +42,10 @@ describe('error envelope', () => {
   });
 
   it('answers a wrong method with 405 METHOD_NOT_ALLOWED and an Allow header', async () => {
-    const res = await user.api.delete('/users/me');
+    const res = await user.api.request('PUT', '/users/me');
     expect(res.status).toBe(405);
     expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
-    expect(res.headers.get('allow')).toBe('GET, PATCH');
+    expect(res.headers.get('allow')).toBe('GET, DELETE, PATCH');
   });
 
   it('answers malformed JSON with 400 VALIDATION_ERROR', async () => {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
-import { notFound } from '../../http/errors.js';
+import { accountGone } from '../../http/errors.js';
 import { limitsFor, perkBonuses } from '../limits/effective-limits.js';
 import { creditAllowance, type CreditSettings } from '../subscriptions/present.js';
 import { allDefinitions } from './definitions.js';
@@ -22,7 +22,7 @@ export async function getMyAchievements(db: Executor, settings: CreditSettings, 
     allDefinitions(db),
     perkBonuses(db, userId),
   ]);
-  if (!user) throw notFound('User');
+  if (!user) throw accountGone(); // its account was deleted meanwhile
   const stats = {
     lifetime_tasks_completed: state?.lifetime_tasks_completed ?? 0,
     current_streak: state ? liveStreak(state.current_streak, state.last_day, now) : 0,

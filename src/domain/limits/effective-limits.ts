@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { notFound } from '../../http/errors.js';
+import { accountGone } from '../../http/errors.js';
 import { unlockedPerkTotals } from '../achievements/perks.js';
 
 export type Tier = 'free' | 'pro';
@@ -52,6 +52,6 @@ export function limitsFor(tier: Tier, perks: PerkBonuses): EffectiveLimits {
  */
 export async function effectiveLimits(db: Executor, userId: string): Promise<EffectiveLimits> {
   const user = await db.selectFrom('users').select('tier').where('id', '=', userId).executeTakeFirst();
-  if (!user) throw notFound('User');
+  if (!user) throw accountGone(); // its account was deleted meanwhile
   return limitsFor(user.tier, await perkBonuses(db, userId));
 }

@@ -2,7 +2,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { SubscriptionRow } from '../../../db/schema/index.js';
 import type { Config } from '../../config.js';
-import { notFound } from '../../http/errors.js';
+import { accountGone } from '../../http/errors.js';
 import { limitsFor, perkBonuses, type PerkBonuses, type Tier } from '../limits/effective-limits.js';
 import { iso, isoOrNull } from '../time.js';
 
@@ -23,7 +23,7 @@ export const creditAllowance = (settings: CreditSettings, tier: Tier, perks: Per
 /** The current tier's features with the perks of unlocked achievements included. */
 export async function tierFeatures(db: Executor, settings: CreditSettings, userId: string): Promise<{ tier: Tier; features: SubscriptionFeatures }> {
   const user = await db.selectFrom('users').select('tier').where('id', '=', userId).executeTakeFirst();
-  if (!user) throw notFound('User');
+  if (!user) throw accountGone(); // its account was deleted meanwhile
   const perks = await perkBonuses(db, userId);
   const limits = limitsFor(user.tier, perks);
   const credits = creditAllowance(settings, user.tier, perks);

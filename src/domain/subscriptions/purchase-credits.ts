@@ -3,7 +3,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { CreditPurchaseRow } from '../../../db/schema/index.js';
 import type { Config } from '../../config.js';
-import { limitExceeded, notFound, serviceUnavailable } from '../../http/errors.js';
+import { accountGone, limitExceeded, serviceUnavailable } from '../../http/errors.js';
 import type { Logger } from '../../http/logging.js';
 import { CheckoutRequestRejected, paymentDeclined, type CheckoutClient } from '../../integrations/checkout.js';
 import { recordActivity } from '../activity/record-activity.js';
@@ -242,7 +242,7 @@ async function awaitCapture(checkout: CheckoutClient, paymentId: string): Promis
 export async function purchaseCredits(db: Database, checkout: CheckoutClient, settings: PurchaseSettings, actor: Actor, amount: number, requestKey: string, log: Logger): Promise<CreditPurchase> {
   if (!checkout.configured) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Payments are not configured: set CHECKOUT_SECRET_KEY');
   const user = await findUserById(db, actor.userId);
-  if (!user) throw notFound('User');
+  if (!user) throw accountGone(); // its account was deleted meanwhile
   let purchase = await claimPurchase(db, settings, actor.userId, amount, requestKey, new Date());
   if (purchase.status === 'completed') return answer(db, purchase, true);
   if (purchase.status === 'failed') throw paymentDeclined(null);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../../../db/index.js';
 import type { Config } from '../../config.js';
-import { conflict, notFound, serviceUnavailable } from '../../http/errors.js';
+import { accountGone, conflict, serviceUnavailable } from '../../http/errors.js';
 import type { CheckoutClient, HostedPaymentPage } from '../../integrations/checkout.js';
 import { findUserById } from '../users/queries.js';
 import { findSubscription } from './queries.js';
@@ -25,7 +25,7 @@ export const frontendUrl = (settings: Pick<Config, 'FRONTEND_URL'>, path: string
  */
 export async function startCheckout(db: Database, checkout: CheckoutClient, settings: CheckoutSettings, userId: string, requestKey: string): Promise<HostedPaymentPage> {
   const user = await findUserById(db, userId);
-  if (!user) throw notFound('User');
+  if (!user) throw accountGone(); // its account was deleted meanwhile
   const subscription = await findSubscription(db, userId);
   if (subscription?.status === 'active') throw conflict('You already have an active Pro subscription');
   if (!checkout.configured) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Payments are not configured: set CHECKOUT_SECRET_KEY');

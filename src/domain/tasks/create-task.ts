@@ -9,13 +9,16 @@ import type { AchievementUnlock } from './completion.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask, type Task } from './present.js';
 import { countActiveTasks } from './queries.js';
-import { checkDescription, checkDueDate, cleanTitle, parseInstant, taskLimitExceeded } from './rules.js';
+import { requestedDue } from './due-string.js';
+import { checkDescription, checkDueDate, cleanTitle, taskLimitExceeded } from './rules.js';
 
 export interface CreateTaskInput {
   title: string;
   description?: string;
   priority?: Priority;
   due_date?: string | null;
+  /** Natural language ("tomorrow 5pm") in the user's time zone, instead of `due_date`. */
+  due_string?: string;
   estimated_duration?: number | null;
 }
 
@@ -52,8 +55,9 @@ export async function insertActiveTask(trx: Executor, actor: Actor, values: Omit
 export async function createTask(db: Executor, actor: Actor, input: CreateTaskInput): Promise<TaskResult> {
   const now = new Date();
   const title = cleanTitle(input.title);
-  const due = input.due_date == null ? null : checkDueDate(parseInstant(input.due_date, 'body.due_date'), now);
   return inTransaction(db, async (trx) => {
+    const requested = await requestedDue(trx, actor.userId, input, now);
+    const due = requested.due ? checkDueDate(requested.due, now, requested.field) : null;
     const limits = await effectiveLimits(trx, actor.userId);
     const description = checkDescription(input.description ?? '', limits);
     const { row, unlockedAchievements } = await insertActiveTask(

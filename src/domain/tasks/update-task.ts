@@ -13,13 +13,16 @@ import type { TaskResult } from './create-task.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask } from './present.js';
 import { countActiveTasks, ownedTask, withCounts } from './queries.js';
-import { checkDescription, checkDueDate, checkVersions, cleanTitle, parseInstant, preconditionFailed, taskLimitExceeded, versionConflict } from './rules.js';
+import { requestedDue } from './due-string.js';
+import { checkDescription, checkDueDate, checkVersions, cleanTitle, preconditionFailed, taskLimitExceeded, versionConflict } from './rules.js';
 
 export interface UpdateTaskInput {
   title?: string;
   description?: string;
   priority?: Priority;
   due_date?: string | null;
+  /** Natural language ("next friday") in the user's time zone, instead of `due_date`. */
+  due_string?: string;
   estimated_duration?: number | null;
   archived?: boolean;
   completed?: boolean;
@@ -35,7 +38,7 @@ export interface UpdateTaskOptions {
 }
 
 /** Fields whose edit needs the version it is based on (SPEC §3); `completed` and `hidden` do not. */
-const CONTENT_FIELDS = ['title', 'description', 'priority', 'due_date', 'estimated_duration', 'archived', 'rrule'] as const;
+const CONTENT_FIELDS = ['title', 'description', 'priority', 'due_date', 'due_string', 'estimated_duration', 'archived', 'rrule'] as const;
 /** What an archived task still accepts without being un-archived. */
 const ALLOWED_WHILE_ARCHIVED = new Set(['hidden', 'version', 'archived']);
 
@@ -55,14 +58,14 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
   if (contentKeys.length === 0 && !hasToggle) throw invalidField('body', 'names nothing to change besides version');
   const versioned = input.version !== undefined || opts.ifMatch !== undefined;
   if (contentKeys.length > 0 && !versioned) {
-    throw invalidField('body.version', 'is required to edit title, description, priority, due_date, estimated_duration, archived or rrule (or send If-Match)');
+    throw invalidField('body.version', 'is required to edit title, description, priority, due_date, due_string, estimated_duration, archived or rrule (or send If-Match)');
   }
   if ((input.rrule === undefined) !== (input.apply_to === undefined)) throw invalidField(input.rrule === undefined ? 'body.rrule' : 'body.apply_to', 'rrule and apply_to go together');
   const title = input.title === undefined ? undefined : cleanTitle(input.title);
-  const newDue = input.due_date === undefined ? undefined : input.due_date === null ? null : parseInstant(input.due_date, 'body.due_date');
   const now = new Date();
 
   return inTransaction(db, async (trx) => {
+    const { due: newDue, field: dueField } = await requestedDue(trx, actor.userId, input, now);
     // A request that can make the task active again counts under the user's active-task lock,
     // taken before the row lock like every other path (no lock-order inversion).
     const mayActivate = input.hidden === false || input.completed === false;
@@ -91,7 +94,7 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
     if (input.priority !== undefined) set('priority', input.priority, input.priority === current.priority);
     if (newDue !== undefined) {
       // Recurring instances follow their rule, not the 30-day window of FR-013.
-      if (newDue !== null && current.template_id === null) checkDueDate(newDue, current.created_at);
+      if (newDue !== null && current.template_id === null) checkDueDate(newDue, current.created_at, dueField);
       set('due_date', newDue, sameInstant(newDue, current.due_date));
     }
     if (input.estimated_duration !== undefined) set('estimated_duration', input.estimated_duration, input.estimated_duration === current.estimated_duration);

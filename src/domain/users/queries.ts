@@ -5,6 +5,10 @@ import type { NewUser, UserRow, UserUpdate } from '../../../db/schema/index.js';
 export const findUserById = (db: Executor, id: string): Promise<UserRow | undefined> =>
   db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 
+/** Whether the account still exists: checked for every authenticated request (a deleted account's tokens stop working). */
+export const accountExists = async (db: Executor, id: string): Promise<boolean> =>
+  (await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+
 export const findUserByGoogleId = (db: Executor, googleId: string): Promise<UserRow | undefined> =>
   db.selectFrom('users').selectAll().where('google_id', '=', googleId).executeTakeFirst();
 

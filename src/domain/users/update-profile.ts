@@ -1,8 +1,8 @@
 import type { Database } from '../../../db/index.js';
 import type { UserRow } from '../../../db/schema/index.js';
-import { invalidField, notFound } from '../../http/errors.js';
+import { accountGone, invalidField } from '../../http/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
-import { findUserById, updateUserRow } from './queries.js';
+import { updateUserRow } from './queries.js';
 
 export function isValidTimeZone(zone: string): boolean {
   try {
@@ -27,8 +27,9 @@ export async function updateProfile(
     throw invalidField('body.timezone', 'must be an IANA time zone such as Europe/Berlin');
   }
   return db.transaction().execute(async (trx) => {
-    const user = await findUserById(trx, userId);
-    if (!user) throw notFound('User');
+    // Locked: an account deletion running meanwhile is waited for, then there is no user (401).
+    const user = await trx.selectFrom('users').select('id').where('id', '=', userId).forNoKeyUpdate().executeTakeFirst();
+    if (!user) throw accountGone();
     const updated = await updateUserRow(trx, userId, {
       ...(name !== undefined ? { name, name_customized: true } : {}),
       ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { signUp, type TestUser } from '../helpers/users.js';
+import { newSubtask, newTask } from '../tasks/fixtures.js';
+
+let t: TestApp;
+let user: TestUser;
+let other: TestUser;
+let groceries: any;
+let cafe: any;
+let subtask: any;
+let note: any;
+
+const search = (u: TestUser, q: string, query: Record<string, number> = {}) => u.api.get('/search', { query: { q, ...query } });
+const ids = (res: { body: any }) => res.body.data.map((r: any) => r.id);
+
+beforeAll(async () => {
+  t = await startTestApp();
+  user = await signUp(t);
+  other = await signUp(t);
+  groceries = await newTask(user, { title: 'Buy groceries', description: 'Milk, eggs and <b>bread</b>' });
+  cafe = await newTask(user, { title: 'Meet Zoë at the Café', description: 'Bring the groceries list' });
+  subtask = await newSubtask(user, cafe.id, 'Reserve a table at Café Müller');
+  const res = await user.api.post('/notes', { content: 'Weekend plans\nFarmers market: groceries and flowers' });
+  expect(res.status, res.text).toBe(201);
+  note = res.body.data;
+  // Another user's matching data never shows.
+  await newTask(other, { title: 'Other groceries', description: 'café' });
+});
+afterAll(() => t?.close());
+
+describe('search', () => {
+  it('matches the last word as a prefix, across tasks, subtasks and notes, typed by kind', async () => {
+    const res = await search(user, 'gro');
+    expect(res.status).toBe(200);
+    expect(new Set(ids(res))).toEqual(new Set([groceries.id, cafe.id, note.id]));
+    expect(res.body.pagination).toEqual({ offset: 0, limit: 25, total: 3, has_more: false });
+    const byId = Object.fromEntries(res.body.data.map((r: any) => [r.id, r]));
+    expect(byId[groceries.id]).toMatchObject({ kind: 'task', task_id: null, title: 'Buy groceries' });
+    expect(byId[note.id]).toMatchObject({ kind: 'note', task_id: null, title: 'Weekend plans' });
+    expect(byId[note.id].snippet).toContain('<b>groceries</b>');
+  });
+
+  it('ranks a title match above a description match', async () => {
+    const res = await search(user, 'groceries');
+    const ranks = res.body.data.map((r: any) => r.rank);
+    expect(ranks).toEqual([...ranks].sort((a, b) => b - a));
+    const rank = (id: string) => res.body.data.find((r: any) => r.id === id).rank;
+    expect(rank(groceries.id)).toBeGreaterThan(rank(cafe.id));
+    expect(ids(res).indexOf(groceries.id)).toBeLessThan(ids(res).indexOf(cafe.id));
+  });
+
+  it('ignores accents and case, in the query and in the documents, and keeps them in the snippet', async () => {
+    const res = await search(user, 'CAFE');
+    expect(new Set(ids(res))).toEqual(new Set([cafe.id, subtask.id]));
+    const sub = res.body.data.find((r: any) => r.id === subtask.id);
+    expect(sub).toMatchObject({ kind: 'subtask', task_id: cafe.id, title: 'Reserve a table at Café Müller' });
+    expect(sub.snippet).toContain('<b>Café</b>');
+    expect(ids(await search(user, 'muller'))).toEqual([subtask.id]);
+    expect(ids(await search(user, 'zoe'))).toEqual([cafe.id]);
+    expect(ids(await search(user, 'Café'))).toHaveLength(2);
+  });
+
+  it('needs every word to match', async () => {
+    expect(ids(await search(user, 'buy gro'))).toEqual([groceries.id]);
+    expect(ids(await search(user, 'buy flowers'))).toEqual([]);
+  });
+
+  it('escapes HTML in snippets and treats operators in q as plain text', async () => {
+    const res = await search(user, 'bread');
+    expect(ids(res)).toEqual([groceries.id]);
+    expect(res.body.data[0].snippet).not.toMatch(/<b>bread<\/b>.*<\/b>|&lt;b&gt;<b>/);
+    expect(res.body.data[0].snippet).not.toContain('<b>bread</b></b>');
+    for (const q of ["gro:* | !x", "'", '&', '!!!', '(', 'a & | b']) {
+      const r = await search(user, q);
+      expect(r.status, q).toBe(200);
+    }
+    expect(ids(await search(user, '!!!'))).toEqual([]);
+    expect(ids(await search(user, 'gro:* | !x'))).toEqual([]);
+  });
+
+  it("finds only the caller's data", async () => {
+    const res = await search(other, 'gro');
+    expect(res.body.data).toHaveLength(1);
+    expect(res.body.data[0].title).toBe('Other groceries');
+    expect(ids(await search(other, 'weekend'))).toEqual([]);
+  });
+
+  it('pages through the results in a stable order', async () => {
+    const all = ids(await search(user, 'gro'));
+    const first = await search(user, 'gro', { limit: 2 });
+    expect(first.body.pagination).toEqual({ offset: 0, limit: 2, total: 3, has_more: true });
+    const second = await search(user, 'gro', { limit: 2, offset: 2 });
+    expect(second.body.pagination).toEqual({ offset: 2, limit: 2, total: 3, has_more: false });
+    expect([...ids(first), ...ids(second)]).toEqual(all);
+  });
+
+  it('follows changes: an edited title is found by its new words, a deleted task is gone', async () => {
+    const task = await newTask(user, { title: 'Renew passport' });
+    expect(ids(await search(user, 'passp'))).toEqual([task.id]);
+    await user.api.patch(`/tasks/${task.id}`, { title: 'Renew driving licence', version: 1 });
+    expect(ids(await search(user, 'passp'))).toEqual([]);
+    expect(ids(await search(user, 'licen'))).toEqual([task.id]);
+    await newSubtask(user, task.id, 'Photograph for the licence');
+    expect(ids(await search(user, 'photograph'))).toHaveLength(1);
+    const del = await user.api.delete(`/tasks/${task.id}`);
+    expect(del.status).toBe(200);
+    expect(ids(await search(user, 'licen'))).toEqual([]);
+    expect(ids(await search(user, 'photograph'))).toEqual([]);
+    // Recovery brings the task and its subtask back with their ids, and so into the results.
+    expect((await user.api.post(`/tasks/recover/${del.body.data.tombstone_id}`)).status).toBe(200);
+    expect(ids(await search(user, 'licen'))).toContain(task.id);
+    expect(ids(await search(user, 'photograph'))).toHaveLength(1);
+  });
+
+  it('refuses a blank, missing or too long q and bad paging with 400 naming the field', async () => {
+    for (const [query, field] of [
+      [{ q: '' }, 'query.q'],
+      [{ q: '   ' }, 'query.q'],
+      [{}, 'query.q'],
+      [{ q: 'x'.repeat(201) }, 'query.q'],
+      [{ q: 'gro', limit: 0 }, 'query.limit'],
+      [{ q: 'gro', offset: -1 }, 'query.offset'],
+    ] as const) {
+      const res = await user.api.get('/search', { query });
+      expect(res.status, JSON.stringify(query)).toBe(400);
+      expect(res.body.error.details.map((d: any) => d.field)).toContain(field);
+    }
+  });
+
+  it('needs a token', async () => {
+    expect((await t.api.get('/search', { query: { q: 'gro' } })).status).toBe(401);
+  });
+});

@@ -1,0 +1,237 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNotification } from '../../src/domain/notifications/create-notification.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { signUp, type TestUser } from '../helpers/users.js';
+import { inDays, newSubtask, newTask } from '../tasks/fixtures.js';
+import { Replica, serverState, settled } from './replica.js';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t?.close());
+
+const sync = (u: TestUser, cursor?: string, limit?: number) => u.api.get('/sync', { query: { cursor, limit } });
+const newNote = async (u: TestUser, content: string) => {
+  const res = await u.api.post('/notes', { content });
+  expect(res.status, res.text).toBe(201);
+  return res.body.data;
+};
+const notify = (u: TestUser, title: string) => createNotification(t.db, { userId: u.id, type: 'system', title, body: '' });
+const changeCount = async (u: TestUser) =>
+  Number((await t.db.selectFrom('sync_changes').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', u.id).executeTakeFirstOrThrow()).n);
+
+describe('a first sync without cursor', () => {
+  it('pages through everything of the user in the shapes of the other endpoints, then continues with changes', async () => {
+    const user = await signUp(t, { tier: 'pro' });
+    const other = await signUp(t);
+    const tasks = [];
+    for (let i = 0; i < 4; i++) tasks.push(await newTask(user, { title: `Task ${i}`, due_date: inDays(2) }));
+    await newSubtask(user, tasks[0].id, 'First step');
+    await newSubtask(user, tasks[0].id, 'Second step');
+    expect((await user.api.post(`/tasks/${tasks[1].id}/reminders`, { type: 'before', offset_minutes: -30 })).status).toBe(201);
+    await newNote(user, 'A note');
+    await notify(user, 'Welcome');
+    await newTask(other, { title: 'Not yours' });
+    await newNote(other, 'Not yours either');
+
+    const replica = new Replica(t, user);
+    await replica.sync({ limit: 3 });
+    expect(replica.pages).toBeGreaterThanOrEqual(3); // 9 entities, 3 a page
+    expect(replica.plain()).toEqual(await serverState(user));
+    expect(replica.copy.task.get(tasks[0].id)).toMatchObject({ subtask_count: 2, subtask_completed_count: 0 });
+
+    // Nothing changed: an empty page with a cursor that still works.
+    const idle = await sync(user, replica.cursor);
+    expect(idle.body.data).toMatchObject({ tasks: [], subtasks: [], reminders: [], notes: [], notifications: [], deletions: [], has_more: false });
+    expect((await sync(user, idle.body.data.cursor)).status).toBe(200);
+  });
+});
+
+describe('changes since a cursor', () => {
+  it('sends what changed once per page in its current state, deletions as markers, and recovered entities again', async () => {
+    const user = await signUp(t, { tier: 'pro' });
+    const task = await newTask(user, { title: 'Draft' });
+    const kept = await newTask(user, { title: 'Untouched' });
+    const note = await newNote(user, 'Keep me');
+    const replica = new Replica(t, user);
+    await replica.sync();
+    const cursor = replica.cursor!;
+
+    await user.api.patch(`/tasks/${task.id}`, { title: 'Draft 2', version: 1 });
+    await user.api.patch(`/tasks/${task.id}`, { title: 'Draft 3', version: 2 });
+    const sub = await newSubtask(user, task.id, 'Step');
+    await settled(t, user.id);
+    const res = await sync(user, cursor);
+    expect(res.body.data.tasks).toHaveLength(1);
+    expect(res.body.data.tasks[0]).toMatchObject({ id: task.id, title: 'Draft 3', version: 3, subtask_count: 1 });
+    expect(res.body.data.subtasks.map((s: any) => s.id)).toEqual([sub.id]);
+    expect(res.body.data.tasks.map((x: any) => x.id)).not.toContain(kept.id);
+    replica.apply(res.body.data);
+
+    // A deleted task takes its subtask; a deleted note leaves a marker; both come back when recovered.
+    const del = await user.api.delete(`/tasks/${task.id}`);
+    const delNote = await user.api.delete(`/notes/${note.id}`);
+    await settled(t, user.id);
+    const gone = await sync(user, replica.cursor);
+    expect(gone.body.data.deletions).toEqual(
+      expect.arrayContaining([
+        { entity_type: 'task', id: task.id, deleted_at: expect.any(String) },
+        { entity_type: 'subtask', id: sub.id, deleted_at: expect.any(String) },
+        { entity_type: 'note', id: note.id, deleted_at: expect.any(String) },
+      ]),
+    );
+    expect(gone.body.data.tasks).toEqual([]);
+    replica.apply(gone.body.data);
+    expect(replica.copy.task.has(task.id)).toBe(false);
+
+    expect((await user.api.post(`/tasks/recover/${del.body.data.tombstone_id}`)).status).toBe(200);
+    expect((await user.api.post(`/notes/recover/${delNote.body.data.tombstone_id}`)).status).toBe(200);
+    await replica.sync();
+    expect(replica.copy.task.get(task.id)).toMatchObject({ title: 'Draft 3' });
+    expect(replica.copy.note.has(note.id)).toBe(true);
+    expect(replica.plain()).toEqual(await serverState(user));
+  });
+
+  it('pages through many changes with has_more and ends in step with the server', async () => {
+    const user = await signUp(t, { tier: 'pro' });
+    const replica = new Replica(t, user);
+    await replica.sync();
+    const task = await newTask(user);
+    for (let i = 0; i < 6; i++) await newSubtask(user, task.id, `Step ${i}`);
+    for (let i = 0; i < 4; i++) await notify(user, `Notice ${i}`);
+    await settled(t, user.id);
+    const first = await sync(user, replica.cursor, 5);
+    expect(first.body.data.has_more).toBe(true);
+    replica.apply(first.body.data);
+    await replica.sync({ limit: 5 });
+    expect(replica.pages).toBeGreaterThan(2);
+    expect(replica.plain()).toEqual(await serverState(user));
+  });
+
+  it('records changes made outside requests too: a notification read by read-all, one deleted', async () => {
+    const user = await signUp(t);
+    const a = await notify(user, 'A');
+    const b = await notify(user, 'B');
+    const replica = new Replica(t, user);
+    await replica.sync();
+    expect((await user.api.post('/notifications/read-all')).status).toBe(200);
+    expect((await user.api.delete(`/notifications/${b.id}`)).status).toBe(200);
+    await replica.sync();
+    expect(replica.copy.notification.get(a.id)).toMatchObject({ read: true });
+    expect(replica.copy.notification.has(b.id)).toBe(false);
+    expect(replica.plain()).toEqual(await serverState(user));
+  });
+});
+
+describe('isolation and cursors', () => {
+  it("never sends another user's changes", async () => {
+    const user = await signUp(t);
+    const other = await signUp(t);
+    const replica = new Replica(t, user);
+    await replica.sync();
+    const theirs = await newTask(other, { title: 'Theirs' });
+    await newSubtask(other, theirs.id);
+    await newNote(other, 'Their note');
+    await other.api.delete(`/tasks/${theirs.id}`);
+    await settled(t, other.id);
+    const res = await sync(user, replica.cursor);
+    expect(res.body.data).toMatchObject({ tasks: [], subtasks: [], reminders: [], notes: [], notifications: [], deletions: [], has_more: false });
+  });
+
+  it("refuses a malformed, tampered or another user's cursor with 400 naming query.cursor, changing nothing", async () => {
+    const user = await signUp(t);
+    const other = await signUp(t);
+    await newTask(user);
+    const theirs = (await sync(other)).body.data.cursor;
+    const mine = (await sync(user)).body.data.cursor;
+    const tampered = Buffer.from(Buffer.from(mine, 'base64url').toString().replace(/^d\.\d+/, 'd.1')).toString('base64url');
+    const before = await changeCount(user);
+    for (const cursor of [theirs, tampered, 'bm90LWEtY3Vyc29y', 'x', mine + 'A']) {
+      const res = await sync(user, cursor);
+      expect(res.status, cursor).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details.map((d: any) => d.field)).toEqual(['query.cursor']);
+    }
+    for (const cursor of ['has spaces', 'é', '']) expect((await sync(user, cursor)).status).toBe(400);
+    expect((await user.api.get('/sync', { query: { limit: 0 } })).status).toBe(400);
+    expect((await user.api.get('/sync', { query: { limit: 101 } })).status).toBe(400);
+    expect(await changeCount(user)).toBe(before);
+  });
+
+  it('needs a token', async () => {
+    expect((await t.api.get('/sync')).status).toBe(401);
+  });
+});
+
+describe('account removal', () => {
+  it('takes the change log and the search documents with the account', async () => {
+    const user = await signUp(t);
+    const task = await newTask(user, { title: 'Short-lived' });
+    await newSubtask(user, task.id);
+    await newNote(user, 'Gone soon');
+    expect(await changeCount(user)).toBeGreaterThan(0);
+    await t.db.deleteFrom('users').where('id', '=', user.id).execute();
+    expect(await changeCount(user)).toBe(0);
+    const docs = await t.db.selectFrom('search_documents').select('id').where('user_id', '=', user.id).execute();
+    expect(docs).toEqual([]);
+  });
+});
+
+describe('commit order', () => {
+  it('never hands out a change past an older transaction that is still open, so that change is not skipped', async () => {
+    const user = await signUp(t);
+    const replica = new Replica(t, user);
+    await replica.sync();
+
+    // A writer that takes its transaction id (and so its place) first, then stays open.
+    const slow = new pg.Client({ connectionString: t.databaseUrl });
+    await slow.connect();
+    try {
+      await slow.query('begin');
+      await slow.query('select pg_current_xact_id()');
+      // Meanwhile a later transaction creates and commits a task through the API…
+      const fast = await newTask(user, { title: 'Committed first' });
+      // …and the open transaction writes after it: a higher seq, but an older transaction.
+      const { rows } = await slow.query("insert into task_instances (user_id, title) values ($1, 'Committed last') returning id", [user.id]);
+      const late = rows[0].id as string;
+
+      const during = await sync(user, replica.cursor);
+      expect(during.status).toBe(200);
+      // Neither is handed out while the older transaction is open: the cursor cannot pass it.
+      expect(during.body.data.tasks).toEqual([]);
+      replica.apply(during.body.data);
+
+      await slow.query('commit');
+      await replica.sync();
+      expect(new Set(replica.copy.task.keys())).toEqual(new Set([fast.id, late]));
+      expect(replica.plain()).toEqual(await serverState(user));
+    } finally {
+      await slow.end();
+    }
+  });
+
+  it('also with a transaction that took a lower seq and commits after a higher one', async () => {
+    const user = await signUp(t);
+    const replica = new Replica(t, user);
+    await replica.sync();
+    const slow = new pg.Client({ connectionString: t.databaseUrl });
+    await slow.connect();
+    try {
+      await slow.query('begin');
+      const { rows } = await slow.query("insert into task_instances (user_id, title) values ($1, 'Lower seq') returning id", [user.id]);
+      const fast = await newTask(user, { title: 'Higher seq, committed first' });
+      const seqs = await t.db.selectFrom('sync_changes').select(['seq', 'entity_id']).where('user_id', '=', user.id).execute();
+      expect(seqs.map((s) => s.entity_id)).toEqual([fast.id]); // the open one is not visible yet
+      replica.apply((await sync(user, replica.cursor)).body.data);
+      expect(replica.copy.task.size).toBe(0);
+      await slow.query('commit');
+      await replica.sync();
+      expect(new Set(replica.copy.task.keys())).toEqual(new Set([fast.id, rows[0].id]));
+    } finally {
+      await slow.end();
+    }
+  });
+});
