@@ -9,7 +9,7 @@ import type { AppDeps } from './deps.js';
 import './domain/events/subscribers.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
-import { AppError } from './http/errors.js';
+import { AppError, databaseUnavailable, isDatabaseUnavailable } from './http/errors.js';
 import { jsonBody } from './http/json-body.js';
 import { requestState, requestTracking } from './http/request-state.js';
 import { createVoiceRelay, rejectUpgrade, VOICE_PATH } from './ws/voice.js';
@@ -28,7 +28,10 @@ function errorEnvelope(deps: AppDeps): ErrorRequestHandler {
     const state = requestState(res);
     let appError: AppError;
     if (err instanceof AppError) appError = err;
-    else {
+    else if (isDatabaseUnavailable(err)) {
+      deps.log.warn({ err, request_id: state.requestId, operation: state.operationId }, 'database unavailable');
+      appError = databaseUnavailable();
+    } else {
       deps.log.error({ err, request_id: state.requestId, operation: state.operationId }, 'unhandled error');
       appError = new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
     }

@@ -53,6 +53,24 @@ export const accountGone = () => unauthorized('The account no longer exists');
  */
 export const isForeignKeyViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
+/** The database cannot be reached or has no free connection: the request may be retried. */
+export const databaseUnavailable = () =>
+  new AppError(503, 'SERVICE_UNAVAILABLE', 'The service is temporarily unavailable; retry shortly', undefined, undefined, { 'Retry-After': '5' });
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Errors that say the database is out of reach or out of connections, not that the request was
+ * wrong: pg-pool's wait for a free connection timing out, a connection refused, reset or ended
+ * (also by our query deadline, db/index.ts), and SQLSTATE classes 08 (connection exception), 53
+ * (insufficient resources: too many connections) and 57P0x (server shutting down or starting).
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || /^57P0[1-3]$/.test(code))) return true;
+  return typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated|The database did not answer within)/.test(message);
+}
 export const forbidden = (message = 'This resource belongs to another user') => new AppError(403, 'FORBIDDEN', message);
 export const tierRequired = (currentTier: 'free' | 'pro', message = 'This feature needs Pro') =>
   new AppError(403, 'TIER_REQUIRED', message, undefined, { required_tier: 'pro', current_tier: currentTier });

@@ -209,8 +209,9 @@ describe('the database becoming unreachable', () => {
     expect(down.body.checks.database.status).toBe('fail');
     expect((await api.get('/health/live')).status).toBe(200);
     const during = await api.as(user.token).get('/users/me');
-    expect(during.status).toBe(500);
-    expect(during.body.error).toMatchObject({ code: 'INTERNAL_ERROR', request_id: expect.any(String) });
+    expect(during.status).toBe(503);
+    expect(during.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', request_id: expect.any(String) });
+    expect(during.headers.get('retry-after')).toBe('5');
     expect((await api.get('/health/ready')).status).toBe(503);
 
     proxy.restore();

@@ -84,3 +84,20 @@ describe('metrics', () => {
     expect(text).toContain('operation="unmatched"');
   });
 });
+
+describe('a database with no connection to spare', () => {
+  it('answers 503 SERVICE_UNAVAILABLE with Retry-After (not a 500) once the wait for a connection times out, then serves again', async () => {
+    const user = await signUp(t);
+    // Every connection of the API's pool taken: the request waits connectionTimeoutMillis (5 s) for one.
+    const held = await Promise.all(Array.from({ length: t.deps.pool.options.max }, () => t.deps.pool.connect()));
+    try {
+      const res = await user.api.get('/tasks');
+      expect(res.status, res.text).toBe(503);
+      expect(res.body.error.code).toBe('SERVICE_UNAVAILABLE');
+      expect(res.headers.get('retry-after')).toBe('5');
+    } finally {
+      for (const client of held) client.release();
+    }
+    expect((await user.api.get('/tasks')).status).toBe(200);
+  }, 30_000);
+});
