@@ -14,7 +14,7 @@ import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { creditBalance } from '../src/domain/credits/ledger.js';
 import { listTasks } from '../src/domain/tasks/list-tasks.js';
 import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './load.js';
-import { cpuSeconds, markGroup, rssMb, sleep, startCommand, startNode, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
+import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startCommand, startNode, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
 import { writeReport, type BenchResults } from './lib/report.js';
 import { createBenchDatabase, createUsers, mapLimit, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
@@ -57,16 +57,7 @@ if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RA
 /** What the API and the worker run with: production mode, the service's defaults unless stated. */
 function serviceEnv(databaseUrl: string, keys: { privatePem: string; publicPem: string }, ai: { baseUrl: string; apiKey: string } | null, port: number): NodeJS.ProcessEnv {
   return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    LANG: process.env.LANG ?? 'C.UTF-8',
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: databaseUrl,
-    JWT_PRIVATE_KEY: keys.privatePem,
-    JWT_PUBLIC_KEY: keys.publicPem,
+    ...productionServiceEnv(databaseUrl, keys, port),
     // The limiter runs and counts every request (memory store, the default for one API process);
     // the limits sit above the busiest user of any phase, so the figures measure serving, not 429s.
     RATE_LIMIT_GENERAL: '6000',

@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config.js';
 import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { generateSigningKeys, signingKeysFromPem } from '../src/domain/auth/signing-keys.js';
 import { searchItems } from '../src/domain/search/search-items.js';
-import { startNode, stopAll, waitForHttp } from './lib/proc.js';
+import { productionServiceEnv, startNode, stopAll, waitForHttp } from './lib/proc.js';
 import { createBenchDatabase, createUsers, type BenchDatabase } from './lib/setup.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
 
@@ -136,16 +136,7 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: bench.url,
-      JWT_PRIVATE_KEY: keys.privatePem,
-      JWT_PUBLIC_KEY: keys.publicPem,
+      ...productionServiceEnv(bench.url, keys, port),
       // above the run's request count, so the figures measure searching, not 429s
       RATE_LIMIT_GENERAL: '100000',
     };

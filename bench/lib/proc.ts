@@ -176,3 +176,19 @@ export function cpuSeconds(pid: number): number | null {
     return null;
   }
 }
+
+/** The environment of the API or worker under measurement: production mode, the service's defaults unless a caller adds to it. */
+export function productionServiceEnv(databaseUrl: string, keys: { privatePem: string; publicPem: string }, port: number): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    JWT_PRIVATE_KEY: keys.privatePem,
+    JWT_PUBLIC_KEY: keys.publicPem,
+  };
+}

@@ -1,6 +1,7 @@
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
-import type { ActivitySource } from '../../../db/schema/index.js';
+import type { Selectable } from 'kysely';
+import type { ActivityLogsTable, ActivitySource } from '../../../db/schema/index.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { iso } from '../time.js';
 
@@ -13,6 +14,21 @@ export interface ActivityFilter {
   action?: string;
   source?: ActivitySource;
 }
+
+type ActivityLogRow = Pick<Selectable<ActivityLogsTable>, 'id' | 'user_id' | 'entity_type' | 'entity_id' | 'action' | 'source' | 'extra_data' | 'request_id' | 'created_at'>;
+
+/** An activity entry as the API shows it (GET /activity, the account export). */
+export const presentActivity = (r: ActivityLogRow): ActivityLog => ({
+  id: r.id,
+  user_id: r.user_id,
+  entity_type: r.entity_type as ActivityEntityType,
+  entity_id: r.entity_id,
+  action: r.action,
+  source: r.source,
+  extra_data: r.extra_data ?? {},
+  request_id: r.request_id,
+  created_at: iso(r.created_at),
+});
 
 /** The caller's activity, newest first, filtered. */
 export async function listActivity(db: Executor, userId: string, filter: ActivityFilter, page: PageParams) {
@@ -30,16 +46,5 @@ export async function listActivity(db: Executor, userId: string, filter: Activit
     .offset(page.offset)
     .limit(page.limit)
     .execute();
-  const present = (r: (typeof rows)[number]): ActivityLog => ({
-    id: r.id,
-    user_id: r.user_id,
-    entity_type: r.entity_type as ActivityEntityType,
-    entity_id: r.entity_id,
-    action: r.action,
-    source: r.source,
-    extra_data: r.extra_data ?? {},
-    request_id: r.request_id,
-    created_at: iso(r.created_at),
-  });
-  return toPage(rows, page, present, async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
+  return toPage(rows, page, presentActivity, async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
 }

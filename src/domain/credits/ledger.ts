@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import type { CreditAllocation, CreditCategory, CreditKind } from '../../../db/schema/index.js';
+import type { CreditAllocation, CreditCategory, CreditEntryType, CreditKind } from '../../../db/schema/index.js';
 import { AppError } from '../../http/errors.js';
 import { lockFor } from '../locks.js';
 
@@ -94,20 +94,26 @@ export interface GrantResult {
   balanceAfter: number;
 }
 
+/** Whether the ledger already holds this entry: what makes grants, refunds and expiries idempotent per reference. */
+async function ledgerEntryExists(trx: Executor, userId: string, type: CreditEntryType, category: CreditCategory, operationRef: string): Promise<boolean> {
+  const entry = await trx
+    .selectFrom('ai_credit_ledger')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('type', '=', type)
+    .where('category', '=', category)
+    .where('operation_ref', '=', operationRef)
+    .executeTakeFirst();
+  return entry !== undefined;
+}
+
 /** Adds a lot of credits and its ledger entry. Idempotent per (kind, operationRef). */
 export async function grantCredits(trx: Executor, input: GrantCreditsInput): Promise<GrantResult> {
   requireTransaction(trx, 'grantCredits');
   requirePositiveInteger(input.amount, 'amount');
   await lockFor(trx, 'credits', input.userId);
   const category = CATEGORY_OF_KIND[input.kind];
-  const done = await trx
-    .selectFrom('ai_credit_ledger')
-    .select('id')
-    .where('user_id', '=', input.userId)
-    .where('type', '=', 'grant')
-    .where('category', '=', category)
-    .where('operation_ref', '=', input.operationRef)
-    .executeTakeFirst();
+  const done = await ledgerEntryExists(trx, input.userId, 'grant', category, input.operationRef);
   const kickstartDone =
     input.kind === 'kickstart' &&
     (await trx.selectFrom('credit_lots').select('id').where('user_id', '=', input.userId).where('kind', '=', 'kickstart').executeTakeFirst());
@@ -197,14 +203,7 @@ export async function refundCredits(trx: Executor, input: RefundCreditsInput): P
     .executeTakeFirst();
   if (!charged) throw new Error(`refundCredits: no AI charge ${input.entryId} of user ${input.userId}`);
   const operationRef = `refund:${input.entryId}`;
-  const done = await trx
-    .selectFrom('ai_credit_ledger')
-    .select('id')
-    .where('user_id', '=', input.userId)
-    .where('type', '=', 'grant')
-    .where('category', '=', 'ai')
-    .where('operation_ref', '=', operationRef)
-    .executeTakeFirst();
+  const done = await ledgerEntryExists(trx, input.userId, 'grant', 'ai', operationRef);
   if (done) return { refunded: 0, balanceAfter: (await creditBalance(trx, input.userId)).total };
 
   const returned: CreditAllocation[] = [];
@@ -300,14 +299,7 @@ export async function expireCredits(trx: Executor, input: ExpireCreditsInput): P
   if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep must be a non-negative integer, got ${keep}`);
   await lockFor(trx, 'credits', input.userId);
   const category = CATEGORY_OF_KIND[input.kind];
-  const done = await trx
-    .selectFrom('ai_credit_ledger')
-    .select('id')
-    .where('user_id', '=', input.userId)
-    .where('type', '=', 'deduct')
-    .where('category', '=', category)
-    .where('operation_ref', '=', input.operationRef)
-    .executeTakeFirst();
+  const done = await ledgerEntryExists(trx, input.userId, 'deduct', category, input.operationRef);
   if (done) return { expired: 0, balanceAfter: (await creditBalance(trx, input.userId)).total };
 
   let query = trx

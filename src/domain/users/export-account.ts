@@ -6,11 +6,13 @@ import { unauthorized } from '../../http/errors.js';
 import { presentCreditEntry } from '../credits/history.js';
 import { creditBalance } from '../credits/ledger.js';
 import { getMyAchievements } from '../achievements/get-my-achievements.js';
+import { presentActivity } from '../activity/list-activity.js';
 import { presentFocusSession } from '../focus/focus-sessions.js';
 import { presentNote } from '../notes/present.js';
 import { presentNotification } from '../notifications/present.js';
 import { presentPushSubscription } from '../push/push-subscriptions.js';
 import type { CreditSettings } from '../subscriptions/present.js';
+import { presentTombstone } from '../recovery/tombstones.js';
 import { presentTaskDetail } from '../tasks/present.js';
 import { presentTemplate } from '../templates/present.js';
 import { iso, isoOrNull } from '../time.js';
@@ -23,7 +25,6 @@ import { presentUser } from './present.js';
 // the worker) keeps writing.
 
 type AccountExport = components['schemas']['AccountExport'];
-type ActivityLog = components['schemas']['ActivityLog'];
 
 /** Rows read (and written) at a time. */
 export const EXPORT_BATCH = 500;
@@ -107,15 +108,7 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
       await writeList(out, 'notes', false, byCreated(trx, 'notes', userId), (rows: any[]) => rows.map(presentNote));
       await writeList(out, 'notifications', false, byCreated(trx, 'notifications', userId), (rows: any[]) => rows.map(presentNotification));
       await writeList(out, 'tombstones', false, byCreated(trx, 'deletion_tombstones', userId), (rows: any[]) =>
-        rows.map((r) => ({
-          id: r.id,
-          entity_type: r.entity_type,
-          entity_id: r.entity_id,
-          title: r.title,
-          deleted_at: iso(r.deleted_at),
-          recoverable_until: iso(r.recoverable_until),
-          snapshot: r.snapshot ?? {},
-        })),
+        rows.map((r) => ({ ...presentTombstone(r), snapshot: r.snapshot ?? {} })),
       );
 
       await out(`,"credits":{"balance":${JSON.stringify(await creditBalance(trx, userId))}`);
@@ -187,21 +180,7 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
       );
       // Endpoints only: the keys are secrets of the browser's subscription.
       await writeList(out, 'push_subscriptions', false, byCreated(trx, 'push_subscriptions', userId), (rows: any[]) => rows.map(presentPushSubscription));
-      await writeList(out, 'activity', false, byCreated(trx, 'activity_logs', userId), (rows: any[]) =>
-        rows.map(
-          (r): ActivityLog => ({
-            id: r.id,
-            user_id: r.user_id,
-            entity_type: r.entity_type,
-            entity_id: r.entity_id,
-            action: r.action,
-            source: r.source,
-            extra_data: r.extra_data ?? {},
-            request_id: r.request_id,
-            created_at: iso(r.created_at),
-          }),
-        ),
-      );
+      await writeList(out, 'activity', false, byCreated(trx, 'activity_logs', userId), (rows: any[]) => rows.map(presentActivity));
       await out('}');
     });
 }
