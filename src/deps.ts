@@ -15,6 +15,7 @@ import { pushFromConfig, type PushSender } from './integrations/web-push.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { loadContract } from './http/contract.js';
+import { LiveAccounts } from './domain/users/live-accounts.js';
 
 /** Everything a request handler or job may use, built once per process (or per test app). */
 export interface AppDeps {
@@ -33,6 +34,8 @@ export interface AppDeps {
   ai: AiProvider;
   /** Deepgram; answers 503 naming DEEPGRAM_API_KEY when not configured. */
   speech: SpeechProvider;
+  /** Which accounts exist, for the per-request token check; the app listens for deletions while it runs. */
+  liveAccounts: LiveAccounts;
 }
 
 export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; log: Logger; keys: SigningKeys; contract?: Contract }): AppDeps {
@@ -55,5 +58,6 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     push: pushFromConfig(config),
     ai: createAiProvider(config, opts.log),
     speech: createSpeechProvider(config, opts.log),
+    liveAccounts: new LiveAccounts(opts.db, { log: opts.log }),
   };
 }

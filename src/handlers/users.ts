@@ -21,6 +21,8 @@ export const updateCurrentUser: Handler<'updateCurrentUser'> = async (req, ctx) 
 
 export const deleteCurrentUser: Handler<'deleteCurrentUser'> = async (req, ctx) => {
   const { id } = await deleteAccount(ctx.deps.db, caller(ctx).userId, req.body.confirm);
+  // other processes hear of it from the database; this one must not wait for that
+  ctx.deps.liveAccounts.forget(id);
   return { status: 200, body: { data: { id, deleted: true } } };
 };
 

@@ -125,7 +125,7 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
     if (!m) throw unauthorized('Authorization must be "Bearer <access token>"');
     const auth = verifyAccessToken(deps.tokens.keys, deps.tokens.access, m[1]!);
     // Access tokens are stateless for 15 minutes; one whose account was deleted must stop at once.
-    if (!(await accountExists(deps.db, auth.userId))) throw accountGone();
+    if (!(await deps.liveAccounts.exists(auth.userId))) throw accountGone();
     return auth;
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscriptionCheck } from '../../jobs/tasks/subscription-check.js';
 import { addUtcMonths } from '../../src/domain/utc-calendar.js';
 import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
+import { startTestApp } from '../helpers/app.js';
 import { startBillingApp, type BillingApp } from '../helpers/billing.js';
 import { diffSnapshots, snapshotDatabase } from '../helpers/db-snapshot.js';
 import { createReminder, createSubtask, createTask, createTemplate, createTombstone, createNote } from '../helpers/resources.js';
@@ -152,6 +153,26 @@ describe('deleteCurrentUser', () => {
     expect((await fresh.get('/tasks')).body.pagination.total).toBe(0);
     // The old token still names the old account: 401, never the new one's data.
     expect((await u.api.get('/tasks')).status).toBe(401);
+  });
+
+  it("refuses a deleted account's token on every API process, also when the row was deleted by hand", async () => {
+    const other = await startTestApp({ databaseUrl: app.t.databaseUrl });
+    try {
+      const [u, v] = [await googleUser(), await googleUser()];
+      const onBoth = (x: TestUser) => [x.api, other.api.as(x.token)];
+      // Both processes have seen both accounts and remember them; GET /tasks of a missing account
+      // would be an empty 200 without the check.
+      for (const x of [u, v]) for (const api of onBoth(x)) expect((await api.get('/tasks')).status).toBe(200);
+
+      expect((await deleteAccount(u, u.email)).status).toBe(200);
+      expect((await u.api.get('/tasks')).status).toBe(401);
+      await expect.poll(async () => (await other.api.as(u.token).get('/tasks')).status, { timeout: 2000, interval: 20 }).toBe(401);
+
+      await app.t.db.deleteFrom('users').where('id', '=', v.id).execute();
+      for (const api of onBoth(v)) await expect.poll(async () => (await api.get('/tasks')).status, { timeout: 2000, interval: 20 }).toBe(401);
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers a retry with the same Idempotency-Key 401: the account it would replay for is gone', async () => {
