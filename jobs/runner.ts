@@ -51,8 +51,10 @@ export function taskList(deps: WorkerDeps): TaskList {
     },
     reminder_fire: async (payload) => {
       const p = payload as JobPayloads['reminder_fire'];
-      const outcome = await reminderFire(deps, p);
-      deps.log.info({ job: 'reminder_fire', reminder_id: p.reminderId, outcome }, 'reminder fired');
+      await reminderFire(deps, p, (reminderId, outcome) => {
+        const batch = reminderId === p.reminderId ? {} : { by_job_of: p.reminderId };
+        deps.log.info({ job: 'reminder_fire', reminder_id: reminderId, outcome, ...batch }, 'reminder fired');
+      });
     },
     recurring_task_generate: async (payload, helpers) => {
       const p = payload as JobPayloads['recurring_task_generate'];

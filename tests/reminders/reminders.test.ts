@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fireReminder } from '../../src/domain/reminders/fire-reminder.js';
+import { reminderFire } from '../../jobs/tasks/reminder-fire.js';
+import { fireDueReminders, fireReminder, type FireOutcome } from '../../src/domain/reminders/fire-reminder.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { activity, inDays, inMinutes, jobs, newTask } from '../tasks/fixtures.js';
@@ -221,6 +222,33 @@ describe('reminder_fire', () => {
     await u.api.patch(`/tasks/${hidden.id}`, { hidden: true });
     expect(await fireReminder(t.db, r2.id)).toBe('suppressed');
     expect((await u.api.get('/notifications')).body.data).toEqual([]);
+  });
+
+  it('fires the other reminders already due in batches: disjoint under concurrency, each once, their waiting jobs removed', async () => {
+    const u = await signUp(t);
+    const ids: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      const task = await newTask(u, { title: `Burst ${k}`, due_date: inMinutes(60) });
+      for (let i = 0; i < 5; i++) ids.push((await u.api.post(`/tasks/${task.id}/reminders`, { type: 'absolute', scheduled_at: inMinutes(10) })).body.data.id);
+    }
+    // Their time passed while their jobs waited (a burst the workers have not reached yet); the
+    // oldest time puts them ahead of any other due reminder in this database.
+    await t.db.updateTable('reminders').set({ scheduled_at: new Date('2000-01-01T00:00:00Z') }).where('id', 'in', ids).execute();
+
+    const [a, b] = await Promise.all([fireDueReminders(t.db, 5), fireDueReminders(t.db, 5)]);
+    const batched = [...a!, ...b!].map((f) => f.reminderId);
+    expect(new Set(batched).size).toBe(10);
+    expect(batched.every((id) => ids.includes(id))).toBe(true);
+    for (const id of batched) expect(await jobOf(id)).toBeUndefined();
+
+    const rest = ids.filter((id) => !batched.includes(id));
+    const fired: [string, FireOutcome][] = [];
+    expect(await reminderFire({ db: t.db }, { reminderId: rest[0]! }, (id, outcome) => fired.push([id, outcome]))).toBe('notified');
+    expect(fired.filter(([id]) => ids.includes(id)).sort()).toEqual(rest.map((id) => [id, 'notified']).sort());
+    // the job that ran (called directly here) is the worker's to complete; the others are gone
+    for (const id of rest.slice(1)) expect(await jobOf(id)).toBeUndefined();
+    expect((await u.api.get('/notifications', { query: { limit: 100 } })).body.data).toHaveLength(15);
+    expect((await activity(t, u.id, 'reminder_fired')).map((e) => e.entity_id).sort()).toEqual([...ids].sort());
   });
 
   it('fires within 60 s of its time with the worker running (SC-012)', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../../db/index.js';
 import type { NotificationRow, NotificationType } from '../../../db/schema/index.js';
 import { enqueuePush } from '../push/deliver-push.js';
@@ -34,19 +35,30 @@ function clip(text: string, max: number): string {
  * Delivery beyond the in-app list (Web Push) happens only when the caller asks (`push: true`).
  */
 export async function createNotification(trx: Executor, n: NewNotification): Promise<NotificationRow> {
-  const title = clip(n.title.trim(), TITLE_MAX) || 'Notification';
-  const row = await trx
+  return (await createNotifications(trx, [n]))[0]!;
+}
+
+/** createNotification for many at once (one insert): the rows come back in the order given. */
+export async function createNotifications(trx: Executor, list: NewNotification[]): Promise<NotificationRow[]> {
+  if (list.length === 0) return [];
+  // ids chosen here, so each row is matched to its input whatever order RETURNING gives
+  const ids = list.map(() => randomUUID());
+  const rows = await trx
     .insertInto('notifications')
-    .values({
-      user_id: n.userId,
-      type: n.type,
-      title,
-      body: clip(n.body, BODY_MAX),
-      action_url: n.actionUrl ?? null,
-      task_id: n.taskId ?? null,
-    })
+    .values(
+      list.map((n, i) => ({
+        id: ids[i]!,
+        user_id: n.userId,
+        type: n.type,
+        title: clip(n.title.trim(), TITLE_MAX) || 'Notification',
+        body: clip(n.body, BODY_MAX),
+        action_url: n.actionUrl ?? null,
+        task_id: n.taskId ?? null,
+      })),
+    )
     .returningAll()
-    .executeTakeFirstOrThrow();
-  if (n.push) await enqueuePush(trx, row.id); // issue #5
-  return row;
+    .execute();
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const [i, n] of list.entries()) if (n.push) await enqueuePush(trx, ids[i]!); // issue #5
+  return ids.map((id) => byId.get(id)!);
 }

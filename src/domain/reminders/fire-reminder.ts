@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import type { Database } from '../../../db/index.js';
-import { recordActivity } from '../activity/record-activity.js';
-import { createNotification } from '../notifications/create-notification.js';
-import { enqueuePush } from '../push/deliver-push.js';
+import type { Database, Executor } from '../../../db/index.js';
+import type { ReminderRow } from '../../../db/schema/index.js';
+import { recordActivities } from '../activity/record-activity.js';
+import { createNotifications } from '../notifications/create-notification.js';
+import { reminderJobKey } from './schedule.js';
 
 export type FireOutcome = 'notified' | 'suppressed' | 'skipped';
 
@@ -35,31 +36,71 @@ export function reminderText(title: string, due: Date | null, now: Date): string
  */
 export async function fireReminder(db: Database, reminderId: string): Promise<FireOutcome> {
   return db.transaction().execute(async (trx) => {
-    const reminder = await trx
+    const claimed = await trx
       .updateTable('reminders')
       .set({ fired: true, fired_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
       .where('id', '=', reminderId)
       .where('fired', '=', false)
       .where('scheduled_at', '<=', sql<Date>`now()`)
       .returningAll()
-      .executeTakeFirst();
-    if (!reminder) return 'skipped';
-    const task = await trx.selectFrom('task_instances').select(['id', 'title', 'due_date', 'completed', 'hidden']).where('id', '=', reminder.task_id).executeTakeFirst();
-    const base = { userId: reminder.user_id, entityType: 'reminder', entityId: reminder.id, action: 'reminder_fired', source: 'system' as const, requestId: null };
-    if (!task || task.completed || task.hidden) {
-      await recordActivity(trx, { ...base, extra: { task_id: reminder.task_id, method: reminder.method, notified: false } });
-      return 'suppressed';
-    }
-    const notification = await createNotification(trx, {
-      userId: reminder.user_id,
-      type: 'reminder',
-      title: 'Task Reminder',
-      body: reminderText(task.title, task.due_date, reminder.fired_at!),
-      actionUrl: `/tasks/${task.id}`,
-      taskId: task.id,
-    });
-    if (reminder.method === 'push') await enqueuePush(trx, notification.id);
-    await recordActivity(trx, { ...base, extra: { task_id: task.id, method: reminder.method, notified: true, notification_id: notification.id } });
-    return 'notified';
+      .execute();
+    return (await notifyFired(trx, claimed))[0]?.outcome ?? 'skipped';
   });
+}
+
+/**
+ * Fires up to `limit` other reminders that are due, in one transaction, and removes their waiting
+ * jobs: when thousands fall due in the same minute, each job that runs takes a batch, instead of
+ * each reminder waiting for its own job's turn and commit (bench: 10 000 at one instant). Rows
+ * another transaction holds are skipped, never waited for; each is fired exactly as fireReminder
+ * fires it. Returns what it fired; fewer than `limit` means none was left.
+ */
+export async function fireDueReminders(db: Database, limit: number): Promise<{ reminderId: string; outcome: FireOutcome }[]> {
+  return db.transaction().execute(async (trx) => {
+    const { rows: claimed } = await sql<ReminderRow>`
+      with due as (
+        select id from reminders where not fired and scheduled_at <= now()
+         order by scheduled_at, id limit ${limit} for update skip locked)
+      update reminders r set fired = true, fired_at = now(), updated_at = now()
+        from due where r.id = due.id
+      returning r.*`.execute(trx);
+    if (claimed.length > 0) await sql`select graphile_worker.remove_job(k) from unnest(${claimed.map((r) => reminderJobKey(r.id))}::text[]) as k`.execute(trx);
+    return notifyFired(trx, claimed);
+  });
+}
+
+/** The effects of reminders just marked fired, a few statements for any number of them. */
+async function notifyFired(trx: Executor, fired: ReminderRow[]): Promise<{ reminderId: string; outcome: FireOutcome }[]> {
+  if (fired.length === 0) return [];
+  const tasks = new Map(
+    (await trx.selectFrom('task_instances').select(['id', 'title', 'due_date', 'completed', 'hidden']).where('id', 'in', [...new Set(fired.map((r) => r.task_id))]).execute()).map((t) => [t.id, t]),
+  );
+  const notify = fired.filter((r) => {
+    const task = tasks.get(r.task_id);
+    return task && !task.completed && !task.hidden;
+  });
+  const notifications = await createNotifications(
+    trx,
+    notify.map((r) => {
+      const task = tasks.get(r.task_id)!;
+      return { userId: r.user_id, type: 'reminder', title: 'Task Reminder', body: reminderText(task.title, task.due_date, r.fired_at!), actionUrl: `/tasks/${task.id}`, taskId: task.id, push: r.method === 'push' };
+    }),
+  );
+  const notificationOf = new Map(notify.map((r, i) => [r.id, notifications[i]!.id]));
+  await recordActivities(
+    trx,
+    fired.map((r) => {
+      const notificationId = notificationOf.get(r.id);
+      return {
+        userId: r.user_id,
+        entityType: 'reminder',
+        entityId: r.id,
+        action: 'reminder_fired',
+        source: 'system' as const,
+        requestId: null,
+        extra: notificationId ? { task_id: r.task_id, method: r.method, notified: true, notification_id: notificationId } : { task_id: r.task_id, method: r.method, notified: false },
+      };
+    }),
+  );
+  return fired.map((r) => ({ reminderId: r.id, outcome: notificationOf.has(r.id) ? 'notified' : 'suppressed' }));
 }
