@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
 import type pg from 'pg';
+import { PROJECT_ROOT } from '../src/project-root.js';
 
-const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const migrationsDir = path.join(PROJECT_ROOT, 'db', 'migrations');
 
 /** Forward-only SQL migrations, applied in file-name order, each in its own transaction. */
 const sqlFileProvider: MigrationProvider = {

@@ -1,19 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/http/logging.js';
+import { PROJECT_ROOT } from '../src/project-root.js';
 
 // `npm start`: the whole service on one machine. Loads .env, starts the embedded PostgreSQL when no
 // DATABASE_URL is set, migrates, then runs the API and the worker as child processes and stops
-// everything together.
+// everything together. Runs compiled (dist/, after `npm run build`) or from the TypeScript sources
+// under tsx; the children run the same way it does.
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-process.chdir(root);
+const compiled = import.meta.url.endsWith('.js');
+process.chdir(PROJECT_ROOT);
 if (fs.existsSync('.env')) process.loadEnvFile('.env');
 process.env.NODE_ENV ??= 'development';
 if (process.env.NODE_ENV === 'development') process.env.AUTH_DEV_LOGIN ??= 'true';
@@ -62,8 +63,9 @@ async function main() {
     process.exit(code);
   };
 
-  for (const [name, entry] of [['api', 'src/main.ts'], ['worker', 'jobs/worker.ts']] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: 'inherit' });
+  for (const [name, entry] of [['api', 'src/main'], ['worker', 'jobs/worker']] as const) {
+    const args = compiled ? [`dist/${entry}.js`] : ['--import', 'tsx', `${entry}.ts`];
+    const child = spawn(process.execPath, args, { env, stdio: 'inherit' });
     children.set(name, child);
     child.on('exit', (code, signal) => {
       if (stopping) return;

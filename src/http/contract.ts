@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { PROJECT_ROOT } from '../project-root.js';
 import type { OperationId } from './operation.js';
 
-export const CONTRACT_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'openapi.yaml');
+export const CONTRACT_PATH = path.join(PROJECT_ROOT, 'openapi.yaml');
+/** The parsed contract `npm run build` leaves, used only when it was parsed from this very text. */
+const PARSED_CONTRACT_PATH = path.join(PROJECT_ROOT, 'dist', 'openapi.json');
 
 export type RateLimitBucket = 'general' | 'ai' | 'auth' | 'none';
 
@@ -34,10 +37,19 @@ export interface Contract {
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
+function parsedBefore(yaml: string): Record<string, any> | undefined {
+  try {
+    const cached = JSON.parse(fs.readFileSync(PARSED_CONTRACT_PATH, 'utf8')) as { sha256: string; document: Record<string, any> };
+    return cached.sha256 === createHash('sha256').update(yaml).digest('hex') ? cached.document : undefined;
+  } catch {
+    return undefined; // not built, or unreadable: parse the YAML
+  }
+}
+
 /** Loads openapi.yaml once and indexes what the HTTP layer needs per operation. */
 export function loadContract(file = CONTRACT_PATH): Contract {
   const yaml = fs.readFileSync(file, 'utf8');
-  const document = parse(yaml) as Record<string, any>;
+  const document = parsedBefore(yaml) ?? (parse(yaml) as Record<string, any>);
   const globalSecurity = document.security ?? [];
   const operations = new Map<OperationId, OperationInfo>();
   for (const [p, item] of Object.entries<Record<string, any>>(document.paths ?? {})) {

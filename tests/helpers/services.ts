@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { testKeyPair } from './app.js';
 
-// The API and the worker as real child processes (`node --import tsx src/main.ts` / `jobs/worker.ts`),
+// The API and the worker as real child processes (`node --import tsx src/main.ts` / `jobs/worker.ts`,
+// or compiled: `node dist/src/main.js`),
 // the way they run in production, for tests of several instances and of crashes. Each one is
 // stopped by its pid; `stopAllServices()` in afterAll kills whatever a failed test left running.
 
@@ -55,8 +56,10 @@ export function serviceEnv(databaseUrl: string, env: Record<string, string> = {}
  * Starts the API or the worker and resolves once it is serving: the API's "listening" line (its port
  * comes from there, PORT=0) or the worker's "worker started" line.
  */
-export function startService(kind: 'api' | 'worker', env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY[kind]], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startService(kind: 'api' | 'worker', env: Record<string, string>, opts: { timeoutMs?: number; compiled?: boolean } = {}): Promise<Service> {
+  // compiled: the JavaScript `npm run build` leaves in dist/, as `npm start` runs it
+  const args = opts.compiled ? [path.join('dist', ENTRY[kind].replace(/\.ts$/, '.js'))] : ['--import', 'tsx', ENTRY[kind]];
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid!;
   running.set(pid, child);
   const logs: string[] = [];
