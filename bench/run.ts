@@ -14,7 +14,7 @@ import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { creditBalance } from '../src/domain/credits/ledger.js';
 import { listTasks } from '../src/domain/tasks/list-tasks.js';
 import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './load.js';
-import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startCommand, startNode, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
+import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
 import { writeReport, type BenchResults } from './lib/report.js';
 import { createBenchDatabase, createUsers, mapLimit, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
@@ -32,7 +32,8 @@ import { median, slope, summarize } from './lib/stats.js';
 //   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
 //   BENCH_OUT=dir            where the results go (default bench/results)
 //   BENCH_MIX_SECONDS=n      the mixed workload's measured window (default 300; QUICK 30)
-//   BENCH_RATE_PER_USER=r    requests per second of each user in the mixed workload (default 1)
+//   BENCH_RATE_PER_USER=r    requests per second of each user in the mixed workload (default 0.2: a
+//                            person acting every 5 s; 1 is a saturation test, beyond this machine)
 //   BENCH_BEFORE_ROOT=dir    a copy of the repository before a change (node_modules linked): the
 //                            throughput phase also measures its API, in the same alternating rounds,
 //                            so a before/after comparison shares the machine's noise
@@ -48,8 +49,8 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-'));
 const LOGS = path.join(WORK, 'logs');
 
 const D = QUICK
-  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 1, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1 }
-  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 1, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3 };
+  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1 }
+  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3 };
 // The mixed phase's measured window and each user's pace can be set for a run (say so in the report).
 if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
 if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
@@ -223,8 +224,8 @@ async function main() {
     const env = serviceEnv(bench.url, keys, { baseUrl: aiUrl!, apiKey: aiKey! }, apiPort);
     results.settings = Object.fromEntries(Object.entries(env).filter(([k]) => !/KEY|PATH|HOME|LANG|DATABASE_URL|BASE_URL/.test(k))) as Record<string, string>;
     const profileDir = path.join(WORK, 'profiles');
-    const apiProc = startNode('api', path.join(root, 'src/main.ts'), { cwd: root, env, logDir: LOGS, nodeFlags: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
-    const worker = startNode('worker', path.join(root, 'jobs/worker.ts'), { cwd: root, env, logDir: LOGS });
+    const apiProc = startService('api', root, 'src/main', { cwd: root, env, logDir: LOGS, nodeFlags: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+    const worker = startService('worker', root, 'jobs/worker', { cwd: root, env, logDir: LOGS });
     const base = `http://127.0.0.1:${apiPort}`;
     await waitForHttp(`${base}/health/ready`, 60_000, { child: apiProc });
     await sleep(1000);

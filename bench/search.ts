@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config.js';
 import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { generateSigningKeys, signingKeysFromPem } from '../src/domain/auth/signing-keys.js';
 import { searchItems } from '../src/domain/search/search-items.js';
-import { productionServiceEnv, startNode, stopAll, waitForHttp } from './lib/proc.js';
+import { productionServiceEnv, startService, stopAll, waitForHttp } from './lib/proc.js';
 import { createBenchDatabase, createUsers, type BenchDatabase } from './lib/setup.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
 
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
       // above the run's request count, so the figures measure searching, not 429s
       RATE_LIMIT_GENERAL: '100000',
     };
-    const api = startNode('api', path.join(root, 'src/main.ts'), { cwd: root, env, logDir: LOGS });
+    const api = startService('api', root, 'src/main', { cwd: root, env, logDir: LOGS });
     const base = `http://127.0.0.1:${port}`;
     // live, not ready: readiness also wants a worker heartbeat, and no worker runs here
     await waitForHttp(`${base}/health/live`, 60_000, { child: api });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -33,6 +33,20 @@ export interface StartOptions {
 /** `node [flags] --import tsx <entry>` as a child; its output goes to a log file in logDir. */
 export function startNode(name: string, entry: string, opts: StartOptions): Child {
   return startCommand(name, process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', entry, ...(opts.args ?? [])], opts);
+}
+
+let built = false;
+
+/**
+ * A process of the service as production runs it: the JavaScript `npm run build` compiles into
+ * dist/ (built once per benchmark run), so figures of memory and start-up are not tsx's.
+ */
+export function startService(name: string, root: string, entry: 'src/main' | 'jobs/worker', opts: StartOptions): Child {
+  if (!built) {
+    execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+    built = true;
+  }
+  return startCommand(name, process.execPath, [...(opts.nodeFlags ?? []), path.join(root, 'dist', `${entry}.js`), ...(opts.args ?? [])], opts);
 }
 
 export function startCommand(name: string, command: string, args: string[], opts: StartOptions): Child {
