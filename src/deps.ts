@@ -45,7 +45,7 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     db: opts.db,
     pool: opts.pool,
     log: opts.log,
-    metrics: createMetrics(),
+    metrics: createMetrics({ pool: opts.pool }),
     contract: opts.contract ?? loadContract(),
     tokens: {
       keys: opts.keys,

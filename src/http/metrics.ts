@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import client from 'prom-client';
 
 /**
@@ -5,9 +6,24 @@ import client from 'prom-client';
  * (tests) do not collide. Operation ids (not raw paths) label requests, so label cardinality stays
  * bounded whatever clients send.
  */
-export function createMetrics(collectDefault = true) {
+export function createMetrics(opts: { collectDefault?: boolean; pool?: pg.Pool } = {}) {
   const registry = new client.Registry();
-  if (collectDefault) client.collectDefaultMetrics({ register: registry });
+  if (opts.collectDefault ?? true) client.collectDefaultMetrics({ register: registry });
+  const pool = opts.pool;
+  if (pool) {
+    // Requests waiting for a connection are the first sign that the pool, not PostgreSQL, limits.
+    new client.Gauge({
+      name: 'db_pool_connections',
+      help: "This process's database pool: connections open, idle, and requests waiting for one (at scrape time).",
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+  }
   const requestDuration = new client.Histogram({
     name: 'http_request_duration_seconds',
     help: 'Request latency by operation and status.',

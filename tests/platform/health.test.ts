@@ -75,6 +75,12 @@ describe('metrics', () => {
     expect(text).toMatch(/http_request_duration_seconds_count\{operation="getCurrentUser",status="200"\} \d+/);
     expect(text).toMatch(/http_errors_total\{operation="getCurrentUser",code="UNAUTHORIZED"\} \d+/);
     expect(text).toContain('process_resident_memory_bytes');
+    // the pool as it is at the scrape: this app's pool has 10 connections at most, none awaited now
+    const pool = Object.fromEntries([...text.matchAll(/^db_pool_connections\{state="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    expect(pool.waiting).toBe(0);
+    expect(pool.total).toBeGreaterThanOrEqual(1);
+    expect(pool.total).toBeLessThanOrEqual(10);
+    expect(pool.idle).toBeLessThanOrEqual(pool.total!);
   });
 
   it('labels unknown paths as unmatched, so clients cannot grow the label set', async () => {
