@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema/index.js';
@@ -26,10 +27,35 @@ export interface DatabaseOptions {
   queryTimeoutMs?: number;
 }
 
+/** SQL text → statement name, for the statements registered with `prepareStatement`. */
+const namedStatements = new Map<string, string>();
+
+/**
+ * Runs this exact SQL text as a named prepared statement from now on: PostgreSQL parses and plans it
+ * once per connection instead of on every call. Only for fixed text that names its columns (never
+ * `*`): a column added by a migration would otherwise change a prepared statement's result type
+ * under a running process, and every later call of it would fail.
+ */
+export function prepareStatement(text: string): void {
+  if (!namedStatements.has(text)) namedStatements.set(text, `p_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`);
+}
+
+/** pg.Client that sends registered statements by name (pg prepares each once per connection). */
+class NamedStatementClient extends pg.Client {
+  override query(...args: unknown[]): any {
+    const name = typeof args[0] === 'string' ? namedStatements.get(args[0]) : undefined;
+    if (name) {
+      const values = Array.isArray(args[1]) ? args[1] : undefined;
+      args = [{ name, text: args[0], values }, ...args.slice(values ? 2 : 1)];
+    }
+    return (super.query as (...a: unknown[]) => unknown).apply(this, args);
+  }
+}
+
 export function createDatabase(connectionString: string, opts: DatabaseOptions = {}): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString,
-    ...(opts.queryTimeoutMs ? { Client: clientWithDeadline(opts.queryTimeoutMs) } : {}),
+    Client: opts.queryTimeoutMs ? clientWithDeadline(opts.queryTimeoutMs) : NamedStatementClient,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'perpetua-flow',
     // fail fast when the server is gone instead of queueing requests forever
@@ -49,7 +75,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
  * later query; an ended client is dropped by the pool when it is released.
  */
 function clientWithDeadline(ms: number): typeof pg.Client {
-  return class DeadlineClient extends pg.Client {
+  return class DeadlineClient extends NamedStatementClient {
     override query(...args: unknown[]): any {
       const run = (a: unknown[]) => (super.query as (...x: unknown[]) => unknown).apply(this, a);
       if (typeof (args[0] as { submit?: unknown } | undefined)?.submit === 'function') return run(args); // cursors, streams

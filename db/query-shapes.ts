@@ -1,4 +1,5 @@
 import { CompiledQuery, type Compilable } from 'kysely';
+import { prepareStatement } from './index.js';
 
 const MARK = '\u0000value:';
 
@@ -7,12 +8,16 @@ const MARK = '\u0000value:';
  * once per shape instead of built and compiled on every call: building and compiling the query
  * tree was the largest share of Kysely's CPU time on GET /tasks (bench/results/latest.md).
  * `build` receives markers in place of the values; they become the statement's parameters, and
- * each call substitutes its own values for them.
+ * each call substitutes its own values for them. With `prepared`, each shape's SQL also runs as a
+ * named prepared statement (see prepareStatement: its SQL must name its columns).
  */
 export class QueryShapes<V extends Record<string, unknown>, R> {
   private readonly compiled = new Map<string, { sql: string; parameters: readonly unknown[] }>();
 
-  constructor(private readonly build: (values: V, shape: string) => Compilable<R>) {}
+  constructor(
+    private readonly build: (values: V, shape: string) => Compilable<R>,
+    private readonly opts: { prepared?: boolean } = {},
+  ) {}
 
   query(shape: string, values: V): CompiledQuery<R> {
     let c = this.compiled.get(shape);
@@ -20,6 +25,10 @@ export class QueryShapes<V extends Record<string, unknown>, R> {
       const markers = new Proxy({}, { get: (_t, name) => `${MARK}${String(name)}` }) as V;
       const q = this.build(markers, shape).compile();
       if (q.sql.includes(MARK)) throw new Error('QueryShapes: a value was inlined into the SQL instead of passed as a parameter');
+      if (this.opts.prepared) {
+        if (/\*\s*(from|,)|\.\*/i.test(q.sql.replace(/count\(\*\)/gi, ''))) throw new Error('QueryShapes: a prepared shape must name its columns, not select *');
+        prepareStatement(q.sql);
+      }
       c = { sql: q.sql, parameters: q.parameters };
       this.compiled.set(shape, c);
     }

@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import cors from 'cors';
 import express, { type ErrorRequestHandler } from 'express';
-import helmet from 'helmet';
 import type { AppDeps } from './deps.js';
 import './domain/events/subscribers.js';
 import { handlers } from './handlers/index.js';
@@ -12,6 +10,7 @@ import { API_ROOT, createDispatcher } from './http/dispatch.js';
 import { AppError, databaseUnavailable, isDatabaseUnavailable } from './http/errors.js';
 import { jsonBody } from './http/json-body.js';
 import { requestState, requestTracking } from './http/request-state.js';
+import { responseHeaders } from './http/response-headers.js';
 import { createVoiceRelay, rejectUpgrade, VOICE_PATH } from './ws/voice.js';
 
 export interface App {
@@ -54,23 +53,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.set('query parser', 'simple');
 
   app.use(requestTracking(deps.log, deps.metrics));
-  app.use(
-    helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-      crossOriginResourcePolicy: { policy: 'cross-origin' },
-      frameguard: { action: 'deny' },
-      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
-    }),
-  );
-  app.use(
-    cors({
-      origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS,
-      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Request-ID'],
-      exposedHeaders: ['X-Request-ID', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'ETag', 'Deprecation', 'Sunset', 'Idempotent-Replayed'],
-      maxAge: 600,
-    }),
-  );
+  app.use(responseHeaders(config.CORS_ORIGINS));
 
   // Probes and metrics also answer at the root, through the same pipeline as /api/v1.
   app.get(['/health/live', '/health/ready', '/metrics'], (req, _res, next) => {
@@ -87,7 +70,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   }, express.static(swaggerUiDir, { index: false, fallthrough: false }));
 
   app.use(jsonBody({ limit: config.BODY_LIMIT_BYTES, keepRaw: (req) => req.path.startsWith(`${API_ROOT}/webhooks/`) }));
-  app.use(await createDispatcher(deps, handlers));
+  app.use(createDispatcher(deps, handlers));
   app.use((req, _res, next) => next(new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`)));
   app.use(errorEnvelope(deps));
 

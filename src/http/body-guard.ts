@@ -6,7 +6,7 @@ import { AppError, validationError } from './errors.js';
 /**
  * The most values (objects, arrays, strings, numbers, …) a JSON body may hold. Ajv (allErrors)
  * reports every wrong value, so a 1 MB body of a few hundred thousand wrong values cost seconds of
- * CPU and overflowed openapi-backend's `errors.push(...errors)` (a 500). No body the contract
+ * CPU and overflowed the error list of the router used then (`errors.push(...errors)`, a 500). No body the contract
  * accepts comes near it (the largest, a reorder of 100 subtasks, holds ~100 values).
  */
 export const MAX_JSON_VALUES = 20_000;

@@ -1,9 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-import { OpenAPIBackend, type Context, type Request as OpenApiRequest } from 'openapi-backend';
 import type { AppDeps } from '../deps.js';
-import { verifyAccessToken } from '../domain/auth/access-tokens.js';
+import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
 import { accountExists } from '../domain/users/queries.js';
 import { AppError, accountGone, isForeignKeyViolation, unauthorized, validationError, type ErrorDetail } from './errors.js';
 import { assertStorableJson } from './body-guard.js';
@@ -11,26 +8,11 @@ import { deprecationHeaders } from './deprecation.js';
 import { withIdempotency, type StoredResponse } from './idempotency.js';
 import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestContext, StreamReplayer, StreamReply } from './operation.js';
 import { rateLimitHeaders } from './rate-limit.js';
+import { createOperationRouter } from './operation-router.js';
 import { requestState } from './request-state.js';
+import { createRequestValidation, type RequestParts } from './request-validation.js';
 
 export const API_ROOT = '/api/v1';
-
-type Coercer = (values: Record<string, unknown> | undefined) => Record<string, unknown>;
-
-/** Query and path values arrive as strings; after validation, turn them into the types the contract declares. */
-function coercerFor(parameters: any[] | undefined, location: 'query' | 'path'): Coercer {
-  const types = new Map<string, string>();
-  for (const p of parameters ?? []) if (p.in === location) types.set(p.name, p.schema?.type);
-  return (values) => {
-    const out: Record<string, unknown> = {};
-    for (const [name, raw] of Object.entries(values ?? {})) {
-      const type = types.get(name);
-      const v = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-      out[name] = type === 'integer' || type === 'number' ? Number(v) : type === 'boolean' ? v === true || v === 'true' : v;
-    }
-    return out;
-  };
-}
 
 /** The most details one 400 lists (a body with thousands of wrong values would otherwise echo each). */
 const MAX_DETAILS = 100;
@@ -55,7 +37,6 @@ function toDetails(errors: any[]): ErrorDetail[] {
       segments.push(e.params.additionalProperty);
       message = 'is not allowed';
     }
-    if (e.keyword === 'parse') message = 'is not valid JSON';
     if (root === 'requestBody' && segments.length === 1 && e.keyword === 'required') message = 'a JSON body is required';
     // oneOf/if branches repeat the same complaint; keep one per field
     const field = segments.filter((s) => s !== undefined && s !== '').join('.');
@@ -88,37 +69,18 @@ export function writeStored(res: Response, r: StoredResponse, contentType = 'app
 }
 
 /**
- * Routes /api/v1 requests through openapi-backend and runs every operation through one pipeline:
- * route → 415 check → bearer auth (401) → rate limit (429) → contract validation (400) →
+ * Runs every /api/v1 request through one pipeline, built from the contract at start-up:
+ * route (404/405) → 415 check → bearer auth (401) → rate limit (429) → contract validation (400) →
  * idempotency (replay, 409, 422) → handler → response.
  */
-export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Promise<RequestHandler> {
+export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): RequestHandler {
   const { contract, config } = deps;
   const deprecations = deprecationHeaders(contract);
-  const api = new OpenAPIBackend({
-    definition: structuredClone(contract.document) as any,
-    apiRoot: API_ROOT,
-    quick: true,
-    strict: true,
-    validate: true,
-    ajvOpts: { allErrors: true, strict: false },
-    // OpenAPI 3.1 schemas are JSON Schema 2020-12: validate them with Ajv's 2020 dialect.
-    customizeAjv: (_ajv: unknown, opts: object) => {
-      const ajv = new Ajv2020({ ...opts, strict: false, allErrors: true, discriminator: false } as any);
-      addFormats.default(ajv as any);
-      ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 }).addFormat('int64', { type: 'number', validate: Number.isInteger });
-      return ajv as any;
-    },
-  });
+  const route = createOperationRouter(contract, API_ROOT);
+  const validation = createRequestValidation(contract);
 
-  const coercers = new Map<string, { query: Coercer; path: Coercer }>();
-  const allowedMethods = (path: string) =>
-    api.router
-      .getOperations()
-      .filter((op: { path: string }) => new RegExp(`^${API_ROOT}${op.path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path))
-      .map((op: { method: string }) => op.method.toUpperCase());
-
-  api.registerSecurityHandler('bearerAuth', async (_c: Context, req: Request) => {
+  /** The bearer token's caller; throws the 401 (or the account check's database error, a 5xx). */
+  const authenticate = async (req: Request): Promise<AuthContext> => {
     const header = req.headers.authorization;
     if (!header) throw unauthorized();
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -127,72 +89,17 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
     // Access tokens are stateless for 15 minutes; one whose account was deleted must stop at once.
     if (!(await deps.liveAccounts.exists(auth.userId))) throw accountGone();
     return auth;
-  });
+  };
 
-  api.register({
-    notFound: async (_c: Context, req: Request) => {
-      throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`);
-    },
-    methodNotAllowed: async (_c: Context, req: Request, res: Response) => {
-      const allow = allowedMethods(req.path);
-      if (allow.length) res.setHeader('Allow', allow.join(', '));
-      throw new AppError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`);
-    },
-    postRoutingHandler: async (c: Context, req: Request, res: Response) => {
-      if (!c.operation) return;
-      const opId = c.operation.operationId as OperationId;
-      requestState(res).operationId = opId;
-      const info = contract.operations.get(opId);
-      if (hasBodyBytes(req) && !isJson(req) && info?.hasBody) {
-        throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
-      }
-      const dep = deprecations.get(opId);
-      if (dep) for (const [k, v] of Object.entries(dep)) res.setHeader(k, v);
-    },
-    postSecurityHandler: async (c: Context, req: Request, res: Response) => {
-      const info = contract.operations.get(c.operation!.operationId as OperationId)!;
-      const auth = c.security?.bearerAuth;
-      if (info.authenticated && !c.security?.authorized) return; // the 401 comes next
-      if (auth && !auth.error) requestState(res).userId = auth.userId;
-      if (info.rateLimit !== 'none') {
-        const key = info.rateLimit === 'auth' || !auth?.userId ? `ip:${req.ip}` : `user:${auth.userId}`;
-        const state = await deps.rateLimits.consume(info.rateLimit, key);
-        for (const [k, v] of Object.entries(rateLimitHeaders(state))) res.setHeader(k, v);
-      }
-      // Validation comes next: first what it would choke on, and what PostgreSQL cannot store.
-      assertStorableJson(req.body);
-    },
-    unauthorizedHandler: async (c: Context) => {
-      const err = c.security?.bearerAuth?.error;
-      // Not an AppError: the account check could not reach the database, a 500 and not a sign-out.
-      throw err instanceof Error ? err : unauthorized();
-    },
-    validationFail: async (c: Context) => {
-      const errors = c.validation.errors ?? [];
-      if (isIdempotencyKeyMissing(errors)) {
-        throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header', [
-          { field: 'header.idempotency-key', message: 'is required' },
-        ]);
-      }
-      throw validationError(toDetails(errors));
-    },
-  });
-
+  type Run = (req: Request, res: Response, auth: AuthContext | null, request: OperationRequest<OperationId>) => Promise<void>;
+  const runners = new Map<OperationId, Run>();
   for (const operationId of Object.keys(registry) as OperationId[]) {
     const handler = registry[operationId] as (r: OperationRequest<OperationId>, ctx: RequestContext) => Promise<Reply<OperationId> | StreamReply>;
     const replayStream = (handler as { replayStream?: StreamReplayer }).replayStream;
     const info = contract.operations.get(operationId);
     if (!info) throw new Error(`handler registered for ${operationId}, which the contract does not define`);
-    api.register(operationId, async (c: Context, req: Request, res: Response) => {
-      let co = coercers.get(operationId);
-      if (!co) {
-        co = { query: coercerFor(c.operation!.parameters as any[], 'query'), path: coercerFor(c.operation!.parameters as any[], 'path') };
-        coercers.set(operationId, co);
-      }
-      const body = c.request.requestBody;
-      if (!info.hasBody && body !== undefined && !(typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0)) {
-        throw validationError([{ field: 'body', message: 'this operation takes no body' }]);
-      }
+    runners.set(operationId, async (req, res, auth, request) => {
+      const body = request.body as unknown;
       const state = requestState(res);
       let log: RequestContext['log'] | undefined;
       const ctx: RequestContext = {
@@ -201,19 +108,12 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
         method: req.method,
         path: req.path,
         ip: req.ip ?? '',
-        auth: c.security?.bearerAuth && !c.security.bearerAuth.error ? c.security.bearerAuth : null,
+        auth,
         // Made on first use: most requests log nothing, and a pino child costs its bindings' serialization.
         get log() {
           return (log ??= deps.log.child({ request_id: state.requestId, operation: operationId }));
         },
         deps,
-      };
-      const request: OperationRequest<OperationId> = {
-        body: body as never,
-        params: co.path(c.request.params as Record<string, unknown>) as never,
-        query: co.query(c.request.query as Record<string, unknown>) as never,
-        headers: req.headers as Record<string, string | undefined>,
-        rawBody: (req as Request & { rawBody?: Buffer }).rawBody,
       };
 
       /** A write that raced the deletion of its account fails on a foreign key: for the caller, a 401. */
@@ -276,21 +176,64 @@ export async function createDispatcher(deps: AppDeps, registry: HandlerRegistry)
     });
   }
 
-  await api.init();
-  // openapi-backend rebuilds its list of every operation (73 objects, through lodash) each time it
-  // looks one up, which it does several times per request: most of the pipeline's CPU time
-  // (bench/results/latest.md). The contract does not change after init, so build the list once.
-  const operations = api.router.getOperations();
-  api.router.getOperations = () => operations;
+  const dispatch = async (req: Request, res: Response): Promise<void> => {
+    const match = route(req.method, req.path);
+    if (match.kind === 'not-found') throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`);
+    if (match.kind === 'method-not-allowed') {
+      res.setHeader('Allow', match.allow.join(', '));
+      throw new AppError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`);
+    }
+    const { operationId } = match;
+    const info = contract.operations.get(operationId)!;
+    requestState(res).operationId = operationId;
+    if (hasBodyBytes(req) && !isJson(req) && info.hasBody) {
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+    }
+    const dep = deprecations.get(operationId);
+    if (dep) for (const [k, v] of Object.entries(dep)) res.setHeader(k, v);
+
+    const auth = info.authenticated ? await authenticate(req) : null;
+    if (auth) requestState(res).userId = auth.userId;
+    if (info.rateLimit !== 'none') {
+      const key = info.rateLimit === 'auth' || !auth ? `ip:${req.ip}` : `user:${auth.userId}`;
+      const state = await deps.rateLimits.consume(info.rateLimit, key);
+      for (const [k, v] of Object.entries(rateLimitHeaders(state))) res.setHeader(k, v);
+    }
+    // Validation comes next: first what it would choke on, and what PostgreSQL cannot store.
+    const body: unknown = req.body;
+    assertStorableJson(body);
+
+    const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const parts: RequestParts = { path: match.params, query: { ...(req.query as Record<string, unknown>) }, header: req.headers };
+    // A body is validated when one was sent as JSON; without one, a required body is reported missing.
+    if (typeof body === 'object' || contentType === 'application/json') parts.requestBody = body;
+    const errors = validation.validate(operationId, parts);
+    if (errors) {
+      if (isIdempotencyKeyMissing(errors)) {
+        throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header', [
+          { field: 'header.idempotency-key', message: 'is required' },
+        ]);
+      }
+      throw validationError(toDetails(errors));
+    }
+    if (!info.hasBody && body !== undefined && !(typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0)) {
+      throw validationError([{ field: 'body', message: 'this operation takes no body' }]);
+    }
+    // Query and path values were coerced to their declared types by validation.
+    const request: OperationRequest<OperationId> = {
+      body: body as never,
+      params: parts.path as never,
+      query: parts.query as never,
+      headers: req.headers as Record<string, string | undefined>,
+      rawBody: (req as Request & { rawBody?: Buffer }).rawBody,
+    };
+    await runners.get(operationId)!(req, res, auth, request);
+  };
 
   return async (req, res, next) => {
     if (req.path !== API_ROOT && !req.path.startsWith(`${API_ROOT}/`)) return next();
     try {
-      await api.handleRequest(
-        { method: req.method, path: req.path, query: req.query as OpenApiRequest['query'], headers: req.headers as OpenApiRequest['headers'], body: req.body },
-        req,
-        res,
-      );
+      await dispatch(req, res);
     } catch (err) {
       next(err);
     }

@@ -153,7 +153,7 @@ describe('enormous arrays and bodies of many values', () => {
   });
 
   // Found by these tests: ~330 000 wrong values in 1 MB made Ajv's error list overflow
-  // openapi-backend's `errors.push(...errors)` (RangeError → 500) after ~0.8 s of CPU.
+  // the then router's (openapi-backend) `errors.push(...errors)` (RangeError → 500) after ~0.8 s of CPU.
   it(`refuses a body of more than ${MAX_JSON_VALUES} values before validating it (1 MB of "{}")`, async () => {
     const before = await databaseDigest(t);
     const items = Math.floor((BODY_LIMIT - 100) / 3);

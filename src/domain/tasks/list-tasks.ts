@@ -5,7 +5,7 @@ import type { DB, Priority } from '../../../db/schema/index.js';
 import { invalidField } from '../../http/errors.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { presentTask } from './present.js';
-import { subtaskCounts, type TaskWithCounts } from './queries.js';
+import { subtaskCounts, TASK_COLUMNS, type TaskWithCounts } from './queries.js';
 import { parseInstant } from './rules.js';
 
 export interface TaskFilters {
@@ -45,17 +45,17 @@ function filtered(v: ListValues, shape: string) {
 }
 
 const pageQueries = new QueryShapes<ListValues, TaskWithCounts>((v, shape) => {
-  const pageRows = filtered(v, shape).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(v.offset).limit(v.limit);
+  const pageRows = filtered(v, shape).select(TASK_COLUMNS).orderBy('created_at', 'desc').orderBy('id', 'desc').offset(v.offset).limit(v.limit);
   return builder
     .selectFrom(pageRows.as('t'))
     .leftJoinLateral(() => subtaskCounts(builder).as('c'), (join) => join.onTrue())
-    .selectAll('t')
+    .select(TASK_COLUMNS.map((c) => `t.${c}` as const))
     .select(['c.subtask_count', 'c.subtask_completed_count'])
     .orderBy('t.created_at', 'desc')
     .orderBy('t.id', 'desc') as unknown as Compilable<TaskWithCounts>;
-});
+}, { prepared: true });
 
-const countQueries = new QueryShapes<ListValues, { n: number }>((v, shape) => filtered(v, shape).select(sql<number>`count(*)`.as('n')));
+const countQueries = new QueryShapes<ListValues, { n: number }>((v, shape) => filtered(v, shape).select(sql<number>`count(*)`.as('n')), { prepared: true });
 
 /**
  * A page of the user's tasks, newest first. The page is chosen first and only its rows get their

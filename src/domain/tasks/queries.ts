@@ -6,6 +6,34 @@ import { forbidden, notFound } from '../../http/errors.js';
 /** A task row with the counts of its subtasks, as every Task response carries them. */
 export type TaskWithCounts = TaskRow & { subtask_count: number; subtask_completed_count: number };
 
+/**
+ * Every column of a task row, by name, for statements that must not select `*` (prepared ones: a
+ * column added by a migration would change their result type under a running process).
+ */
+export const TASK_COLUMNS = [
+  'id',
+  'user_id',
+  'template_id',
+  'previous_instance_id',
+  'title',
+  'description',
+  'priority',
+  'due_date',
+  'estimated_duration',
+  'focus_time_seconds',
+  'completed',
+  'completed_at',
+  'completed_by',
+  'hidden',
+  'archived',
+  'version',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof TaskRow)[];
+// A column added to TaskRow but not to the list above fails the typecheck here.
+const everyTaskColumn: [Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number]>] extends [never] ? true : never = true;
+void everyTaskColumn;
+
 /** Counts of one task's subtasks, as a lateral subquery joined on `t.id`. */
 export const subtaskCounts = (db: Executor) =>
   db
