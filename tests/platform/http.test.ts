@@ -48,6 +48,26 @@ describe('error envelope', () => {
     expect(res.headers.get('allow')).toBe('GET, DELETE, PATCH');
   });
 
+  it('routes a trailing slash like the path without it, and a literal path before a template', async () => {
+    expect((await user.api.get('/users/me/')).status).toBe(200);
+    // POST /notifications/read-all is its own operation, not /notifications/{notification_id}
+    // with the id "read-all"; DELETE has only the template, so there "read-all" is a bad id
+    const readAll = await user.api.post('/notifications/read-all', {});
+    expect(readAll.status, readAll.text).toBe(200);
+    const del = await user.api.delete('/notifications/read-all');
+    expect(del.status).toBe(400);
+    expect(del.body.error.details[0].field).toBe('path.notification_id');
+  });
+
+  it('answers a malformed or non-UUID path parameter with 400 on that parameter, not a 500', async () => {
+    for (const id of ['%E0%A4%A', 'not-a-uuid', '%20']) {
+      const res = await user.api.get(`/tasks/${id}`);
+      expect(res.status, id).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details.map((d: { field: string }) => d.field)).toEqual(['path.task_id']);
+    }
+  });
+
   it('answers malformed JSON with 400 VALIDATION_ERROR', async () => {
     const res = await user.api.request('PATCH', '/users/me', { rawBody: '{"name": ', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(400);
