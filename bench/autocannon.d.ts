@@ -37,6 +37,7 @@ declare module 'autocannon' {
       destroyed: boolean;
       requestIterator: {
         currentRequest: Request;
+        currentRequestIndex: number;
         initialContext: Record<string, unknown>;
         context: Record<string, unknown>;
         resetContext(): void;

@@ -30,6 +30,12 @@ export interface MixedScenario {
   durationSec: number;
   /** Only GET /tasks (for the bare server, which answers nothing else). */
   listOnly?: boolean;
+  /**
+   * Two open tasks of each user (aligned with `tokens`), the cycle's tasks a and b until it creates
+   * its own: users start at different steps of the cycle, so one that starts at a completion has a
+   * task to complete.
+   */
+  seeds?: { a: { id: string; version: number }; b: { id: string; version: number } }[];
 }
 
 export interface BurstScenario {
@@ -239,11 +245,18 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
   // (autocannon's connectionRate releases every connection on the same timer tick, a burst of
   // `users` requests each second that no population of people produces.) A request is sent when its
   // slot comes, or at once when the previous answer came back after that slot.
+  // Each user also starts at its own step of the cycle (user mod 20), so at every moment the users
+  // together send the workload's mix. Starting everyone at step 0 sent the same step from all 1 000
+  // users in the same 5 s: waves of 1 000 first completions, then 1 000 deletes, never the mix.
   const setupClient = (client: autocannon.Client) => {
     const user = nextUser++;
     const it = client.requestIterator;
-    it.initialContext = { user };
+    it.initialContext = { user, ...(s.seeds?.[user] ?? {}) };
     it.resetContext();
+    if (!s.listOnly) {
+      it.currentRequestIndex = user % requests.length;
+      it.currentRequest = requests[it.currentRequestIndex]!;
+    }
     it.rebuildRequest();
     const send = client._doRequest.bind(client);
     let slot = t0 + (user / users) * intervalMs;

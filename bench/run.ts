@@ -17,8 +17,8 @@ import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './loa
 import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
 import { writeReport, type BenchResults } from './lib/report.js';
-import { createBenchDatabase, createUsers, mapLimit, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
-import { median, slope, summarize } from './lib/stats.js';
+import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
+import { slope, summarize } from './lib/stats.js';
 
 // `npm run bench`: measures the service on this machine, every figure beside a baseline measured in
 // the same run, and writes bench/results/latest.{md,json,svg}. Everything it starts (API, worker,
@@ -248,6 +248,7 @@ async function main() {
     }
 
     const tokens = users.map((u) => u.token);
+    const seeds = await openTaskPairs(bench.db, users);
     const beforeRoot = process.env.BENCH_BEFORE_ROOT ? path.resolve(process.env.BENCH_BEFORE_ROOT) : null;
     let before: { url: string; pid: number } | null = null;
     if (beforeRoot && wants('throughput')) {
@@ -291,7 +292,7 @@ async function main() {
       }, 1000);
       let ours: MixedResult;
       try {
-        ours = await runLoad<MixedResult>('mixed-ours', { kind: 'mixed', url: base, tokens, ratePerUser: D.ratePerUser, warmupSec: D.mixWarmup, durationSec: D.mixSeconds });
+        ours = await runLoad<MixedResult>('mixed-ours', { kind: 'mixed', url: base, tokens, seeds, ratePerUser: D.ratePerUser, warmupSec: D.mixWarmup, durationSec: D.mixSeconds });
       } finally {
         clearInterval(timer);
       }
@@ -313,8 +314,8 @@ async function main() {
           samples,
           idleMb: idleRss === null ? null : Math.round(idleRss * 10) / 10,
           maxMb: Math.max(...window.map((s) => s.mb)),
-          firstMinuteMedianMb: median(firstMin),
-          lastMinuteMedianMb: median(lastMin),
+          firstMinuteFloorMb: Math.min(...firstMin),
+          lastMinuteFloorMb: Math.min(...lastMin),
           slopeMbPerMin: Math.round(perMin * 100) / 100,
           windowMinutes: D.mixSeconds / 60,
         },

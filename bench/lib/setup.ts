@@ -142,3 +142,26 @@ export async function userWithCredits(db: Database, issuer: TokenIssuer, credits
   );
   return user!;
 }
+
+/** Two open seeded tasks of each user, in the order of `users`: the mixed cycle's first tasks a and b. */
+export async function openTaskPairs(db: Database, users: BenchUser[]): Promise<{ a: { id: string; version: number }; b: { id: string; version: number } }[]> {
+  const rows = await db
+    .selectFrom('task_instances')
+    .select(['user_id', 'id', 'version'])
+    .where('completed', '=', false)
+    .where('user_id', 'in', users.map((u) => u.id))
+    .orderBy('user_id')
+    .orderBy('created_at')
+    .execute();
+  const byUser = new Map<string, { id: string; version: number }[]>();
+  for (const r of rows) {
+    const list = byUser.get(r.user_id) ?? [];
+    if (list.length < 2) list.push({ id: r.id, version: r.version });
+    byUser.set(r.user_id, list);
+  }
+  return users.map((u) => {
+    const [a, b] = byUser.get(u.id) ?? [];
+    if (!a || !b) throw new Error(`user ${u.id} has fewer than two open tasks`);
+    return { a, b };
+  });
+}

@@ -27,7 +27,13 @@ export async function completeTaskAt(t: TestApp, user: TestUser, completedAt: Da
           .returning('id')
           .executeTakeFirstOrThrow()
       ).id;
-    const outcome = await emit(trx, { type: 'task.completed', taskId, completedBy: 'manual', completedAt }, { userId: user.id, source: 'user', requestId: null });
+    // The event carries the task as completed, like afterCompletion sends it.
+    const task = await trx.selectFrom('task_instances').select(['estimated_duration', 'focus_time_seconds']).where('id', '=', taskId).executeTakeFirstOrThrow();
+    const outcome = await emit(
+      trx,
+      { type: 'task.completed', taskId, userId: user.id, completedBy: 'manual', completedAt, estimatedDuration: task.estimated_duration, focusTimeSeconds: task.focus_time_seconds },
+      { userId: user.id, source: 'user', requestId: null },
+    );
     return outcome.unlockedAchievements;
   });
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { Actor } from '../actor.js';
-import type { EventOutcome } from '../events/bus.js';
+import type { DomainEvent, EventOutcome } from '../events/bus.js';
 import { lockFor } from '../locks.js';
 import { streakRuns } from './streaks.js';
 import { unlockReachedAchievements } from './unlock.js';
@@ -21,12 +21,14 @@ async function lockState(trx: Executor, userId: string): Promise<void> {
  * with enough focus, focus_10 — however it was completed. A re-completion (after un-completing) or
  * the completion of a recovered task that had counted before finds its row and counts nothing.
  */
-export async function recordTaskCompletion(trx: Executor, taskId: string, completedAt: Date, actor: Pick<Actor, 'requestId'>): Promise<Partial<EventOutcome>> {
-  const task = await trx.selectFrom('task_instances').select(['user_id', 'estimated_duration', 'focus_time_seconds']).where('id', '=', taskId).executeTakeFirst();
-  if (!task) return {};
-  const userId = task.user_id;
+export async function recordTaskCompletion(
+  trx: Executor,
+  completion: Pick<Extract<DomainEvent, { type: 'task.completed' }>, 'taskId' | 'userId' | 'completedAt' | 'estimatedDuration' | 'focusTimeSeconds'>,
+  actor: Pick<Actor, 'requestId'>,
+): Promise<Partial<EventOutcome>> {
+  const { taskId, userId, completedAt } = completion;
   await lockState(trx, userId);
-  const focus = isFocusCompletion(task.estimated_duration, task.focus_time_seconds);
+  const focus = isFocusCompletion(completion.estimatedDuration, completion.focusTimeSeconds);
   const counted = await trx
     .insertInto('achievement_task_completions')
     .values({ user_id: userId, task_id: taskId, completed_at: completedAt, completed_day: sql<string>`(${completedAt}::timestamptz at time zone 'UTC')::date`, focus_completion: focus })

@@ -9,7 +9,16 @@ import type { Actor } from '../actor.js';
 
 export type DomainEvent =
   | { type: 'task.created'; taskId: string }
-  | { type: 'task.completed'; taskId: string; completedBy: 'manual' | 'auto' | 'force'; completedAt: Date }
+  | {
+      type: 'task.completed';
+      taskId: string;
+      userId: string;
+      completedBy: 'manual' | 'auto' | 'force';
+      completedAt: Date;
+      /** The task's estimate (minutes) and focus time (seconds) as completed, for focus completions. */
+      estimatedDuration: number | null;
+      focusTimeSeconds: number;
+    }
   | { type: 'task.deleted'; taskId: string; tombstoneId: string }
   | { type: 'subtask.completed'; taskId: string; subtaskId: string }
   /** The first successful AI conversion of a note (issue #4 raises it; achievements count it toward notes_10). */

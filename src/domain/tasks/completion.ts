@@ -20,7 +20,19 @@ export const recurringJobKey = (completedTaskId: string) => `recurring:${complet
  * unique `previous_instance_id` keeps generation to one successor. Never call it for a recovery (FR-064).
  */
 export async function afterCompletion(trx: Executor, actor: Actor, task: TaskRow, completedBy: CompletedBy): Promise<AchievementUnlock[]> {
-  const outcome = await emit(trx, { type: 'task.completed', taskId: task.id, completedBy, completedAt: task.completed_at! }, actor);
+  const outcome = await emit(
+    trx,
+    {
+      type: 'task.completed',
+      taskId: task.id,
+      userId: task.user_id,
+      completedBy,
+      completedAt: task.completed_at!,
+      estimatedDuration: task.estimated_duration,
+      focusTimeSeconds: task.focus_time_seconds,
+    },
+    actor,
+  );
   await recordActivity(trx, {
     userId: task.user_id,
     entityType: 'task',

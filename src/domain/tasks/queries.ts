@@ -51,6 +51,12 @@ export async function findTaskWithCounts(db: Executor, taskId: string): Promise<
     .executeTakeFirst() as Promise<TaskWithCounts | undefined>;
 }
 
+/** The subtask counts as RETURNING columns of a statement that writes task_instances: no extra round trip. */
+export const returnedSubtaskCounts = [
+  sql<number>`(select count(*)::int from subtasks s where s.task_id = task_instances.id)`.as('subtask_count'),
+  sql<number>`(select count(*)::int from subtasks s where s.task_id = task_instances.id and s.completed)`.as('subtask_completed_count'),
+] as const;
+
 /** Adds the subtask counts to a task row just written (the row of an UPDATE … RETURNING). */
 export async function withCounts(db: Executor, row: TaskRow): Promise<TaskWithCounts> {
   const c = await db

@@ -12,7 +12,7 @@ import { afterCompletion, type AchievementUnlock } from './completion.js';
 import type { TaskResult } from './create-task.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask } from './present.js';
-import { countActiveTasks, ownedTask, withCounts } from './queries.js';
+import { countActiveTasks, ownedTask, returnedSubtaskCounts, withCounts } from './queries.js';
 import { requestedDue } from './due-string.js';
 import { checkDescription, checkDueDate, checkVersions, cleanTitle, preconditionFailed, taskLimitExceeded, versionConflict } from './rules.js';
 
@@ -136,6 +136,7 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
       .where('id', '=', current.id)
       .where('version', '=', current.version)
       .returningAll()
+      .returning(returnedSubtaskCounts)
       .executeTakeFirst();
     if (!row) throw await staleVersionError(trx, current.id, input.version ?? opts.ifMatch!, opts.ifMatch !== undefined);
 
@@ -143,7 +144,7 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
     await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: row.id, action: 'task_updated', source: actor.source, requestId: actor.requestId, extra: { fields: changed } });
     let unlockedAchievements: AchievementUnlock[] = [];
     if (completing) unlockedAchievements = await afterCompletion(trx, actor, row, 'manual');
-    return { task: presentTask(await withCounts(trx, row)), unlockedAchievements };
+    return { task: presentTask(row), unlockedAchievements };
   });
 }
 
