@@ -38,6 +38,7 @@ declare module 'autocannon' {
       requestIterator: {
         currentRequest: Request;
         currentRequestIndex: number;
+        requests: Request[];
         initialContext: Record<string, unknown>;
         context: Record<string, unknown>;
         resetContext(): void;

@@ -254,8 +254,8 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     it.initialContext = { user, ...(s.seeds?.[user] ?? {}) };
     it.resetContext();
     if (!s.listOnly) {
-      it.currentRequestIndex = user % requests.length;
-      it.currentRequest = requests[it.currentRequestIndex]!;
+      it.currentRequestIndex = user % it.requests.length;
+      it.currentRequest = it.requests[it.currentRequestIndex]!; // the client's own copy of the step
     }
     it.rebuildRequest();
     const send = client._doRequest.bind(client);
