@@ -253,7 +253,8 @@ async function main() {
     let before: { url: string; pid: number } | null = null;
     if (beforeRoot && wants('throughput')) {
       const port = await freePort();
-      const proc = startNode('api-before', path.join(beforeRoot, 'src/main.ts'), { cwd: beforeRoot, env: serviceEnv(bench.url, keys, null, port), logDir: LOGS });
+      // Compiled like ours: a before under tsx would count the loader's cost as the change's gain.
+      const proc = startService('api-before', beforeRoot, 'src/main', { cwd: beforeRoot, env: serviceEnv(bench.url, keys, null, port), logDir: LOGS });
       await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 60_000, { child: proc });
       before = { url: `http://127.0.0.1:${port}`, pid: proc.pid };
     }

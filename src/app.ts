@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import querystring from 'node:querystring';
 import express, { type ErrorRequestHandler } from 'express';
+import proxyaddr from 'proxy-addr';
 import type { AppDeps } from './deps.js';
 import './domain/events/subscribers.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
 import { AppError, databaseUnavailable, isDatabaseUnavailable } from './http/errors.js';
-import { jsonBody } from './http/json-body.js';
-import { requestState, requestTracking } from './http/request-state.js';
+import { readJsonBody } from './http/json-body.js';
+import { requestState, requestTracker, type ApiRequest } from './http/request-state.js';
 import { responseHeaders } from './http/response-headers.js';
 import { createVoiceRelay, rejectUpgrade, VOICE_PATH } from './ws/voice.js';
 
@@ -21,58 +23,83 @@ export interface App {
 
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
-/** Errors of the middleware before the dispatcher, and stray errors, as the error envelope; never an HTML page. */
-function errorEnvelope(deps: AppDeps): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const state = requestState(res);
-    let appError: AppError;
-    if (err instanceof AppError) appError = err;
-    else if (isDatabaseUnavailable(err)) {
-      deps.log.warn({ err, request_id: state.requestId, operation: state.operationId }, 'database unavailable');
-      appError = databaseUnavailable();
-    } else {
-      deps.log.error({ err, request_id: state.requestId, operation: state.operationId }, 'unhandled error');
-      appError = new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
-    }
-    state.errorCode = appError.code;
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    for (const [k, v] of Object.entries(appError.headers ?? {})) res.setHeader(k, v);
-    res.status(appError.status).type('application/json').end(JSON.stringify(appError.toBody(state.requestId)));
-  };
+/** Any error as the error envelope (never an HTML page); a response already under way is cut off. */
+function sendError(deps: AppDeps, res: http.ServerResponse, err: unknown): void {
+  const state = requestState(res);
+  let appError: AppError;
+  if (err instanceof AppError) appError = err;
+  else if (isDatabaseUnavailable(err)) {
+    deps.log.warn({ err, request_id: state.requestId, operation: state.operationId }, 'database unavailable');
+    appError = databaseUnavailable();
+  } else {
+    deps.log.error({ err, request_id: state.requestId, operation: state.operationId }, 'unhandled error');
+    appError = new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
+  }
+  state.errorCode = appError.code;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const [k, v] of Object.entries(appError.headers ?? {})) res.setHeader(k, v);
+  res.statusCode = appError.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(appError.toBody(state.requestId)));
 }
 
-export async function createApp(deps: AppDeps): Promise<App> {
-  const { config } = deps;
+/** Swagger UI's files for /api/v1/docs (the one part of the service that serves files). */
+function docsAssets(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', config.TRUST_PROXY);
-  app.set('query parser', 'simple');
-
-  app.use(requestTracking(deps.log, deps.metrics));
-  app.use(responseHeaders(config.CORS_ORIGINS));
-
-  // Probes and metrics also answer at the root, through the same pipeline as /api/v1.
-  app.get(['/health/live', '/health/ready', '/metrics'], (req, _res, next) => {
-    req.url = `${API_ROOT}${req.url}`;
-    next();
-  });
-  // Swagger UI's scripts for /api/v1/docs; the page itself needs a CSP that lets them run.
-  app.get(`${API_ROOT}/docs/assets/docs-init.js`, (_req, res) => {
+  // Swagger UI's start script; the files need a CSP that lets them run.
+  app.get(`${DOCS_ASSETS}/docs-init.js`, (_req, res) => {
     res.type('text/javascript').send("window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#docs', deepLinking: true });\n");
   });
-  app.use(`${API_ROOT}/docs/assets`, (_req, res, next) => {
+  app.use(DOCS_ASSETS, (_req, res, next) => {
     res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'");
     next();
   }, express.static(swaggerUiDir, { index: false, fallthrough: false }));
+  app.use(((err, req, res, _next) => {
+    const missing = (err as { status?: number }).status === 404;
+    sendError(deps, res, missing ? new AppError(404, 'NOT_FOUND', `No file at ${req.path}`) : err);
+  }) as ErrorRequestHandler);
+  return app;
+}
 
-  app.use(jsonBody({ limit: config.BODY_LIMIT_BYTES, keepRaw: (req) => req.path.startsWith(`${API_ROOT}/webhooks/`) }));
-  app.use(createDispatcher(deps, handlers));
-  app.use((req, _res, next) => next(new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`)));
-  app.use(errorEnvelope(deps));
+const DOCS_ASSETS = `${API_ROOT}/docs/assets`;
+/** Probes and metrics also answer at the root, through the same pipeline as /api/v1. */
+const ROOT_ALIASES = new Set(['/health/live', '/health/ready', '/metrics']);
+
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const track = requestTracker(deps.log, deps.metrics);
+  const setResponseHeaders = responseHeaders(config.CORS_ORIGINS);
+  const dispatch = createDispatcher(deps, handlers);
+  const assets = docsAssets(deps);
+  // TRUST_PROXY names the proxies that may set X-Forwarded-For (Express's "trust proxy" syntax).
+  const trusted = proxyaddr.compile(config.TRUST_PROXY.split(',').map((s) => s.trim()));
+  const body = { limit: config.BODY_LIMIT_BYTES, keepRaw: (req: ApiRequest) => req.path.startsWith(`${API_ROOT}/webhooks/`) };
+
+  // Every request: tracking, security and CORS headers; then the API pipeline (src/http/dispatch.ts),
+  // or Swagger UI's files. Plain node:http: a framework's router and request decoration cost more
+  // than everything else a GET /tasks does in this process (bench/fixes.md).
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let path = q < 0 ? url : url.slice(0, q);
+    if (ROOT_ALIASES.has(path)) path = `${API_ROOT}${path}`;
+    track(req, res, path);
+    if (!setResponseHeaders(req, res)) return; // a preflight, answered
+    if (path === DOCS_ASSETS || path.startsWith(`${DOCS_ASSETS}/`)) return void assets(req, res);
+    const apiReq = Object.assign(req, { path, query: querystring.parse(q < 0 ? '' : url.slice(q + 1)), ip: proxyaddr(req, trusted) ?? '' }) as ApiRequest;
+    try {
+      if (path !== API_ROOT && !path.startsWith(`${API_ROOT}/`)) throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${path}`);
+      await readJsonBody(apiReq, res, body);
+      await dispatch(apiReq, res);
+    } catch (err) {
+      sendError(deps, res, err);
+    }
+  };
 
   // Slow or stalled clients are cut off instead of holding sockets forever: headers must arrive
   // within HTTP_HEADERS_TIMEOUT_MS, the whole request within HTTP_REQUEST_TIMEOUT_MS. Node checks
@@ -84,7 +111,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: Math.max(100, Math.floor(Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS) / 4)),
     },
-    app,
+    (req, res) => void handle(req, res),
   );
   server.keepAliveTimeout = 5_000;
 

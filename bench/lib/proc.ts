@@ -35,16 +35,16 @@ export function startNode(name: string, entry: string, opts: StartOptions): Chil
   return startCommand(name, process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', entry, ...(opts.args ?? [])], opts);
 }
 
-let built = false;
+const built = new Set<string>();
 
 /**
  * A process of the service as production runs it: the JavaScript `npm run build` compiles into
  * dist/ (built once per benchmark run), so figures of memory and start-up are not tsx's.
  */
 export function startService(name: string, root: string, entry: 'src/main' | 'jobs/worker', opts: StartOptions): Child {
-  if (!built) {
+  if (!built.has(root)) {
     execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
-    built = true;
+    built.add(root);
   }
   return startCommand(name, process.execPath, [...(opts.nodeFlags ?? []), path.join(root, 'dist', `${entry}.js`), ...(opts.args ?? [])], opts);
 }

@@ -1,15 +1,16 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
 import { accountExists } from '../domain/users/queries.js';
 import { AppError, accountGone, isForeignKeyViolation, unauthorized, validationError, type ErrorDetail } from './errors.js';
 import { assertStorableJson } from './body-guard.js';
+import { hasBodyBytes, isJson } from './json-body.js';
 import { deprecationHeaders } from './deprecation.js';
 import { withIdempotency, type StoredResponse } from './idempotency.js';
 import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestContext, StreamReplayer, StreamReply } from './operation.js';
 import { rateLimitHeaders } from './rate-limit.js';
 import { createOperationRouter } from './operation-router.js';
-import { requestState } from './request-state.js';
+import { requestState, type ApiRequest } from './request-state.js';
 import { createRequestValidation, type RequestParts } from './request-validation.js';
 
 export const API_ROOT = '/api/v1';
@@ -53,12 +54,8 @@ function isIdempotencyKeyMissing(errors: any[]): boolean {
   return errors.some((e) => e.keyword === 'required' && e.instancePath === '/header' && e.params?.missingProperty === 'idempotency-key');
 }
 
-const hasBodyBytes = (req: Request) =>
-  Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-const isJson = (req: Request) => /^application\/([\w.+-]+\+)?json\b/i.test(String(req.headers['content-type'] ?? ''));
-
-export function writeStored(res: Response, r: StoredResponse, contentType = 'application/json; charset=utf-8'): void {
-  res.status(r.status);
+export function writeStored(res: ServerResponse, r: StoredResponse, contentType = 'application/json; charset=utf-8'): void {
+  res.statusCode = r.status;
   for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
   if (r.body === undefined || r.status === 204) {
     res.end();
@@ -73,14 +70,14 @@ export function writeStored(res: Response, r: StoredResponse, contentType = 'app
  * route (404/405) → 415 check → bearer auth (401) → rate limit (429) → contract validation (400) →
  * idempotency (replay, 409, 422) → handler → response.
  */
-export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): RequestHandler {
+export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req: ApiRequest, res: ServerResponse) => Promise<void> {
   const { contract, config } = deps;
   const deprecations = deprecationHeaders(contract);
   const route = createOperationRouter(contract, API_ROOT);
   const validation = createRequestValidation(contract);
 
   /** The bearer token's caller; throws the 401 (or the account check's database error, a 5xx). */
-  const authenticate = async (req: Request): Promise<AuthContext> => {
+  const authenticate = async (req: ApiRequest): Promise<AuthContext> => {
     const header = req.headers.authorization;
     if (!header) throw unauthorized();
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -91,7 +88,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Requ
     return auth;
   };
 
-  type Run = (req: Request, res: Response, auth: AuthContext | null, request: OperationRequest<OperationId>) => Promise<void>;
+  type Run = (req: ApiRequest, res: ServerResponse, auth: AuthContext | null, request: OperationRequest<OperationId>) => Promise<void>;
   const runners = new Map<OperationId, Run>();
   for (const operationId of Object.keys(registry) as OperationId[]) {
     const handler = registry[operationId] as (r: OperationRequest<OperationId>, ctx: RequestContext) => Promise<Reply<OperationId> | StreamReply>;
@@ -105,9 +102,9 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Requ
       const ctx: RequestContext = {
         requestId: state.requestId,
         operationId,
-        method: req.method,
+        method: req.method!,
         path: req.path,
-        ip: req.ip ?? '',
+        ip: req.ip,
         auth,
         // Made on first use: most requests log nothing, and a pino child costs its bindings' serialization.
         get log() {
@@ -125,7 +122,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Requ
           const reply = await handler(request, ctx);
           if (reply.status === 'stream') return reply as StreamReply;
           const r = reply as unknown as { status: number; body: unknown; headers?: Record<string, string>; contentType?: string; replayBody?: unknown };
-          if (r.contentType) res.locals.contentType = r.contentType;
+          if (r.contentType) state.contentType = r.contentType;
           return { status: r.status, body: r.body, headers: r.headers ?? {}, ...(r.replayBody !== undefined ? { replayBody: r.replayBody } : {}) };
         } catch (caught) {
           const err = await accountGoneOr(caught);
@@ -143,7 +140,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Requ
       if (typeof key === 'string' && info.idempotent && ctx.auth) {
         let streamed = false;
         const claimKey = (execute: () => Promise<StoredResponse>) =>
-          withIdempotency(deps.db, { userId: ctx.auth!.userId, key, method: req.method, path: req.path, body }, config.IDEMPOTENCY_TTL_HOURS, execute).catch(async (err: unknown) => {
+          withIdempotency(deps.db, { userId: ctx.auth!.userId, key, method: req.method!, path: req.path, body }, config.IDEMPOTENCY_TTL_HOURS, execute).catch(async (err: unknown) => {
             throw await accountGoneOr(err); // the key's row references the user too
           });
         result = await claimKey(async () => {
@@ -172,12 +169,12 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Requ
         res.setHeader('Idempotent-Replayed', 'true');
         if (stored.status < 300 && replayStream?.(stored, request.headers, res)) return;
       }
-      writeStored(res, stored, res.locals.contentType);
+      writeStored(res, stored, state.contentType);
     });
   }
 
-  const dispatch = async (req: Request, res: Response): Promise<void> => {
-    const match = route(req.method, req.path);
+  return async (req, res) => {
+    const match = route(req.method!, req.path);
     if (match.kind === 'not-found') throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`);
     if (match.kind === 'method-not-allowed') {
       res.setHeader('Allow', match.allow.join(', '));
@@ -204,7 +201,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Requ
     assertStorableJson(body);
 
     const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    const parts: RequestParts = { path: match.params, query: { ...(req.query as Record<string, unknown>) }, header: req.headers };
+    const parts: RequestParts = { path: match.params, query: { ...req.query }, header: req.headers };
     // A body is validated when one was sent as JSON; without one, a required body is reported missing.
     if (typeof body === 'object' || contentType === 'application/json') parts.requestBody = body;
     const errors = validation.validate(operationId, parts);
@@ -225,17 +222,8 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): Requ
       params: parts.path as never,
       query: parts.query as never,
       headers: req.headers as Record<string, string | undefined>,
-      rawBody: (req as Request & { rawBody?: Buffer }).rawBody,
+      rawBody: req.rawBody,
     };
     await runners.get(operationId)!(req, res, auth, request);
-  };
-
-  return async (req, res, next) => {
-    if (req.path !== API_ROOT && !req.path.startsWith(`${API_ROOT}/`)) return next();
-    try {
-      await dispatch(req, res);
-    } catch (err) {
-      next(err);
-    }
   };
 }

@@ -1,24 +1,31 @@
-import type { Request, RequestHandler } from 'express';
+import type { ServerResponse } from 'node:http';
 import { assertUtf8 } from './body-guard.js';
 import { AppError, validationError } from './errors.js';
+import type { ApiRequest } from './request-state.js';
 
-const JSON_TYPES = ['application/json', 'application/*+json'];
+/** The request announces body bytes (a length above 0, or a chunked body). */
+export const hasBodyBytes = (req: ApiRequest) =>
+  Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+/** application/json or application/<anything>+json. */
+export const isJson = (req: ApiRequest) => /^application\/([\w.+-]+\+)?json\b/i.test(String(req.headers['content-type'] ?? ''));
 
 export interface JsonBodyOptions {
   limit: number;
   /** Requests whose exact bytes the handler needs (signed webhooks): kept in `req.rawBody`. */
-  keepRaw: (req: Request) => boolean;
+  keepRaw: (req: ApiRequest) => boolean;
 }
 
 /**
- * Reads and parses JSON bodies. Unlike body-parser, a body over the limit is answered with 413 at
- * once and the connection closed: body-parser reads (and discards) the rest of the body before it
- * answers, so a client that announces 50 MB, or streams chunks forever, held the socket until the
- * request timeout and then got a 408 instead of the 413.
+ * Reads and parses a JSON body into `req.body` (nothing to read, or not JSON: left undefined, and
+ * the dispatcher answers 415 where a body is required). Unlike body-parser, a body over the limit
+ * is answered with 413 at once and the connection closed: body-parser reads (and discards) the
+ * rest of the body before it answers, so a client that announces 50 MB, or streams chunks forever,
+ * held the socket until the request timeout and then got a 408 instead of the 413.
  */
-export function jsonBody({ limit, keepRaw }: JsonBodyOptions): RequestHandler {
-  return (req, res, next) => {
-    if (!req.is(JSON_TYPES)) return next(); // no body, or not JSON: the dispatcher answers 415 where one is required
+export function readJsonBody(req: ApiRequest, res: ServerResponse, { limit, keepRaw }: JsonBodyOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!hasBodyBytes(req) || !isJson(req)) return resolve();
+    const next = (err?: unknown) => (err === undefined ? resolve() : reject(err));
     const tooLarge = () => {
       res.setHeader('Connection', 'close');
       req.pause();
@@ -53,7 +60,7 @@ export function jsonBody({ limit, keepRaw }: JsonBodyOptions): RequestHandler {
         const raw = Buffer.concat(chunks, received);
         if (!Number.isNaN(declared) && raw.length !== declared) throw incomplete();
         assertUtf8(raw);
-        if (keepRaw(req)) (req as Request & { rawBody?: Buffer }).rawBody = raw;
+        if (keepRaw(req)) req.rawBody = raw;
         req.body = parse(raw.toString('utf8'));
       } catch (err) {
         return next(err);
@@ -68,7 +75,7 @@ export function jsonBody({ limit, keepRaw }: JsonBodyOptions): RequestHandler {
     // The client went away: nobody is left to answer.
     const onAborted = () => cleanup();
     req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
-  };
+  });
 }
 
 const incomplete = () => new AppError(400, 'VALIDATION_ERROR', 'The body was incomplete', [{ field: 'body', message: 'is incomplete' }]);

@@ -1,9 +1,9 @@
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
- * The security headers every response carries, and CORS, as one middleware over headers computed
- * once: what helmet (with the options this service used) and the cors package set, without their
- * eleven middleware calls and per-request option handling on every request (bench/fixes.md).
+ * The security headers every response carries, and CORS, over headers computed once: what helmet
+ * (with the options this service used) and the cors package set, without their eleven middleware
+ * calls and per-request option handling on every request (bench/fixes.md).
  */
 const SECURITY_HEADERS: [string, string][] = [
   ['Content-Security-Policy', "default-src 'none';frame-ancestors 'none'"],
@@ -28,12 +28,13 @@ const CORS_MAX_AGE = '600';
 
 /**
  * Security headers on every response; CORS for the configured origins (`*` allows any). A preflight
- * (OPTIONS) is answered here with 204: the methods and headers the frontend sends, cached 10 minutes.
+ * (OPTIONS) is answered here with 204, the methods and headers the frontend sends, cached 10
+ * minutes: then it answers false, the request is done.
  */
-export function responseHeaders(corsOrigins: readonly string[]): RequestHandler {
+export function responseHeaders(corsOrigins: readonly string[]): (req: IncomingMessage, res: ServerResponse) => boolean {
   const anyOrigin = corsOrigins.includes('*');
   const allowed = new Set(corsOrigins);
-  return (req, res, next) => {
+  return (req, res) => {
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     const origin = req.headers.origin;
     if (anyOrigin) res.setHeader('Access-Control-Allow-Origin', '*');
@@ -49,8 +50,8 @@ export function responseHeaders(corsOrigins: readonly string[]): RequestHandler 
       res.statusCode = 204;
       res.setHeader('Content-Length', '0');
       res.end();
-      return;
+      return false;
     }
-    next();
+    return true;
   };
 }

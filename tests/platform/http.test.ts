@@ -41,6 +41,13 @@ describe('error envelope', () => {
     expect(res.body.error.code).toBe('NOT_FOUND');
   });
 
+  it('answers a missing documentation file with 404 NOT_FOUND, not a 500', async () => {
+    const res = await t.api.get('/docs/assets/no-such-file.css', { unchecked: true });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+    expect((await t.api.get('/docs/assets/docs-init.js', { unchecked: true })).status).toBe(200);
+  });
+
   it('answers a wrong method with 405 METHOD_NOT_ALLOWED and an Allow header', async () => {
     const res = await user.api.request('PUT', '/users/me');
     expect(res.status).toBe(405);
