@@ -62,7 +62,10 @@ const schema = z.object({
   IDEMPOTENCY_TTL_HOURS: int(24, 1, 168),
 
   WORKER_CONCURRENCY: int(4, 1, 64),
-  WORKER_POLL_INTERVAL_MS: int(1000, 50, 60_000),
+  // How often an idle worker looks for jobs that became due (new jobs are announced at once by
+  // NOTIFY; jobs scheduled for later, like reminders, are found by this poll): a reminder fires up
+  // to this late. One indexed query per idle concurrency slot each time.
+  WORKER_POLL_INTERVAL_MS: int(250, 50, 60_000),
   WORKER_HEARTBEAT_SECONDS: int(10, 1, 300),
   WORKER_HEARTBEAT_STALE_SECONDS: int(60, 5, 3600),
 
