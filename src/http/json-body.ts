@@ -22,9 +22,9 @@ export interface JsonBodyOptions {
  * rest of the body before it answers, so a client that announces 50 MB, or streams chunks forever,
  * held the socket until the request timeout and then got a 408 instead of the 413.
  */
-export function readJsonBody(req: ApiRequest, res: ServerResponse, { limit, keepRaw }: JsonBodyOptions): Promise<void> {
+export async function readJsonBody(req: ApiRequest, res: ServerResponse, { limit, keepRaw }: JsonBodyOptions): Promise<void> {
+  if (!hasBodyBytes(req) || !isJson(req)) return;
   return new Promise((resolve, reject) => {
-    if (!hasBodyBytes(req) || !isJson(req)) return resolve();
     const next = (err?: unknown) => (err === undefined ? resolve() : reject(err));
     const tooLarge = () => {
       res.setHeader('Connection', 'close');

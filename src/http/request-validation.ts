@@ -16,8 +16,6 @@ export interface RequestParts {
 export interface RequestValidation {
   /** Ajv's errors, or null when the request is valid. Query and path values are coerced in place to their declared types. */
   validate(operationId: OperationId, parts: RequestParts): ErrorObject[] | null;
-  /** The declared type of each query and path parameter of an operation. */
-  parameterTypes(operationId: OperationId): { query: Map<string, string | undefined>; path: Map<string, string | undefined> };
 }
 
 const CONTRACT_ID = 'contract';
@@ -56,7 +54,6 @@ export function createRequestValidation(contract: Contract): RequestValidation {
   interface Compiled {
     body?: ValidateFunction;
     params: ValidateFunction;
-    types: ReturnType<RequestValidation['parameterTypes']>;
   }
   const compiled = new Map<OperationId, Compiled>();
 
@@ -70,7 +67,6 @@ export function createRequestValidation(contract: Contract): RequestValidation {
     const section = (additionalProperties: boolean) => ({ type: 'object', additionalProperties, properties: {} as Record<string, unknown>, required: [] as string[] });
     const sections: Record<string, ReturnType<typeof section>> = { path: section(false), query: section(false), header: section(true) };
     const required = new Set<string>();
-    const types = { query: new Map<string, string | undefined>(), path: new Map<string, string | undefined>() };
     for (const p of parameters) {
       const target = sections[p.in]!;
       const name = p.in === 'header' ? String(p.name).toLowerCase() : p.name;
@@ -79,7 +75,6 @@ export function createRequestValidation(contract: Contract): RequestValidation {
         target.required.push(name);
         required.add(p.in);
       }
-      if (p.in === 'query' || p.in === 'path') types[p.in as 'query' | 'path'].set(p.name, resolve(p.schema)?.type);
     }
     const params = paramsAjv.compile({ type: 'object', properties: sections, required: [...required] });
 
@@ -93,7 +88,7 @@ export function createRequestValidation(contract: Contract): RequestValidation {
         required: requestBody.required === true ? ['requestBody'] : [],
       });
     }
-    const c = { body, params, types };
+    const c = { body, params };
     compiled.set(operationId, c);
     return c;
   };
@@ -108,6 +103,5 @@ export function createRequestValidation(contract: Contract): RequestValidation {
       if (!c.params(parts)) errors = [...(errors ?? []), ...c.params.errors!];
       return errors;
     },
-    parameterTypes: (operationId) => get(operationId).types,
   };
 }

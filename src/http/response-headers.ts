@@ -20,9 +20,9 @@ const SECURITY_HEADERS: [string, string][] = [
   ['X-XSS-Protection', '0'],
 ];
 
-export const CORS_METHODS = 'GET,POST,PUT,PATCH,DELETE';
-export const CORS_ALLOWED_HEADERS = 'Authorization,Content-Type,Idempotency-Key,If-Match,X-Request-ID';
-export const CORS_EXPOSED_HEADERS =
+const CORS_METHODS = 'GET,POST,PUT,PATCH,DELETE';
+const CORS_ALLOWED_HEADERS = 'Authorization,Content-Type,Idempotency-Key,If-Match,X-Request-ID';
+const CORS_EXPOSED_HEADERS =
   'X-Request-ID,X-RateLimit-Limit,X-RateLimit-Remaining,X-RateLimit-Reset,Retry-After,ETag,Deprecation,Sunset,Idempotent-Replayed';
 const CORS_MAX_AGE = '600';
 
