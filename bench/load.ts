@@ -80,6 +80,8 @@ export interface MixedResult {
   connectionErrors: number;
   timeouts: number;
   errorSamples: { op: string; status: number; body: string }[];
+  /** When the measured window (after the warm-up) began, epoch ms: aligns other samples with `timeline`. */
+  windowStartEpochMs: number;
   /** Per 10 s of the measured window: requests per second and latency percentiles. */
   timeline: { t: number; rps: number; p50: number; p95: number; p99: number }[];
 }
@@ -347,6 +349,7 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     connectionErrors,
     timeouts: r.timeouts,
     errorSamples,
+    windowStartEpochMs: Math.round(performance.timeOrigin + t0 + from),
     timeline,
   };
 }

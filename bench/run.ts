@@ -17,6 +17,7 @@ import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './loa
 import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
 import { writeReport, type BenchResults } from './lib/report.js';
+import { startDbSampler } from './lib/db-sampler.js';
 import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
 import { slope, summarize } from './lib/stats.js';
 
@@ -73,6 +74,7 @@ const results: BenchResults = {
   quick: QUICK,
   machine: machineInfo(),
   settings: {},
+  defaults: {},
   errors: [],
   notes: [],
 };
@@ -223,6 +225,11 @@ async function main() {
     const apiPort = await freePort();
     const env = serviceEnv(bench.url, keys, { baseUrl: aiUrl!, apiKey: aiKey! }, apiPort);
     results.settings = Object.fromEntries(Object.entries(env).filter(([k]) => !/KEY|PATH|HOME|LANG|DATABASE_URL|BASE_URL/.test(k))) as Record<string, string>;
+    // What the service runs with where the benchmark sets nothing: read from its own config, not restated.
+    const effective = loadConfig(env);
+    results.defaults = Object.fromEntries(
+      (['DATABASE_POOL_MAX', 'WORKER_CONCURRENCY', 'WORKER_POLL_INTERVAL_MS', 'RATE_LIMIT_STORE'] as const).filter((k) => !(k in env)).map((k) => [k, String(effective[k])]),
+    );
     const profileDir = path.join(WORK, 'profiles');
     const apiProc = startService('api', root, 'src/main', { cwd: root, env, logDir: LOGS, nodeFlags: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
     const worker = startService('worker', root, 'jobs/worker', { cwd: root, env, logDir: LOGS });
@@ -234,7 +241,7 @@ async function main() {
     const baselinePort = await freePort();
     const baseline = startNode('baseline', path.join(root, 'bench/baseline-server.ts'), {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(baselinePort), BASELINE_DATABASE_URL: bench.url, BASELINE_SAMPLE_USER: users[0]!.id, BASELINE_POOL_MAX: String(config.DATABASE_POOL_MAX) },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(baselinePort), BASELINE_DATABASE_URL: bench.url, BASELINE_SAMPLE_USER: users[0]!.id, BASELINE_POOL_MAX: String(effective.DATABASE_POOL_MAX) },
       logDir: LOGS,
     });
     await waitForLine(baseline, /^baseline listening on (\d+)/, 30_000);
@@ -284,27 +291,33 @@ async function main() {
     });
 
     await phase('mixed', async () => {
-      const samples: { t: number; mb: number }[] = [];
+      const rssAt: { at: number; mb: number }[] = [];
       const cpu0 = { api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, total: machineCpu() };
       const started = Date.now();
       const timer = setInterval(() => {
         const mb = rssMb(apiProc.pid);
-        if (mb !== null) samples.push({ t: Math.round((Date.now() - started) / 100) / 10, mb: Math.round(mb * 10) / 10 });
+        if (mb !== null) rssAt.push({ at: Date.now(), mb: Math.round(mb * 10) / 10 });
       }, 1000);
+      const sampler = await startDbSampler(bench!.pool, bench!.name, `${base}/metrics`);
       let ours: MixedResult;
+      let db: Awaited<ReturnType<typeof sampler.stop>>;
       try {
         ours = await runLoad<MixedResult>('mixed-ours', { kind: 'mixed', url: base, tokens, seeds, ratePerUser: D.ratePerUser, warmupSec: D.mixWarmup, durationSec: D.mixSeconds });
       } finally {
         clearInterval(timer);
+        db = await sampler.stop();
       }
       const wall = (Date.now() - started) / 1000;
       const cpu1 = { api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, total: machineCpu() };
       console.log(`   ours: ${ours.achievedRps} req/s of ${ours.intendedRps}, p95 ${ours.latency.p95} ms, p99 ${ours.latency.p99} ms, errors ${ours.errors}`);
+      // Every sample on the timeline's clock: seconds from the start of the measured window.
+      const from = ours.windowStartEpochMs;
+      const samples = rssAt.map((s) => ({ t: Math.round((s.at - from) / 100) / 10, mb: s.mb }));
       // Memory: the measured window (after the warm-up), its trend by least squares.
-      const window = samples.filter((s) => s.t >= D.mixWarmup);
+      const window = samples.filter((s) => s.t >= 0);
       const perMin = slope(window.map((s) => ({ x: s.t / 60, y: s.mb })));
-      const firstMin = window.filter((s) => s.t < D.mixWarmup + 60).map((s) => s.mb);
-      const lastMin = window.filter((s) => s.t >= D.mixWarmup + D.mixSeconds - 60).map((s) => s.mb);
+      const firstMin = window.filter((s) => s.t < 60).map((s) => s.mb);
+      const lastMin = window.filter((s) => s.t >= D.mixSeconds - 60).map((s) => s.mb);
       const bare = await runLoad<MixedResult>('mixed-baseline', { kind: 'mixed', url: baseUrl, tokens, ratePerUser: D.ratePerUser, warmupSec: Math.min(10, D.mixWarmup), durationSec: D.mixBaseSeconds, listOnly: true });
       console.log(`   baseline (GET /tasks only, same users and pace): p95 ${bare.latency.p95} ms, p99 ${bare.latency.p99} ms`);
       results.mixed = {
@@ -319,6 +332,10 @@ async function main() {
           lastMinuteFloorMb: Math.min(...lastMin),
           slopeMbPerMin: Math.round(perMin * 100) / 100,
           windowMinutes: D.mixSeconds / 60,
+        },
+        db: {
+          windows: db.windows(from, D.mixSeconds),
+          checkpoints: db.checkpoints.map((c) => ({ startT: Math.round((c.startedAt - from) / 1000), endT: Math.round((c.endedAt - from) / 1000), syncMs: c.syncMs })),
         },
         cpu: {
           wallSeconds: Math.round(wall),

@@ -19,6 +19,8 @@ export interface ChartInput {
   /** Target ratio of the first bar to the second. */
   throughputTarget?: number;
   timeline: { t: number; p95: number; p99: number; rps: number }[];
+  /** When a PostgreSQL checkpoint was writing or syncing during the mixed workload, on the timeline's clock (s). */
+  checkpoints?: { startT: number; endT: number }[];
   rss: { t: number; mb: number }[];
   rssLimitMb: number;
 }
@@ -111,6 +113,11 @@ function timelinePanel(x0: number, y0: number, w: number, h: number, input: Char
     out.push(`<line x1="${left}" x2="${right}" y1="${yl(v)}" y2="${yl(v)}" stroke="#eee"/>`, text(left - 6, yl(v) + 4, fmt(v), { anchor: 'end', size: 10 }));
     const m = (mbMax / 4) * i;
     out.push(text(right + 6, yr(m) + 4, m.toFixed(0), { size: 10, color: COLORS.rss }));
+  }
+  for (const c of input.checkpoints ?? []) {
+    const a = x(Math.max(0, c.startT));
+    const b = x(Math.min(tMax, c.endT));
+    if (b > a) out.push(`<rect x="${a.toFixed(1)}" y="${top}" width="${(b - a).toFixed(1)}" height="${bottom - top}" fill="#f2f2f2"/>`, text(b - 4, top + 12, 'PostgreSQL checkpoint', { size: 9, anchor: 'end', color: '#888' }));
   }
   for (let t = 0; t <= tMax; t += tMax > 120 ? 60 : 10) out.push(text(x(t), bottom + 14, `${t}s`, { anchor: 'middle', size: 10 }));
   const line = (pts: [number, number][], color: string, dash = '') =>

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { DbWindow } from './db-sampler.js';
 import type { BurstResult, MixedResult, ThroughputResult } from '../load.js';
 import { renderChart, type LatencyGroup } from './chart.js';
 import type { LatencySummary } from './stats.js';
@@ -19,6 +20,8 @@ export interface BenchResults {
     vitestProcessesAtStart: number;
   };
   settings: Record<string, string>;
+  /** The service's own defaults for the settings the benchmark left alone. */
+  defaults?: Record<string, string>;
   throughput?: {
     connections: number;
     ours: ThroughputResult[];
@@ -35,6 +38,8 @@ export interface BenchResults {
     warmupSec: number;
     rss: { samples: { t: number; mb: number }[]; idleMb: number | null; maxMb: number; firstMinuteFloorMb: number; lastMinuteFloorMb: number; slopeMbPerMin: number; windowMinutes: number };
     cpu: { wallSeconds: number; apiCores: number; workerCores: number; machineCores: number };
+    /** The database and the disk, per 10 s window of the timeline (runs from 2026-11-28 on). */
+    db?: { windows: DbWindow[]; checkpoints: { startT: number; endT: number; syncMs: number }[] };
   };
   credits?: { calls: number; credits: number; ours: BurstResult; provider: BurstResult; balanceAfter: number; succeeded: number; ledgerSum: number; lotsRemaining: number; ledgerEntries: number };
   reminders?: { count: number; dueAt: string; fired: number; notified: number; duplicates: number; lag: LatencySummary; baseline: { done: number; lag: LatencySummary } };
@@ -43,6 +48,58 @@ export interface BenchResults {
   profile?: string;
   errors: { phase: string; message: string }[];
   notes: string[];
+}
+
+/** Consecutive windows in which a checkpoint was writing or syncing, as spans of the timeline. */
+function checkpointSpans(windows: DbWindow[], bucketSec = 10): { startT: number; endT: number }[] {
+  const spans: { startT: number; endT: number }[] = [];
+  for (const w of windows) {
+    if (!w.checkpoint) continue;
+    const last = spans[spans.length - 1];
+    if (last && last.endT === w.t) last.endT = w.t + bucketSec;
+    else spans.push({ startT: w.t, endT: w.t + bucketSec });
+  }
+  return spans;
+}
+
+/** The slowest 10-s windows of the mixed workload next to what the database and the disk did in them. */
+function dbWindowsSection(timeline: MixedResult['timeline'], db: NonNullable<NonNullable<BenchResults['mixed']>['db']>): string[] {
+  const byT = new Map(db.windows.map((w) => [w.t, w]));
+  const slowest = [...timeline].sort((a, b) => b.p99 - a.p99).slice(0, 6).sort((a, b) => a.t - b.t);
+  const na = (v: number | null, f: (x: number) => string) => (v === null ? '—' : f(v));
+  const rows = slowest.map((p) => {
+    const w = byT.get(p.t);
+    return [
+      `${p.t}–${p.t + 10} s`,
+      p.rps,
+      ms(p.p95),
+      ms(p.p99),
+      w ? w.walWaitMax : '—',
+      w ? w.poolWaitMax : '—',
+      w ? na(w.walMb, (x) => `${x} MB`) : '—',
+      w ? na(w.fullPages, String) : '—',
+      w ? na(w.diskBusy, (x) => `${Math.round(x * 100)} %`) : '—',
+      w ? na(w.diskWriteMs, (x) => `${x} ms`) : '—',
+      w?.checkpoint ?? '—',
+    ];
+  });
+  const calm = db.windows.filter((w) => !w.checkpoint);
+  const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : null);
+  const out = ['## Mixed workload: its slowest 10-s windows, and the database in them', ''];
+  out.push(
+    'Sampled beside the load: backends of the benchmark database waiting for the WAL (`pg_stat_activity`, four times a second; the most at once), requests waiting for the API\'s pool (`db_pool_connections` on `/metrics`, once a second), WAL written and its full-page images (`pg_stat_wal`), the disk\'s busy share and mean write time (`/proc/diskstats`, the whole machine), and whether a checkpoint was writing or syncing (`pg_control_checkpoint()`, `pg_stat_bgwriter`).',
+    '',
+  );
+  out.push(table(['window', 'req/s', 'p95', 'p99', 'WAL waits', 'pool waits', 'WAL', 'full pages', 'disk busy', 'disk write', 'checkpoint'], rows), '');
+  const calmBusy = median(calm.map((w) => w.diskBusy).filter((x): x is number => x !== null));
+  const calmWrite = median(calm.map((w) => w.diskWriteMs).filter((x): x is number => x !== null));
+  out.push(
+    `Windows without a checkpoint: disk busy ${calmBusy === null ? '—' : `${Math.round(calmBusy * 100)} %`}, disk write ${calmWrite === null ? '—' : `${calmWrite} ms`} (medians). Checkpoints in the window: ${
+      db.checkpoints.length ? db.checkpoints.map((c) => `${c.startT}–${c.endT} s (sync ${ms(c.syncMs)})`).join('; ') : 'none completed'
+    }; a checkpoint wrote buffers during ${db.windows.filter((w) => w.checkpoint).length} of the ${db.windows.length} windows (shaded in the chart).`,
+    '',
+  );
+  return out;
 }
 
 interface Row {
@@ -158,7 +215,9 @@ function chartInput(r: BenchResults) {
     throughput: r.throughput ? [{ label: 'ours', rps: r.throughput.oursRps }, { label: 'bare node:http + pg', rps: r.throughput.baselineRps, baseline: true }] : [],
     throughputTarget: 0.7,
     timeline: r.mixed?.ours.timeline ?? [],
-    rss: (r.mixed?.rss.samples ?? []).map((s) => ({ t: s.t - r.mixed!.warmupSec, mb: s.mb })).filter((s) => s.t >= 0),
+    // Older results timed RSS from the phase's start, warm-up included.
+    rss: (r.mixed?.rss.samples ?? []).map((s) => ({ t: r.mixed!.ours.windowStartEpochMs ? s.t : s.t - r.mixed!.warmupSec, mb: s.mb })).filter((s) => s.t >= 0),
+    checkpoints: checkpointSpans(r.mixed?.db?.windows ?? []),
     rssLimitMb: RSS_LIMIT_MB,
   };
 }
@@ -187,7 +246,7 @@ export function markdown(r: BenchResults, fixes: string): string {
   out.push(
     'Every server is its own process: the API (`node dist/src/main.js`, compiled by `npm run build` as `npm start` runs it), the worker (`dist/jobs/worker.js`), the baseline server (`bench/baseline-server.ts`), the fake AI provider (`tests/fakes/openai.ts` in `bench/fake-ai.ts`) and, for each measurement, a load generator (`bench/load.ts`, autocannon 9). All run on the same 2 cores as PostgreSQL, so the load generator\'s CPU is taken from the servers on both sides of every comparison alike.',
     '',
-    `API and worker settings: ${Object.entries(r.settings).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at the service's defaults (\`DATABASE_POOL_MAX=10\`, \`WORKER_CONCURRENCY=4\`, \`WORKER_POLL_INTERVAL_MS=1000\`, \`RATE_LIMIT_STORE=memory\`, JSON request logs off at \`warn\`).`,
+    `API and worker settings: ${Object.entries(r.settings).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at the service's defaults (${Object.entries(r.defaults ?? {}).map(([k, v]) => `\`${k}=${v}\`, `).join('')}JSON request logs off at \`warn\`).`,
     '',
     '* **Rate limits.** The whole pipeline runs: request ids and metrics, security and CORS headers, JSON body parsing, the access token (RS256, each token verified once, then kept until it expires), the rate limiter, validation against `openapi.yaml` (Ajv, compiled per operation), idempotency keys on writes. The limiter counts every request; its limits are raised above the busiest single user of any phase (the throughput phase sends each of its 1 000 users about 3 req/s; the burst sends one user 500 chats at once), because a 429 would measure the limit, not the service. The production default of 100/min per user is still above the mixed workload\'s 60/min per user.',
     '* **Accounts.** 1 000 users signed up through the sign-up code of the development sign-in (kickstart credits, achievement state), each with a session and a token signed with the API\'s key; 25 tasks each (5 completed, about a third with two subtasks). The service runs with `NODE_ENV=production`, where the development sign-in does not exist, so the benchmark signs up users through the domain function, not over HTTP.',
@@ -217,6 +276,7 @@ export function markdown(r: BenchResults, fixes: string): string {
     out.push(table(['operation', 'requests', 'p50', 'p95', 'p99', 'max', 'statuses'], Object.entries(m.ours.byOp).map(([op, o]) => [op, o.latency.count, ms(o.latency.p50), ms(o.latency.p95), ms(o.latency.p99), ms(o.latency.max), JSON.stringify(o.statuses)])), '');
     out.push(table(['category', 'share', 'p50', 'p95', 'p99'], Object.entries(m.ours.byCategory).map(([c, o]) => [c, `${o.share} %`, ms(o.latency.p50), ms(o.latency.p95), ms(o.latency.p99)])), '');
     out.push(`CPU during the mixed workload (${m.cpu.wallSeconds} s): API ${m.cpu.apiCores} cores, worker ${m.cpu.workerCores}, the whole machine ${m.cpu.machineCores} of ${r.machine.cpus} (the rest: PostgreSQL and the load generator). Timeouts: ${m.ours.timeouts}; connection errors: ${m.ours.connectionErrors}.`, '');
+    if (m.db) out.push(...dbWindowsSection(m.ours.timeline, m.db));
     if (m.ours.errorSamples.length) out.push('Error samples:', '', ...m.ours.errorSamples.slice(0, 10).map((e) => `* ${e.op} → ${e.status}: \`${e.body.replace(/`/g, "'")}\``), '');
   }
   if (r.credits) {
