@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { DbWindow } from './db-sampler.js';
 import type { BurstResult, MixedResult, ThroughputResult } from '../load.js';
 import { renderChart, type LatencyGroup } from './chart.js';
-import type { LatencySummary } from './stats.js';
+import { median, type LatencySummary } from './stats.js';
 
 export interface BenchResults {
   startedAt: string;
@@ -84,15 +84,18 @@ function dbWindowsSection(timeline: MixedResult['timeline'], db: NonNullable<Non
     ];
   });
   const calm = db.windows.filter((w) => !w.checkpoint);
-  const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : null);
   const out = ['## Mixed workload: its slowest 10-s windows, and the database in them', ''];
   out.push(
     'Sampled beside the load: backends of the benchmark database waiting for the WAL (`pg_stat_activity`, four times a second; the most at once), requests waiting for the API\'s pool (`db_pool_connections` on `/metrics`, once a second), WAL written and its full-page images (`pg_stat_wal`), the disk\'s busy share and mean write time (`/proc/diskstats`, the whole machine), and whether a checkpoint was writing or syncing (`pg_control_checkpoint()`, `pg_stat_bgwriter`).',
     '',
   );
   out.push(table(['window', 'req/s', 'p95', 'p99', 'WAL waits', 'pool waits', 'WAL', 'full pages', 'disk busy', 'disk write', 'checkpoint'], rows), '');
-  const calmBusy = median(calm.map((w) => w.diskBusy).filter((x): x is number => x !== null));
-  const calmWrite = median(calm.map((w) => w.diskWriteMs).filter((x): x is number => x !== null));
+  const medianOf = (xs: (number | null)[]) => {
+    const known = xs.filter((x): x is number => x !== null);
+    return known.length ? median(known) : null;
+  };
+  const calmBusy = medianOf(calm.map((w) => w.diskBusy));
+  const calmWrite = medianOf(calm.map((w) => w.diskWriteMs));
   out.push(
     `Windows without a checkpoint: disk busy ${calmBusy === null ? '—' : `${Math.round(calmBusy * 100)} %`}, disk write ${calmWrite === null ? '—' : `${calmWrite} ms`} (medians). Checkpoints in the window: ${
       db.checkpoints.length ? db.checkpoints.map((c) => `${c.startT}–${c.endT} s (sync ${ms(c.syncMs)})`).join('; ') : 'none completed'

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../project-root.js';
 import type { OperationId } from './operation.js';
@@ -74,4 +76,21 @@ export function loadContract(file = CONTRACT_PATH): Contract {
     }
   }
   return { yaml, document, json: JSON.stringify(document), operations };
+}
+
+/** The id under which `contractAjv` holds the contract: `${CONTRACT_SCHEMA_ID}#/components/schemas/Task`. */
+export const CONTRACT_SCHEMA_ID = 'contract';
+
+/**
+ * An Ajv for the contract's schemas. OpenAPI 3.1 schemas are JSON Schema 2020-12, plus OpenAPI's
+ * int32/int64 formats. The components are added once, so every validator compiled from this Ajv
+ * shares their compiled code instead of inlining its own copy.
+ */
+export function contractAjv(contract: Contract, opts: { coerceTypes?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({ strict: false, allErrors: true, discriminator: false, coerceTypes: opts.coerceTypes ?? false, validateSchema: false });
+  addFormats.default(ajv);
+  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 });
+  ajv.addFormat('int64', { type: 'number', validate: Number.isInteger });
+  ajv.addSchema({ $id: CONTRACT_SCHEMA_ID, components: contract.document.components }, CONTRACT_SCHEMA_ID);
+  return ajv;
 }

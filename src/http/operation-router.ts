@@ -9,6 +9,7 @@ export type RouteMatch =
 interface Route {
   operationId: OperationId;
   method: string;
+  template: string;
   pattern: RegExp;
   names: string[];
   /** Characters outside `{...}`: a more literal template wins (`/tasks/tombstones` over `/tasks/{task_id}`). */
@@ -28,7 +29,7 @@ function compile(operationId: OperationId, method: string, template: string): Ro
       return '([^/]+)';
     })
     .join('');
-  return { operationId, method, pattern: new RegExp(`^${source}$`), names, literalLength: template.replace(/\{[^}]+\}/g, '').length };
+  return { operationId, method, template, pattern: new RegExp(`^${source}$`), names, literalLength: template.replace(/\{[^}]+\}/g, '').length };
 }
 
 const decode = (value: string) => {
@@ -49,7 +50,7 @@ export function createOperationRouter(contract: Contract, apiRoot: string): (met
   const bySpecificity = [...inDocumentOrder].sort((a, b) => b.literalLength - a.literalLength);
   const exact = new Map<string, OperationId>();
   for (const r of inDocumentOrder) {
-    if (r.names.length === 0) exact.set(`${r.method} ${contract.operations.get(r.operationId)!.path}`, r.operationId);
+    if (r.names.length === 0) exact.set(`${r.method} ${r.template}`, r.operationId);
   }
 
   return (method, requestPath) => {

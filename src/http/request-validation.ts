@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-import type { Contract } from './contract.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { CONTRACT_SCHEMA_ID, contractAjv, type Contract } from './contract.js';
 import type { OperationId } from './operation.js';
 
 /** What a request is validated as: the instance paths of errors start with these names (`/requestBody/title`, `/query/limit`). */
@@ -18,26 +17,13 @@ export interface RequestValidation {
   validate(operationId: OperationId, parts: RequestParts): ErrorObject[] | null;
 }
 
-const CONTRACT_ID = 'contract';
-
 /** `#/components/...` as seen from a schema outside the contract: a reference into the contract schema Ajv holds. */
 function retarget(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(retarget);
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${CONTRACT_ID}${v}` : retarget(v);
+  for (const [k, v] of Object.entries(node)) out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${CONTRACT_SCHEMA_ID}${v}` : retarget(v);
   return out;
-}
-
-function newAjv(coerceTypes: boolean, components: unknown): Ajv2020 {
-  // OpenAPI 3.1 schemas are JSON Schema 2020-12. The contract's components are added once, so every
-  // operation's validator shares their compiled code instead of inlining its own copy.
-  const ajv = new Ajv2020({ strict: false, allErrors: true, discriminator: false, coerceTypes, validateSchema: false });
-  addFormats.default(ajv);
-  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 });
-  ajv.addFormat('int64', { type: 'number', validate: Number.isInteger });
-  ajv.addSchema({ $id: CONTRACT_ID, components }, CONTRACT_ID);
-  return ajv;
 }
 
 /**
@@ -47,8 +33,8 @@ function newAjv(coerceTypes: boolean, components: unknown): Ajv2020 {
  */
 export function createRequestValidation(contract: Contract): RequestValidation {
   const doc = contract.document;
-  const bodyAjv = newAjv(false, doc.components);
-  const paramsAjv = newAjv(true, doc.components);
+  const bodyAjv = contractAjv(contract);
+  const paramsAjv = contractAjv(contract, { coerceTypes: true });
   const resolve = (node: any): any => (typeof node?.$ref === 'string' ? resolve(node.$ref.slice(2).split('/').reduce((o: any, k: string) => o?.[k], doc)) : node);
 
   interface Compiled {

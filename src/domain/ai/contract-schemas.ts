@@ -1,6 +1,5 @@
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-import type { Contract } from '../../http/contract.js';
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
+import { CONTRACT_SCHEMA_ID, contractAjv, type Contract } from '../../http/contract.js';
 
 // AI output is untrusted input: it is validated against the same schemas the contract promises
 // clients (SuggestedAction, TaskSuggestion, …) before anyone sees it.
@@ -11,15 +10,12 @@ const validators = new WeakMap<Contract, { ajv: Ajv2020; byName: Map<string, Val
 export function contractSchema(contract: Contract, name: string): ValidateFunction {
   let v = validators.get(contract);
   if (!v) {
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    addFormats.default(ajv);
-    ajv.addSchema({ $id: 'openapi', components: contract.document.components }, 'openapi');
-    v = { ajv, byName: new Map() };
+    v = { ajv: contractAjv(contract), byName: new Map() };
     validators.set(contract, v);
   }
   let fn = v.byName.get(name);
   if (!fn) {
-    fn = v.ajv.compile({ $ref: `openapi#/components/schemas/${name}` });
+    fn = v.ajv.compile({ $ref: `${CONTRACT_SCHEMA_ID}#/components/schemas/${name}` });
     v.byName.set(name, fn);
   }
   return fn;
