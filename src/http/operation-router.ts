@@ -1,4 +1,5 @@
 import type { Contract } from './contract.js';
+import { assertSupportedContract } from './contract-support.js';
 import type { OperationId } from './operation.js';
 
 export type RouteMatch =
@@ -46,6 +47,7 @@ const decode = (value: string) => {
  * template wins; a path that exists with other methods is a 405 that lists them.
  */
 export function createOperationRouter(contract: Contract, apiRoot: string): (method: string, path: string) => RouteMatch {
+  assertSupportedContract(contract.document);
   const inDocumentOrder = [...contract.operations.values()].map((op) => compile(op.operationId, op.method, op.path));
   const bySpecificity = [...inDocumentOrder].sort((a, b) => b.literalLength - a.literalLength);
   const exact = new Map<string, OperationId>();

@@ -1,0 +1,83 @@
+/**
+ * The OpenAPI features the contract router and request validation implement. The service routes and
+ * validates from the contract itself (docs/decisions/0001-contract-router.md), so a feature it does
+ * not implement would let requests reach handlers unchecked: such a contract is refused at start-up.
+ */
+
+const ROUTED_METHODS = new Set(['get', 'put', 'post', 'delete', 'patch']);
+const PATH_ITEM_KEYS = new Set([...ROUTED_METHODS, 'parameters', 'summary', 'description', 'servers']);
+const OPERATION_KEYS = new Set(['operationId', 'tags', 'summary', 'description', 'externalDocs', 'parameters', 'requestBody', 'responses', 'security', 'deprecated']);
+const PARAMETER_KEYS = new Set(['name', 'in', 'required', 'description', 'schema', 'example', 'examples', 'deprecated', '$ref']);
+const PARAMETER_LOCATIONS = new Set(['path', 'query', 'header']);
+const SCALAR_TYPES = new Set(['string', 'integer', 'number', 'boolean']);
+/** The one security scheme the dispatcher checks: `Authorization: Bearer <access token>`. */
+const BEARER_SCHEME = 'bearerAuth';
+
+/** Where and what, e.g. `GET /tasks: parameter "tags" in query: array values (style/explode)`. */
+export type UnsupportedFeature = string;
+
+function resolver(doc: Record<string, any>) {
+  const resolve = (node: any): any => (typeof node?.$ref === 'string' ? resolve(node.$ref.slice(2).split('/').reduce((o: any, k: string) => o?.[k], doc)) : node);
+  return resolve;
+}
+
+/** Every use of an OpenAPI feature the router or request validation does not implement; empty when none. */
+export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeature[] {
+  const found: UnsupportedFeature[] = [];
+  const resolve = resolver(doc);
+
+  for (const [name, scheme] of Object.entries<Record<string, any>>(doc.components?.securitySchemes ?? {})) {
+    if (name !== BEARER_SCHEME || scheme.type !== 'http' || String(scheme.scheme).toLowerCase() !== 'bearer') {
+      found.push(`security scheme "${name}": only "${BEARER_SCHEME}" (http bearer) is checked`);
+    }
+  }
+  const checkSecurity = (where: string, security: unknown) => {
+    if (!Array.isArray(security)) return;
+    const alternatives = security.map((s: Record<string, unknown>) => Object.keys(s));
+    if (alternatives.some((keys) => keys.some((k) => k !== BEARER_SCHEME))) found.push(`${where}: security other than "${BEARER_SCHEME}"`);
+    if (alternatives.length > 1) found.push(`${where}: alternative security requirements (optional authentication)`);
+  };
+  checkSecurity('document', doc.security);
+
+  for (const [template, rawItem] of Object.entries<Record<string, any>>(doc.paths ?? {})) {
+    if (rawItem.$ref) found.push(`${template}: a path item $ref`);
+    const item = resolve(rawItem) ?? {};
+    for (const key of Object.keys(item)) {
+      if (!PATH_ITEM_KEYS.has(key) && !key.startsWith('x-')) found.push(`${template}: "${key}"`);
+    }
+    for (const method of ROUTED_METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      const where = `${method.toUpperCase()} ${template}`;
+      for (const key of Object.keys(op)) {
+        if (!OPERATION_KEYS.has(key) && !key.startsWith('x-')) found.push(`${where}: "${key}"`);
+      }
+      checkSecurity(where, op.security);
+      for (const raw of [...(item.parameters ?? []), ...(op.parameters ?? [])]) {
+        const p = resolve(raw);
+        const what = `${where}: parameter "${p.name}" in ${p.in}`;
+        if (!PARAMETER_LOCATIONS.has(p.in)) {
+          found.push(`${what}: only path, query and header parameters are read`);
+          continue;
+        }
+        for (const key of Object.keys(p)) {
+          if (!PARAMETER_KEYS.has(key) && !key.startsWith('x-')) found.push(`${what}: "${key}" (only the default serialization is parsed)`);
+        }
+        const schema = resolve(p.schema) ?? {};
+        const types = ([] as unknown[]).concat(schema.type ?? []);
+        if (types.length === 0 || types.some((t) => !SCALAR_TYPES.has(String(t)))) found.push(`${what}: a non-scalar schema (only string, integer, number and boolean values are parsed)`);
+      }
+      const body = resolve(op.requestBody);
+      for (const mediaType of Object.keys(body?.content ?? {})) {
+        if (mediaType !== 'application/json') found.push(`${where}: request body as ${mediaType} (only application/json is read)`);
+      }
+    }
+  }
+  return found;
+}
+
+/** Throws naming every unsupported feature, so a contract the router would half-implement never serves. */
+export function assertSupportedContract(doc: Record<string, any>): void {
+  const found = unsupportedFeatures(doc);
+  if (found.length) throw new Error(`openapi.yaml uses OpenAPI features the router does not implement:\n- ${found.join('\n- ')}`);
+}

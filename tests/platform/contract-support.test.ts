@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { unsupportedFeatures } from '../../src/http/contract-support.js';
+import { loadContract, type Contract } from '../../src/http/contract.js';
+import { createOperationRouter } from '../../src/http/operation-router.js';
+
+// The router and request validation implement a subset of OpenAPI; a contract beyond it must not serve.
+
+const contract = loadContract();
+const copy = (): Record<string, any> => structuredClone(contract.document);
+
+describe('the contract router refuses OpenAPI features it does not implement', () => {
+  it('accepts openapi.yaml as it is', () => {
+    expect(unsupportedFeatures(contract.document)).toEqual([]);
+    expect(() => createOperationRouter(contract, '/api/v1')).not.toThrow();
+  });
+
+  const cases: Array<[string, (doc: Record<string, any>) => void, RegExp]> = [
+    ['a second security scheme', (d) => (d.components.securitySchemes.apiKey = { type: 'apiKey', in: 'header', name: 'X-Api-Key' }), /security scheme "apiKey"/],
+    ['optional authentication', (d) => (d.paths['/tasks'].get.security = [{}, { bearerAuth: [] }]), /GET \/tasks: alternative security requirements/],
+    ['a cookie parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'session', in: 'cookie', schema: { type: 'string' } }), /parameter "session" in cookie/],
+    ['an array query parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'ids', in: 'query', schema: { type: 'array', items: { type: 'string' } } }), /parameter "ids" in query: a non-scalar schema/],
+    ['style and explode', (d) => d.paths['/tasks'].get.parameters.push({ name: 'tag', in: 'query', style: 'pipeDelimited', explode: false, schema: { type: 'string' } }), /parameter "tag" in query: "style"/],
+    ['a form body', (d) => (d.paths['/tasks'].post.requestBody = { content: { 'application/x-www-form-urlencoded': { schema: { type: 'object' } } } }), /POST \/tasks: request body as application\/x-www-form-urlencoded/],
+    ['callbacks', (d) => (d.paths['/tasks'].post.callbacks = {}), /POST \/tasks: "callbacks"/],
+    ['an OPTIONS operation', (d) => (d.paths['/tasks'].options = { operationId: 'optionsTasks', responses: {} }), /\/tasks: "options"/],
+  ];
+  for (const [feature, change, named] of cases) {
+    it(`refuses ${feature}, naming it`, () => {
+      const doc = copy();
+      change(doc);
+      expect(unsupportedFeatures(doc).join('\n')).toMatch(named);
+      const changed: Contract = { ...contract, document: doc };
+      expect(() => createOperationRouter(changed, '/api/v1')).toThrow(named);
+    });
+  }
+});
