@@ -210,6 +210,7 @@ async function main() {
       keys: signingKeysFromPem(keys.privatePem, keys.publicPem),
       access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 },
       refreshTtlDays: 7,
+      refreshReuseGraceSeconds: 10,
     };
 
     console.log(`setup: ${D.users} users with 25 tasks each in ${bench.name}`);

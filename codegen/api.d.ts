@@ -174,8 +174,11 @@ export interface paths {
         /**
          * Rotate the session's tokens
          * @description Exchanges a refresh token for a new access token and a new refresh token; the old refresh
-         *     token stops working. Presenting a refresh token that was already rotated is treated as theft
-         *     (RFC 9700): the whole session is revoked and the answer is 401 `INVALID_REFRESH_TOKEN`.
+         *     token stops working. The same refresh token presented again within a short grace after its
+         *     rotation (`JWT_REFRESH_REUSE_GRACE_SECONDS`, 10 s by default: two tabs refreshing at once)
+         *     gets the same new refresh token, with an access token of the same session. Presented after
+         *     the grace, a rotated refresh token is treated as theft (RFC 9700): the whole session is
+         *     revoked, its access tokens included, and the answer is 401 `INVALID_REFRESH_TOKEN`.
          */
         post: operations["refreshSession"];
         delete?: never;
@@ -195,7 +198,9 @@ export interface paths {
         put?: never;
         /**
          * End the session
-         * @description Revokes the session the refresh token belongs to. Answers 204 whether or not the token was known, so it cannot be used to probe tokens.
+         * @description Revokes the session the refresh token belongs to; its access tokens stop working at once.
+         *     Answers 200 `{"data": null}` (a JSON body: the frontend parses every answer) whether or not
+         *     the token was known, so it cannot be used to probe tokens.
          */
         post: operations["logout"];
         delete?: never;
@@ -2222,7 +2227,7 @@ export interface components {
                 message: string;
                 details?: components["schemas"]["ErrorDetail"][];
                 request_id: components["schemas"]["Uuid"];
-                /** @description With `TOKEN_EXPIRED`: call `/auth/refresh`. */
+                /** @description With `TOKEN_EXPIRED`: call `/auth/refresh`. With `INVALID_REFRESH_TOKEN`: the session cannot be refreshed; sign in again. */
                 refresh_required?: boolean;
                 required_tier?: components["schemas"]["Tier"];
                 current_tier?: components["schemas"]["Tier"];
@@ -2269,6 +2274,9 @@ export interface components {
         };
         LogoutRequest: {
             refresh_token: string;
+        };
+        LoggedOut: {
+            data: null;
         };
         AuthUser: {
             id: components["schemas"]["Uuid"];
@@ -4166,7 +4174,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationError"];
-            /** @description The refresh token is unknown, expired, revoked or reused (`INVALID_REFRESH_TOKEN`). */
+            /** @description The refresh token is unknown, expired, revoked or reused (`INVALID_REFRESH_TOKEN`, with `refresh_required`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4196,11 +4204,13 @@ export interface operations {
         };
         responses: {
             /** @description The session is ended. */
-            204: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LoggedOut"];
+                };
             };
             400: components["responses"]["ValidationError"];
             413: components["responses"]["PayloadTooLarge"];

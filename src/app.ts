@@ -122,12 +122,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     rejectUpgrade(socket, new AppError(404, 'NOT_FOUND', 'No WebSocket endpoint at this path'), randomUUID());
   });
 
-  deps.liveAccounts.listen(deps.pool);
+  deps.liveKeys.listen(deps.pool);
 
   return {
     server,
     close: async () => {
-      await deps.liveAccounts.close();
+      await deps.liveKeys.close();
       await voice.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -48,6 +48,9 @@ const schema = z.object({
   JWT_AUDIENCE: z.string().default('perpetua-flow-api'),
   JWT_ACCESS_EXPIRY_MINUTES: int(15, 1, 60),
   JWT_REFRESH_EXPIRY_DAYS: int(7, 1, 30),
+  // RFC 9700 grace: a rotated refresh token presented again this soon (two tabs refreshing at once)
+  // gets the same new one; presented later it is a replay and revokes its session. 0: no grace.
+  JWT_REFRESH_REUSE_GRACE_SECONDS: int(10, 0, 60),
 
   GOOGLE_CLIENT_ID: optional,
   GOOGLE_JWKS_URL: z.string().url().default('https://www.googleapis.com/oauth2/v3/certs'),

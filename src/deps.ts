@@ -15,7 +15,9 @@ import { pushFromConfig, type PushSender } from './integrations/web-push.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { loadContract } from './http/contract.js';
-import { LiveAccounts } from './domain/users/live-accounts.js';
+import { LiveKeyCache, type LiveKeys } from './domain/live-keys.js';
+import { defineLiveAccounts } from './domain/users/live-accounts.js';
+import { defineLiveSessions } from './domain/auth/live-sessions.js';
 
 /** Everything a request handler or job may use, built once per process (or per test app). */
 export interface AppDeps {
@@ -34,12 +36,17 @@ export interface AppDeps {
   ai: AiProvider;
   /** Deepgram; answers 503 naming DEEPGRAM_API_KEY when not configured. */
   speech: SpeechProvider;
-  /** Which accounts exist, for the per-request token check; the app listens for deletions while it runs. */
-  liveAccounts: LiveAccounts;
+  /** Remembers live accounts and sessions; the app listens for their ends while it runs. */
+  liveKeys: LiveKeyCache;
+  /** Which accounts exist, for the per-request token check. */
+  liveAccounts: LiveKeys;
+  /** Which sessions (a token's `sid`) are live, for the per-request token check. */
+  liveSessions: LiveKeys;
 }
 
 export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; log: Logger; keys: SigningKeys; contract?: Contract }): AppDeps {
   const { config } = opts;
+  const liveKeys = new LiveKeyCache({ log: opts.log });
   return {
     config,
     db: opts.db,
@@ -51,6 +58,7 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
       keys: opts.keys,
       access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: config.JWT_ACCESS_EXPIRY_MINUTES * 60 },
       refreshTtlDays: config.JWT_REFRESH_EXPIRY_DAYS,
+      refreshReuseGraceSeconds: config.JWT_REFRESH_REUSE_GRACE_SECONDS,
     },
     google: createGoogleVerifier({ clientId: config.GOOGLE_CLIENT_ID, jwksUrl: config.GOOGLE_JWKS_URL }),
     rateLimits: createRateLimits(config, opts.pool),
@@ -58,6 +66,8 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     push: pushFromConfig(config),
     ai: createAiProvider(config, opts.log),
     speech: createSpeechProvider(config, opts.log),
-    liveAccounts: new LiveAccounts(opts.db, { log: opts.log }),
+    liveKeys,
+    liveAccounts: defineLiveAccounts(liveKeys, opts.db),
+    liveSessions: defineLiveSessions(liveKeys, opts.db),
   };
 }

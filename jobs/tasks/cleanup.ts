@@ -28,8 +28,9 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
 /**
  * Retention (FR-053, PLAN-R2): idempotency keys past their 24 h, refresh tokens revoked or expired
  * more than 7 days ago (kept that long for audit), activity older than 30 days, spent rate-limit
- * windows, tombstones past their recovery window, per-task AI counters of sessions that have ended
- * (no live refresh token: the counters reset with a new session anyway), webhook event ids older
+ * windows, tombstones past their recovery window, per-task AI counters of access tokens that have
+ * expired (a counter belongs to one token, its jti; none lives longer than an hour, the longest
+ * JWT_ACCESS_EXPIRY_MINUTES allows, and none is counted before it is issued), webhook event ids older
  * than 90 days (far beyond Checkout.com's retry schedule), and voice sessions a crash left open.
  * Idempotent: running it twice changes nothing more.
  */
@@ -43,7 +44,7 @@ export async function cleanup(db: Database, now = new Date()): Promise<CleanupRe
     aiTaskCounters: await deleteInBatches(
       db,
       'ai_task_counters',
-      sql`not exists (select 1 from refresh_tokens r where r.family_id = ai_task_counters.session_id and r.revoked_at is null and r.expires_at > ${now})`,
+      sql`updated_at <= ${now}::timestamptz - interval '1 hour'`,
     ),
     webhookEvents: await deleteInBatches(db, 'webhook_events', sql`created_at <= ${now}::timestamptz - interval '90 days'`),
     // A relay lasts at most twice its 300 s cap; one still "active" after an hour lost its process.

@@ -10,7 +10,8 @@ import { etag } from '../http/etag.js';
 import { caller, streamingHandler, type Handler, type RequestContext, type StreamReply } from '../http/operation.js';
 import { openEventStream, prefersEventStream, type EventStream } from '../http/sse.js';
 
-const aiCaller = (ctx: RequestContext): AiCaller => ({ actor: userActor(ctx), sessionId: caller(ctx).sessionId });
+// The per-task counters' session is the access token (its jti): a refresh resets them (FR-035, seed plan).
+const aiCaller = (ctx: RequestContext): AiCaller => ({ actor: userActor(ctx), sessionId: caller(ctx).tokenId });
 
 /** The chat as server-sent events: `delta`…, then `done` (charged) or `error` (the reserved credit refunded). */
 async function chatEventStream(input: ChatInput, ctx: RequestContext): Promise<StreamReply> {

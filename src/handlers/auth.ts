@@ -8,24 +8,25 @@ export const signInWithGoogle: Handler<'signInWithGoogle'> = async (req, ctx) =>
   const { db, google, tokens } = ctx.deps;
   const identity = await google.verifyIdToken(req.body.id_token);
   const user = await signInGoogleUser(db, identity, { requestId: ctx.requestId, kickstartCredits: ctx.deps.config.KICKSTART_CREDITS });
-  return { status: 200, body: { ...(await startSession(db, tokens, user)), user: presentAuthUser(user) } };
+  return { status: 200, body: { ...(await startSession(db, tokens, user, ctx.deps.liveSessions)), user: presentAuthUser(user) } };
 };
 
 export const devLogin: Handler<'devLogin'> = async (req, ctx) => {
   const { db, tokens, config } = ctx.deps;
   if (!config.devLoginEnabled) throw notFound('Operation');
   const user = await signInDevUser(db, req.body, { requestId: ctx.requestId, kickstartCredits: config.KICKSTART_CREDITS });
-  return { status: 200, body: { ...(await startSession(db, tokens, user)), user: presentAuthUser(user) } };
+  return { status: 200, body: { ...(await startSession(db, tokens, user, ctx.deps.liveSessions)), user: presentAuthUser(user) } };
 };
 
 export const refreshSession: Handler<'refreshSession'> = async (req, ctx) => ({
   status: 200,
-  body: await rotateSession(ctx.deps.db, ctx.deps.tokens, req.body.refresh_token),
+  body: await rotateSession(ctx.deps.db, ctx.deps.tokens, req.body.refresh_token, ctx.deps.liveSessions),
 });
 
 export const logout: Handler<'logout'> = async (req, ctx) => {
-  await endSession(ctx.deps.db, req.body.refresh_token);
-  return { status: 204, body: undefined };
+  await endSession(ctx.deps.db, req.body.refresh_token, ctx.deps.liveSessions);
+  // A JSON body, not a 204: the frontend parses every answer as JSON.
+  return { status: 200, body: { data: null } };
 };
 
 export const getJwks: Handler<'getJwks'> = async (_req, ctx) => ({ status: 200, body: { keys: ctx.deps.tokens.keys.jwks } });

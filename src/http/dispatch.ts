@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
 import { accountExists } from '../domain/users/queries.js';
-import { AppError, accountGone, isForeignKeyViolation, unauthorized, validationError, type ErrorDetail } from './errors.js';
+import { AppError, accountGone, isForeignKeyViolation, sessionEnded, unauthorized, validationError, type ErrorDetail } from './errors.js';
 import { assertStorableJson } from './body-guard.js';
 import { hasBodyBytes, isJson } from './json-body.js';
 import { deprecationHeaders } from './deprecation.js';
@@ -76,15 +76,17 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
   const route = createOperationRouter(contract, API_ROOT);
   const validation = createRequestValidation(contract);
 
-  /** The bearer token's caller; throws the 401 (or the account check's database error, a 5xx). */
+  /** The bearer token's caller; throws the 401 (or the account or session check's database error, a 5xx). */
   const authenticate = async (req: ApiRequest): Promise<AuthContext> => {
     const header = req.headers.authorization;
     if (!header) throw unauthorized();
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) throw unauthorized('Authorization must be "Bearer <access token>"');
     const auth = verifyAccessToken(deps.tokens.keys, deps.tokens.access, m[1]!);
-    // Access tokens are stateless for 15 minutes; one whose account was deleted must stop at once.
-    if (!(await deps.liveAccounts.exists(auth.userId))) throw accountGone();
+    // Access tokens are stateless for 15 minutes; one whose account was deleted or whose session
+    // ended must stop at once. Both answers come from memory in the common case (live-keys.ts).
+    if (!(await deps.liveAccounts.isLive(auth.userId))) throw accountGone();
+    if (!(await deps.liveSessions.isLive(auth.sessionId))) throw sessionEnded();
     return auth;
   };
 

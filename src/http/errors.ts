@@ -46,6 +46,8 @@ export const unauthorized = (message = 'Authentication required') =>
   new AppError(401, 'UNAUTHORIZED', message, undefined, undefined, { 'WWW-Authenticate': 'Bearer' });
 /** A valid access token whose account was deleted: the session is over. */
 export const accountGone = () => unauthorized('The account no longer exists');
+/** A valid access token whose session ended (logout, a refresh token reused, a newer sign-in). */
+export const sessionEnded = () => unauthorized('The session has ended; sign in again');
 /**
  * A write that began just before its account was deleted fails on a foreign key once the deletion
  * commits (to users, or to a task that went with the account): a candidate for a 401, if the

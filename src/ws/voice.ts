@@ -8,7 +8,7 @@ import { hasActiveVoiceSession, openVoiceSession, payVoiceMinute, settleVoiceSes
 import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
 import { creditBalance } from '../domain/credits/ledger.js';
 import { effectiveLimits } from '../domain/limits/effective-limits.js';
-import { AppError, tierRequired, unauthorized } from '../http/errors.js';
+import { AppError, sessionEnded, tierRequired, unauthorized } from '../http/errors.js';
 import type { LiveTranscription } from '../integrations/deepgram.js';
 import type { VoiceEndReason } from '../../db/schema/index.js';
 
@@ -103,6 +103,7 @@ export function createVoiceRelay(deps: AppDeps): VoiceRelay {
 /** Token, tier and rate limit: what lets a user open a session (401/403/429 otherwise). */
 async function admit(deps: AppDeps, token: string): Promise<AuthContext> {
   const auth = verifyAccessToken(deps.tokens.keys, deps.tokens.access, token);
+  if (!(await deps.liveSessions.isLive(auth.sessionId))) throw sessionEnded();
   let limits;
   try {
     limits = await effectiveLimits(deps.db, auth.userId);

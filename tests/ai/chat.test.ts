@@ -214,7 +214,7 @@ describe('provider failures charge nothing', () => {
 });
 
 describe('the per-task counter (FR-035)', () => {
-  it('warns from the 5th request, refuses the 11th without charging, and restarts with a new sign-in', async () => {
+  it('warns from the 5th request, refuses the 11th without charging, and restarts with a refresh or a new sign-in', async () => {
     const u = await signUp(t);
     await giveCredits(t, u.id, 'purchased', 20);
     const task = await newTask(u);
@@ -237,9 +237,14 @@ describe('the per-task counter (FR-035)', () => {
     expect((await u.api.post('/ai/chat', { message: 'Hi', task_id: other.id })).body.data.ai_request_warning).toBe(false);
     expect((await u.api.post('/ai/chat', { message: 'Hi' })).status).toBe(200);
 
-    // refreshing keeps the session; signing in again starts a new one
+    // A new access token is a session change for the counters (seed plan, FR-035): a refresh
+    // restarts them, while the token it replaced keeps its own count.
     const refreshed = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
-    expect((await t.api.as(refreshed.body.access_token).post('/ai/chat', { message: 'Again', task_id: task.id })).status).toBe(429);
+    const afterRefresh = await t.api.as(refreshed.body.access_token).post('/ai/chat', { message: 'Again', task_id: task.id });
+    expect(afterRefresh.status).toBe(200);
+    expect(afterRefresh.body.data.ai_request_warning).toBe(false);
+    expect((await u.api.post('/ai/chat', { message: 'Old token', task_id: task.id })).status).toBe(429);
+    // signing in again starts a new one too
     const again = await signUp(t, { email: u.email });
     const fresh = await again.api.post('/ai/chat', { message: 'New session', task_id: task.id });
     expect(fresh.status).toBe(200);

@@ -45,11 +45,11 @@ afterAll(async () => {
 });
 
 /** A new user, signed in through API `a`; a client for each API carrying their token. */
-async function signIn(): Promise<{ id: string; via: [TestClient, TestClient] }> {
-  const res = await new TestClient(apis[0].baseUrl).post('/auth/dev/login', { email: `cluster-${randomUUID().slice(0, 8)}@example.com` });
+async function signIn(email = `cluster-${randomUUID().slice(0, 8)}@example.com`): Promise<{ id: string; email: string; refreshToken: string; via: [TestClient, TestClient] }> {
+  const res = await new TestClient(apis[0].baseUrl).post('/auth/dev/login', { email });
   expect(res.status, res.text).toBe(200);
   const token = res.body.access_token as string;
-  return { id: res.body.user.id, via: [new TestClient(apis[0].baseUrl, token), new TestClient(apis[1].baseUrl, token)] };
+  return { id: res.body.user.id, email, refreshToken: res.body.refresh_token, via: [new TestClient(apis[0].baseUrl, token), new TestClient(apis[1].baseUrl, token)] };
 }
 
 describe('two API processes and two workers on one database', () => {
@@ -148,6 +148,36 @@ describe('two API processes and two workers on one database', () => {
     }
     expect(notifiedBy.size).toBe(50);
     expect([...notifiedBy.values()].every((by) => by.length === 1)).toBe(true);
+  });
+
+  it('stop an ended session’s access token on both APIs: logout, a refresh reused after the grace, a newer sign-in', async () => {
+    const anon = apis.map((api) => new TestClient(api.baseUrl));
+    /** Both processes have the session in memory; after `end` (sent to API b) neither accepts its token. */
+    const endsEverywhere = async (user: Awaited<ReturnType<typeof signIn>>, end: () => Promise<unknown>) => {
+      for (const api of user.via) expect((await api.get('/tasks')).status).toBe(200);
+      await end();
+      for (const api of user.via) await expect.poll(async () => (await api.get('/tasks')).status, { timeout: 3000, interval: 20 }).toBe(401);
+    };
+
+    const loggedOut = await signIn();
+    await endsEverywhere(loggedOut, () => anon[1]!.post('/auth/logout', { refresh_token: loggedOut.refreshToken }));
+
+    const stolen = await signIn();
+    await endsEverywhere(stolen, async () => {
+      expect((await anon[1]!.post('/auth/refresh', { refresh_token: stolen.refreshToken })).status).toBe(200);
+      // The rotated row is made older than the 10 s grace instead of waiting for it.
+      await handle.db.updateTable('refresh_tokens').set({ revoked_at: new Date(Date.now() - 60_000) }).where('user_id', '=', stolen.id).where('revoked_reason', '=', 'rotated').execute();
+      expect((await anon[1]!.post('/auth/refresh', { refresh_token: stolen.refreshToken })).status).toBe(401);
+    });
+
+    const replaced = await signIn();
+    let newer: Awaited<ReturnType<typeof signIn>> | undefined;
+    await endsEverywhere(replaced, async () => {
+      const res = await anon[1]!.post('/auth/dev/login', { email: replaced.email });
+      expect(res.status).toBe(200);
+      newer = { ...replaced, via: [new TestClient(apis[0].baseUrl, res.body.access_token), new TestClient(apis[1].baseUrl, res.body.access_token)] };
+    });
+    for (const api of newer!.via) expect((await api.get('/tasks')).status).toBe(200);
   });
 
   it('apply a webhook event delivered to both APIs at the same moment once', async () => {

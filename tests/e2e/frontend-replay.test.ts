@@ -404,11 +404,11 @@ describe('the production frontend’s calls', () => {
     }
   });
 
-  it('#3 logs out from the ProfilePopover: {refresh_token} → 204 (the client’s response.json() fails and AuthContext ignores it); the refresh token is dead', async () => {
+  it('#3 logs out from the ProfilePopover: {refresh_token} → 200 {data: null}, which the client’s response.json() parses; the refresh token is dead', async () => {
     const refreshToken = fe.refreshToken;
     const res = await fe.send('POST', '/auth/logout', { refresh_token: refreshToken });
-    expect(res.status).toBe(204);
-    expect(res.text).toBe('');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ data: null });
     fe.authToken = null;
     fe.refreshToken = null;
     const reuse = await fe.send('POST', '/auth/refresh', { refresh_token: refreshToken });

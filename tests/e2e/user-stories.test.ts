@@ -64,6 +64,8 @@ beforeAll(async () => {
       DEEPGRAM_URL: dg.baseUrl,
       TRANSCRIBE_EXTRA_CA_CERTS: TEST_TLS_CERT,
       TRANSCRIBE_ALLOW_LOOPBACK: 'true',
+      // US1 shows both sides of the refresh-reuse grace (10 s by default) without waiting that long.
+      JWT_REFRESH_REUSE_GRACE_SECONDS: '1',
     },
   });
   prism = await startPrism('proxy', { upstream: `${app.t.baseUrl}/api/v1` });
@@ -185,19 +187,25 @@ const stories: Array<[string, (s: Session) => Promise<void>]> = [
       const profile = ok(await api.PATCH('/users/me', { body: { name: 'Ada King', timezone: 'Europe/London' } })).data;
       expect(profile).toMatchObject({ name: 'Ada King', timezone: 'Europe/London' });
 
-      // Refresh rotates both tokens; the rotated refresh token is dead, and reusing it ends the session.
+      // Refresh rotates both tokens. Within the grace (a second tab refreshing at the same moment)
+      // the rotated refresh token gets the same new one; reused after it, it ends the session.
       const rotated = ok(await anon.POST('/auth/refresh', { body: { refresh_token: first.refresh_token } }));
       expect(rotated.refresh_token).not.toBe(first.refresh_token);
       expect(ok(await s.client(rotated.access_token).GET('/users/me')).data.name).toBe('Ada King');
-      refused(await anon.POST('/auth/refresh', { body: { refresh_token: first.refresh_token } }), 401, 'INVALID_REFRESH_TOKEN');
+      expect(ok(await anon.POST('/auth/refresh', { body: { refresh_token: first.refresh_token } })).refresh_token).toBe(rotated.refresh_token);
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // US1-AS4: the refusal tells the client to sign in again.
+      expect(refused(await anon.POST('/auth/refresh', { body: { refresh_token: first.refresh_token } }), 401, 'INVALID_REFRESH_TOKEN').refresh_required).toBe(true);
       refused(await anon.POST('/auth/refresh', { body: { refresh_token: rotated.refresh_token } }), 401, 'INVALID_REFRESH_TOKEN');
+      refused(await s.client(rotated.access_token).GET('/users/me'), 401, 'UNAUTHORIZED');
 
       // Signing in again keeps the name the user chose; logging out ends that session.
       const again = await signIn();
       expect(again.user).toMatchObject({ id: first.user.id, name: 'Ada King' });
       expect(ok(await s.client(again.access_token).GET('/users/me')).data.timezone).toBe('Europe/London');
       const logout = await anon.POST('/auth/logout', { body: { refresh_token: again.refresh_token } });
-      expect(logout.response.status).toBe(204);
+      expect(logout.response.status).toBe(200);
+      expect(logout.data).toEqual({ data: null });
       refused(await anon.POST('/auth/refresh', { body: { refresh_token: again.refresh_token } }), 401, 'INVALID_REFRESH_TOKEN');
     },
   ],

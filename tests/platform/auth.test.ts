@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { sql } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, testKeyPair, type TestApp } from '../helpers/app.js';
 import { generateSigningKeys } from '../../src/domain/auth/signing-keys.js';
@@ -7,13 +9,18 @@ import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
 import { signUp } from '../helpers/users.js';
 
 let t: TestApp;
+/** A second process on t's database whose refresh-reuse grace is 1 s instead of the default 10 s. */
+let shortGrace: TestApp;
+const GRACE_MS = 1000;
 let google: FakeGoogle;
 
 beforeAll(async () => {
   google = await startFakeGoogle();
   t = await startTestApp({ env: { GOOGLE_CLIENT_ID: google.clientId, GOOGLE_JWKS_URL: google.jwksUrl } });
+  shortGrace = await startTestApp({ databaseUrl: t.databaseUrl, env: { JWT_REFRESH_REUSE_GRACE_SECONDS: String(GRACE_MS / 1000) } });
 });
 afterAll(async () => {
+  await shortGrace?.close();
   await t?.close();
   await google?.close();
 });
@@ -149,6 +156,35 @@ describe('access tokens', () => {
     }
   });
 
+  describe('claims checked beyond the signature (defence in depth)', () => {
+    const now = () => Math.floor(Date.now() / 1000);
+    /** A token signed with the service's own key: only the claims can be wrong. */
+    const craft = (user: { id: string; token: string }, claims: Record<string, unknown>, opts: jwt.SignOptions = {}) =>
+      jwt.sign(Object.fromEntries(Object.entries({ email: 'x@example.com', tier: 'free', sid: (jwt.decode(user.token) as jwt.JwtPayload).sid, iat: now(), ...claims }).filter(([, v]) => v !== undefined)), t.deps.tokens.keys.privateKey, {
+        algorithm: 'RS256', keyid: t.deps.tokens.keys.kid, subject: user.id, issuer: 'perpetua-flow', audience: 'perpetua-flow-api', ...opts,
+      });
+
+    it.each([
+      ['no exp', {}, {}],
+      ['no iat', { iat: undefined }, { expiresIn: 600, noTimestamp: true }],
+      ['an iat in the future', { iat: now() + 600 }, { expiresIn: 1200 }],
+      ['an nbf in the future', { nbf: now() + 600 }, { expiresIn: 1200 }],
+      ['a sub that is not a UUID', {}, { expiresIn: 600, subject: 'not-a-uuid' }],
+      ['a sid that is not a UUID', { sid: 'not-a-uuid' }, { expiresIn: 600 }],
+    ])('answers a token with %s 401 UNAUTHORIZED', async (_label, claims, opts) => {
+      const user = await signUp(t);
+      const res = await t.api.get('/users/me', { token: craft(user, claims, opts as jwt.SignOptions) });
+      expect(res.status, res.text).toBe(401);
+      expect(res.body.error.code).toBe('UNAUTHORIZED');
+    });
+
+    it('accepts an iat and nbf a few seconds ahead (clock skew between servers)', async () => {
+      const user = await signUp(t);
+      const res = await t.api.get('/users/me', { token: craft(user, { iat: now() + 5, nbf: now() + 5 }, { expiresIn: 600 }) });
+      expect(res.status, res.text).toBe(200);
+    });
+  });
+
   it('rejects a malformed Authorization header', async () => {
     const res = await t.api.get('/users/me', { token: null, headers: { authorization: 'Basic abc' } });
     expect(res.status).toBe(401);
@@ -195,40 +231,137 @@ describe('refreshSession and logout', () => {
     expect(me.status).toBe(200);
   });
 
-  it('treats a reused refresh token as theft and revokes the whole session', async () => {
+  it('treats a refresh token reused after the grace as theft and revokes the whole session, access tokens included', async () => {
     const user = await signUp(t);
-    const rotated = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
-    const replay = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    const rotated = await shortGrace.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    expect(rotated.status).toBe(200);
+    await sleep(GRACE_MS + 200);
+    const replay = await shortGrace.api.post('/auth/refresh', { refresh_token: user.refreshToken });
     expect(replay.status).toBe(401);
-    expect(replay.body.error.code).toBe('INVALID_REFRESH_TOKEN');
-    // The thief's replay also ended the legitimate holder's newer token.
-    const legit = await t.api.post('/auth/refresh', { refresh_token: rotated.body.refresh_token });
+    expect(replay.body.error).toMatchObject({ code: 'INVALID_REFRESH_TOKEN', refresh_required: true });
+    // The thief's replay also ended the legitimate holder's newer tokens.
+    const legit = await shortGrace.api.post('/auth/refresh', { refresh_token: rotated.body.refresh_token });
     expect(legit.status).toBe(401);
+    for (const token of [user.token, rotated.body.access_token]) expect((await shortGrace.api.get('/users/me', { token })).status).toBe(401);
   });
 
-  it('lets only one of two concurrent refreshes with the same token succeed', async () => {
+  it('gives every refresh within the grace (tabs refreshing at once) the same new pair of the same session, which keeps working', async () => {
     const user = await signUp(t);
-    const results = await Promise.all([0, 1, 2].map(() => t.api.post('/auth/refresh', { refresh_token: user.refreshToken })));
-    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    const results = await Promise.all(Array.from({ length: 5 }, () => t.api.post('/auth/refresh', { refresh_token: user.refreshToken })));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    const sid = (jwt.decode(user.token) as jwt.JwtPayload).sid;
+    expect(new Set(results.map((r) => r.body.refresh_token)).size).toBe(1);
+    for (const r of results) {
+      expect((jwt.decode(r.body.access_token) as jwt.JwtPayload).sid).toBe(sid);
+      expect((await t.api.get('/users/me', { token: r.body.access_token })).status).toBe(200);
+    }
+    // No session was ended and no second one begun: one family, one live refresh token.
+    const rows = await t.db.selectFrom('refresh_tokens').select(['family_id', 'revoked_at', 'revoked_reason']).where('user_id', '=', user.id).execute();
+    expect(new Set(rows.map((r) => r.family_id))).toEqual(new Set([sid]));
+    expect(rows.filter((r) => r.revoked_at === null)).toHaveLength(1);
+    expect(rows.filter((r) => r.revoked_reason === 'reuse_detected')).toHaveLength(0);
+    const next = await t.api.post('/auth/refresh', { refresh_token: results[0]!.body.refresh_token });
+    expect(next.status).toBe(200);
   });
 
-  it('rejects an unknown or expired refresh token', async () => {
+  it('ends what the grace handed out with its session: a logout revokes the pair a late tab got', async () => {
+    const user = await signUp(t);
+    const winner = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    const late = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    expect(late.status).toBe(200);
+    expect((await t.api.post('/auth/logout', { refresh_token: winner.body.refresh_token })).status).toBe(200);
+    expect((await t.api.post('/auth/refresh', { refresh_token: late.body.refresh_token })).status).toBe(401);
+    expect((await t.api.get('/users/me', { token: late.body.access_token })).status).toBe(401);
+    // Nor does the grace reopen an ended session.
+    const again = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
+    expect(again.status).toBe(401);
+  });
+
+  it('rejects an unknown or expired refresh token, saying a new sign-in is required', async () => {
     const unknown = await t.api.post('/auth/refresh', { refresh_token: 'rt_unknown' });
     expect(unknown.status).toBe(401);
+    expect(unknown.body.error).toMatchObject({ code: 'INVALID_REFRESH_TOKEN', refresh_required: true });
     const user = await signUp(t);
     await t.db.updateTable('refresh_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', user.id).execute();
     const expired = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
     expect(expired.status).toBe(401);
   });
 
-  it('logout answers 204 and ends the session; an unknown token also gets 204', async () => {
+  it('logout answers 200 {data: null} (the frontend parses every answer as JSON) and ends the session; an unknown token gets the same', async () => {
     const user = await signUp(t);
     const out = await t.api.post('/auth/logout', { refresh_token: user.refreshToken });
-    expect(out.status).toBe(204);
-    expect(out.text).toBe('');
+    expect(out.status).toBe(200);
+    expect(out.body).toEqual({ data: null });
     const refresh = await t.api.post('/auth/refresh', { refresh_token: user.refreshToken });
     expect(refresh.status).toBe(401);
     const unknown = await t.api.post('/auth/logout', { refresh_token: 'rt_nobody' });
-    expect(unknown.status).toBe(204);
+    expect(unknown.status).toBe(200);
+    expect(unknown.body).toEqual({ data: null });
+  });
+});
+
+describe('access tokens of an ended session', () => {
+  it('stop working at once after logout, on this process and on another that had them in memory', async () => {
+    const other = await startTestApp({ databaseUrl: t.databaseUrl });
+    try {
+      const user = await signUp(t);
+      const onBoth = [t.api.as(user.token), other.api.as(user.token)];
+      for (const api of onBoth) expect((await api.get('/tasks')).status).toBe(200);
+      expect((await t.api.post('/auth/logout', { refresh_token: user.refreshToken })).status).toBe(200);
+      const gone = await t.api.as(user.token).get('/tasks');
+      expect(gone.status).toBe(401);
+      expect(gone.body.error.code).toBe('UNAUTHORIZED');
+      await expect.poll(async () => (await other.api.as(user.token).get('/tasks')).status, { timeout: 2000, interval: 20 }).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('stop working when a new sign-in replaces the session (one session per user); the new one works', async () => {
+    const user = await signUp(t);
+    expect((await user.api.get('/tasks')).status).toBe(200);
+    const again = await signUp(t, { email: user.email });
+    expect((await user.api.get('/tasks')).status).toBe(401);
+    expect((await again.api.get('/tasks')).status).toBe(200);
+  });
+
+  it('stop working when the session is revoked by hand in the database', async () => {
+    const user = await signUp(t);
+    expect((await user.api.get('/tasks')).status).toBe(200);
+    await t.db.updateTable('refresh_tokens').set({ revoked_at: new Date(), revoked_reason: 'logout' }).where('user_id', '=', user.id).execute();
+    await expect.poll(async () => (await user.api.get('/tasks')).status, { timeout: 2000, interval: 20 }).toBe(401);
+  });
+
+  it('stop working at once on a process that cannot listen for ended sessions: it asks the database every time', async () => {
+    const deaf = await startTestApp({ databaseUrl: t.databaseUrl });
+    try {
+      await deaf.deps.liveKeys.close(); // as behind a transaction pooler, where LISTEN hears nothing
+      const user = await signUp(t);
+      const api = deaf.api.as(user.token);
+      expect((await api.get('/tasks')).status).toBe(200);
+      await t.db.updateTable('refresh_tokens').set({ revoked_at: new Date(), revoked_reason: 'logout' }).where('user_id', '=', user.id).execute();
+      expect((await api.get('/tasks')).status).toBe(401);
+    } finally {
+      await deaf.close();
+    }
+  });
+
+  it('are checked from memory, not with a query per request: a revocation that notifies nobody goes unseen', async () => {
+    const user = await signUp(t);
+    expect((await user.api.get('/tasks')).status).toBe(200);
+    // With triggers off (replication role) the database changes but no process is told.
+    await t.db.transaction().execute(async (trx) => {
+      await sql`set local session_replication_role = replica`.execute(trx);
+      await trx.updateTable('refresh_tokens').set({ revoked_at: new Date(), revoked_reason: 'logout' }).where('user_id', '=', user.id).execute();
+    });
+    expect((await user.api.get('/tasks')).status).toBe(200);
+    t.deps.liveSessions.forget((jwt.decode(user.token) as jwt.JwtPayload).sid);
+    expect((await user.api.get('/tasks')).status).toBe(401);
+  });
+
+  it('keep working across a rotation: a refresh does not end the session', async () => {
+    const user = await signUp(t);
+    expect((await t.api.post('/auth/refresh', { refresh_token: user.refreshToken })).status).toBe(200);
+    expect((await user.api.get('/tasks')).status).toBe(200);
   });
 });

@@ -71,14 +71,16 @@ describe('cleanup job', () => {
     expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0, aiTaskCounters: 0, webhookEvents: 0, abandonedVoiceSessions: 0 });
   });
 
-  it('drops AI counters of ended sessions, old webhook ids, and closes voice sessions a crash left open', async () => {
+  it('drops AI counters of expired access tokens, old webhook ids, and closes voice sessions a crash left open', async () => {
     const user = await signUp(t);
-    const liveSession = (await t.db.selectFrom('refresh_tokens').select('family_id').where('user_id', '=', user.id).executeTakeFirstOrThrow()).family_id;
+    // A counter belongs to one access token (its jti): one untouched for longer than any token lives is done.
+    const liveSession = '0193f1a2-6b3d-7a79-8b0c-1d2e3f4a5b6c';
     const endedSession = '0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d';
     const task = '0193f1a2-8d5f-7c9b-8d2e-3f4a5b6c7d8e';
+    const longAgo = new Date(Date.now() - 61 * 60_000);
     await t.db.insertInto('ai_task_counters').values([
       { user_id: user.id, session_id: liveSession, task_id: task, count: 3 },
-      { user_id: user.id, session_id: endedSession, task_id: task, count: 7 },
+      { user_id: user.id, session_id: endedSession, task_id: task, count: 7, created_at: longAgo, updated_at: longAgo },
     ]).execute();
     await t.db.insertInto('webhook_events').values([
       { event_id: 'evt_old', type: 'payment_captured', processed: true, created_at: new Date(Date.now() - 91 * 86_400_000) },

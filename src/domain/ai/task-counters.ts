@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import { AppError } from '../../http/errors.js';
 
-// FR-035: AI requests about one task are counted per session (one sign-in: the access token's sid).
+// FR-035: AI requests about one task are counted per session, which the seed plan ends with every
+// new access token (a sign-in or a refresh): the session id here is the access token's jti.
 // The 5th to the 10th successful request carry a warning; the 11th is refused. Only successful
 // (charged) requests count, and they are counted in the transaction that charges them — for a
 // stream, the one that reserves its credit before the answer starts; releaseTaskRequest gives the

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError, unauthorized } from '../../http/errors.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -17,6 +17,11 @@ export interface AuthContext {
   email: string;
   tier: 'free' | 'pro';
   sessionId: string;
+  /**
+   * This access token's own id (`jti`), new with every sign-in and refresh: the seed's "session" of
+   * the per-task AI counters, which a token refresh resets. Tokens without one count by their `sid`.
+   */
+  tokenId: string;
 }
 
 export interface AccessTokenSettings {
@@ -33,8 +38,13 @@ export function signAccessToken(keys: SigningKeys, settings: AccessTokenSettings
     issuer: settings.issuer,
     audience: settings.audience,
     expiresIn: settings.expiresInSeconds,
+    jwtid: randomUUID(),
   });
 }
+
+/** How far ahead of our clock a token's `iat` or `nbf` may be: other servers' clocks drift a little. */
+const CLOCK_LEEWAY_SECONDS = 30;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const expired = () =>
   new AppError(401, 'TOKEN_EXPIRED', 'Access token expired', undefined, { refresh_required: true }, {
@@ -75,19 +85,25 @@ export function verifyAccessToken(keys: SigningKeys, settings: AccessTokenSettin
     kid = jwt.decode(token, { complete: true })?.header.kid;
     key = kid === undefined ? undefined : keys.verificationKeys.get(kid);
     if (!key) throw new Error('unknown key id');
-    payload = jwt.verify(token, key, { algorithms: ['RS256'], issuer: settings.issuer, audience: settings.audience }) as jwt.JwtPayload;
+    // nbf is checked below, with the leeway; exp is checked here without one.
+    payload = jwt.verify(token, key, { algorithms: ['RS256'], issuer: settings.issuer, audience: settings.audience, ignoreNotBefore: true }) as jwt.JwtPayload;
   } catch (err) {
     if (err instanceof jwt.TokenExpiredError) throw expired();
     throw unauthorized('Invalid access token');
   }
-  const { sub, email, tier, sid, exp } = payload;
-  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof email !== 'string' || (tier !== 'free' && tier !== 'pro')) {
+  const { sub, email, tier, sid, jti, exp, iat, nbf } = payload;
+  // Ids go into queries as uuids: anything else is a forged or foreign token, never a 500.
+  if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid) || (jti !== undefined && (typeof jti !== 'string' || !UUID.test(jti)))) {
     throw unauthorized('Invalid access token');
   }
-  const auth: AuthContext = { userId: sub, email, tier, sessionId: sid };
-  if (typeof exp === 'number') {
-    if (cache.size >= MAX_CACHED_TOKENS) cache.delete(cache.keys().next().value!);
-    cache.set(token, { auth, expiresAt: exp * 1000, kid: kid!, key: key! });
+  if (typeof email !== 'string' || (tier !== 'free' && tier !== 'pro')) throw unauthorized('Invalid access token');
+  // Every token we sign has exp and iat; one without, or issued in the future, is not ours.
+  const latest = Date.now() / 1000 + CLOCK_LEEWAY_SECONDS;
+  if (typeof exp !== 'number' || typeof iat !== 'number' || iat > latest || (nbf !== undefined && (typeof nbf !== 'number' || nbf > latest))) {
+    throw unauthorized('Invalid access token');
   }
+  const auth: AuthContext = { userId: sub, email, tier, sessionId: sid, tokenId: jti ?? sid };
+  if (cache.size >= MAX_CACHED_TOKENS) cache.delete(cache.keys().next().value!);
+  cache.set(token, { auth, expiresAt: exp * 1000, kid: kid!, key: key! });
   return { ...auth };
 }
