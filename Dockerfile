@@ -1,6 +1,6 @@
 # One image for both processes; run one per container:
 #   docker run … perpetua-flow                          the API (default)
-#   docker run … perpetua-flow npm run start:worker     the worker
+#   docker run … perpetua-flow node --import tsx jobs/worker.ts   the worker (scripts/, which npm run start:worker builds with, is not in the image)
 # Migrations run when either starts.
 
 FROM node:20.20-bookworm-slim AS deps

@@ -1,24 +1,14 @@
-import net from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../jobs/enqueue.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { freePort } from '../helpers/services.js';
 
 // The worker's own /metrics (WORKER_METRICS_PORT on HOST, 127.0.0.1 here): job outcomes by task,
 // counted from graphile-worker's events, scraped over HTTP as Prometheus does.
 
 let t: TestApp;
 let port: number;
-
-/** A port nothing listens on right now (the kernel's pick), for the worker to take. */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = net.createServer().once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port: p } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(p));
-    });
-  });
 
 beforeAll(async () => {
   port = await freePort();
