@@ -1,6 +1,6 @@
 # One image for both processes; run one per container:
 #   docker run … perpetua-flow                          the API (default)
-#   docker run … perpetua-flow npm run start:worker     the worker
+#   docker run … perpetua-flow node --import tsx jobs/worker.ts   the worker (scripts/, which npm run start:worker builds with, is not in the image)
 # Migrations run when either starts.
 
 FROM node:20.20-bookworm-slim AS deps
@@ -10,7 +10,8 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:20.20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000
+# WORKER_METRICS_PORT: the worker's own /metrics (the API ignores it; 0 turns it off).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 WORKER_METRICS_PORT=9465
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json openapi.yaml tsconfig.json ./
@@ -19,6 +20,6 @@ COPY db ./db
 COPY jobs ./jobs
 COPY src ./src
 USER node
-EXPOSE 8000
+EXPOSE 8000 9465
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8000/health/live').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 CMD ["node", "--import", "tsx", "src/main.ts"]

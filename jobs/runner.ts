@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Database } from '../db/index.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/http/logging.js';
+import { createWorkerMetrics, serveWorkerMetrics, type MetricsServer, type WorkerMetrics } from './metrics.js';
 import type { JobPayloads } from './names.js';
 import '../src/domain/events/subscribers.js';
 import { checkoutFromConfig } from '../src/integrations/checkout.js';
@@ -29,6 +30,10 @@ export interface RunningWorker {
   /** graphile-worker's pool id: what its jobs' `locked_by` says, and the key of our heartbeat row. */
   workerId: string;
   runner: Runner;
+  /** Job counters from graphile-worker's events (jobs/metrics.ts). */
+  metrics: WorkerMetrics;
+  /** Where GET /metrics is served (`http://host:port`); undefined when WORKER_METRICS_PORT is 0. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -137,6 +142,8 @@ function workerLogger(log: WorkerDeps['log']): GraphileLogger {
 export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: boolean } = {}): Promise<RunningWorker> {
   // The pool's id is what graphile-worker writes into `locked_by`; the heartbeat is keyed by it.
   const events: WorkerEvents = new EventEmitter();
+  const metrics = createWorkerMetrics();
+  metrics.observe(events);
   let poolId: string | undefined;
   events.on('pool:create', ({ workerPool }) => {
     poolId = workerPool.id;
@@ -156,6 +163,13 @@ export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: bool
     throw new Error('graphile-worker did not report its worker pool id');
   }
   const workerId = poolId;
+  let metricsServer: MetricsServer | undefined;
+  try {
+    if (deps.config.WORKER_METRICS_PORT) metricsServer = await serveWorkerMetrics(metrics.registry, deps.config.HOST, deps.config.WORKER_METRICS_PORT);
+  } catch (err) {
+    await runner.stop();
+    throw err;
+  }
   await beat(deps, workerId);
   const staleSeconds = deps.config.WORKER_HEARTBEAT_STALE_SECONDS;
   const sweep = async () => {
@@ -173,10 +187,13 @@ export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: bool
   return {
     workerId,
     runner,
+    metrics,
+    metricsUrl: metricsServer?.url,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
+      await metricsServer?.close();
       await runner.stop();
       await deps.db.deleteFrom('worker_heartbeats').where('worker_id', '=', workerId).execute().catch(() => {});
     },

@@ -15,7 +15,7 @@ async function main() {
   const { db, pool } = createDatabase(database.url, { max: config.WORKER_CONCURRENCY + 3, applicationName: 'perpetua-flow-worker' });
   await migrateToLatest(db, pool);
   const worker = await startWorker({ config, db, pool, log });
-  log.info({ workerId: worker.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  log.info({ workerId: worker.workerId, concurrency: config.WORKER_CONCURRENCY, metrics: worker.metricsUrl ? `${worker.metricsUrl}/metrics` : null }, 'worker started');
 
   return { log, stop: [() => worker.stop(), () => db.destroy(), () => database.stop()] };
 }

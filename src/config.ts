@@ -71,6 +71,9 @@ const schema = z.object({
   WORKER_POLL_INTERVAL_MS: int(250, 50, 60_000),
   WORKER_HEARTBEAT_SECONDS: int(10, 1, 300),
   WORKER_HEARTBEAT_STALE_SECONDS: int(60, 5, 3600),
+  // The worker's own GET /metrics, on HOST:WORKER_METRICS_PORT; 0 or empty: not served (the default,
+  // so several workers on one machine do not clash; the image sets 9465).
+  WORKER_METRICS_PORT: int(0, 0, 65535),
 
   // AI (issue #4): any OpenAI-compatible server; unset key → AI answers 503 naming OPENAI_API_KEY.
   OPENAI_API_KEY: optional,

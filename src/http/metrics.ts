@@ -49,13 +49,8 @@ export function createMetrics(opts: { collectDefault?: boolean; pool?: pg.Pool }
     labelNames: ['task'] as const,
     registers: [registry],
   });
-  const jobsTotal = new client.Counter({
-    name: 'jobs_total',
-    help: 'Jobs run by this process, by task and outcome.',
-    labelNames: ['task', 'outcome'] as const,
-    registers: [registry],
-  });
-  return { registry, requestDuration, errors, jobs, jobFailures, jobsTotal };
+  // Job outcomes (jobs_total and the rest) are counted where jobs run: the worker's /metrics (jobs/metrics.ts).
+  return { registry, requestDuration, errors, jobs, jobFailures };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

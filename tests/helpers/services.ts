@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { testKeyPair } from './app.js';
@@ -142,3 +143,13 @@ export async function stopAllServices(): Promise<void> {
   );
   await Promise.all(waits);
 }
+
+/** A port on 127.0.0.1 nothing listens on right now (the kernel's pick), for a process that needs one before it starts. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = net.createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
