@@ -34,7 +34,9 @@ export interface paths {
         /**
          * Readiness probe
          * @description 200 when the database answers and a worker has sent a heartbeat in the last 60 seconds;
-         *     503 otherwise, with the failing check marked. Also served at `/health/ready`.
+         *     503 otherwise, with the failing check marked. Also served at `/health/ready`. Anyone may call
+         *     it, so each check says only `ok` or `unavailable`; why a check failed (the database's error,
+         *     the age of the last heartbeat) is written to the service's log.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -2244,8 +2246,7 @@ export interface components {
         };
         HealthCheck: {
             /** @enum {string} */
-            status: "ok" | "fail";
-            message: string | null;
+            status: "ok" | "unavailable";
         };
         Readiness: {
             /** @enum {string} */

@@ -5,8 +5,10 @@ import { readiness } from '../domain/health/readiness.js';
 export const getLiveness: Handler<'getLiveness'> = async () => ({ status: 200, body: { status: 'ok' } });
 
 export const getReadiness: Handler<'getReadiness'> = async (_req, ctx) => {
-  const report = await readiness(ctx.deps.db, ctx.deps.config.WORKER_HEARTBEAT_STALE_SECONDS);
-  return report.status === 'ok' ? { status: 200, body: report } : { status: 503, body: report };
+  const { report, problems } = await readiness(ctx.deps.db, ctx.deps.config.WORKER_HEARTBEAT_STALE_SECONDS);
+  if (report.status === 'ok') return { status: 200, body: report };
+  ctx.log.warn({ checks: problems }, 'not ready');
+  return { status: 503, body: report };
 };
 
 export const getMetrics: Handler<'getMetrics'> = async (_req, ctx) => {
