@@ -9,7 +9,7 @@ import type { AppDeps } from './deps.js';
 import './domain/events/subscribers.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
-import { AppError, databaseUnavailable, isDatabaseUnavailable } from './http/errors.js';
+import { AppError, databaseUnavailable, isDatabaseUnavailable, validationError } from './http/errors.js';
 import { readJsonBody } from './http/json-body.js';
 import { requestState, requestTracker, type ApiRequest } from './http/request-state.js';
 import { responseHeaders } from './http/response-headers.js';
@@ -59,9 +59,13 @@ function docsAssets(deps: AppDeps): express.Express {
     res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'");
     next();
   }, express.static(swaggerUiDir, { index: false, fallthrough: false }));
-  app.use(((err, req, res, _next) => {
-    const missing = (err as { status?: number }).status === 404;
-    sendError(deps, res, missing ? new AppError(404, 'NOT_FOUND', `No file at ${req.path}`) : err);
+  // send's refusals are the client's: 400 for an escape that does not decode (`%ff`), and every
+  // other 4xx (404, or 403 for a path that leaves the folder, `%2e%2e`) is a file that is not there.
+  app.use(((err, _req, res, _next) => {
+    const status = (err as { status?: number }).status ?? 500;
+    if (status === 400) return sendError(deps, res, validationError([{ field: 'path', message: 'is not a valid URL path' }], 'The path is not a valid URL path'));
+    if (status >= 400 && status < 500) return sendError(deps, res, new AppError(404, 'NOT_FOUND', 'No such documentation file'));
+    sendError(deps, res, err);
   }) as ErrorRequestHandler);
   return app;
 }
