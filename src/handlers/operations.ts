@@ -2,6 +2,25 @@ import type { Handler } from '../http/operation.js';
 import { queueStats } from '../domain/health/queue-stats.js';
 import { readiness } from '../domain/health/readiness.js';
 
+export const getApiIndex: Handler<'getApiIndex'> = async (_req, ctx) => {
+  const base = ctx.deps.config.PUBLIC_API_URL;
+  const { info } = ctx.deps.contract.document;
+  return {
+    status: 200,
+    body: {
+      name: String(info.title),
+      version: String(info.version),
+      links: {
+        docs: `${base}/docs`,
+        openapi_json: `${base}/openapi.json`,
+        openapi_yaml: `${base}/openapi.yaml`,
+        health_live: `${base}/health/live`,
+        health_ready: `${base}/health/ready`,
+      },
+    },
+  };
+};
+
 export const getLiveness: Handler<'getLiveness'> = async () => ({ status: 200, body: { status: 'ok' } });
 
 export const getReadiness: Handler<'getReadiness'> = async (_req, ctx) => {
