@@ -4,6 +4,28 @@
  */
 
 export interface paths {
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What this API is and where its documentation is
+         * @description The API's name and version with links (from `PUBLIC_API_URL`) to the interactive docs, this
+         *     contract as JSON and YAML, and the health probes. A starting point for a person or a tool
+         *     that only knows the base URL.
+         */
+        get: operations["getApiIndex"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -34,7 +56,9 @@ export interface paths {
         /**
          * Readiness probe
          * @description 200 when the database answers and a worker has sent a heartbeat in the last 60 seconds;
-         *     503 otherwise, with the failing check marked. Also served at `/health/ready`.
+         *     503 otherwise, with the failing check marked. Also served at `/health/ready`. Anyone may call
+         *     it, so each check says only `ok` or `unavailable`; why a check failed (the database's error,
+         *     the age of the last heartbeat) is written to the service's log.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -1421,7 +1445,7 @@ export interface paths {
          *     reserved, atomically with the user's other requests: of concurrent streams, only as many as
          *     the balance (and the task's remaining requests) allow go on; the others get the JSON 402 or
          *     429 before any event. The `200` with `Content-Type: text/event-stream` and
-         *     `Cache-Control: no-cache` is sent when the provider starts answering; a provider that is
+         *     `Cache-Control: no-store` is sent when the provider starts answering; a provider that is
          *     unreachable or silent for 30 s still gets a JSON 503 (the reservation refunded), and a
          *     missing `OPENAI_API_KEY` a JSON 503 before anything is reserved.
          *
@@ -2216,7 +2240,7 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH";
+        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "EXPECTATION_FAILED";
         ErrorDetail: {
             /** @description Where the problem is: `body.title`, `query.limit`, `path.task_id`, `header.if-match`. */
             field: string;
@@ -2244,14 +2268,46 @@ export interface components {
                 credits_available?: number;
             };
         };
+        ApiIndex: {
+            /** @description The API's name (the contract's `info.title`). */
+            name: string;
+            /** @description The contract's `info.version`. */
+            version: string;
+            links: {
+                /**
+                 * Format: uri
+                 * @description The interactive documentation (`getApiDocs`).
+                 */
+                docs: string;
+                /**
+                 * Format: uri
+                 * @description This contract as JSON (`getOpenApiJson`).
+                 */
+                openapi_json: string;
+                /**
+                 * Format: uri
+                 * @description This contract as YAML (`getOpenApiYaml`).
+                 */
+                openapi_yaml: string;
+                /**
+                 * Format: uri
+                 * @description The liveness probe (`getLiveness`).
+                 */
+                health_live: string;
+                /**
+                 * Format: uri
+                 * @description The readiness probe (`getReadiness`).
+                 */
+                health_ready: string;
+            };
+        };
         Liveness: {
             /** @constant */
             status: "ok";
         };
         HealthCheck: {
             /** @enum {string} */
-            status: "ok" | "fail";
-            message: string | null;
+            status: "ok" | "unavailable";
         };
         Readiness: {
             /** @enum {string} */
@@ -3905,11 +3961,36 @@ export interface components {
         "Retry-After": number;
         /** @description The task's version as an entity tag: `"3"`. */
         ETag: string;
+        /** @description `no-store`: no cache may keep this answer (RFC 6749 §5.1 for tokens). */
+        "Cache-Control-No-Store": "no-store";
     };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getApiIndex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The index. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiIndex"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getLiveness: {
         parameters: {
             query?: never;
@@ -4072,6 +4153,7 @@ export interface operations {
             /** @description Signed in. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control-No-Store"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4128,6 +4210,7 @@ export interface operations {
             /** @description Signed in. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control-No-Store"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4168,6 +4251,7 @@ export interface operations {
             /** @description New tokens for the same session. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control-No-Store"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7472,7 +7556,8 @@ export interface operations {
                  * @description Lowercase hex HMAC-SHA256 (64 characters) of the raw body, keyed with
                  *     `CHECKOUT_WEBHOOK_SECRET`. Needed on every delivery; it is declared optional only so that a
                  *     missing or malformed value reaches the signature check and is answered 401 `UNAUTHORIZED`,
-                 *     never 400.
+                 *     never 400. Its bound is the server's limit on all headers together (16 KB; more is a 431
+                 *     before routing), so no length is refused here with 400.
                  * @example 5b3c8e1f0a9d4c7e2b6f1a8d3e5c9b7a0f4e2d6c8b1a3f5e7d9c0b2a4e6f8d1c
                  */
                 "Cko-Signature"?: string;

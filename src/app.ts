@@ -9,8 +9,9 @@ import type { AppDeps } from './deps.js';
 import './domain/events/subscribers.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
-import { AppError, databaseUnavailable, isDatabaseUnavailable } from './http/errors.js';
+import { AppError, databaseUnavailable, isDatabaseUnavailable, validationError } from './http/errors.js';
 import { readJsonBody } from './http/json-body.js';
+import { answerClientError } from './http/refusals.js';
 import { requestState, requestTracker, type ApiRequest } from './http/request-state.js';
 import { responseHeaders } from './http/response-headers.js';
 import { createVoiceRelay, rejectUpgrade, VOICE_PATH } from './ws/voice.js';
@@ -42,8 +43,10 @@ function sendError(deps: AppDeps, res: http.ServerResponse, err: unknown): void 
   }
   for (const [k, v] of Object.entries(appError.headers ?? {})) res.setHeader(k, v);
   res.statusCode = appError.status;
+  const body = JSON.stringify(appError.toBody(state.requestId));
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify(appError.toBody(state.requestId)));
+  res.setHeader('Content-Length', Buffer.byteLength(body)); // also on HEAD, where Node sends no body
+  res.end(body);
 }
 
 /** Swagger UI's files for /api/v1/docs (the one part of the service that serves files). */
@@ -59,14 +62,20 @@ function docsAssets(deps: AppDeps): express.Express {
     res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'");
     next();
   }, express.static(swaggerUiDir, { index: false, fallthrough: false }));
-  app.use(((err, req, res, _next) => {
-    const missing = (err as { status?: number }).status === 404;
-    sendError(deps, res, missing ? new AppError(404, 'NOT_FOUND', `No file at ${req.path}`) : err);
+  // send's refusals are the client's: 400 for an escape that does not decode (`%ff`), and every
+  // other 4xx (404, or 403 for a path that leaves the folder, `%2e%2e`) is a file that is not there.
+  app.use(((err, _req, res, _next) => {
+    const status = (err as { status?: number }).status ?? 500;
+    if (status === 400) return sendError(deps, res, validationError([{ field: 'path', message: 'is not a valid URL path' }], 'The path is not a valid URL path'));
+    if (status >= 400 && status < 500) return sendError(deps, res, new AppError(404, 'NOT_FOUND', 'No such documentation file'));
+    sendError(deps, res, err);
   }) as ErrorRequestHandler);
   return app;
 }
 
 const DOCS_ASSETS = `${API_ROOT}/docs/assets`;
+/** node:http's default, stated: more is a 431 before routing (src/http/refusals.ts). */
+const MAX_HEADER_BYTES = 16 * 1024;
 /** Probes and metrics also answer at the root, through the same pipeline as /api/v1. */
 const ROOT_ALIASES = new Set(['/health/live', '/health/ready', '/metrics']);
 
@@ -83,13 +92,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Every request: tracking, security and CORS headers; then the API pipeline (src/http/dispatch.ts),
   // or Swagger UI's files. Plain node:http: a framework's router and request decoration cost more
   // than everything else a GET /tasks does in this process (bench/fixes.md).
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, refusal?: AppError): Promise<void> => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     let path = q < 0 ? url : url.slice(0, q);
     if (ROOT_ALIASES.has(path)) path = `${API_ROOT}${path}`;
     track(req, res, path);
     if (!setResponseHeaders(req, res)) return; // a preflight, answered
+    if (refusal) return sendError(deps, res, refusal);
     if (path === DOCS_ASSETS || path.startsWith(`${DOCS_ASSETS}/`)) return void assets(req, res);
     const apiReq = Object.assign(req, { path, query: querystring.parse(q < 0 ? '' : url.slice(q + 1)), ip: proxyaddr(req, trusted) ?? '' }) as ApiRequest;
     try {
@@ -107,6 +117,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // socket up to 30 s longer than the timeout): a quarter of the shorter timeout instead.
   const server = http.createServer(
     {
+      // All headers together; the contract's bound on single headers (Cko-Signature) is this.
+      maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: Math.max(100, Math.floor(Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS) / 4)),
@@ -114,6 +126,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     (req, res) => void handle(req, res),
   );
   server.keepAliveTimeout = 5_000;
+  // Refusals before routing, in the error envelope with the usual headers (Node's are bare text).
+  server.on('clientError', answerClientError(deps.log));
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) =>
+    void handle(req, res, new AppError(417, 'EXPECTATION_FAILED', 'Only "Expect: 100-continue" is supported')),
+  );
 
   // WebSockets share the port: the voice relay on its path, a 404 for any other upgrade.
   const voice = createVoiceRelay(deps);

@@ -106,9 +106,10 @@ const schema = z.object({
   FRONTEND_URL: z.string().url().default('http://localhost:3000'),
   /**
    * The API's public address with its base path (`https://api.example.com/api/v1`), for the links
-   * the API hands out (calendar feed URLs). Unset: the request's own Host over http (development).
+   * the API hands out (calendar feed URLs, the API index). Required in production; unset in
+   * development: http://HOST:PORT/api/v1. Never taken from a request's Host header.
    */
-  PUBLIC_API_URL: optional.pipe(z.string().url().optional()),
+  PUBLIC_API_URL: optional.pipe(z.string().url().regex(/^https?:\/\//, 'must be an http(s) URL').optional()),
   PRO_PRICE_MINOR: int(999, 1),
   PRO_PRICE_CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('USD'),
   CREDIT_PRICE_MINOR: int(10, 1),
@@ -127,7 +128,18 @@ const schema = z.object({
 /** Every variable the service reads (.env.example documents each one; a test keeps them in step). */
 export const CONFIG_VARIABLES = Object.keys(schema.shape);
 
-export type Config = z.infer<typeof schema> & { isProduction: boolean; devLoginEnabled: boolean };
+export type Config = Omit<z.infer<typeof schema>, 'PUBLIC_API_URL'> & {
+  /** Always set, without a trailing slash (see the schema). */
+  PUBLIC_API_URL: string;
+  isProduction: boolean;
+  devLoginEnabled: boolean;
+};
+
+/** Where this process answers when no public address is configured (development). */
+function localApiUrl(host: string, port: number): string {
+  const h = host === '' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}/api/v1`;
+}
 
 export class ConfigError extends Error {}
 
@@ -154,5 +166,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(c.VAPID_PUBLIC_KEY) !== Boolean(c.VAPID_PRIVATE_KEY)) {
     throw new ConfigError('Set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither (Web Push stays off)');
   }
-  return { ...c, isProduction, devLoginEnabled: c.AUTH_DEV_LOGIN && !isProduction };
+  if (isProduction && !c.PUBLIC_API_URL) {
+    throw new ConfigError('PUBLIC_API_URL is required in production: the address clients reach the API at, e.g. https://api.example.com/api/v1');
+  }
+  const publicApiUrl = (c.PUBLIC_API_URL ?? localApiUrl(c.HOST, c.PORT)).replace(/\/+$/, '');
+  return { ...c, PUBLIC_API_URL: publicApiUrl, isProduction, devLoginEnabled: c.AUTH_DEV_LOGIN && !isProduction };
 }

@@ -200,6 +200,7 @@ export function productionServiceEnv(databaseUrl: string, keys: { privatePem: st
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),
+    PUBLIC_API_URL: `http://127.0.0.1:${port}/api/v1`,
     LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
     JWT_PRIVATE_KEY: keys.privatePem,

@@ -1,18 +1,14 @@
 import { createFeed, getFeedStatus, revokeFeed } from '../domain/calendar/feed-tokens.js';
 import { renderFeed } from '../domain/calendar/render-feed.js';
-import { API_ROOT } from '../http/dispatch.js';
-import { caller, type Handler, type RequestContext } from '../http/operation.js';
-
-/** Where feed URLs point: PUBLIC_API_URL, else this request's host (development). */
-const apiBaseUrl = (headers: Record<string, string | undefined>, ctx: RequestContext) =>
-  ctx.deps.config.PUBLIC_API_URL ?? `http://${headers.host ?? '127.0.0.1'}${API_ROOT}`;
+import { caller, type Handler } from '../http/operation.js';
 
 export const getCalendarFeed: Handler<'getCalendarFeed'> = async (_req, ctx) => {
   return { status: 200, body: { data: await getFeedStatus(ctx.deps.db, caller(ctx).userId) } };
 };
 
-export const createCalendarFeed: Handler<'createCalendarFeed'> = async (req, ctx) => {
-  const { feed, replay } = await createFeed(ctx.deps.db, caller(ctx).userId, apiBaseUrl(req.headers, ctx));
+export const createCalendarFeed: Handler<'createCalendarFeed'> = async (_req, ctx) => {
+  // Never from the request's Host header: a client could put any address (or markup) in it.
+  const { feed, replay } = await createFeed(ctx.deps.db, caller(ctx).userId, ctx.deps.config.PUBLIC_API_URL);
   return { status: 201, body: { data: feed }, replayBody: { data: replay } };
 };
 

@@ -2,11 +2,32 @@ import type { Handler } from '../http/operation.js';
 import { queueStats } from '../domain/health/queue-stats.js';
 import { readiness } from '../domain/health/readiness.js';
 
+export const getApiIndex: Handler<'getApiIndex'> = async (_req, ctx) => {
+  const base = ctx.deps.config.PUBLIC_API_URL;
+  const { info } = ctx.deps.contract.document;
+  return {
+    status: 200,
+    body: {
+      name: String(info.title),
+      version: String(info.version),
+      links: {
+        docs: `${base}/docs`,
+        openapi_json: `${base}/openapi.json`,
+        openapi_yaml: `${base}/openapi.yaml`,
+        health_live: `${base}/health/live`,
+        health_ready: `${base}/health/ready`,
+      },
+    },
+  };
+};
+
 export const getLiveness: Handler<'getLiveness'> = async () => ({ status: 200, body: { status: 'ok' } });
 
 export const getReadiness: Handler<'getReadiness'> = async (_req, ctx) => {
-  const report = await readiness(ctx.deps.db, ctx.deps.config.WORKER_HEARTBEAT_STALE_SECONDS);
-  return report.status === 'ok' ? { status: 200, body: report } : { status: 503, body: report };
+  const { report, problems } = await readiness(ctx.deps.db, ctx.deps.config.WORKER_HEARTBEAT_STALE_SECONDS);
+  if (report.status === 'ok') return { status: 200, body: report };
+  ctx.log.warn({ checks: problems }, 'not ready');
+  return { status: 503, body: report };
 };
 
 export const getMetrics: Handler<'getMetrics'> = async (_req, ctx) => {

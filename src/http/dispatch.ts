@@ -11,6 +11,7 @@ import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestCont
 import { rateLimitHeaders } from './rate-limit.js';
 import { createOperationRouter } from './operation-router.js';
 import { requestState, type ApiRequest } from './request-state.js';
+import { varyOn } from './response-headers.js';
 import { createRequestValidation, type RequestParts } from './request-validation.js';
 
 export const API_ROOT = '/api/v1';
@@ -61,8 +62,10 @@ export function writeStored(res: ServerResponse, r: StoredResponse, contentType 
     res.end();
     return;
   }
+  const text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
   res.setHeader('Content-Type', contentType);
-  res.end(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
+  res.setHeader('Content-Length', Buffer.byteLength(text)); // also on HEAD, where Node sends no body
+  res.end(text);
 }
 
 /**
@@ -176,7 +179,8 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
   }
 
   return async (req, res) => {
-    const match = route(req.method!, req.path);
+    // HEAD is GET without the body (Node drops what is written): same operation, status and headers.
+    const match = route(req.method === 'HEAD' ? 'GET' : req.method!, req.path);
     if (match.kind === 'not-found') throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`);
     if (match.kind === 'method-not-allowed') {
       res.setHeader('Allow', match.allow.join(', '));
@@ -191,6 +195,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
     const dep = deprecations.get(operationId);
     if (dep) for (const [k, v] of Object.entries(dep)) res.setHeader(k, v);
 
+    if (info.authenticated) varyOn(res, 'Authorization'); // also on its 401
     const auth = info.authenticated ? await authenticate(req) : null;
     if (auth) requestState(res).userId = auth.userId;
     if (info.rateLimit !== 'none') {

@@ -33,6 +33,9 @@ export const requestState = (res: ServerResponse): RequestState => (res as Track
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const QUIET = /^\/(api\/v1\/)?(health\/|metrics$)/;
+/** The calendar feed's path holds its secret, the feed's only credential: logged as `pfcal_…`. */
+const FEED_SECRET = /^(\/api\/v1\/calendar\/)[^/]+(\.ics\/*)$/;
+const loggablePath = (path: string) => path.replace(FEED_SECRET, '$1pfcal_…$2');
 
 /**
  * First step of every request: adopts the client's X-Request-ID when it is a UUID (else makes one),
@@ -57,7 +60,7 @@ export function requestTracker(log: Logger, metrics: Metrics): (req: IncomingMes
         user_id: state.userId ?? null,
         operation,
         method: req.method,
-        path,
+        path: loggablePath(path),
         status: res.statusCode,
         duration_ms: Math.round(seconds * 1e6) / 1e3,
         ...(state.errorCode ? { error_code: state.errorCode } : {}),

@@ -20,6 +20,21 @@ const SECURITY_HEADERS: [string, string][] = [
   ['X-XSS-Protection', '0'],
 ];
 
+/**
+ * No cache keeps an answer (tokens, RFC 6749 §5.1; anything a bearer token unlocks), unless the
+ * operation sets its own Cache-Control (the calendar feed's `private, no-cache`).
+ */
+const DEFAULT_CACHE_CONTROL = 'no-store';
+
+/** The headers every answer carries whatever it is, also one written on a bare socket (refusals.ts). */
+export const FIXED_HEADERS: readonly (readonly [string, string])[] = [...SECURITY_HEADERS, ['Cache-Control', DEFAULT_CACHE_CONTROL]];
+
+/** Adds a request header the answer depends on to `Vary`, keeping those already named. */
+export function varyOn(res: ServerResponse, header: string): void {
+  const current = res.getHeader('Vary');
+  res.setHeader('Vary', current ? `${String(current)}, ${header}` : header);
+}
+
 const CORS_METHODS = 'GET,POST,PUT,PATCH,DELETE';
 const CORS_ALLOWED_HEADERS = 'Authorization,Content-Type,Idempotency-Key,If-Match,X-Request-ID';
 const CORS_EXPOSED_HEADERS =
@@ -35,7 +50,7 @@ export function responseHeaders(corsOrigins: readonly string[]): (req: IncomingM
   const anyOrigin = corsOrigins.includes('*');
   const allowed = new Set(corsOrigins);
   return (req, res) => {
-    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    for (const [name, value] of FIXED_HEADERS) res.setHeader(name, value);
     const origin = req.headers.origin;
     if (anyOrigin) res.setHeader('Access-Control-Allow-Origin', '*');
     else {

@@ -25,7 +25,7 @@ export interface EventStream {
 export function openEventStream(res: ServerResponse): EventStream {
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
+    'Cache-Control': 'no-store', // an answer for one caller, like every authenticated one
     Connection: 'keep-alive',
     // nginx and similar proxies would otherwise buffer the stream
     'X-Accel-Buffering': 'no',

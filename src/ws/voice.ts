@@ -9,6 +9,7 @@ import { verifyAccessToken, type AuthContext } from '../domain/auth/access-token
 import { creditBalance } from '../domain/credits/ledger.js';
 import { effectiveLimits } from '../domain/limits/effective-limits.js';
 import { AppError, sessionEnded, tierRequired, unauthorized } from '../http/errors.js';
+import { writeRawError } from '../http/refusals.js';
 import type { LiveTranscription } from '../integrations/deepgram.js';
 import type { VoiceEndReason } from '../../db/schema/index.js';
 
@@ -38,16 +39,7 @@ export interface VoiceRelay {
 
 /** An HTTP answer on a socket that asked to upgrade: the error envelope, then the socket closes. */
 export function rejectUpgrade(socket: Duplex, err: AppError, requestId: string): void {
-  const body = JSON.stringify(err.toBody(requestId));
-  const headers = {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(body)),
-    'X-Request-ID': requestId,
-    Connection: 'close',
-    ...err.headers,
-  };
-  const reason = ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' } as Record<number, string>)[err.status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${err.status} ${reason}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+  writeRawError(socket, err, requestId);
 }
 
 export function createVoiceRelay(deps: AppDeps): VoiceRelay {

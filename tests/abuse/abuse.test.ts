@@ -236,12 +236,39 @@ describe('bytes that are not text', () => {
   });
 });
 
-describe('oversized headers', () => {
-  it('answers headers over 16 KB with 431 (Node, before the app) and keeps serving', async () => {
-    // Raw socket: Node's HTTP parser answers this itself, outside the contract.
+/** A raw answer's status, headers and JSON body: the error envelope with the security headers, or a failed expectation. */
+function expectEnvelope(text: string, status: number, code: string) {
+  const end = text.indexOf('\r\n\r\n');
+  expect(text.slice(0, end), 'status line').toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  const headers = Object.fromEntries(text.slice(0, end).split('\r\n').slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  expect(headers['content-type']).toBe('application/json; charset=utf-8');
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(headers['content-security-policy']).toContain("default-src 'none'");
+  expect(headers['strict-transport-security']).toContain('max-age=');
+  expect(headers['cache-control']).toBe('no-store');
+  const body = JSON.parse(text.slice(end + 4));
+  expect(body.error).toMatchObject({ code, request_id: headers['x-request-id'] });
+  expect(Number(headers['content-length'])).toBe(Buffer.byteLength(text.slice(end + 4)));
+}
+
+describe('refusals before routing', () => {
+  it('answers headers over 16 KB with 431 in the error envelope and keeps serving', async () => {
+    // Raw socket: Node's HTTP parser refuses this before the app sees a request.
     const reply = await rawExchange(`GET /api/v1/users/me HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(32 * 1024)}\r\n\r\n`);
-    expect(reply.text).toMatch(/^HTTP\/1\.1 431 /);
+    expectEnvelope(reply.text, 431, 'REQUEST_HEADERS_TOO_LARGE');
     await expectStillServing();
+  });
+
+  it('answers a request that is not HTTP with 400 in the error envelope', async () => {
+    for (const garbage of ['GET /api/v1/users/me HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n', 'HELLO\r\n\r\n', 'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n']) {
+      expectEnvelope((await rawExchange(garbage)).text, 400, 'VALIDATION_ERROR');
+    }
+    await expectStillServing();
+  });
+
+  it('answers an expectation it cannot meet with 417 in the error envelope', async () => {
+    const reply = await rawExchange('GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\nExpect: the-unexpected\r\nConnection: close\r\n\r\n');
+    expectEnvelope(reply.text, 417, 'EXPECTATION_FAILED');
   });
 
   it('refuses a query of 1 000 unknown parameters with a bounded list', async () => {
@@ -271,8 +298,8 @@ describe('slow clients', () => {
     }
     expect(dropped, 'the server kept a slowloris connection for 10 s').toBe(true);
     expect((await closed) - started).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
-    // Node says why when it can: 408 Request Timeout.
-    if (text) expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    // Node says why when it can: 408 Request Timeout, in the error envelope.
+    if (text) expectEnvelope(text, 408, 'REQUEST_TIMEOUT');
     await expectStillServing();
   });
 
@@ -290,7 +317,7 @@ describe('slow clients', () => {
     socket.destroy();
     expect(at, 'the server kept a stalled request for 10 s').toBeGreaterThan(0);
     expect(at - started).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
-    if (text) expect(text).toMatch(/^HTTP\/1\.1 (408|400) /);
+    if (text) expectEnvelope(text, 408, 'REQUEST_TIMEOUT');
     expect(changedTables(before, await databaseDigest(t))).toEqual([]);
     await expectStillServing();
   });

@@ -296,7 +296,7 @@ describe('streaming chat (Server-Sent Events)', () => {
     const res = await u.api.post('/ai/chat', { message: 'Help' }, { headers: SSE });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('cache-control')).toBe('no-store');
     const events = parseChatEvents(res.text);
     const deltas = events.filter((e) => e.event === 'delta');
     expect(deltas.length).toBeGreaterThan(1);

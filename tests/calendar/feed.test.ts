@@ -1,7 +1,8 @@
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldLine, vtimezone } from '../../src/domain/calendar/icalendar.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import http from 'node:http';
+import { logCapture, startTestApp, type TestApp } from '../helpers/app.js';
 import { snapshotDatabase, diffSnapshots } from '../helpers/db-snapshot.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { newTask } from '../tasks/fixtures.js';
@@ -117,6 +118,79 @@ describe('the feed URL: create, status, rotate, revoke', () => {
     expect((await t.api.get('/calendar/feed')).status).toBe(401);
     expect((await t.api.post('/calendar/feed')).status).toBe(401);
     expect((await t.api.delete('/calendar/feed')).status).toBe(401);
+  });
+});
+
+describe('what leaves the server with a feed', () => {
+  it('never writes the secret to the log or the metrics: the log line names the feed as pfcal_…', async () => {
+    const logs = logCapture();
+    const own = await startTestApp({ env: { LOG_LEVEL: 'info' }, logTo: logs });
+    try {
+      const u = await signUp(own);
+      const created = await u.api.post('/calendar/feed');
+      expect(created.status).toBe(201);
+      const url = created.body.data.url as string;
+      const token = tokenOf(url);
+      const first = await own.api.get(pathOf(url), { token: null });
+      expect(first.status).toBe(200);
+      expect((await own.api.get(pathOf(url), { token: null, headers: { 'if-none-match': first.headers.get('etag')! } })).status).toBe(304);
+      expect((await own.api.get(`${pathOf(url)}/`, { token: null })).status).toBe(200);
+      expect((await own.api.request('POST', pathOf(url), { token: null, unchecked: true })).status).toBe(405);
+      expect((await own.api.get(`/calendar/${token.slice(0, -1)}x.ics`, { token: null })).status).toBe(404);
+      const metrics = await (await fetch(`${own.baseUrl}/metrics`)).text();
+
+      const secret = token.slice('pfcal_'.length);
+      const feedLines = logs.entries().filter((e) => e.operation === 'getCalendarFeedIcs');
+      expect(feedLines.length).toBeGreaterThanOrEqual(4);
+      for (const line of feedLines) expect(line.path).toMatch(/^\/api\/v1\/calendar\/pfcal_…\.ics\/?$/);
+      for (const text of [...logs.lines, metrics]) expect(text).not.toContain(secret.slice(0, 16));
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('builds the URL from PUBLIC_API_URL, never from the request\'s Host header', async () => {
+    const evilHost = 'evil.example/"><script>alert(1)</script>';
+    /** POST /calendar/feed with a Host header of the caller's choosing (fetch sets its own). */
+    const postWithHost = (baseUrl: string, token: string, host: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const { port } = new URL(baseUrl);
+        const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v1/calendar/feed', setHost: false, headers: { host, authorization: `Bearer ${token}`, 'idempotency-key': crypto.randomUUID() } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+
+    const u = await signUp(t);
+    const dev = await postWithHost(t.baseUrl, u.token, evilHost);
+    expect(dev.status).toBe(201);
+    expect(dev.body.data.url).toMatch(/^http:\/\/127\.0\.0\.1:8000\/api\/v1\/calendar\/pfcal_[A-Za-z0-9_-]{43}\.ics$/);
+
+    const configured = await startTestApp({ env: { PUBLIC_API_URL: 'https://api.example.com/api/v1/' } });
+    try {
+      const v = await signUp(configured);
+      const res = await postWithHost(configured.baseUrl, v.token, evilHost);
+      expect(res.status).toBe(201);
+      expect(res.body.data.url).toMatch(/^https:\/\/api\.example\.com\/api\/v1\/calendar\/pfcal_[A-Za-z0-9_-]{43}\.ics$/);
+      expect(res.body.data.webcal_url).toBe(res.body.data.url.replace(/^https:/, 'webcal:'));
+    } finally {
+      await configured.close();
+    }
+  });
+
+  it('is never stored by a shared cache, and its management answers are not stored at all', async () => {
+    const u = await signUp(t);
+    const created = await u.api.post('/calendar/feed');
+    expect(created.headers.get('cache-control')).toBe('no-store');
+    expect(created.headers.get('vary')).toMatch(/\bAuthorization\b/);
+    const feed = await fetchFeed(created.body.data.url);
+    expect(feed.headers.get('cache-control')).toBe('private, no-cache');
+    const missing = await t.api.get('/calendar/pfcal_nothing.ics');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('cache-control')).toBe('no-store');
   });
 });
 

@@ -81,6 +81,8 @@ export interface TestAppOptions {
   worker?: boolean;
   /** Reuse a database instead of cloning a new one (e.g. two instances on one database). */
   databaseUrl?: string;
+  /** Where the service's log lines go (one JSON line per write) instead of stdout; set LOG_LEVEL in `env`. */
+  logTo?: { write(line: string): void };
 }
 
 /** The real HTTP server on 127.0.0.1 with a database of its own. */
@@ -90,7 +92,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config = testConfig(opts.env);
   // TEST_POOL_MAX=1 finds code that takes a second pool connection inside a transaction: it hangs
   const handle = createDatabase(databaseUrl, { max: Number(process.env.TEST_POOL_MAX ?? 10) });
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, {}, opts.logTo);
   const deps = createDeps({ config, db: handle.db, pool: handle.pool, log, keys: loadSigningKeys(config, log) });
   const app = await createApp(deps);
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
@@ -120,4 +122,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   };
   if (opts.worker) await t.startWorker();
   return t;
+}
+
+/** Collects the service's log lines: pass it as `logTo`, with LOG_LEVEL set in `env`. */
+export function logCapture(): { lines: string[]; write(line: string): void; entries(): Record<string, unknown>[] } {
+  const lines: string[] = [];
+  return { lines, write: (line) => void lines.push(line), entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }

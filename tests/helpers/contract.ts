@@ -67,6 +67,14 @@ export class ContractViolation extends Error {}
  * /api/v1 (query string removed).
  */
 export function assertMatchesContract(method: string, apiPath: string, status: number, contentType: string | null, body: unknown): void {
+  if (method === 'HEAD') {
+    // HEAD answers as GET would, without the body (RFC 9110 §9.3.2): a status GET documents.
+    if (body !== undefined && body !== '') throw new ContractViolation(`HEAD ${apiPath} → ${status}: HEAD answered with a body`);
+    const get = findOperation('GET', apiPath);
+    const documented = get ? Boolean(get.operation.responses?.[String(status)] ?? get.operation.responses?.default) : [400, 404, 405].includes(status);
+    if (!documented) throw new ContractViolation(`HEAD ${apiPath} → ${status}: status ${status} is not documented for GET`);
+    return;
+  }
   const route = findOperation(method, apiPath);
   const where = `${method} ${apiPath} → ${status}`;
   if (!route) {

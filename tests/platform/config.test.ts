@@ -19,9 +19,24 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y' })).toThrow(/JWT_PRIVATE_KEY/);
   });
 
+  it('refuses to start in production without PUBLIC_API_URL, the base of the links it hands out', () => {
+    const keys = testKeyPair();
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y', JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem };
+    expect(() => loadConfig(production)).toThrow(/PUBLIC_API_URL/);
+    expect(() => loadConfig({ ...production, PUBLIC_API_URL: '' })).toThrow(/PUBLIC_API_URL/);
+    expect(() => loadConfig({ ...production, PUBLIC_API_URL: 'javascript:alert(1)//' })).toThrow(/PUBLIC_API_URL/);
+    expect(loadConfig({ ...production, PUBLIC_API_URL: 'https://api.example.com/api/v1/' }).PUBLIC_API_URL).toBe('https://api.example.com/api/v1');
+  });
+
+  it('derives PUBLIC_API_URL from HOST and PORT in development', () => {
+    expect(loadConfig({}).PUBLIC_API_URL).toBe('http://127.0.0.1:8000/api/v1');
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '9000' }).PUBLIC_API_URL).toBe('http://127.0.0.1:9000/api/v1');
+    expect(loadConfig({ HOST: '::1', PUBLIC_API_URL: '' }).PUBLIC_API_URL).toBe('http://[::1]:8000/api/v1');
+  });
+
   it('never enables development sign-in in production', () => {
     const keys = testKeyPair();
-    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y', JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem, AUTH_DEV_LOGIN: 'true' });
+    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y', JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem, PUBLIC_API_URL: 'https://api.example.com/api/v1', AUTH_DEV_LOGIN: 'true' });
     expect(c.devLoginEnabled).toBe(false);
   });
 

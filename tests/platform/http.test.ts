@@ -1,12 +1,28 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { contract } from '../helpers/contract.js';
+import { logCapture, startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 
 let t: TestApp;
 let user: TestUser;
+const logs = logCapture();
+
+/** A request sent exactly as written (fetch would normalise `%2e%2e` and other paths). */
+function rawGet(path: string, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: new URL(t.baseUrl).port, method, path }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 beforeAll(async () => {
-  t = await startTestApp({ env: { BODY_LIMIT_BYTES: '2048' } });
+  t = await startTestApp({ env: { BODY_LIMIT_BYTES: '2048', LOG_LEVEL: 'info' }, logTo: logs });
   user = await signUp(t);
 });
 afterAll(() => t?.close());
@@ -46,6 +62,23 @@ describe('error envelope', () => {
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('NOT_FOUND');
     expect((await t.api.get('/docs/assets/docs-init.js', { unchecked: true })).status).toBe(200);
+  });
+
+  it('answers a path that leaves the documentation files with 404, and a malformed escape with 400, never a 500', async () => {
+    for (const [path, status, code] of [
+      ['/api/v1/docs/assets/%2e%2e/x', 404, 'NOT_FOUND'],
+      ['/api/v1/docs/assets/%2e%2e/%2e%2e/package.json', 404, 'NOT_FOUND'],
+      ['/api/v1/docs/assets/../../../etc/passwd', 404, 'NOT_FOUND'],
+      ['/api/v1/docs/assets/%ff', 400, 'VALIDATION_ERROR'],
+      ['/api/v1/docs/assets/%E0%A4%A', 400, 'VALIDATION_ERROR'],
+    ] as const) {
+      const res = await rawGet(path);
+      expect(res.status, path).toBe(status);
+      expect(res.headers['content-type'], path).toContain('application/json');
+      expect(JSON.parse(res.text).error.code, path).toBe(code);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+    expect(logs.entries().filter((e) => e.level === 'error'), 'nothing in the error log').toEqual([]);
   });
 
   it('answers a wrong method with 405 METHOD_NOT_ALLOWED and an Allow header', async () => {
@@ -159,6 +192,20 @@ describe('security headers and CORS', () => {
     }
   });
 
+  it('lets no cache store a token response or an authenticated one, and says which answers depend on the caller', async () => {
+    const login = await t.api.post('/auth/dev/login', { email: 'cache@example.com' });
+    expect(login.status).toBe(200);
+    expect(login.headers.get('cache-control')).toBe('no-store'); // RFC 6749 §5.1
+    for (const res of [await user.api.get('/users/me'), await user.api.get('/tasks'), await user.api.patch('/users/me', { name: 'Cached' }), await t.api.get('/users/me')]) {
+      expect(res.headers.get('cache-control'), res.text.slice(0, 100)).toBe('no-store');
+      expect(res.headers.get('vary')?.split(/\s*,\s*/)).toEqual(expect.arrayContaining(['Origin', 'Authorization']));
+    }
+    const task = await user.api.post('/tasks', { title: 'Cache me not' });
+    const got = await user.api.get(`/tasks/${task.body.data.id}`);
+    expect(got.headers.get('etag')).toBe('"1"');
+    expect(got.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('does not allow an unknown origin', async () => {
     const res = await t.api.get('/health/live', { headers: { origin: 'https://evil.example' } });
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
@@ -175,5 +222,63 @@ describe('the contract endpoints', () => {
     expect(docs.text).toContain('swagger-ui-bundle.js');
     const asset = await fetch(`${t.baseUrl}/api/v1/docs/assets/swagger-ui-bundle.js`);
     expect(asset.status).toBe(200);
+  });
+});
+
+describe('HEAD', () => {
+  const SAME = ['content-type', 'content-length', 'etag', 'cache-control', 'vary', 'allow', 'www-authenticate', 'deprecation', 'content-disposition'];
+
+  it('answers every GET operation as GET would, without the body', async () => {
+    const task = (await user.api.post('/tasks', { title: 'Head' })).body.data;
+    const feed = (await user.api.post('/calendar/feed')).body.data;
+    const example = (name: string) => (name === 'task_id' ? task.id : name === 'token' ? new URL(feed.url).pathname.split('/').pop()!.replace(/\.ics$/, '') : '0193f1a3-43b5-72f1-b384-9fa0b1c2d3e4');
+    const gets = [...contract.operations.values()].filter((op) => op.method === 'GET');
+    expect(gets.length).toBeGreaterThan(20);
+    for (const op of gets) {
+      const path = op.path.replace(/\{([^}]+)\}/g, (_, name: string) => example(name));
+      for (const token of [user.token, null]) {
+        const get = await user.api.get(path, { token });
+        const head = await user.api.request('HEAD', path, { token });
+        const where = `HEAD ${path} ${token ? 'with' : 'without'} a token`;
+        expect(head.status, where).toBe(get.status);
+        expect(head.text, where).toBe('');
+        // The metrics change between two scrapes (this test's own requests among them): not their length.
+        const same = op.operationId === 'getMetrics' ? SAME.filter((h) => h !== 'content-length') : SAME;
+        for (const h of same) expect(head.headers.get(h), `${where}: ${h}`).toBe(get.headers.get(h));
+        if (get.status === 200 && !get.headers.get('transfer-encoding')) expect(Number(head.headers.get('content-length')), where).toBeGreaterThan(0);
+      }
+    }
+  }, 60_000);
+
+  it('answers HEAD on the root aliases and the documentation files too', async () => {
+    for (const path of ['/health/live', '/metrics', '/api/v1/docs/assets/swagger-ui.css']) {
+      const res = await fetch(`${t.baseUrl}${path}`, { method: 'HEAD' });
+      expect(res.status, path).toBe(200);
+      expect(await res.text()).toBe('');
+    }
+  });
+});
+
+describe('the API index', () => {
+  it('answers GET /api/v1 with the name, the version and links to the docs, the contract and the probes', async () => {
+    for (const path of ['/api/v1', '/api/v1/']) {
+      const res = await t.api.get(path);
+      expect(res.status, path).toBe(200);
+      expect(res.body).toMatchObject({ name: 'Perpetua Flow API', version: contract.document.info.version });
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const base = t.config.PUBLIC_API_URL;
+      expect(res.body.links).toEqual({
+        docs: `${base}/docs`,
+        openapi_json: `${base}/openapi.json`,
+        openapi_yaml: `${base}/openapi.yaml`,
+        health_live: `${base}/health/live`,
+        health_ready: `${base}/health/ready`,
+      });
+      // Each link is an operation of this API.
+      for (const link of Object.values<string>(res.body.links)) {
+        const served = await t.api.get(new URL(link).pathname, { unchecked: link.endsWith('/ready') });
+        expect([200, 503], link).toContain(served.status);
+      }
+    }
   });
 });

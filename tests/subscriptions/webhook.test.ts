@@ -29,6 +29,8 @@ describe('handleCheckoutWebhook: signature', () => {
   it.each([
     ['a missing signature', null],
     ['a malformed signature', 'not-hex'],
+    ['an over-long signature', 'a'.repeat(2_000)],
+    ['a signature just under the headers limit', 'f'.repeat(15_000)],
     ['a signature made with another secret', 'other-secret'],
     ['a signature of another body', 'other-body'],
   ])('answers 401 to %s and changes nothing', async (_label, kind) => {
