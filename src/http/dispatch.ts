@@ -62,7 +62,7 @@ export function writeStored(res: ServerResponse, r: StoredResponse, contentType 
     return;
   }
   res.setHeader('Content-Type', contentType);
-  res.end(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
+  res.end(r.bodyText ?? (typeof r.body === 'string' ? r.body : JSON.stringify(r.body)));
 }
 
 /**
