@@ -2540,7 +2540,24 @@ export interface components {
         };
         /** @enum {string} */
         PerkType: "max_tasks" | "max_notes" | "daily_credits";
+        /**
+         * @description An achievement a request unlocked. `achievement_id`, `achievement_name` and `perk` are what the
+         *     production frontend parses; `id`, `name` and `description` are the seed plan's names (US9-AS4)
+         *     for the same achievement.
+         */
         AchievementUnlock: {
+            /**
+             * @description The achievement's code (same as `achievement_id`).
+             * @example tasks_5
+             */
+            id: string;
+            /**
+             * @description Same as `achievement_name`.
+             * @example Task Starter
+             */
+            name: string;
+            /** @example Complete 5 tasks. */
+            description: string;
             /** @example tasks_5 */
             achievement_id: string;
             /** @example Task Starter */
