@@ -680,6 +680,33 @@ export interface paths {
         patch: operations["updateSubtask"];
         trace?: never;
     };
+    "/subtasks/{subtask_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1a2-8d5f-7c9b-8d2e-3f4a5b6c7d8e */
+                subtask_id: components["parameters"]["SubtaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a subtask
+         * @description `updateSubtask` with `{completed: true}`, at the path the production frontend's
+         *     `useCompleteSubtask` hook calls. Completing an already completed subtask changes nothing.
+         *     Completing the last open subtask completes the task (`completed_by: auto`) and returns any
+         *     `unlocked_achievements`; a subtask of an archived task is a 409 `ARCHIVED`. The body is
+         *     optional and may only be `{}`.
+         */
+        post: operations["completeSubtask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/templates": {
         parameters: {
             query?: never;
@@ -904,7 +931,14 @@ export interface paths {
          *     (for `before`/`after`, the task's due date plus the signed `offset_minutes`).
          */
         get: operations["getReminder"];
-        put?: never;
+        /**
+         * Change a reminder (PUT form)
+         * @description Exactly `updateReminder` under PUT, kept because the production frontend's
+         *     `useUpdateReminder` hook sends `PUT /reminders/{id}` with a partial reminder. It is a partial
+         *     update despite the verb: omitted fields are unchanged, and the server recomputes
+         *     `scheduled_at` and replaces the reminder's job as for `PATCH`.
+         */
+        put: operations["replaceReminder"];
         post?: never;
         /**
          * Delete a reminder
@@ -1174,6 +1208,34 @@ export interface paths {
          *     the user's id as `entity_id` and the code in `extra_data.achievement_id`.
          */
         get: operations["listActivity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The caller's own user id (any other is a 403).
+                 * @example 0193f19f-5a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A user's activity (the caller's own)
+         * @description Alias of `listActivity` (`GET /activity`) at the path the production frontend's
+         *     `useUserActivity` hook calls, with the same filters and pages. Only the caller's own id is
+         *     served; any other id is a 403 `FORBIDDEN`, whether or not such a user exists.
+         */
+        get: operations["listUserActivity"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1855,6 +1917,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{user_id}/achievements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The caller's own user id (any other is a 403).
+                 * @example 0193f19f-5a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A user's achievement state (the caller's own)
+         * @description Alias of `getMyAchievements` (`GET /achievements/me`) at the path the production frontend's
+         *     `useUserAchievements` hook calls. Only the caller's own id is served; any other id is a 403
+         *     `FORBIDDEN`, whether or not such a user exists.
+         */
+        get: operations["getUserAchievements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/focus/start": {
         parameters: {
             query?: never;
@@ -1899,6 +1989,108 @@ export interface paths {
          *     of its `estimated_duration` counts as a focus completion.
          */
         post: operations["endFocusSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/focus-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the user's focus sessions
+         * @description The caller's focus sessions, open and ended, newest first (`started_at` descending, then `id`
+         *     descending), paginated. These are the sessions of `POST /focus/start` and `POST /focus/end`;
+         *     the production frontend's `useFocusSessions` hook reads them here.
+         */
+        get: operations["listFocusSessions"];
+        put?: never;
+        /**
+         * Start a focus session on a task (the frontend's form)
+         * @description Alias of `startFocusSession` (`POST /focus/start`) at the path the production frontend's
+         *     `useStartFocusSession` hook calls: the same body, rules, answer and errors. The server records
+         *     `started_at`; a user has at most one open session (409 `CONFLICT` naming the task of the open
+         *     one); the task must not be completed (409 `CONFLICT`) or archived (409 `ARCHIVED`).
+         */
+        post: operations["createFocusSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/focus-sessions/active": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The user's open focus session
+         * @description The caller's open focus session (at most one). With none open the answer is a 404
+         *     `NOT_FOUND` (the production frontend's `useActiveFocusSession` hook asks without retrying and
+         *     treats the error as "no session").
+         */
+        get: operations["getActiveFocusSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/focus-sessions/{focus_session_id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1b0-3d4e-7f5a-8b6c-7d8e9f0a1b2c */
+                focus_session_id: components["parameters"]["FocusSessionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End a focus session by its id
+         * @description `endFocusSession` (`POST /focus/end`) for the session named in the path, as the production
+         *     frontend's `useEndFocusSession` hook calls it: the server sets `ended_at` and measures
+         *     `duration_seconds` (whole seconds, capped at 14 400), and adds it to the task's
+         *     `focus_time_seconds`. A session that has already ended is a 409 `CONFLICT`. The body is
+         *     optional and may only be `{}`.
+         */
+        post: operations["endFocusSessionById"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{task_id}/focus-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a task's focus sessions
+         * @description The focus sessions of one of the caller's tasks, newest first, paginated, as
+         *     `listFocusSessions` lists all of them.
+         */
+        get: operations["listTaskFocusSessions"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2605,7 +2797,24 @@ export interface components {
         };
         /** @enum {string} */
         PerkType: "max_tasks" | "max_notes" | "daily_credits";
+        /**
+         * @description An achievement a request unlocked. `achievement_id`, `achievement_name` and `perk` are what the
+         *     production frontend parses; `id`, `name` and `description` are the seed plan's names (US9-AS4)
+         *     for the same achievement.
+         */
         AchievementUnlock: {
+            /**
+             * @description The achievement's code (same as `achievement_id`).
+             * @example tasks_5
+             */
+            id: string;
+            /**
+             * @description Same as `achievement_name`.
+             * @example Task Starter
+             */
+            name: string;
+            /** @example Complete 5 tasks. */
+            description: string;
             /** @example tasks_5 */
             achievement_id: string;
             /** @example Task Starter */
@@ -3584,6 +3793,10 @@ export interface components {
         FocusSessionResponse: {
             data: components["schemas"]["FocusSession"];
         };
+        FocusSessionListResponse: {
+            data: components["schemas"]["FocusSession"][];
+            pagination: components["schemas"]["Pagination"];
+        };
         /** @enum {string} */
         SubscriptionStatus: "active" | "past_due" | "grace" | "cancelled" | "expired";
         /** @description The current tier's features; perks of unlocked achievements are included in `max_tasks`, `max_notes` and `daily_credits`. */
@@ -3948,6 +4161,13 @@ export interface components {
         TombstoneId: string;
         /** @example 0193f1a3-32a4-71e0-a273-8e9fa0b1c2d3 */
         NotificationId: string;
+        /** @example 0193f1b0-3d4e-7f5a-8b6c-7d8e9f0a1b2c */
+        FocusSessionId: string;
+        /**
+         * @description The caller's own user id (any other is a 403).
+         * @example 0193f19f-5a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        UserId: string;
     };
     requestBodies: never;
     headers: {
@@ -5240,6 +5460,64 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    completeSubtask: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @example 0193f1a2-8d5f-7c9b-8d2e-3f4a5b6c7d8e */
+                subtask_id: components["parameters"]["SubtaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyRequest"];
+            };
+        };
+        responses: {
+            /** @description The completed subtask, with the achievements an auto-completion unlocked. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubtaskUpdateResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /**
+             * @description `ARCHIVED`: the subtask's task is archived.
+             *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listTemplates: {
         parameters: {
             query?: {
@@ -5772,6 +6050,53 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    replaceReminder: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @example 0193f1a2-9e60-7dac-9e3f-4a5b6c7d8e9f */
+                reminder_id: components["parameters"]["ReminderId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateReminderRequest"];
+            };
+        };
+        responses: {
+            /** @description The updated reminder. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReminderResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6335,6 +6660,68 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listUserActivity: {
+        parameters: {
+            query?: {
+                /** @description How many items to skip. */
+                offset?: components["parameters"]["Offset"];
+                /** @description How many items to return. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Only entries about this kind of entity. */
+                entity_type?: components["schemas"]["ActivityEntityType"];
+                /**
+                 * @description Only entries about this entity.
+                 * @example 0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d
+                 */
+                entity_id?: string;
+                /**
+                 * @description Only entries with this action.
+                 * @example task_completed
+                 */
+                action?: string;
+                /** @description Only entries from this source. */
+                source?: components["schemas"]["ActivitySource"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The caller's own user id (any other is a 403).
+                 * @example 0193f19f-5a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of activity entries. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityLogListResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7217,6 +7604,49 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getUserAchievements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The caller's own user id (any other is a 403).
+                 * @example 0193f19f-5a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's achievement state. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAchievementsResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     startFocusSession: {
         parameters: {
             query?: never;
@@ -7320,6 +7750,228 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listFocusSessions: {
+        parameters: {
+            query?: {
+                /** @description How many items to skip. */
+                offset?: components["parameters"]["Offset"];
+                /** @description How many items to return. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of focus sessions. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FocusSessionListResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createFocusSession: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FocusSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description The session is open. */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FocusSessionResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /**
+             * @description A session is already open (`CONFLICT`), the task is completed (`CONFLICT`), the task is
+             *     archived (`ARCHIVED`), or the first request with this `Idempotency-Key` is still running
+             *     (`IDEMPOTENCY_KEY_IN_USE`).
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getActiveFocusSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The open session. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FocusSessionResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No focus session is open (`NOT_FOUND`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    endFocusSessionById: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @example 0193f1b0-3d4e-7f5a-8b6c-7d8e9f0a1b2c */
+                focus_session_id: components["parameters"]["FocusSessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyRequest"];
+            };
+        };
+        responses: {
+            /** @description The closed session with its measured duration. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FocusSessionResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /**
+             * @description The session has already ended (`CONFLICT`), or the first request with this
+             *     `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`).
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskFocusSessions: {
+        parameters: {
+            query?: {
+                /** @description How many items to skip. */
+                offset?: components["parameters"]["Offset"];
+                /** @description How many items to return. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                /** @example 0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the task's focus sessions. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FocusSessionListResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -38,6 +38,8 @@ export interface IdempotencyKeysTable {
   state: 'in_flight' | 'completed';
   response_status: number | null;
   response_body: Json | null;
+  /** The body exactly as first sent, replayed byte for byte (null for rows stored before 0017). */
+  response_text: string | null;
   response_headers: Json<Record<string, string>> | null;
   locked_until: Timestamp | null;
   expires_at: Timestamp;

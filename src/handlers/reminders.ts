@@ -34,6 +34,11 @@ export const updateReminder: Handler<'updateReminder'> = async (req, ctx) => {
   return { status: 200, body: { data: await update(ctx.deps.db, userActor(ctx), req.params.reminder_id, req.body) } };
 };
 
+/** The production frontend updates reminders with PUT; same partial update as PATCH. */
+export const replaceReminder: Handler<'replaceReminder'> = async (req, ctx) => {
+  return { status: 200, body: { data: await update(ctx.deps.db, userActor(ctx), req.params.reminder_id, req.body) } };
+};
+
 export const deleteReminder: Handler<'deleteReminder'> = async (req, ctx) => {
   return { status: 200, body: { data: await remove(ctx.deps.db, userActor(ctx), req.params.reminder_id) } };
 };

@@ -31,6 +31,12 @@ export const replaceSubtask: Handler<'replaceSubtask'> = async (req, ctx) => {
   return { status: 200, body: { data: r.subtask, ...(r.unlockedAchievements.length > 0 ? { unlocked_achievements: r.unlockedAchievements } : {}) } };
 };
 
+/** The production frontend's useCompleteSubtask: updateSubtask with {completed: true}. */
+export const completeSubtask: Handler<'completeSubtask'> = async (req, ctx) => {
+  const r = await update(ctx.deps.db, userActor(ctx), req.params.subtask_id, { completed: true });
+  return { status: 200, body: { data: r.subtask, ...(r.unlockedAchievements.length > 0 ? { unlocked_achievements: r.unlockedAchievements } : {}) } };
+};
+
 export const deleteSubtask: Handler<'deleteSubtask'> = async (req, ctx) => {
   return { status: 200, body: { data: await remove(ctx.deps.db, userActor(ctx), req.params.subtask_id) } };
 };

@@ -62,8 +62,8 @@ export function writeStored(res: ServerResponse, r: StoredResponse, contentType 
     res.end();
     return;
   }
-  const text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
   res.setHeader('Content-Type', contentType);
+  const text = r.bodyText ?? (typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
   res.setHeader('Content-Length', Buffer.byteLength(text)); // also on HEAD, where Node sends no body
   res.end(text);
 }

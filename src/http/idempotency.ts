@@ -12,6 +12,8 @@ export interface StoredResponse {
    * calendar feed URL): the secret is never written to idempotency_keys.
    */
   replayBody?: unknown;
+  /** A replay's body exactly as first sent (JSON text), written instead of serializing `body` again. */
+  bodyText?: string;
 }
 
 export interface IdempotentRequest {
@@ -81,7 +83,7 @@ export async function withIdempotency(
   } else {
     const stored = JSON.stringify((response.replayBody !== undefined ? response.replayBody : response.body) ?? null);
     await sql`update idempotency_keys
-                 set state = 'completed', response_status = ${response.status}, response_body = ${stored}::jsonb,
+                 set state = 'completed', response_status = ${response.status}, response_body = ${stored}::jsonb, response_text = ${stored},
                      response_headers = ${JSON.stringify(response.headers)}::jsonb, locked_until = null, updated_at = now()
                 from ${WITHOUT_FLUSH_WAIT}
                where user_id = ${req.userId} and key = ${req.key}`.execute(db);
@@ -103,7 +105,7 @@ async function claim(db: Database, req: IdempotentRequest, fingerprint: string, 
 
     const row = await db
       .selectFrom('idempotency_keys')
-      .select(['fingerprint', 'state', 'response_status', 'response_body', 'response_headers', sql<boolean>`expires_at <= now()`.as('expired'), sql<boolean>`locked_until <= now()`.as('lease_over')])
+      .select(['fingerprint', 'state', 'response_status', 'response_body', 'response_text', 'response_headers', sql<boolean>`expires_at <= now()`.as('expired'), sql<boolean>`locked_until <= now()`.as('lease_over')])
       .where('user_id', '=', req.userId)
       .where('key', '=', req.key)
       .executeTakeFirst();
@@ -114,7 +116,12 @@ async function claim(db: Database, req: IdempotentRequest, fingerprint: string, 
     }
     if (row.fingerprint !== fingerprint) throw mismatch();
     if (row.state === 'completed') {
-      return { status: row.response_status!, body: row.response_body, headers: (row.response_headers ?? {}) as Record<string, string> };
+      return {
+        status: row.response_status!,
+        body: row.response_body,
+        headers: (row.response_headers ?? {}) as Record<string, string>,
+        ...(row.response_text !== null ? { bodyText: row.response_text } : {}),
+      };
     }
     if (!row.lease_over) throw inUse();
     // The first attempt died without answering: take its key over, unless another retry just did.

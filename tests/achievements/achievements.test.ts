@@ -66,13 +66,40 @@ describe('getMyAchievements', () => {
   });
 });
 
+describe('getUserAchievements (GET /users/{id}/achievements, the frontend’s hook)', () => {
+  it('is /achievements/me for the caller’s own id', async () => {
+    const ada = await signUp(t);
+    await completeViaApi(ada);
+    const res = await ada.api.get(`/users/${ada.id}/achievements`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual((await ada.api.get('/achievements/me')).body);
+    expect(res.body.data.stats.lifetime_tasks_completed).toBe(1);
+  });
+
+  it('refuses another user’s id and a nobody’s id with 403, without their data; a malformed id is 400', async () => {
+    const ada = await signUp(t);
+    const bob = await signUp(t);
+    await completeViaApi(bob);
+    for (const id of [bob.id, randomUUID()]) {
+      const res = await ada.api.get(`/users/${id}/achievements`);
+      expect([res.status, res.body.error.code]).toEqual([403, 'FORBIDDEN']);
+      expect(res.body).not.toHaveProperty('data');
+    }
+    const bad = await ada.api.get('/users/me/achievements');
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+  });
+});
+
 describe('tasks_5, tasks_25, tasks_100', () => {
   it('unlocks tasks_5 with the 5th completion, not before, and reports it in the response that caused it', async () => {
     const ada = await signUp(t);
     for (let i = 0; i < 4; i++) expect((await completeViaApi(ada)).body.unlocked_achievements).toBeUndefined();
     expect((await me(ada)).unlocked).toEqual([]);
     const fifth = await completeViaApi(ada);
-    expect(fifth.body.unlocked_achievements).toEqual([{ achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } }]);
+    // US9-AS4: the seed's {id, name, description, perk} beside the frontend's {achievement_id, achievement_name, perk}.
+    expect(fifth.body.unlocked_achievements).toEqual([
+      { id: 'tasks_5', name: 'Task Starter', description: 'Complete 5 tasks.', achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } },
+    ]);
 
     const state = await me(ada);
     expect(state.unlocked).toEqual(['tasks_5']);

@@ -65,3 +65,23 @@ describe('listActivity', () => {
     expect((await t.api.get('/activity')).status).toBe(401);
   });
 });
+
+describe('listUserActivity (GET /users/{id}/activity, the frontend’s hook)', () => {
+  it('is the caller’s own /activity, with the same filters and pages', async () => {
+    const own = await ada.api.get(`/users/${ada.id}/activity`);
+    expect(own.status).toBe(200);
+    expect(own.body).toEqual((await ada.api.get('/activity')).body);
+    const filtered = await ada.api.get(`/users/${ada.id}/activity`, { query: { action: 'user_updated', limit: 1 } });
+    expect(filtered.body).toEqual((await ada.api.get('/activity', { query: { action: 'user_updated', limit: 1 } })).body);
+  });
+
+  it('refuses another user’s id (403, without their entries) and a nobody’s id (403); a bad filter is 400', async () => {
+    for (const id of [bob.id, '0193f19f-5a2b-7c3d-8e4f-5a6b7c8d9e0f']) {
+      const res = await ada.api.get(`/users/${id}/activity`);
+      expect([res.status, res.body.error.code]).toEqual([403, 'FORBIDDEN']);
+      expect(res.text).not.toContain('Bob');
+    }
+    const bad = await ada.api.get(`/users/${ada.id}/activity`, { query: { source: 'robot' } });
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+  });
+});

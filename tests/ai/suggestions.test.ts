@@ -121,7 +121,7 @@ describe('convertNote', () => {
     expect((await u.api.post(`/notes/${notes[0]!.id}/convert`)).body.unlocked_achievements).toBeUndefined();
     const tenth = await u.api.post(`/notes/${notes[9]!.id}/convert`);
     expect(tenth.status).toBe(200);
-    expect(tenth.body.unlocked_achievements).toEqual([{ achievement_id: 'notes_10', achievement_name: expect.any(String), perk: { type: 'max_notes', value: 5 } }]);
+    expect(tenth.body.unlocked_achievements).toEqual([{ id: 'notes_10', name: expect.any(String), description: expect.any(String), achievement_id: 'notes_10', achievement_name: expect.any(String), perk: { type: 'max_notes', value: 5 } }]);
     // the perk: 15 active notes instead of 10
     for (let i = 0; i < 5; i++) expect((await u.api.post('/notes', { content: `extra ${i}` })).status).toBe(201);
     expect((await u.api.post('/notes', { content: 'one too many' })).body.error).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 15 });

@@ -12,6 +12,7 @@ import { drainCredits } from '../helpers/credits.js';
 import { diffSnapshots, snapshotDatabase } from '../helpers/db-snapshot.js';
 import { contract, documentedCodes, operations, type Operation } from '../helpers/operations.js';
 import {
+  createFocusSession,
   createNote,
   createNotifications,
   createReminder,
@@ -20,6 +21,7 @@ import {
   createTemplate,
   createTombstone,
   isOwnedIdKind,
+  ownUser,
   type OwnedIdKind,
   type OwnedResource,
 } from '../helpers/resources.js';
@@ -204,6 +206,8 @@ describe('(b) another user’s ids get the documented 403 (or 404) and change no
     note_id: () => createNote(owner),
     template_id: () => createTemplate(owner),
     tombstone_id: (op) => createTombstone(owner, op.info.path.startsWith('/notes/') ? 'note' : 'task'),
+    focus_session_id: () => createFocusSession(owner),
+    user_id: async () => ownUser(owner),
     notification_id: async () => {
       const n = notificationPool.shift();
       if (!n) throw new Error('the notification pool is empty');

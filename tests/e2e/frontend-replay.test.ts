@@ -23,6 +23,7 @@ import {
   CreditBalanceSchema,
   CreditTransactionSchema,
   dataOf,
+  FocusSessionSchema,
   ForceCompleteResultSchema,
   GenerateSubtasksResponseSchema,
   GoogleAuthResponseSchema,
@@ -48,10 +49,8 @@ import {
 // preflight; each 2xx body is parsed with the frontend's own zod schemas (frontend-schemas.ts), and
 // TestClient checks every answer against openapi.yaml as well.
 //
-// Not replayed, because our contract has no such operation (the frontend only defines them in
-// unused hooks or the service worker): POST /subtasks/{id}/complete (#17), PUT /reminders/{id}
-// (#24), POST /reminders/{id}/fire (#25), GET /users/{id}/achievements (#33), /focus-sessions*
-// (#48–52), GET /users/{id}/activity (#54).
+// Not replayed, because our contract has no such operation (only the unauthenticated service
+// worker calls it): POST /reminders/{id}/fire (#25).
 
 let app: BillingApp;
 let google: FakeGoogle;
@@ -256,6 +255,33 @@ describe('the production frontend’s calls', () => {
     expect((await fe.get('/tasks', listOf(TaskSchema))).data.map((x) => x.id)).toContain(s.offsite.id);
   });
 
+  it('the unused hooks: #24 useUpdateReminder (PUT, partial), #51/#50/#52/#48/#49 focus sessions (none active is a 404), #17 useCompleteSubtask {}, #33 useUserAchievements', async () => {
+    const task = (await fe.call('POST', '/tasks', { title: 'Write the offsite agenda', priority: 'medium', due_date: datetimeLocal(2 * DAY), estimated_duration: 30 }, dataOf(TaskSchema))).data;
+    const reminder = (await fe.call('POST', '/reminders', { task_id: task.id, type: 'before', offset_minutes: -15, scheduled_at: shift(task.due_date!, -15), method: 'in_app' }, dataOf(ReminderSchema))).data;
+    const moved = (await fe.call('PUT', `/reminders/${reminder.id}`, { type: 'before', offset_minutes: -60 }, dataOf(ReminderSchema))).data;
+    expect(moved).toMatchObject({ id: reminder.id, type: 'before', offset_minutes: -60, method: 'in_app', scheduled_at: shift(task.due_date!, -60) });
+
+    const started = (await fe.call('POST', '/focus-sessions', { task_id: task.id }, dataOf(FocusSessionSchema))).data;
+    expect(started).toMatchObject({ task_id: task.id, user_id: s.userId, ended_at: null, duration_seconds: null });
+    expect((await fe.get('/focus-sessions/active', dataOf(FocusSessionSchema))).data.id).toBe(started.id);
+    const ended = (await fe.call('POST', `/focus-sessions/${started.id}/end`, {}, dataOf(FocusSessionSchema))).data;
+    expect(ended).toMatchObject({ id: started.id, ended_at: expect.stringMatching(/Z$/), duration_seconds: expect.any(Number) });
+    // None open: the hook (retry: false) gets an error, which it shows as no session.
+    const none = await fe.send('GET', '/focus-sessions/active');
+    expect(none.status).toBe(404);
+    expect(frontendErrorCode(none.body)).toBe('NOT_FOUND');
+    expect((await fe.get('/focus-sessions', listOf(FocusSessionSchema))).data.map((x) => x.id)).toEqual([started.id]);
+    expect((await fe.get(`/tasks/${task.id}/focus-sessions`, listOf(FocusSessionSchema))).data).toEqual([ended]);
+
+    const subtask = (await fe.call('POST', `/tasks/${task.id}/subtasks`, { title: 'List the topics' }, dataOf(SubtaskSchema))).data;
+    const completed = (await fe.call('POST', `/subtasks/${subtask.id}/complete`, {}, dataOf(SubtaskSchema))).data;
+    expect(completed).toMatchObject({ id: subtask.id, completed: true, completed_at: expect.stringMatching(/Z$/) });
+    expect((await fe.get(`/tasks/${task.id}`, dataOf(TaskSchema))).data).toMatchObject({ completed: true, completed_by: 'auto' });
+
+    const mine = (await fe.get(`/users/${s.userId}/achievements`, dataOf(AchievementDataSchema))).data;
+    expect(mine).toEqual((await fe.get('/achievements/me', dataOf(AchievementDataSchema))).data);
+  });
+
   it('#10 useForceCompleteTask {version}: the task, the unlocks ({achievement_id, achievement_name, perk}) and the streak; #31 shows the unlock as an id', async () => {
     // PendingCompletionsBar completes tasks until four count, so that the forced one is the fifth.
     const lifetime = async () => (await fe.get('/achievements/me', dataOf(AchievementDataSchema))).data.stats.lifetime_tasks_completed;
@@ -395,6 +421,13 @@ describe('the production frontend’s calls', () => {
     expect(entries.length - rejected.length).toBeGreaterThan(0);
   });
 
+  it('#54 useUserActivity GET /users/{id}/activity: the caller’s own /activity, parsed as #53', async () => {
+    const res = await fe.send('GET', `/users/${s.userId}/activity`);
+    const entries = parseAsFrontend(res, z.object({ data: z.array(z.unknown()) }), 'GET /users/{id}/activity').data;
+    expect(entries).toEqual(parseAsFrontend(await fe.send('GET', '/activity'), z.object({ data: z.array(z.unknown()) }), 'GET /activity').data);
+    expect(entries.filter((e) => ActivityLogSchema.safeParse(e).success).length).toBeGreaterThan(0);
+  });
+
   it('§7.21 the service worker polls GET /reminders and GET /tasks without Authorization: 401, so it shows nothing', async () => {
     const sw = new FrontendClient(app.t.api);
     for (const endpoint of ['/reminders', '/tasks']) {
@@ -433,6 +466,8 @@ describe('the production frontend’s calls', () => {
       'GET /notifications', 'PATCH /notifications/{notification_id}/read', 'DELETE /notifications/{notification_id}',
       'GET /subscription', 'POST /subscription/upgrade', 'POST /subscription/cancel', 'POST /subscription/purchase-credits',
       'GET /activity',
+      'POST /subtasks/{subtask_id}/complete', 'PUT /reminders/{reminder_id}', 'GET /users/{user_id}/achievements', 'GET /users/{user_id}/activity',
+      'GET /focus-sessions', 'POST /focus-sessions', 'GET /focus-sessions/active', 'POST /focus-sessions/{focus_session_id}/end', 'GET /tasks/{task_id}/focus-sessions',
     ];
     expect(expected.filter((call) => !sent.has(call))).toEqual([]);
     expect(fe.preflights.length).toBeGreaterThan(expected.length);

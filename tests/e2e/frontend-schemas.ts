@@ -287,3 +287,16 @@ export const ActivityLogSchema = z.object({
   request_id: uuid.nullable(),
   created_at: datetime,
 });
+
+// ---------------------------------------------------------------- focus sessions (§3.12; unused hooks)
+
+export const FocusSessionSchema = z.object({
+  id: uuid,
+  user_id: uuid,
+  task_id: uuid,
+  started_at: datetime,
+  ended_at: datetime.nullable(),
+  duration_seconds: z.number().int().min(0).nullable(),
+  created_at: datetime,
+  updated_at: datetime,
+});

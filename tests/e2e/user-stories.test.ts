@@ -491,7 +491,7 @@ const stories: Array<[string, (s: Session) => Promise<void>]> = [
         unlocks.push(done.unlocked_achievements ?? []);
       }
       expect(unlocks.slice(0, 4).flat()).toEqual([]);
-      expect(unlocks[4]).toEqual([{ achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } }]);
+      expect(unlocks[4]).toEqual([{ id: 'tasks_5', name: 'Task Starter', description: 'Complete 5 tasks.', achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } }]);
 
       const after = await mine();
       expect(after.unlocked).toEqual(['tasks_5']);

@@ -5,7 +5,7 @@ import type { TestUser } from './users.js';
 // as a user would build them. `view()` is the owner's own read of the resource, to compare before
 // and after someone else touches it.
 
-export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id'] as const;
+export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id', 'focus_session_id', 'user_id'] as const;
 export type OwnedIdKind = (typeof OWNED_ID_KINDS)[number];
 export const isOwnedIdKind = (name: string): name is OwnedIdKind => (OWNED_ID_KINDS as readonly string[]).includes(name);
 
@@ -70,6 +70,31 @@ export async function createTemplate(owner: TestUser): Promise<OwnedResource> {
   };
 }
 
+/**
+ * An open focus session on a new task. A user has one open session at most: an open one is ended
+ * first, so a second call leaves the first session ended and the new one open.
+ */
+export async function createFocusSession(owner: TestUser): Promise<OwnedResource> {
+  const task = await createTask(owner);
+  const active = await owner.api.get('/focus-sessions/active');
+  if (active.status === 200) ok(await owner.api.post(`/focus-sessions/${active.body.data.id}/end`, {}), 'end the open focus session');
+  const session = ok(await owner.api.post('/focus-sessions', { task_id: task.id }), 'start a focus session').data;
+  return {
+    kind: 'focus_session_id',
+    id: session.id,
+    view: async () => ({ sessions: await viewOf(owner, `/tasks/${task.id}/focus-sessions`), task: await task.view() }),
+  };
+}
+
+/** The user themself, for the routes under /users/{user_id}: their own achievements and activity are the view. */
+export function ownUser(owner: TestUser): OwnedResource {
+  return {
+    kind: 'user_id',
+    id: owner.id,
+    view: async () => ({ achievements: await viewOf(owner, '/achievements/me'), activity: await viewOf(owner, '/activity') }),
+  };
+}
+
 /** A deleted task's tombstone, or a deleted note's when `of` is `note`. */
 export async function createTombstone(owner: TestUser, of: 'task' | 'note' = 'task'): Promise<OwnedResource> {
   const item = of === 'note' ? await createNote(owner) : await createTask(owner);
@@ -120,5 +145,9 @@ export async function createOwned(owner: TestUser, kind: Exclude<OwnedIdKind, 'n
       return createTemplate(owner);
     case 'tombstone_id':
       return createTombstone(owner, opts.tombstoneOf);
+    case 'focus_session_id':
+      return createFocusSession(owner);
+    case 'user_id':
+      return ownUser(owner);
   }
 }

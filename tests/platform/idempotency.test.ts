@@ -30,6 +30,18 @@ describe('Idempotency-Key', () => {
     expect(await activityCount(user.id)).toBe(before + 2);
   });
 
+  it('replays the stored body byte for byte, keys in the order of the first answer (jsonb would reorder them)', async () => {
+    // A task has many keys of different lengths: jsonb stores object keys shortest first.
+    const key = 'key-bytes-1';
+    const first = await user.api.post('/tasks', { title: 'Prepare the quarterly report', description: 'Collect the figures.', priority: 'high', estimated_duration: 90 }, { idempotencyKey: key });
+    expect(first.status).toBe(201);
+    expect(Object.keys(first.body.data).length).toBeGreaterThan(15);
+    const replay = await user.api.post('/tasks', { title: 'Prepare the quarterly report', description: 'Collect the figures.', priority: 'high', estimated_duration: 90 }, { idempotencyKey: key });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.status).toBe(201);
+    expect(replay.text).toBe(first.text);
+  });
+
   it('treats a body with its keys reordered as the same request', async () => {
     await user.api.patch('/users/me', { name: 'Order', timezone: 'UTC' }, { idempotencyKey: 'key-order' });
     const replay = await user.api.patch('/users/me', { timezone: 'UTC', name: 'Order' }, { idempotencyKey: 'key-order' });

@@ -269,3 +269,35 @@ describe('reminder_fire', () => {
     }
   });
 });
+
+describe('replaceReminder (PUT /reminders/{id}, the frontend’s useUpdateReminder)', () => {
+  it('is updateReminder under PUT: the fields sent change, the others stay, scheduled_at and the job follow', async () => {
+    const task = await newTask(user, { due_date: inDays(2) });
+    const r = (await user.api.post(`/tasks/${task.id}/reminders`, { type: 'before', offset_minutes: -60, method: 'in_app' })).body.data;
+    const res = await user.api.put(`/reminders/${r.id}`, { offset_minutes: -1440 });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ id: r.id, type: 'before', method: 'in_app', offset_minutes: -1440, scheduled_at: minutesAfter(task.due_date, -1440) });
+    const list = await jobs(t, 'reminder_fire', `reminder:${r.id}`);
+    expect(list.map((j) => j.run_at.toISOString())).toEqual([res.body.data.scheduled_at]);
+    const at = inDays(1);
+    const abs = await user.api.put(`/reminders/${r.id}`, { type: 'absolute', scheduled_at: at, method: 'push' });
+    expect(abs.body.data).toMatchObject({ type: 'absolute', offset_minutes: null, scheduled_at: at, method: 'push' });
+    expect((await user.api.get(`/reminders/${r.id}`)).body.data).toEqual(abs.body.data);
+  });
+
+  it('answers 403 for another user’s reminder, 404 for a missing one, 400 for an empty or unknown body; nothing changes', async () => {
+    const task = await newTask(user, { due_date: inDays(2) });
+    const r = (await user.api.post(`/tasks/${task.id}/reminders`, { type: 'before', offset_minutes: 60 })).body.data;
+    const job = await jobOf(r.id);
+    const foreign = await other.api.put(`/reminders/${r.id}`, { offset_minutes: -5 });
+    expect([foreign.status, foreign.body.error.code]).toEqual([403, 'FORBIDDEN']);
+    const unknown = await user.api.put(`/reminders/${missing}`, { offset_minutes: -5 });
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    for (const body of [{}, { offset_minutes: -5, fired: false }, { type: 'before' as const, offset_minutes: 'soon' }]) {
+      const res = await user.api.put(`/reminders/${r.id}`, body);
+      expect([res.status, res.body.error.code], JSON.stringify(body)).toEqual([400, 'VALIDATION_ERROR']);
+    }
+    expect((await user.api.get(`/reminders/${r.id}`)).body.data).toEqual(r);
+    expect(await jobOf(r.id)).toEqual(job);
+  });
+});

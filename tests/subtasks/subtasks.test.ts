@@ -207,3 +207,36 @@ describe('deleteSubtask', () => {
     expect(await order(task.id)).toEqual([['a', 0]]);
   });
 });
+
+describe('completeSubtask (POST /subtasks/{id}/complete, the frontend’s useCompleteSubtask)', () => {
+  it('completes the subtask; completing the last open one auto-completes the task and returns the unlocks; again changes nothing', async () => {
+    const user = await signUp(t);
+    const task = await newTask(user);
+    const a = await newSubtask(user, task.id, 'a');
+    const b = await newSubtask(user, task.id, 'b');
+    const first = await user.api.post(`/subtasks/${a.id}/complete`, {});
+    expect(first.status).toBe(200);
+    expect(first.body.data).toMatchObject({ id: a.id, completed: true, completed_at: expect.stringMatching(/Z$/) });
+    // Without a body too.
+    const last = await user.api.post(`/subtasks/${b.id}/complete`);
+    expect(last.status).toBe(200);
+    expect((await user.api.get(`/tasks/${task.id}`)).body.data).toMatchObject({ completed: true, completed_by: 'auto', completed_at: last.body.data.completed_at });
+    const again = await user.api.post(`/subtasks/${a.id}/complete`, {});
+    expect(again.body.data).toEqual(first.body.data);
+  });
+
+  it('answers 403 for another user’s subtask, 404 for a missing one, 409 ARCHIVED, 400 for a body other than {}; nothing changes', async () => {
+    const task = await newTask(user);
+    const a = await newSubtask(user, task.id, 'a');
+    const foreign = await other.api.post(`/subtasks/${a.id}/complete`, {});
+    expect([foreign.status, foreign.body.error.code]).toEqual([403, 'FORBIDDEN']);
+    const unknown = await user.api.post(`/subtasks/${missing}/complete`, {});
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const withBody = await user.api.post(`/subtasks/${a.id}/complete`, { completed: false });
+    expect([withBody.status, withBody.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    await user.api.patch(`/tasks/${task.id}`, { version: 1, archived: true });
+    const archived = await user.api.post(`/subtasks/${a.id}/complete`, {});
+    expect([archived.status, archived.body.error.code]).toEqual([409, 'ARCHIVED']);
+    expect((await user.api.get(`/tasks/${task.id}/subtasks`)).body.data[0]).toMatchObject({ id: a.id, completed: false, completed_at: null });
+  });
+});

@@ -14,7 +14,7 @@ const events: DomainEvent[] = [];
 const unlockFor = new Set<string>();
 onEvent('task.completed', async (_trx, e) => {
   events.push(e);
-  return unlockFor.has(e.taskId) ? { unlockedAchievements: [{ achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } }] } : {};
+  return unlockFor.has(e.taskId) ? { unlockedAchievements: [{ id: 'tasks_5', name: 'Task Starter', description: 'Complete 5 tasks.', achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } }] } : {};
 });
 onEvent('task.created', async (_trx, e) => void events.push(e));
 onEvent('task.deleted', async (_trx, e) => void events.push(e));
@@ -278,7 +278,7 @@ describe('updateTask', () => {
     const task = await newTask(user);
     unlockFor.add(task.id);
     const res = await user.api.patch(`/tasks/${task.id}`, { completed: true });
-    expect(res.body.unlocked_achievements).toContainEqual({ achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } });
+    expect(res.body.unlocked_achievements).toContainEqual({ id: 'tasks_5', name: 'Task Starter', description: 'Complete 5 tasks.', achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } });
   });
 
   it('checks a version sent with a toggle', async () => {

@@ -22,6 +22,10 @@ export const presentDefinition = (d: AchievementDefinitionRow): AchievementDefin
 });
 
 export const presentUnlock = (d: AchievementDefinitionRow): AchievementUnlock => ({
+  // The seed's names (US9-AS4) beside the frontend's.
+  id: d.id,
+  name: d.name,
+  description: d.description,
   achievement_id: d.id,
   achievement_name: d.name,
   perk: d.perk_type && d.perk_value ? { type: d.perk_type, value: d.perk_value } : null,

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
-import type { Database } from '../../../db/index.js';
+import type { Database, Executor } from '../../../db/index.js';
 import type { FocusSessionRow } from '../../../db/schema/index.js';
-import { AppError, archived, conflict } from '../../http/errors.js';
+import { AppError, archived, conflict, forbidden, notFound } from '../../http/errors.js';
+import { toPage, type PageParams } from '../../http/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { lockFor } from '../locks.js';
@@ -69,20 +70,62 @@ export async function endFocusSession(db: Database, actor: Actor, taskId: string
       .forUpdate()
       .executeTakeFirst();
     if (!open) throw new AppError(404, 'NOT_FOUND', 'There is no open focus session on this task');
-    const duration = Math.min(MAX_SESSION_SECONDS, Math.max(0, Math.floor((now.getTime() - open.started_at.getTime()) / 1000)));
-    const endedAt = now < open.started_at ? open.started_at : now;
-    const session = await trx
-      .updateTable('focus_sessions')
-      .set({ ended_at: endedAt, duration_seconds: duration, updated_at: new Date() })
-      .where('id', '=', open.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await trx
-      .updateTable('task_instances')
-      .set({ focus_time_seconds: sql<number>`focus_time_seconds + ${duration}`, updated_at: new Date() })
-      .where('id', '=', taskId)
-      .execute();
-    await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: taskId, action: 'focus_ended', source: actor.source, requestId: actor.requestId, extra: { focus_session_id: session.id, duration_seconds: duration } });
-    return session;
+    return closeSession(trx, actor, open, now);
   });
+}
+
+/**
+ * `POST /focus-sessions/{id}/end` (the frontend's hook): the same as `endFocusSession` for the
+ * session named by its id. Another user's session is a 403; one already ended a 409.
+ */
+export async function endFocusSessionById(db: Database, actor: Actor, sessionId: string, now = new Date()): Promise<FocusSessionRow> {
+  return db.transaction().execute(async (trx) => {
+    const found = await trx.selectFrom('focus_sessions').select(['user_id', 'task_id']).where('id', '=', sessionId).executeTakeFirst();
+    if (!found) throw notFound('Focus session');
+    if (found.user_id !== actor.userId) throw forbidden();
+    // The same lock order as endFocusSession: the user's focus lock, the task row, then the session.
+    await lockFor(trx, 'focus', actor.userId);
+    await ownedTask(trx, actor.userId, found.task_id, { forUpdate: true });
+    const session = await trx.selectFrom('focus_sessions').selectAll().where('id', '=', sessionId).forUpdate().executeTakeFirst();
+    if (!session) throw notFound('Focus session'); // its task was deleted meanwhile
+    if (session.ended_at !== null) throw conflict('This focus session has already ended');
+    return closeSession(trx, actor, session, now);
+  });
+}
+
+/** Ends an open session (locked by the caller): measures it and adds the time to its task. */
+async function closeSession(trx: Executor, actor: Actor, open: FocusSessionRow, now: Date): Promise<FocusSessionRow> {
+  const duration = Math.min(MAX_SESSION_SECONDS, Math.max(0, Math.floor((now.getTime() - open.started_at.getTime()) / 1000)));
+  const endedAt = now < open.started_at ? open.started_at : now;
+  const session = await trx
+    .updateTable('focus_sessions')
+    .set({ ended_at: endedAt, duration_seconds: duration, updated_at: new Date() })
+    .where('id', '=', open.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx
+    .updateTable('task_instances')
+    .set({ focus_time_seconds: sql<number>`focus_time_seconds + ${duration}`, updated_at: new Date() })
+    .where('id', '=', open.task_id)
+    .execute();
+  await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: open.task_id, action: 'focus_ended', source: actor.source, requestId: actor.requestId, extra: { focus_session_id: session.id, duration_seconds: duration } });
+  return session;
+}
+
+/** The caller's open session (`GET /focus-sessions/active`); 404 when none is open. */
+export async function activeFocusSession(db: Executor, userId: string): Promise<FocusSession> {
+  const open = await db.selectFrom('focus_sessions').selectAll().where('user_id', '=', userId).where('ended_at', 'is', null).executeTakeFirst();
+  if (!open) throw new AppError(404, 'NOT_FOUND', 'No focus session is open');
+  return presentFocusSession(open);
+}
+
+/** The caller's sessions, or one of their tasks' (403/404 for the task), newest first. */
+export async function listFocusSessions(db: Executor, userId: string, filter: { taskId?: string }, page: PageParams) {
+  if (filter.taskId !== undefined) await ownedTask(db, userId, filter.taskId);
+  const base = db
+    .selectFrom('focus_sessions')
+    .where('user_id', '=', userId)
+    .$if(filter.taskId !== undefined, (q) => q.where('task_id', '=', filter.taskId!));
+  const rows = await base.selectAll().orderBy('started_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute();
+  return toPage(rows, page, presentFocusSession, async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
 }
