@@ -2159,6 +2159,16 @@ export interface components {
         Tier: "free" | "pro";
         /** @enum {string} */
         Priority: "low" | "medium" | "high";
+        /**
+         * @description Omitted on create, `medium`.
+         * @default medium
+         */
+        PriorityOnCreate: components["schemas"]["Priority"];
+        /**
+         * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server). Omitted on create, `""`.
+         * @default
+         */
+        DescriptionOnCreate: string;
         Pagination: {
             offset: number;
             limit: number;
@@ -2397,8 +2407,7 @@ export interface components {
             id: components["schemas"]["Uuid"];
             /** @enum {string} */
             status: "active" | "completed" | "failed";
-            /** @enum {string|null} */
-            end_reason: "end_stream" | "disconnected" | "max_duration" | "insufficient_credits" | "provider_failed" | "server_shutdown" | null;
+            end_reason: ("end_stream" | "disconnected" | "max_duration" | "insufficient_credits" | "provider_failed" | "server_shutdown") | null;
             transcript: string;
             duration_seconds: number;
             credits_used: number;
@@ -2457,8 +2466,7 @@ export interface components {
             completed: boolean;
             /** Format: date-time */
             completed_at: string | null;
-            /** @enum {string|null} */
-            completed_by: "manual" | "auto" | "force" | null;
+            completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
             subtask_count: number;
@@ -2514,8 +2522,7 @@ export interface components {
             completed: boolean;
             /** Format: date-time */
             completed_at: string | null;
-            /** @enum {string|null} */
-            completed_by: "manual" | "auto" | "force" | null;
+            completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
             subtask_count: number;
@@ -2533,8 +2540,7 @@ export interface components {
             archived: boolean;
             voice_url: string | null;
             voice_duration_seconds: number | null;
-            /** @enum {string|null} */
-            transcription_status: "pending" | "completed" | "failed" | null;
+            transcription_status: ("pending" | "completed" | "failed") | null;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
         };
@@ -2597,13 +2603,8 @@ export interface components {
         CreateTaskRequest: {
             /** @description Trimmed; not only whitespace. */
             title: string;
-            /**
-             * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server).
-             * @default
-             */
-            description?: string;
-            /** @default medium */
-            priority?: components["schemas"]["Priority"];
+            description?: components["schemas"]["DescriptionOnCreate"];
+            priority?: components["schemas"]["PriorityOnCreate"];
             /** @description At most 30 days after now; `null` or omitted: no due date. Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
@@ -2782,13 +2783,8 @@ export interface components {
         CreateTemplateRequest: {
             /** @description Trimmed; not only whitespace. */
             title: string;
-            /**
-             * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server).
-             * @default
-             */
-            description?: string;
-            /** @default medium */
-            priority?: components["schemas"]["Priority"];
+            description?: components["schemas"]["DescriptionOnCreate"];
+            priority?: components["schemas"]["PriorityOnCreate"];
             /**
              * @description RFC 5545 RRULE value without the `RRULE:` prefix and without DTSTART; FREQ is DAILY, WEEKLY, MONTHLY or YEARLY.
              * @example FREQ=WEEKLY;BYDAY=MO
@@ -2812,6 +2808,12 @@ export interface components {
             /** @description `false` stops generation; `true` resumes it. */
             active?: boolean;
         };
+        /**
+         * @description Omitted on create, `in_app`.
+         * @default in_app
+         * @enum {string}
+         */
+        ReminderMethodOnCreate: "push" | "in_app";
         /** @description A relative (`before`/`after`) or an absolute reminder; `type` tells which. */
         CreateReminderRequest: components["schemas"]["CreateRelativeReminderRequest"] | components["schemas"]["CreateAbsoluteReminderRequest"];
         /** Relative reminder */
@@ -2822,27 +2824,16 @@ export interface components {
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         /** Absolute reminder */
         CreateAbsoluteReminderRequest: {
             /** @constant */
             type: "absolute";
-            /**
-             * @description Omitted, `null` or 0; stored `null`.
-             * @enum {integer|null}
-             */
+            /** @description Omitted, `null` or 0; stored `null`. */
             offset_minutes?: 0 | null;
             scheduled_at: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         /** @description As `CreateReminderRequest`, with the task in `task_id`. */
         CreateReminderForTaskRequest: components["schemas"]["CreateRelativeReminderForTaskRequest"] | components["schemas"]["CreateAbsoluteReminderForTaskRequest"];
@@ -2859,11 +2850,7 @@ export interface components {
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         /** Absolute reminder */
         CreateAbsoluteReminderForTaskRequest: {
@@ -2874,17 +2861,10 @@ export interface components {
             task_id: string;
             /** @constant */
             type: "absolute";
-            /**
-             * @description Omitted, `null` or 0; stored `null`.
-             * @enum {integer|null}
-             */
+            /** @description Omitted, `null` or 0; stored `null`. */
             offset_minutes?: 0 | null;
             scheduled_at: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         UpdateReminderRequest: {
             /** @enum {string} */
@@ -3058,18 +3038,20 @@ export interface components {
              */
             task_id?: string;
             context?: {
-                /**
-                 * @description Show the assistant the user's incomplete, non-hidden tasks.
-                 * @default false
-                 */
-                include_tasks?: boolean;
-                /**
-                 * @description How many of those tasks, earliest due first.
-                 * @default 10
-                 */
-                task_limit?: number;
+                include_tasks?: components["schemas"]["ChatContextIncludeTasks"];
+                task_limit?: components["schemas"]["ChatContextTaskLimit"];
             };
         };
+        /**
+         * @description Show the assistant the user's incomplete, non-hidden tasks.
+         * @default false
+         */
+        ChatContextIncludeTasks: boolean;
+        /**
+         * @description How many of those tasks, earliest due first.
+         * @default 10
+         */
+        ChatContextTaskLimit: number;
         /**
          * @description An action the assistant proposes. Nothing happens until the client sends
          *     `{"action_type": type, "action_data": data}` to `POST /ai/confirm-action`.
@@ -3650,11 +3632,8 @@ export interface components {
             received: true;
             /** @description `true` when this delivery changed something. */
             processed: boolean;
-            /**
-             * @description Why the event was not processed (`ignored`: it refers to nothing it can change); `null` when it was.
-             * @enum {string|null}
-             */
-            reason: "duplicate" | "unknown_event_type" | "ignored" | null;
+            /** @description Why the event was not processed (`ignored`: it refers to nothing it can change); `null` when it was. */
+            reason: ("duplicate" | "unknown_event_type" | "ignored") | null;
         };
     };
     responses: {
