@@ -52,7 +52,9 @@ describe('openapi.yaml', () => {
       expect(statuses, `${op.operationId} 500`).toContain('500');
       if (op.authenticated) expect(statuses, `${op.operationId} 401`).toContain('401');
       if (op.rateLimit !== 'none') expect(statuses, `${op.operationId} 429`).toContain('429');
-      if (op.idempotent) expect(statuses, `${op.operationId} 422`).toContain('422');
+      // The mismatch 422 is the `default` response: Prism's mock answers invalid requests with a declared 422 (or 4XX) before the 400.
+      expect(statuses, `${op.operationId} declares 422 or 4XX`).not.toEqual(expect.arrayContaining([expect.stringMatching(/^(422|4XX)$/)]));
+      if (op.idempotent) expect(raw(op.operationId).responses.default, `${op.operationId} 422 (default)`).toEqual({ $ref: '#/components/responses/IdempotencyKeyMismatch' });
       if (op.hasBody) expect(statuses, `${op.operationId} 413/415`).toEqual(expect.arrayContaining(['413', '415']));
     }
   });
