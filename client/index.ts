@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import type { paths } from '../codegen/api.js';
 
@@ -15,6 +14,8 @@ export interface PerpetuaClientOptions {
 }
 
 const MUTATING = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+// Web Crypto, in browsers and in Node 19+: the client runs in both.
+const randomUUID = () => globalThis.crypto.randomUUID();
 
 // The client fills in Idempotency-Key itself, so callers may omit it (or set one to retry with).
 type OptionalKey<H> = H extends { 'Idempotency-Key': unknown } ? Omit<H, 'Idempotency-Key'> & { 'Idempotency-Key'?: string } : H;

@@ -2381,6 +2381,16 @@ export interface components {
         Tier: "free" | "pro";
         /** @enum {string} */
         Priority: "low" | "medium" | "high";
+        /**
+         * @description Omitted on create, `medium`.
+         * @default medium
+         */
+        PriorityOnCreate: components["schemas"]["Priority"];
+        /**
+         * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server). Omitted on create, `""`.
+         * @default
+         */
+        DescriptionOnCreate: string;
         Pagination: {
             offset: number;
             limit: number;
@@ -2654,8 +2664,7 @@ export interface components {
             id: components["schemas"]["Uuid"];
             /** @enum {string} */
             status: "active" | "completed" | "failed";
-            /** @enum {string|null} */
-            end_reason: "end_stream" | "disconnected" | "max_duration" | "insufficient_credits" | "provider_failed" | "server_shutdown" | null;
+            end_reason: ("end_stream" | "disconnected" | "max_duration" | "insufficient_credits" | "provider_failed" | "server_shutdown") | null;
             transcript: string;
             duration_seconds: number;
             credits_used: number;
@@ -2714,8 +2723,7 @@ export interface components {
             completed: boolean;
             /** Format: date-time */
             completed_at: string | null;
-            /** @enum {string|null} */
-            completed_by: "manual" | "auto" | "force" | null;
+            completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
             subtask_count: number;
@@ -2771,8 +2779,7 @@ export interface components {
             completed: boolean;
             /** Format: date-time */
             completed_at: string | null;
-            /** @enum {string|null} */
-            completed_by: "manual" | "auto" | "force" | null;
+            completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
             subtask_count: number;
@@ -2790,8 +2797,7 @@ export interface components {
             archived: boolean;
             voice_url: string | null;
             voice_duration_seconds: number | null;
-            /** @enum {string|null} */
-            transcription_status: "pending" | "completed" | "failed" | null;
+            transcription_status: ("pending" | "completed" | "failed") | null;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
         };
@@ -2871,13 +2877,8 @@ export interface components {
         CreateTaskRequest: {
             /** @description Trimmed; not only whitespace. */
             title: string;
-            /**
-             * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server).
-             * @default
-             */
-            description?: string;
-            /** @default medium */
-            priority?: components["schemas"]["Priority"];
+            description?: components["schemas"]["DescriptionOnCreate"];
+            priority?: components["schemas"]["PriorityOnCreate"];
             /** @description At most 30 days after now; `null` or omitted: no due date. Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
@@ -3056,13 +3057,8 @@ export interface components {
         CreateTemplateRequest: {
             /** @description Trimmed; not only whitespace. */
             title: string;
-            /**
-             * @description At most 1000 characters on the free tier, 2000 on Pro (checked by the server).
-             * @default
-             */
-            description?: string;
-            /** @default medium */
-            priority?: components["schemas"]["Priority"];
+            description?: components["schemas"]["DescriptionOnCreate"];
+            priority?: components["schemas"]["PriorityOnCreate"];
             /**
              * @description RFC 5545 RRULE value without the `RRULE:` prefix and without DTSTART; FREQ is DAILY, WEEKLY, MONTHLY or YEARLY.
              * @example FREQ=WEEKLY;BYDAY=MO
@@ -3086,6 +3082,12 @@ export interface components {
             /** @description `false` stops generation; `true` resumes it. */
             active?: boolean;
         };
+        /**
+         * @description Omitted on create, `in_app`.
+         * @default in_app
+         * @enum {string}
+         */
+        ReminderMethodOnCreate: "push" | "in_app";
         /** @description A relative (`before`/`after`) or an absolute reminder; `type` tells which. */
         CreateReminderRequest: components["schemas"]["CreateRelativeReminderRequest"] | components["schemas"]["CreateAbsoluteReminderRequest"];
         /** Relative reminder */
@@ -3096,27 +3098,16 @@ export interface components {
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         /** Absolute reminder */
         CreateAbsoluteReminderRequest: {
             /** @constant */
             type: "absolute";
-            /**
-             * @description Omitted, `null` or 0; stored `null`.
-             * @enum {integer|null}
-             */
+            /** @description Omitted, `null` or 0; stored `null`. */
             offset_minutes?: 0 | null;
             scheduled_at: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         /** @description As `CreateReminderRequest`, with the task in `task_id`. */
         CreateReminderForTaskRequest: components["schemas"]["CreateRelativeReminderForTaskRequest"] | components["schemas"]["CreateAbsoluteReminderForTaskRequest"];
@@ -3133,11 +3124,7 @@ export interface components {
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         /** Absolute reminder */
         CreateAbsoluteReminderForTaskRequest: {
@@ -3148,17 +3135,10 @@ export interface components {
             task_id: string;
             /** @constant */
             type: "absolute";
-            /**
-             * @description Omitted, `null` or 0; stored `null`.
-             * @enum {integer|null}
-             */
+            /** @description Omitted, `null` or 0; stored `null`. */
             offset_minutes?: 0 | null;
             scheduled_at: components["schemas"]["InputTimestamp"];
-            /**
-             * @default in_app
-             * @enum {string}
-             */
-            method?: "push" | "in_app";
+            method?: components["schemas"]["ReminderMethodOnCreate"];
         };
         UpdateReminderRequest: {
             /** @enum {string} */
@@ -3332,18 +3312,20 @@ export interface components {
              */
             task_id?: string;
             context?: {
-                /**
-                 * @description Show the assistant the user's incomplete, non-hidden tasks.
-                 * @default false
-                 */
-                include_tasks?: boolean;
-                /**
-                 * @description How many of those tasks, earliest due first.
-                 * @default 10
-                 */
-                task_limit?: number;
+                include_tasks?: components["schemas"]["ChatContextIncludeTasks"];
+                task_limit?: components["schemas"]["ChatContextTaskLimit"];
             };
         };
+        /**
+         * @description Show the assistant the user's incomplete, non-hidden tasks.
+         * @default false
+         */
+        ChatContextIncludeTasks: boolean;
+        /**
+         * @description How many of those tasks, earliest due first.
+         * @default 10
+         */
+        ChatContextTaskLimit: number;
         /**
          * @description An action the assistant proposes. Nothing happens until the client sends
          *     `{"action_type": type, "action_data": data}` to `POST /ai/confirm-action`.
@@ -3928,11 +3910,8 @@ export interface components {
             received: true;
             /** @description `true` when this delivery changed something. */
             processed: boolean;
-            /**
-             * @description Why the event was not processed (`ignored`: it refers to nothing it can change); `null` when it was.
-             * @enum {string|null}
-             */
-            reason: "duplicate" | "unknown_event_type" | "ignored" | null;
+            /** @description Why the event was not processed (`ignored`: it refers to nothing it can change); `null` when it was. */
+            reason: ("duplicate" | "unknown_event_type" | "ignored") | null;
         };
     };
     responses: {
@@ -3996,7 +3975,12 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The `Idempotency-Key` was used before with a different method, path or body (`IDEMPOTENCY_KEY_MISMATCH`). */
+        /**
+         * @description Status 422: the `Idempotency-Key` was used before with a different method, path or body
+         *     (`IDEMPOTENCY_KEY_MISMATCH`). Declared as the `default` response, and only 422 is sent
+         *     under it (`x-statuses`), so that mock servers answer an invalid request with the 400 the
+         *     server sends: Prism picks a declared 422 before a 400 (see "Idempotency" above).
+         */
         IdempotencyKeyMismatch: {
             headers: {
                 [name: string]: unknown;
@@ -4623,10 +4607,10 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     updateCurrentUser: {
@@ -4662,10 +4646,10 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     exportCurrentUser: {
@@ -4808,10 +4792,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     getTask: {
@@ -4883,10 +4867,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     updateTask: {
@@ -4966,10 +4950,10 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     forceCompleteTask: {
@@ -5033,10 +5017,10 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     listTombstones: {
@@ -5120,10 +5104,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     listSubtasks: {
@@ -5217,10 +5201,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     reorderSubtasks: {
@@ -5286,10 +5270,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     replaceSubtask: {
@@ -5344,10 +5328,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     deleteSubtask: {
@@ -5396,10 +5380,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     updateSubtask: {
@@ -5454,10 +5438,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     completeSubtask: {
@@ -5612,10 +5596,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     getTemplate: {
@@ -5686,10 +5670,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     updateTemplate: {
@@ -5745,10 +5729,10 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     generateTemplateInstance: {
@@ -5799,10 +5783,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     listTaskReminders: {
@@ -5908,10 +5892,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     listReminders: {
@@ -6016,10 +6000,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     getReminder: {
@@ -6137,10 +6121,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     updateReminder: {
@@ -6184,10 +6168,10 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     listNotifications: {
@@ -6260,10 +6244,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     markAllNotificationsRead: {
@@ -6296,10 +6280,10 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     deleteNotification: {
@@ -6337,10 +6321,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     registerPushSubscription: {
@@ -6402,10 +6386,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     removePushSubscription: {
@@ -6445,10 +6429,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     getCalendarFeed: {
@@ -6509,10 +6493,10 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     revokeCalendarFeed: {
@@ -6546,10 +6530,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     getCalendarFeedIcs: {
@@ -6897,10 +6881,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     getNote: {
@@ -6971,10 +6955,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     updateNote: {
@@ -7026,10 +7010,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     recoverNote: {
@@ -7075,10 +7059,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     convertNote: {
@@ -7125,10 +7109,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["AiServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     chatWithAssistant: {
@@ -7171,10 +7155,10 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["AiTaskRateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["AiServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     streamChatWithAssistant: {
@@ -7220,10 +7204,10 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["AiTaskRateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["AiServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     generateSubtasks: {
@@ -7273,10 +7257,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["AiTaskRateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["AiServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     confirmAiAction: {
@@ -7330,10 +7314,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     transcribeAudio: {
@@ -7385,7 +7369,6 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             /** @description Deepgram is down or timed out, or `DEEPGRAM_API_KEY` is not set (`TRANSCRIPTION_SERVICE_UNAVAILABLE`). Nothing is charged. */
@@ -7397,6 +7380,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     getAiCredits: {
@@ -7697,10 +7681,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     endFocusSession: {
@@ -7749,10 +7733,10 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     listFocusSessions: {
@@ -8035,10 +8019,10 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["SubscriptionCheckoutConflict"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["PaymentServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     upgradeSubscription: {
@@ -8077,10 +8061,10 @@ export interface operations {
             409: components["responses"]["SubscriptionCheckoutConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["PaymentServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     cancelSubscription: {
@@ -8131,10 +8115,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     purchaseCredits: {
@@ -8194,10 +8178,10 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["PaymentServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     handleCheckoutWebhook: {

@@ -86,7 +86,10 @@ export function assertMatchesContract(method: string, apiPath: string, status: n
     throw new ContractViolation(`${where}: no operation in the contract for this request`);
   }
   const responses = route.operation.responses ?? {};
-  const declared = responses[String(status)] ?? responses.default;
+  // A `default` response documents only the statuses its `x-statuses` names (the Idempotency-Key
+  // mismatch 422, declared as `default` so that Prism's mock answers invalid requests with 400).
+  const fallback = resolve(responses.default);
+  const declared = responses[String(status)] ?? (fallback?.['x-statuses']?.includes(status) ? responses.default : undefined);
   if (!declared) throw new ContractViolation(`${where}: status ${status} is not documented for ${route.operation.operationId}`);
   const response = resolve(declared);
   const content = response.content as Record<string, any> | undefined;

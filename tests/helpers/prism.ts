@@ -149,3 +149,85 @@ export async function callEveryOperation(baseUrl: string): Promise<OperationResu
   }
   return results;
 }
+
+export interface InvalidRequestCase {
+  name: string;
+  method: string;
+  /** Contract path, without /api/v1. */
+  path: string;
+  body?: unknown;
+  /** Sent with the bearer token and JSON content type; `Idempotency-Key` unless `noKey`. */
+  headers?: Record<string, string>;
+  noKey?: boolean;
+  /** What the server answers, and so what the mock must answer. */
+  status: number;
+  code: string;
+}
+
+const task = { title: 'Water the plants' };
+
+/**
+ * Requests the server refuses, and what it answers: QA's tests against `prism mock` must see the
+ * same status and error code. Prism cannot tell a missing `Idempotency-Key` from other invalid
+ * input, so it answers that with the first 400 example (`VALIDATION_ERROR`) unless asked for
+ * `keyRequired` with `Prefer`; the mismatch 422 (the `default` response) only with `Prefer: code=422`.
+ */
+export const invalidRequestCases: InvalidRequestCase[] = [
+  { name: 'createTask without title', method: 'POST', path: '/tasks', body: { description: 'no title' }, status: 400, code: 'VALIDATION_ERROR' },
+  { name: 'createTask with a priority outside the enum', method: 'POST', path: '/tasks', body: { ...task, priority: 'urgent' }, status: 400, code: 'VALIDATION_ERROR' },
+  { name: 'createTask with an unknown field', method: 'POST', path: '/tasks', body: { ...task, colour: 'red' }, status: 400, code: 'VALIDATION_ERROR' },
+  { name: 'updateCurrentUser with an unknown field', method: 'PATCH', path: '/users/me', body: { nickname: 'Ada' }, status: 400, code: 'VALIDATION_ERROR' },
+  { name: 'createNote with an empty content', method: 'POST', path: '/notes', body: { content: '' }, status: 400, code: 'VALIDATION_ERROR' },
+  { name: 'listTasks with limit above 100', method: 'GET', path: '/tasks?limit=1000', status: 400, code: 'VALIDATION_ERROR' },
+  { name: 'createTask without Idempotency-Key', method: 'POST', path: '/tasks', body: task, noKey: true, status: 400, code: 'VALIDATION_ERROR' },
+  {
+    name: 'createTask without Idempotency-Key, asking for the keyRequired example',
+    method: 'POST',
+    path: '/tasks',
+    body: task,
+    noKey: true,
+    headers: { prefer: 'code=400, example=keyRequired' },
+    status: 400,
+    code: 'IDEMPOTENCY_KEY_REQUIRED',
+  },
+  { name: 'createTask asking for the mismatch (Prefer: code=422)', method: 'POST', path: '/tasks', body: task, headers: { prefer: 'code=422' }, status: 422, code: 'IDEMPOTENCY_KEY_MISMATCH' },
+];
+
+export interface InvalidRequestResult {
+  name: string;
+  status: number;
+  code: string | undefined;
+  /** Why the answer is not the one the server gives, or not valid against the contract; null when it is. */
+  problem: string | null;
+}
+
+/** Sends each of `invalidRequestCases` to a Prism mock and compares its answer with the server's. */
+export async function callInvalidRequests(baseUrl: string): Promise<InvalidRequestResult[]> {
+  const results: InvalidRequestResult[] = [];
+  for (const c of invalidRequestCases) {
+    const headers: Record<string, string> = { authorization: 'Bearer mock-token', ...c.headers };
+    if (c.body !== undefined) headers['content-type'] = 'application/json';
+    if (!c.noKey && c.method !== 'GET') headers['idempotency-key'] = '5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f';
+    const url = new URL(c.path.slice(1), `${baseUrl}/`);
+    const res = await fetch(url, { method: c.method, headers, body: c.body === undefined ? undefined : JSON.stringify(c.body) });
+    const text = await res.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    const result: InvalidRequestResult = { name: c.name, status: res.status, code: body?.error?.code, problem: null };
+    results.push(result);
+    if (res.status !== c.status || result.code !== c.code) {
+      result.problem = `expected ${c.status} ${c.code}, got ${res.status}: ${text.slice(0, 200)}`;
+      continue;
+    }
+    try {
+      assertMatchesContract(c.method, url.pathname, res.status, res.headers.get('content-type'), body);
+    } catch (err) {
+      result.problem = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return results;
+}
