@@ -2151,7 +2151,7 @@ export interface components {
         Timestamp: string;
         /**
          * Format: date-time
-         * @description An instant with a zone (`Z` or an offset); a value without a zone is rejected.
+         * @description An instant with a zone (`Z` or an offset), from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z in UTC; a value without a zone, or outside that range, is a 400 `VALIDATION_ERROR` naming the field.
          * @example 2026-01-19T11:30:00+01:00
          */
         InputTimestamp: string;
