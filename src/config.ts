@@ -125,8 +125,12 @@ export type Config = z.infer<typeof schema> & { isProduction: boolean; devLoginE
 
 export class ConfigError extends Error {}
 
+/** A variable set to nothing (`PORT=`, as an env file that lists every variable has it) is not set. */
+export const isUnset = (value: string | undefined): boolean => value === undefined || value.trim() === '';
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  // One rule for every variable: an empty value means the default.
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => !isUnset(v))));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
