@@ -37,6 +37,8 @@ const schema = z.object({
     .default('http://localhost:3000')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   TRUST_PROXY: z.string().default('loopback'),
+  // When set, /metrics answers only to `Authorization: Bearer <METRICS_TOKEN>` (recommended in production).
+  METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
 
   JWT_PRIVATE_KEY: pem,
   JWT_PUBLIC_KEY: pem,
@@ -56,6 +58,9 @@ const schema = z.object({
   RATE_LIMIT_GENERAL: int(100, 1),
   RATE_LIMIT_AI: int(20, 1),
   RATE_LIMIT_AUTH: int(10, 1),
+  // Checkout.com webhook deliveries per client IP, and fetches of one calendar feed URL (whoever fetches it).
+  RATE_LIMIT_WEBHOOK: int(300, 1),
+  RATE_LIMIT_CALENDAR_FEED: int(30, 1),
   RATE_LIMIT_WINDOW_SECONDS: int(60, 1, 3600),
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
 

@@ -12,7 +12,12 @@ export const CONTRACT_PATH = path.join(PROJECT_ROOT, 'openapi.yaml');
 /** The parsed contract `npm run build` leaves, used only when it was parsed from this very text. */
 const PARSED_CONTRACT_PATH = path.join(PROJECT_ROOT, 'dist', 'openapi.json');
 
-export type RateLimitBucket = 'general' | 'ai' | 'auth' | 'none';
+/**
+ * The rate-limit bucket an operation names in `x-rate-limit`, and what it counts by: `general` and
+ * `ai` per user (per client IP without a token), `auth` and `webhook` per client IP,
+ * `calendar-feed` per URL (the path holds the feed's secret: one bucket per feed, whoever fetches it).
+ */
+export type RateLimitBucket = 'general' | 'ai' | 'auth' | 'webhook' | 'calendar-feed' | 'none';
 
 export interface OperationInfo {
   operationId: OperationId;
