@@ -12,6 +12,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 FROM node:20.20-bookworm-slim
 # WORKER_METRICS_PORT: the worker's own /metrics (the API ignores it; 0 turns it off).
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 WORKER_METRICS_PORT=9465
+# Behind a load balancer on a private network: its X-Forwarded-For names the client, so per-IP limits
+# count clients, not the balancer. Override with the balancer's own addresses where they are known.
+ENV TRUST_PROXY=loopback,linklocal,uniquelocal
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json openapi.yaml tsconfig.json ./

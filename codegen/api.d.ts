@@ -82,6 +82,11 @@ export interface paths {
          *     `http_errors_total{operation,code}`, `jobs_queued{task}`, `jobs_failed{task}` and
          *     `db_pool_connections{state}`, plus the Node.js process metrics. Job outcomes are counted by
          *     the worker on its own `/metrics` (`WORKER_METRICS_PORT`).
+         *
+         *     When the server has `METRICS_TOKEN` set (recommended in production), the scrape must send
+         *     `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time); without it, or with
+         *     another value, the answer is 401. Without `METRICS_TOKEN` the metrics are open to anyone
+         *     who can reach the port.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -1159,8 +1164,9 @@ export interface paths {
          * @description The user's tasks and recurring tasks as an iCalendar (RFC 5545) feed, for Google Calendar,
          *     Apple Calendar, Outlook and any client that subscribes to a URL. No bearer token: the
          *     secret in the path is the credential. An unknown, rotated or revoked secret is a 404 that
-         *     tells nothing more (the same as for a URL that never existed). Rate limit: the general
-         *     bucket, per client IP.
+         *     tells nothing more (the same as for a URL that never existed). Rate limit: the
+         *     `calendar-feed` bucket, per feed URL whichever address fetches it (`RATE_LIMIT_CALENDAR_FEED`,
+         *     30 per minute; calendar services fetch many users' feeds from a few addresses).
          *
          *     Contents (`text/calendar; charset=utf-8`, CRLF line endings, lines folded at 75 octets):
          *     * One `VEVENT` per open task with a due date — not completed, hidden or archived; deleted
@@ -2282,7 +2288,8 @@ export interface paths {
          *     or missing signature is a 401 (only a body that is not a JSON event object at all is refused
          *     earlier, with 400). Without `CHECKOUT_WEBHOOK_SECRET` the webhook answers 503 and Checkout.com
          *     retries later. The response is a bare object (no `data` envelope), and there is no
-         *     `Idempotency-Key`.
+         *     `Idempotency-Key`. Rate limit: the `webhook` bucket, per client IP (`RATE_LIMIT_WEBHOOK`,
+         *     300 per minute); Checkout.com retries a 429 later.
          *
          *     **Exactly once.** Each event `id` is processed exactly once, even when Checkout.com delivers it
          *     twice at the same time: the id is recorded in the same transaction as the event's effects.
@@ -2373,7 +2380,7 @@ export interface components {
         Timestamp: string;
         /**
          * Format: date-time
-         * @description An instant with a zone (`Z` or an offset); a value without a zone is rejected.
+         * @description An instant with a zone (`Z` or an offset), from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z in UTC; a value without a zone, or outside that range, is a 400 `VALIDATION_ERROR` naming the field.
          * @example 2026-01-19T11:30:00+01:00
          */
         InputTimestamp: string;
@@ -4268,6 +4275,15 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationError"];
+            /** @description `METRICS_TOKEN` is set and the request does not carry it as a bearer token (`UNAUTHORIZED`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8210,6 +8226,9 @@ export interface operations {
             /** @description The event was received; `processed` says whether it changed anything. */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8236,6 +8255,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["PaymentServiceUnavailable"];
         };

@@ -37,6 +37,8 @@ const schema = z.object({
     .default('http://localhost:3000')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   TRUST_PROXY: z.string().default('loopback'),
+  // When set, /metrics answers only to `Authorization: Bearer <METRICS_TOKEN>` (recommended in production).
+  METRICS_TOKEN: optional.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
 
   JWT_PRIVATE_KEY: pem,
   JWT_PUBLIC_KEY: pem,
@@ -59,6 +61,9 @@ const schema = z.object({
   RATE_LIMIT_GENERAL: int(100, 1),
   RATE_LIMIT_AI: int(20, 1),
   RATE_LIMIT_AUTH: int(10, 1),
+  // Checkout.com webhook deliveries per client IP, and fetches of one calendar feed URL (whoever fetches it).
+  RATE_LIMIT_WEBHOOK: int(300, 1),
+  RATE_LIMIT_CALENDAR_FEED: int(30, 1),
   RATE_LIMIT_WINDOW_SECONDS: int(60, 1, 3600),
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
 
@@ -143,8 +148,12 @@ function localApiUrl(host: string, port: number): string {
 
 export class ConfigError extends Error {}
 
+/** A variable set to nothing (`PORT=`, as an env file that lists every variable has it) is not set. */
+export const isUnset = (value: string | undefined): boolean => value === undefined || value.trim() === '';
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  // One rule for every variable: an empty value means the default.
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => !isUnset(v))));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

@@ -28,6 +28,7 @@ async function main() {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   log.info({ port, host: config.HOST, devLogin: config.devLoginEnabled }, `API listening on http://${config.HOST}:${port}/api/v1`);
+  if (config.isProduction && !config.METRICS_TOKEN) log.warn('METRICS_TOKEN is not set: /metrics is open to anyone who can reach this port');
 
   return { log, stop: [() => app.close(), () => db.destroy(), () => database.stop()] };
 }

@@ -1,3 +1,4 @@
+import { checkMetricsToken } from '../http/metrics.js';
 import type { Handler } from '../http/operation.js';
 import { queueStats } from '../domain/health/queue-stats.js';
 import { readiness } from '../domain/health/readiness.js';
@@ -30,7 +31,8 @@ export const getReadiness: Handler<'getReadiness'> = async (_req, ctx) => {
   return { status: 503, body: report };
 };
 
-export const getMetrics: Handler<'getMetrics'> = async (_req, ctx) => {
+export const getMetrics: Handler<'getMetrics'> = async (req, ctx) => {
+  checkMetricsToken(req.headers.authorization, ctx.deps.config.METRICS_TOKEN);
   const { metrics, db } = ctx.deps;
   try {
     const rows = await queueStats(db);

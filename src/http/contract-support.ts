@@ -12,6 +12,11 @@ const PARAMETER_LOCATIONS = new Set(['path', 'query', 'header']);
 const SCALAR_TYPES = new Set(['string', 'integer', 'number', 'boolean']);
 /** The one security scheme the dispatcher checks: `Authorization: Bearer <access token>`. */
 const BEARER_SCHEME = 'bearerAuth';
+/**
+ * Schemes the dispatcher leaves to one operation's handler, which checks them itself: the scheme
+ * may appear only there, as an optional alternative (`[{}, {scheme: []}]`).
+ */
+const HANDLER_CHECKED_SCHEMES: Record<string, string> = { metricsToken: 'getMetrics' };
 
 /** Where and what, e.g. `GET /tasks: parameter "tags" in query: array values (style/explode)`. */
 export type UnsupportedFeature = string;
@@ -27,13 +32,21 @@ export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeatur
   const resolve = resolver(doc);
 
   for (const [name, scheme] of Object.entries<Record<string, any>>(doc.components?.securitySchemes ?? {})) {
-    if (name !== BEARER_SCHEME || scheme.type !== 'http' || String(scheme.scheme).toLowerCase() !== 'bearer') {
+    const known = name === BEARER_SCHEME || name in HANDLER_CHECKED_SCHEMES;
+    if (!known || scheme.type !== 'http' || String(scheme.scheme).toLowerCase() !== 'bearer') {
       found.push(`security scheme "${name}": only "${BEARER_SCHEME}" (http bearer) is checked`);
     }
   }
-  const checkSecurity = (where: string, security: unknown) => {
+  const checkSecurity = (where: string, security: unknown, operationId?: string) => {
     if (!Array.isArray(security)) return;
     const alternatives = security.map((s: Record<string, unknown>) => Object.keys(s));
+    const handlerChecked = alternatives.flat().filter((k) => k in HANDLER_CHECKED_SCHEMES);
+    if (handlerChecked.length) {
+      const own = handlerChecked.every((k) => HANDLER_CHECKED_SCHEMES[k] === operationId);
+      const optional = alternatives.length === 2 && alternatives.some((keys) => keys.length === 0) && alternatives.some((keys) => keys.length === 1);
+      if (!own || !optional) found.push(`${where}: ${handlerChecked.join(', ')} is checked only by ${handlerChecked.map((k) => HANDLER_CHECKED_SCHEMES[k]).join(', ')}, as [{}, {scheme: []}]`);
+      return;
+    }
     if (alternatives.some((keys) => keys.some((k) => k !== BEARER_SCHEME))) found.push(`${where}: security other than "${BEARER_SCHEME}"`);
     if (alternatives.length > 1) found.push(`${where}: alternative security requirements (optional authentication)`);
   };
@@ -52,7 +65,7 @@ export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeatur
       for (const key of Object.keys(op)) {
         if (!OPERATION_KEYS.has(key) && !key.startsWith('x-')) found.push(`${where}: "${key}"`);
       }
-      checkSecurity(where, op.security);
+      checkSecurity(where, op.security, op.operationId);
       for (const raw of [...(item.parameters ?? []), ...(op.parameters ?? [])]) {
         const p = resolve(raw);
         const what = `${where}: parameter "${p.name}" in ${p.in}`;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../project-root.js';
 import type { OperationId } from './operation.js';
@@ -11,7 +12,12 @@ export const CONTRACT_PATH = path.join(PROJECT_ROOT, 'openapi.yaml');
 /** The parsed contract `npm run build` leaves, used only when it was parsed from this very text. */
 const PARSED_CONTRACT_PATH = path.join(PROJECT_ROOT, 'dist', 'openapi.json');
 
-export type RateLimitBucket = 'general' | 'ai' | 'auth' | 'none';
+/**
+ * The rate-limit bucket an operation names in `x-rate-limit`, and what it counts by: `general` and
+ * `ai` per user (per client IP without a token), `auth` and `webhook` per client IP,
+ * `calendar-feed` per URL (the path holds the feed's secret: one bucket per feed, whoever fetches it).
+ */
+export type RateLimitBucket = 'general' | 'ai' | 'auth' | 'webhook' | 'calendar-feed' | 'none';
 
 export interface OperationInfo {
   operationId: OperationId;
@@ -88,9 +94,36 @@ export const CONTRACT_SCHEMA_ID = 'contract';
  */
 export function contractAjv(contract: Contract, opts: { coerceTypes?: boolean } = {}): Ajv2020 {
   const ajv = new Ajv2020({ strict: false, allErrors: true, discriminator: false, coerceTypes: opts.coerceTypes ?? false, validateSchema: false });
+  addContractFormats(ajv);
+  ajv.addSchema({ $id: CONTRACT_SCHEMA_ID, components: contract.document.components }, CONTRACT_SCHEMA_ID);
+  return ajv;
+}
+
+/** The instants the contract's `date-time` values may name: 1970-01-01T00:00:00Z up to the end of 9999 (UTC). */
+export const EARLIEST_INSTANT_MS = Date.UTC(1970, 0, 1);
+export const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+const rfc3339DateTime = fullFormats['date-time'] as { validate: (s: string) => boolean };
+const rfc3339Date = fullFormats.date as { validate: (s: string) => boolean };
+
+/**
+ * The formats of the contract: JSON Schema's (ajv-formats), OpenAPI's int32/int64, and `date-time`
+ * and `date` bounded to the years 1970–9999 — a `date-time` by the instant it names (in UTC, so
+ * `1970-01-01T00:30:00+01:00` is too early), which is also what the service stores and answers in
+ * `…Z` form. Years beyond these have no RFC 3339 spelling once normalised to UTC (`-000001-…`,
+ * `+010000-…`), so every date input is refused with a 400 before it reaches a handler.
+ */
+export function addContractFormats(ajv: Ajv2020): void {
   addFormats.default(ajv);
   ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 });
   ajv.addFormat('int64', { type: 'number', validate: Number.isInteger });
-  ajv.addSchema({ $id: CONTRACT_SCHEMA_ID, components: contract.document.components }, CONTRACT_SCHEMA_ID);
-  return ajv;
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (s: string) => {
+      if (!rfc3339DateTime.validate(s)) return false;
+      const ms = Date.parse(s.replace(' ', 'T'));
+      return ms >= EARLIEST_INSTANT_MS && ms <= LATEST_INSTANT_MS;
+    },
+  });
+  ajv.addFormat('date', { type: 'string', validate: (s: string) => rfc3339Date.validate(s) && s >= '1970-01-01' && s <= '9999-12-31' });
 }

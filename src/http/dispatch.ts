@@ -8,7 +8,7 @@ import { hasBodyBytes, isJson } from './json-body.js';
 import { deprecationHeaders } from './deprecation.js';
 import { withIdempotency, type StoredResponse } from './idempotency.js';
 import type { HandlerRegistry, OperationId, OperationRequest, Reply, RequestContext, StreamReplayer, StreamReply } from './operation.js';
-import { rateLimitHeaders } from './rate-limit.js';
+import { rateLimitHeaders, rateLimitKey } from './rate-limit.js';
 import { createOperationRouter } from './operation-router.js';
 import { requestState, type ApiRequest } from './request-state.js';
 import { varyOn } from './response-headers.js';
@@ -199,8 +199,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
     const auth = info.authenticated ? await authenticate(req) : null;
     if (auth) requestState(res).userId = auth.userId;
     if (info.rateLimit !== 'none') {
-      const key = info.rateLimit === 'auth' || !auth ? `ip:${req.ip}` : `user:${auth.userId}`;
-      const state = await deps.rateLimits.consume(info.rateLimit, key);
+      const state = await deps.rateLimits.consume(info.rateLimit, rateLimitKey(info.rateLimit, req, auth?.userId));
       for (const [k, v] of Object.entries(rateLimitHeaders(state))) res.setHeader(k, v);
     }
     // Validation comes next: first what it would choke on, and what PostgreSQL cannot store.

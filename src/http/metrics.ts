@@ -1,5 +1,7 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import client from 'prom-client';
+import { AppError } from './errors.js';
 
 /**
  * The service's Prometheus metrics, in a registry of their own so several apps in one process
@@ -54,3 +56,18 @@ export function createMetrics(opts: { collectDefault?: boolean; pool?: pg.Pool }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Throws the 401 unless `authorization` is `Bearer <token>`; without a token (`METRICS_TOKEN`
+ * unset) anyone may scrape. Compared as SHA-256 digests in constant time, so neither the
+ * comparison nor the lengths tell how much of a guess was right.
+ */
+export function checkMetricsToken(authorization: string | undefined, token: string | undefined): void {
+  if (token === undefined) return;
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1] ?? '';
+  if (!timingSafeEqual(digest(presented), digest(token))) {
+    throw new AppError(401, 'UNAUTHORIZED', 'The metrics need the METRICS_TOKEN bearer token', undefined, undefined, { 'WWW-Authenticate': 'Bearer realm="metrics"' });
+  }
+}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
@@ -22,14 +23,27 @@ export const rateLimitHeaders = (s: RateLimitState): Record<string, string> => (
   'X-RateLimit-Reset': String(s.resetSeconds),
 });
 
+/** What a request counts against in `bucket`: see RateLimitBucket. A URL is hashed, since a feed's URL is its secret. */
+export function rateLimitKey(bucket: Exclude<RateLimitBucket, 'none'>, req: { ip: string; path: string }, userId: string | undefined): string {
+  if (bucket === 'calendar-feed') return `url:${createHash('sha256').update(req.path).digest('base64url')}`;
+  return bucket === 'auth' || bucket === 'webhook' || !userId ? `ip:${req.ip}` : `user:${userId}`;
+}
+
 /**
- * Fixed-window limits per bucket (RATE_LIMIT_GENERAL / _AI / _AUTH per RATE_LIMIT_WINDOW_SECONDS).
+ * Fixed-window limits per bucket (RATE_LIMIT_GENERAL / _AI / _AUTH / _WEBHOOK / _CALENDAR_FEED per
+ * RATE_LIMIT_WINDOW_SECONDS).
  * The memory store serves one process; RATE_LIMIT_STORE=postgres keeps the counters in the shared
  * database (table rate_limits) so the limits hold across every API process.
  */
 export function createRateLimits(config: Config, pool: pg.Pool): RateLimits {
   const duration = config.RATE_LIMIT_WINDOW_SECONDS;
-  const points = { general: config.RATE_LIMIT_GENERAL, ai: config.RATE_LIMIT_AI, auth: config.RATE_LIMIT_AUTH };
+  const points = {
+    general: config.RATE_LIMIT_GENERAL,
+    ai: config.RATE_LIMIT_AI,
+    auth: config.RATE_LIMIT_AUTH,
+    webhook: config.RATE_LIMIT_WEBHOOK,
+    'calendar-feed': config.RATE_LIMIT_CALENDAR_FEED,
+  };
   const make = (bucket: keyof typeof points): RateLimiterAbstract =>
     config.RATE_LIMIT_STORE === 'postgres'
       ? new RateLimiterPostgres({
@@ -42,7 +56,7 @@ export function createRateLimits(config: Config, pool: pg.Pool): RateLimits {
           duration,
         })
       : new RateLimiterMemory({ keyPrefix: bucket, points: points[bucket], duration });
-  const limiters = { general: make('general'), ai: make('ai'), auth: make('auth') };
+  const limiters = { general: make('general'), ai: make('ai'), auth: make('auth'), webhook: make('webhook'), 'calendar-feed': make('calendar-feed') };
 
   return {
     async consume(bucket, key) {

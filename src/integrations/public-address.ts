@@ -9,7 +9,7 @@ import net from 'node:net';
 export type LookupAll = (hostname: string) => Promise<{ address: string; family: number }[]>;
 
 // Everything that is not the public internet (IANA special-purpose registries). One list per
-// family: a BlockList also matches IPv4 addresses against IPv4-mapped IPv6 rules.
+// family; an IPv4-mapped address is judged by the IPv4 address it stands for.
 const NON_PUBLIC_V4 = new net.BlockList();
 const NON_PUBLIC_V6 = new net.BlockList();
 for (const [prefix, bits] of [
@@ -18,17 +18,38 @@ for (const [prefix, bits] of [
   ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) NON_PUBLIC_V4.addSubnet(prefix, bits, 'ipv4');
 for (const [prefix, bits] of [
-  ['::', 96], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
-  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+  ['::', 96], // unspecified, loopback, IPv4-compatible (deprecated)
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT, RFC 2765): not routed on the internet, whatever IPv4 it embeds
+  // NAT64 (RFC 6052/8215): a translator on the way may reach any IPv4 address, including the
+  // operator's own networks, so neither the well-known nor the local-use prefix is public here.
+  ['64:ff9b::', 96], ['64:ff9b:1::', 48],
+  ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['2002::', 16],
+  ['3fff::', 20], // documentation (RFC 9637)
+  ['5f00::', 16], // SRv6 segment identifiers (RFC 9602)
+  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) NON_PUBLIC_V6.addSubnet(prefix, bits, 'ipv6');
 
-/** The IPv4 address an IPv4-mapped or -translated IPv6 address stands for, if any. */
-function embeddedIpv4(address: string): string | undefined {
-  const m = /^(?:::ffff:|64:ff9b::)(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(address);
-  if (!m) return undefined;
-  if (m[1]) return m[1];
-  const hi = parseInt(m[2]!, 16);
-  const lo = parseInt(m[3]!, 16);
+/** The eight 16-bit groups of an IPv6 address (any spelling: `::`, a dotted IPv4 tail), or undefined. */
+function ipv6Groups(address: string): number[] | undefined {
+  if (net.isIPv6(address) === false) return undefined;
+  let text = address.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = parse(head);
+  const right = parse(tail);
+  const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  return groups.length === 8 ? groups : undefined;
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, however written) connects to. */
+function mappedIpv4(groups: number[]): string | undefined {
+  if (!groups.slice(0, 5).every((g) => g === 0) || groups[5] !== 0xffff) return undefined;
+  const [hi, lo] = [groups[6]!, groups[7]!];
   return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
@@ -39,9 +60,12 @@ LOOPBACK_V4.addSubnet('127.0.0.0', 8, 'ipv4');
 export function isPublicAddress(address: string, allowLoopback = false): boolean {
   const family = net.isIP(address);
   if (family === 0) return false;
-  const v4 = family === 4 ? address : embeddedIpv4(address);
-  if (allowLoopback && (v4 !== undefined ? LOOPBACK_V4.check(v4, 'ipv4') : address === '::1' || address === '0:0:0:0:0:0:0:1')) return true;
-  return v4 !== undefined ? !NON_PUBLIC_V4.check(v4, 'ipv4') : !NON_PUBLIC_V6.check(address, 'ipv6');
+  const groups = family === 6 ? ipv6Groups(address) : undefined;
+  if (family === 6 && !groups) return false;
+  const v4 = family === 4 ? address : mappedIpv4(groups!);
+  if (v4 !== undefined) return (allowLoopback && LOOPBACK_V4.check(v4, 'ipv4')) || !NON_PUBLIC_V4.check(v4, 'ipv4');
+  if (allowLoopback && groups!.every((g, i) => g === (i === 7 ? 1 : 0))) return true;
+  return !NON_PUBLIC_V6.check(address, 'ipv6');
 }
 
 /** Every address of a name, from the system resolver. */

@@ -175,6 +175,10 @@ describe('SSRF: audio_url is fetched only over https from public addresses', () 
     ['IPv6 loopback', 'https://[::1]:1/voice.webm'],
     ['IPv4-mapped IPv6 loopback', 'https://[::ffff:127.0.0.1]:1/voice.webm'],
     ['IPv6 link-local', 'https://[fe80::1]/voice.webm'],
+    ['IPv4-translated loopback', 'https://[::ffff:0:7f00:1]/voice.webm'],
+    ['a NAT64 address', 'https://[64:ff9b::a9fe:a9fe]/voice.webm'],
+    ['IPv6 documentation (3fff::/20)', 'https://[3fff::1]/voice.webm'],
+    ['an SRv6 SID', 'https://[5f00::1]/voice.webm'],
     ['IPv6 unique-local', 'https://[fd00::1]/voice.webm'],
     ['0.0.0.0', 'https://0.0.0.0/voice.webm'],
     ['a decimal-encoded loopback', 'https://2130706433/voice.webm'],
@@ -184,6 +188,8 @@ describe('SSRF: audio_url is fetched only over https from public addresses', () 
     const res = await transcribe(u, { audio_url: url });
     expect(res.status).toBe(400);
     expect(res.body.error.details.map((d: { field: string }) => d.field)).toContain('body.audio_url');
+    // refused for what the address is, before any connection is tried
+    if (/^https:\/\/\[/.test(url)) expect(res.body.error.details[0].message).toMatch(/not (a )?public/);
     expect((await balanceOf(strict, u.id)).total).toBe(5);
   });
 
@@ -192,7 +198,7 @@ describe('SSRF: audio_url is fetched only over https from public addresses', () 
     const before = host.requests.length;
     const res = await transcribe(u, { audio_url: `https://localhost:${host.port}/voice.webm` });
     expect(res.status).toBe(400);
-    expect(res.body.error.details[0].message).toMatch(/not public/);
+    expect(res.body.error.details[0].message).toMatch(/not (a )?public/);
     expect(host.requests.length).toBe(before);
   });
 
@@ -238,6 +244,11 @@ describe('downloadAudio (DNS answers from a resolver the test controls)', () => 
     ['the metadata address', ['169.254.169.254']],
     ['an IPv6 unique-local address', ['fd12:3456::1']],
     ['an IPv4-mapped private address', ['::ffff:10.0.0.1']],
+    ['an IPv4-translated loopback address (::ffff:0:0:0/96)', ['::ffff:0:7f00:1']],
+    ['a NAT64 address (64:ff9b::/96)', ['64:ff9b::808:808']],
+    ['a documentation address (3fff::/20)', ['3fff:123::1']],
+    ['an SRv6 SID (5f00::/16)', ['5f00:1::1']],
+    ['a documentation address (2001:db8::/32)', ['2001:db8::1']],
   ])('refuses a host name that resolves to %s', async (_what, addresses) => {
     await expect(downloadAudio('https://audio.attacker.example/voice.webm', opts(resolver({ 'audio.attacker.example': addresses })))).rejects.toThrow(/not public/);
   });
@@ -251,8 +262,20 @@ describe('downloadAudio (DNS answers from a resolver the test controls)', () => 
     for (const a of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fc00::1', '::ffff:7f00:1', '64:ff9b::a00:1', 'not-an-ip']) {
       expect(isPublicAddress(a), a).toBe(false);
     }
+    // IPv4-mapped addresses are judged by the IPv4 address they embed, however they are written.
+    for (const a of ['::ffff:8.8.8.8', '::FFFF:808:808', '0:0:0:0:0:ffff:808:808', '0000:0000:0000:0000:0000:ffff:8.8.8.8']) expect(isPublicAddress(a), a).toBe(true);
+    for (const a of ['0:0:0:0:0:ffff:7f00:1', '::ffff:a9fe:a9fe', '0::ffff:10.0.0.1']) expect(isPublicAddress(a), a).toBe(false);
+    // Not the public internet: IPv4-translated (embedding any IPv4, public or not), NAT64 well-known
+    // prefix, documentation (3fff::/20, 2001:db8::/32), SRv6 SIDs (5f00::/16).
+    for (const a of ['::ffff:0:7f00:1', '::ffff:0:808:808', '0:0:0:0:ffff:0:a00:1', '64:ff9b::808:808', '64:ff9b::8.8.8.8', '3fff::1', '3fff:fff:ffff::1', '5f00::1', '5f00:ffff::1', '2001:db8::1', '2001:db8:ffff::1']) {
+      expect(isPublicAddress(a), a).toBe(false);
+    }
+    for (const a of ['3ffe:ffff::1', '4000::1', '5f01::1', '2001:db9::1']) expect(isPublicAddress(a), a).toBe(true);
     expect(isPublicAddress('127.0.0.1', true)).toBe(true);
     expect(isPublicAddress('::1', true)).toBe(true);
+    expect(isPublicAddress('0:0:0:0:0:0:0:1', true)).toBe(true);
+    expect(isPublicAddress('::ffff:127.0.0.1', true)).toBe(true);
+    expect(isPublicAddress('::ffff:0:7f00:1', true)).toBe(false);
     expect(isPublicAddress('10.0.0.1', true)).toBe(false);
   });
 });

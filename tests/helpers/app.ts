@@ -58,6 +58,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     RATE_LIMIT_AUTH: '100000',
     RATE_LIMIT_GENERAL: '100000',
     RATE_LIMIT_AI: '100000',
+    RATE_LIMIT_WEBHOOK: '100000',
+    RATE_LIMIT_CALENDAR_FEED: '100000',
     ...env,
   });
 }

@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import fc from 'fast-check';
+import { addContractFormats } from '../../src/http/contract.js';
 import { doc, resolveRef } from './operations.js';
 
 // JSON Schema (the subset openapi.yaml uses for requests) → fast-check arbitraries of values the
@@ -15,14 +15,12 @@ export type JsonSchema = Record<string, any>;
 export type JsonPath = (string | number)[];
 
 const ajv = new Ajv2020({ strict: false, allErrors: false });
-addFormats.default(ajv);
-ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 });
-ajv.addFormat('int64', { type: 'number', validate: Number.isInteger });
+addContractFormats(ajv);
 ajv.addSchema({ $id: 'openapi', components: doc.components }, 'openapi');
 
 // Query and path values arrive as text: the server's Ajv coerces them to the declared type.
 const coercingAjv = new Ajv2020({ strict: false, allErrors: false, coerceTypes: true });
-addFormats.default(coercingAjv);
+addContractFormats(coercingAjv);
 coercingAjv.addSchema({ $id: 'openapi', components: doc.components }, 'openapi');
 
 const validators = new Map<string, ValidateFunction>();
@@ -323,6 +321,8 @@ export function brokenValues(schema: JsonSchema): BrokenValue[] {
             { label: 'a date without a time', value: '2026-01-19' },
             { label: 'a day that does not exist', value: '2026-02-30T10:00:00Z' },
             { label: 'a timestamp in words', value: 'tomorrow at noon' },
+            { label: 'an instant before 1970', value: '0000-01-01T00:00:00Z' },
+            { label: 'an instant after 9999 (in UTC)', value: '9999-12-31T23:30:00-01:00' },
           );
           break;
         case 'email':

@@ -47,6 +47,8 @@ export function serviceEnv(databaseUrl: string, env: Record<string, string> = {}
     RATE_LIMIT_AUTH: '100000',
     RATE_LIMIT_GENERAL: '100000',
     RATE_LIMIT_AI: '100000',
+    RATE_LIMIT_WEBHOOK: '100000',
+    RATE_LIMIT_CALENDAR_FEED: '100000',
     WORKER_POLL_INTERVAL_MS: '100',
     WORKER_HEARTBEAT_SECONDS: '1',
     ...env,

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
 import { testKeyPair } from '../helpers/app.js';
@@ -12,6 +13,22 @@ describe('configuration', () => {
   it('starts in development with nothing set', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ NODE_ENV: 'development', PORT: 8000, HOST: '127.0.0.1', RATE_LIMIT_GENERAL: 100, devLoginEnabled: false });
+  });
+
+  it('reads an empty (or blank) value as unset, for every variable: the default applies', () => {
+    const defaults = loadConfig({});
+    for (const name of CONFIG_VARIABLES) {
+      for (const empty of ['', '  ']) {
+        const c = loadConfig({ [name]: empty });
+        expect(c[name as keyof typeof c], `${name}=${JSON.stringify(empty)}`).toEqual(defaults[name as keyof typeof defaults]);
+      }
+    }
+    expect(loadConfig({ NODE_ENV: 'development', AUTH_DEV_LOGIN: '' }).AUTH_DEV_LOGIN).toBe(false);
+  });
+
+  it('.env.example, copied to .env as the README says, sets exactly the defaults', () => {
+    const example = parseEnv(fs.readFileSync('.env.example', 'utf8'));
+    expect(loadConfig(example)).toEqual(loadConfig({}));
   });
 
   it('refuses to start in production without a database or signing keys', () => {

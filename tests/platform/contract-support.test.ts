@@ -16,6 +16,7 @@ describe('the contract router refuses OpenAPI features it does not implement', (
 
   const cases: Array<[string, (doc: Record<string, any>) => void, RegExp]> = [
     ['a second security scheme', (d) => (d.components.securitySchemes.apiKey = { type: 'apiKey', in: 'header', name: 'X-Api-Key' }), /security scheme "apiKey"/],
+    ['the metrics token on another operation', (d) => (d.paths['/tasks'].get.security = [{}, { metricsToken: [] }]), /GET \/tasks: metricsToken is checked only by getMetrics/],
     ['optional authentication', (d) => (d.paths['/tasks'].get.security = [{}, { bearerAuth: [] }]), /GET \/tasks: alternative security requirements/],
     ['a cookie parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'session', in: 'cookie', schema: { type: 'string' } }), /parameter "session" in cookie/],
     ['an array query parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'ids', in: 'query', schema: { type: 'array', items: { type: 'string' } } }), /parameter "ids" in query: a non-scalar schema/],

@@ -41,7 +41,7 @@ describe('openapi.yaml', () => {
       const r = raw(op.operationId);
       expect(r.tags, op.operationId).toHaveLength(1);
       expect(r.summary, op.operationId).toBeTruthy();
-      expect(['general', 'ai', 'auth', 'none'], op.operationId).toContain(r['x-rate-limit']);
+      expect(['general', 'ai', 'auth', 'webhook', 'calendar-feed', 'none'], op.operationId).toContain(r['x-rate-limit']);
     }
   });
 

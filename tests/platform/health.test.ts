@@ -96,6 +96,31 @@ describe('metrics', () => {
   });
 });
 
+describe('metrics behind METRICS_TOKEN', () => {
+  const token = 'mt_4bX9kQ2vLr7sZt1wYc8pNf3Hd6Gj5eAu';
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ env: { METRICS_TOKEN: token } });
+  });
+  afterAll(() => app?.close());
+
+  it('answers 401 without "Authorization: Bearer <METRICS_TOKEN>", and the metrics with it', async () => {
+    for (const authorization of [undefined, 'Bearer wrong', `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, token, `Basic ${Buffer.from(`x:${token}`).toString('base64')}`]) {
+      for (const path of ['/metrics', '/api/v1/metrics']) {
+        const res = await fetch(`${app.baseUrl}${path}`, { headers: authorization ? { authorization } : {} });
+        const text = await res.text();
+        expect(res.status, `${path} with ${authorization}`).toBe(401);
+        expect(JSON.parse(text).error.code).toBe('UNAUTHORIZED');
+        expect(text).not.toContain('process_resident_memory_bytes');
+      }
+    }
+    expect((await app.api.get('/metrics', { token: null })).status).toBe(401); // as the contract documents it
+    const res = await app.api.get('/metrics', { token: null, headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('process_resident_memory_bytes');
+  });
+});
+
 describe('a database with no connection to spare', () => {
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After (not a 500) once the wait for a connection times out, then serves again', async () => {
     const user = await signUp(t);

@@ -68,3 +68,56 @@ describe('rate limits (PostgreSQL store)', () => {
     }
   });
 });
+
+describe('the Checkout.com webhook and the calendar feed', () => {
+  it('limits the webhook per client IP (RATE_LIMIT_WEBHOOK), with the X-RateLimit headers and a 429 past it', async () => {
+    // No CHECKOUT_WEBHOOK_SECRET: every delivery answers 503, and counts.
+    const app = await startTestApp({ env: { RATE_LIMIT_WEBHOOK: '2' } });
+    try {
+      const deliver = (ip: string) => app.api.post('/webhooks/checkout', { id: 'evt_1', type: 'payment_captured', data: {} }, { token: null, headers: { 'x-forwarded-for': ip } });
+      const [a, b, c] = [await deliver('203.0.113.7'), await deliver('203.0.113.7'), await deliver('203.0.113.7')];
+      expect([a.status, b.status, c.status]).toEqual([503, 503, 429]);
+      expect(a.headers.get('x-ratelimit-limit')).toBe('2');
+      expect(a.headers.get('x-ratelimit-remaining')).toBe('1');
+      expect(c.body.error.code).toBe('RATE_LIMIT_EXCEEDED');
+      expect(Number(c.headers.get('retry-after'))).toBeGreaterThan(0);
+      // another address has a bucket of its own
+      expect((await deliver('198.51.100.9')).status).toBe(503);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('limits each calendar feed by itself (RATE_LIMIT_CALENDAR_FEED), not by the address fetching it', async () => {
+    // A calendar service fetches many users' feeds from one address: the general per-IP bucket (3
+    // here) must not stop the fourth user's feed.
+    const app = await startTestApp({ env: { RATE_LIMIT_CALENDAR_FEED: '2', RATE_LIMIT_GENERAL: '3', RATE_LIMIT_STORE: 'postgres' } });
+    try {
+      const users = await Promise.all([signUp(app), signUp(app), signUp(app), signUp(app)]);
+      const paths: string[] = [];
+      for (const u of users) paths.push(new URL((await u.api.post('/calendar/feed')).body.data.url).pathname);
+      const fetchFeed = (p: string) => app.api.get(p, { token: null, headers: { 'x-forwarded-for': '192.0.2.10' } });
+      for (const p of paths) {
+        const res = await fetchFeed(p);
+        expect(res.status, p).toBe(200);
+        expect(res.headers.get('x-ratelimit-limit')).toBe('2');
+        expect(res.headers.get('x-ratelimit-remaining')).toBe('1');
+      }
+      expect((await fetchFeed(paths[0]!)).status).toBe(200);
+      const limited = await fetchFeed(paths[0]!);
+      expect(limited.status).toBe(429);
+      expect(limited.body.error.code).toBe('RATE_LIMIT_EXCEEDED');
+      expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
+      // an unknown feed URL is limited too (by its own path), and still a 404 below the limit
+      expect((await fetchFeed('/api/v1/calendar/pfcal_unknown.ics')).status).toBe(404);
+      // the shared store keys a feed by a hash, never by its secret
+      const keys = (await app.db.selectFrom('rate_limits' as never).select('key' as never).execute()) as { key: string }[];
+      for (const p of paths) {
+        const secret = /\/calendar\/(.+)\.ics$/.exec(p)![1]!;
+        expect(keys.some((k) => k.key.includes(secret)), secret).toBe(false);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});

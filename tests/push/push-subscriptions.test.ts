@@ -89,6 +89,12 @@ describe('registerPushSubscription: only public push endpoints', () => {
     'https://[fd12:3456::1]/push/a',
     'https://[fe80::1]/push/a',
     'https://[::ffff:10.0.0.1]/push/a',
+    'https://[::ffff:0:a00:1]/push/a', // IPv4-translated 10.0.0.1
+    'https://[64:ff9b::a00:1]/push/a',
+    'https://[64:ff9b::808:808]/push/a',
+    'https://[3fff::1]/push/a',
+    'https://[5f00::1]/push/a',
+    'https://[2001:db8::1]/push/a',
     'https://0x0a000001/push/a', // 10.0.0.1 written in hex
   ])('refuses %s with 400 naming body.endpoint, storing nothing', async (endpoint) => {
     const res = await ada.api.post('/notifications/push-subscription', { ...pushService.subscribe(), endpoint });

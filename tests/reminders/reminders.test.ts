@@ -301,3 +301,22 @@ describe('replaceReminder (PUT /reminders/{id}, the frontend’s useUpdateRemind
     expect(await jobOf(r.id)).toEqual(job);
   });
 });
+
+describe('dates outside 1970–9999', () => {
+  it.each(['0000-01-01T00:00:00Z', '1969-12-31T23:00:00Z', '9999-12-31T23:30:00-01:00'])('refuses scheduled_at %s with 400 naming body.scheduled_at, creating and changing nothing', async (at) => {
+    const task = await newTask(user, { due_date: inDays(2) });
+    const created = await user.api.post(`/tasks/${task.id}/reminders`, { type: 'absolute', scheduled_at: at });
+    expect(created.status).toBe(400);
+    expect(created.body.error.details.map((d: { field: string }) => d.field)).toContain('body.scheduled_at');
+    const viaBody = await user.api.post('/reminders', { task_id: task.id, type: 'absolute', scheduled_at: at });
+    expect(viaBody.status).toBe(400);
+    expect(viaBody.body.error.details.map((d: { field: string }) => d.field)).toContain('body.scheduled_at');
+    expect(await t.db.selectFrom('reminders').select('id').where('task_id', '=', task.id).execute()).toEqual([]);
+
+    const reminder = (await user.api.post(`/tasks/${task.id}/reminders`, { type: 'before', offset_minutes: -15 })).body.data;
+    const updated = await user.api.patch(`/reminders/${reminder.id}`, { type: 'absolute', offset_minutes: null, scheduled_at: at });
+    expect(updated.status).toBe(400);
+    expect(updated.body.error.details.map((d: { field: string }) => d.field)).toContain('body.scheduled_at');
+    expect((await user.api.get(`/reminders/${reminder.id}`)).body.data).toMatchObject({ type: 'before', scheduled_at: reminder.scheduled_at });
+  });
+});

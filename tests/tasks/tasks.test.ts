@@ -432,3 +432,45 @@ describe('deleteTask', () => {
     expect((await user.api.get(`/tasks/${task.id}`)).status).toBe(200);
   });
 });
+
+// Instants outside 1970–9999 (UTC) are refused by the contract's date-time format: 0000-01-01 was
+// stored and came back as `-000001-12-31T…`, which no client can read as a date-time.
+const OUT_OF_RANGE_INSTANTS = ['0000-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z', '1970-01-01T00:30:00+01:00', '9999-12-31T23:30:00-01:00'];
+
+describe('dates outside 1970–9999', () => {
+  it.each(OUT_OF_RANGE_INSTANTS)('createTask refuses due_date %s with 400 naming body.due_date, creating nothing', async (due) => {
+    const before = await t.db.selectFrom('task_instances').select('id').where('user_id', '=', user.id).execute();
+    const res = await user.api.post('/tasks', { title: 'Long ago', due_date: due });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(new Set(res.body.error.details.map((d: { field: string }) => d.field))).toEqual(new Set(['body.due_date']));
+    expect(await t.db.selectFrom('task_instances').select('id').where('user_id', '=', user.id).execute()).toHaveLength(before.length);
+  });
+
+  it.each(OUT_OF_RANGE_INSTANTS)('updateTask refuses due_date %s with 400, leaving the task as it was', async (due) => {
+    const task = await newTask(user, { due_date: inDays(1) });
+    const res = await user.api.patch(`/tasks/${task.id}`, { due_date: due, version: 1 });
+    expect(res.status).toBe(400);
+    expect(new Set(res.body.error.details.map((d: { field: string }) => d.field))).toEqual(new Set(['body.due_date']));
+    expect((await user.api.get(`/tasks/${task.id}`)).body.data).toMatchObject({ due_date: task.due_date, version: 1 });
+  });
+
+  it('listTasks refuses due_before/due_after outside the range with 400 naming the parameter', async () => {
+    for (const name of ['due_before', 'due_after']) {
+      const res = await user.api.get('/tasks', { query: { [name]: '0000-01-01T00:00:00Z' } });
+      expect(res.status).toBe(400);
+      expect(new Set(res.body.error.details.map((d: { field: string }) => d.field))).toEqual(new Set([`query.${name}`]));
+    }
+  });
+
+  it('accepts the edges: 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z', async () => {
+    const task = await newTask(user);
+    let version = task.version;
+    for (const due of ['1970-01-01T00:00:00.000Z', '1970-01-01T01:00:00+01:00']) {
+      const res = await user.api.patch(`/tasks/${task.id}`, { due_date: due, version: version++ });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.data.due_date).toBe('1970-01-01T00:00:00.000Z');
+    }
+    expect((await user.api.get('/tasks', { query: { due_before: '9999-12-31T23:59:59.999Z', due_after: '1970-01-01T00:00:00Z' } })).status).toBe(200);
+  });
+});

@@ -346,3 +346,13 @@ describe('editing the recurrence of an instance (US3-AS2, FR-018)', () => {
     expect((await user.api.patch(`/tasks/${first.id}`, { version: 1, due_date: new Date(Date.now() + 300 * DAY).toISOString() })).status).toBe(200);
   });
 });
+
+describe('dates outside 1970–9999', () => {
+  it.each(['0000-01-01T09:00:00Z', '1969-12-31T09:00:00Z'])('createTemplate refuses starts_at %s with 400 naming body.starts_at, creating nothing', async (at) => {
+    const before = await t.db.selectFrom('task_templates').select('id').where('user_id', '=', user.id).execute();
+    const res = await user.api.post('/templates', { title: 'Ancient series', rrule: 'FREQ=DAILY', starts_at: at });
+    expect(res.status).toBe(400);
+    expect(new Set(res.body.error.details.map((d: { field: string }) => d.field))).toEqual(new Set(['body.starts_at']));
+    expect(await t.db.selectFrom('task_templates').select('id').where('user_id', '=', user.id).execute()).toHaveLength(before.length);
+  });
+});
