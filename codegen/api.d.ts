@@ -1348,8 +1348,11 @@ export interface paths {
          *     when the note names none) is at most 30 days ahead, and `subtasks` has at most as many items
          *     as the tier's subtask limit (4 on free, 10 on Pro).
          *
-         *     * **Cost**: 1 credit, charged only when the suggestion was produced, in the same transaction;
-         *       the user needs at least 1 credit (402 `INSUFFICIENT_CREDITS`). The first successful
+         *     * **Cost**: 1 credit, reserved before the provider is asked (402 `INSUFFICIENT_CREDITS`,
+         *       and no provider call, when the balance cannot cover it; concurrent requests never get more
+         *       provider calls than the balance pays for) and kept only when a usable suggestion was
+         *       produced, otherwise refunded (a `grant` of category `ai`, `refund:<id of the deduct
+         *       entry>`). The first successful
          *       conversion of each note counts toward the `notes_10` achievement; an unlock is reported in
          *       `unlocked_achievements`.
          *     * **Rate limit**: although it is under `/notes`, this operation calls the AI provider and
@@ -1391,16 +1394,17 @@ export interface paths {
          *     a 409 `CONFLICT`.
          *
          *     **Cost**: 1 credit per request; the user needs at least 1 credit (402 `INSUFFICIENT_CREDITS`).
-         *     A JSON answer is charged when it was produced, in the same transaction as the result. A
-         *     stream is paid for before the provider is asked, because text already sent cannot be taken
-         *     back: its credit is reserved (a `deduct` entry in `GET /credits/history`) and, when the stream
-         *     does not end with `done`, refunded (a `grant` entry of category `ai` whose `operation_ref` is
+         *     Every request, JSON or stream, is paid for before the provider is asked, so that concurrent
+         *     requests never get more provider calls than the balance pays for and a refused request never
+         *     reaches the provider: its credit is reserved (a `deduct` entry in `GET /credits/history`) and,
+         *     when no answer is delivered (a JSON request that fails, a stream that does not end with
+         *     `done`), refunded (a `grant` entry of category `ai` whose `operation_ref` is
          *     `refund:<id of the deduct entry>`). A provider that is down, does not answer within 30 s or
          *     answers something that fails validation, and a missing `OPENAI_API_KEY`, give 503
          *     `AI_SERVICE_UNAVAILABLE` and nothing is charged.
          *
          *     **Per-task limit**: requests with a `task_id` are counted per task and session, together with
-         *     `POST /ai/generate-subtasks`; only successful (charged) requests count — a stream takes its
+         *     `POST /ai/generate-subtasks`; only successful (charged) requests count — a request takes its
          *     place when its credit is reserved and gives it back with the refund. The 5th to the 10th
          *     answer `ai_request_warning: true`; the 11th is refused with 429 `AI_TASK_LIMIT_REACHED` before
          *     the provider is called and is not charged. A session is one sign-in: refreshing tokens keeps
@@ -1495,8 +1499,9 @@ export interface paths {
          *     subtask limit (4 per task on free, 10 on Pro). A task that is already full is a 409
          *     `LIMIT_EXCEEDED` and an archived task a 409 `ARCHIVED`, both before the provider is called.
          *
-         *     * **Cost**: 1 credit, charged only when the suggestions were produced, in the same
-         *       transaction; the user needs at least 1 credit (402). A provider that is down, does not
+         *     * **Cost**: 1 credit, reserved (with the per-task slot) before the provider is asked — 402,
+         *       and no provider call, when the balance cannot cover it — and kept only when usable
+         *       suggestions were produced, otherwise refunded. A provider that is down, does not
          *       answer within 30 s or answers something that fails validation, and a missing
          *       `OPENAI_API_KEY`, give 503 `AI_SERVICE_UNAVAILABLE`; nothing is charged.
          *     * **Per-task limit**: counted per task and session together with `POST /ai/chat`; the 5th to
@@ -1568,12 +1573,14 @@ export interface paths {
          *     400 naming `body.audio_url` as well, and is not charged.
          *
          *     **Billing uses the real duration**: 5 credits per started minute of the duration Deepgram
-         *     reports (45 s costs 5, 90 s costs 10, 300 s costs 25), charged when the transcription
-         *     succeeded, in the same transaction. `duration_seconds` in the body is accepted for
-         *     compatibility with the production frontend and never used for billing. The user needs at
-         *     least 5 credits to start (402 `INSUFFICIENT_CREDITS`); when the measured cost turns out higher
-         *     than the balance, the answer is also a 402, with the real cost in `credits_required`, and
-         *     nothing is charged or returned.
+         *     reports (45 s costs 5, 90 s costs 10, 300 s costs 25). `duration_seconds` in the body is
+         *     accepted for compatibility with the production frontend and never used for billing. The
+         *     user needs at least 5 credits before anything is downloaded (402 `INSUFFICIENT_CREDITS`).
+         *     Before Deepgram is asked, the cost of the longest recording (300 s: 25 credits) is reserved
+         *     (a `deduct` entry in `GET /credits/history`); a balance that cannot cover it is a 402 with
+         *     `credits_required: 25`, and Deepgram is never called. Once Deepgram has measured the
+         *     duration, its cost is kept and the rest refunded (a `grant` of category `ai`,
+         *     `refund:<id of the deduct entry>`); a failure, or audio over 300 s, refunds it all.
          *
          *     `language` (BCP 47, such as `en` or `de-AT`) selects the language; without it the language is
          *     detected, and `language` in the answer says which. A provider that is down or times out, and a
@@ -1739,7 +1746,7 @@ export interface paths {
          *     | `grant` | `daily` | the daily Pro grant at 00:00 UTC |
          *     | `grant` | `subscription` | the monthly Pro grant when a period is paid |
          *     | `grant` | `purchase` | credits bought, once the payment is confirmed |
-         *     | `grant` | `ai` | the refund of a reserved AI charge whose work was not delivered (a chat stream that did not end with `done`, a voice session that relayed no audio): `operation_ref` `refund:<id of the deduct entry>`, returned to the kinds it was taken from (credits whose lot has expired meanwhile are not returned) |
+         *     | `grant` | `ai` | the refund of a reserved AI charge whose work was not delivered (a chat, suggestion or transcription that failed, a chat stream that did not end with `done`, a voice session that relayed no audio), or of the part of a transcription's reservation its measured duration did not use: `operation_ref` `refund:<id of the deduct entry>`, returned to the kinds it was taken from (credits whose lot has expired meanwhile are not returned) |
          *     | `deduct` | `ai` | one charged AI operation (chat, subtask generation, note conversion, transcription), or one started minute of a voice session, whatever kinds it consumed |
          *     | `deduct` | `daily` | unused daily credits expiring at 00:00 UTC |
          *     | `deduct` | `subscription` | subscription credits above the carry-over cap of 50 expiring at renewal |
@@ -3419,7 +3426,7 @@ export interface components {
             balance_after: number;
             /** @description A human-readable label, e.g. "AI chat". */
             description: string;
-            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`, `daily_expiry:<date>`, or `refund:<id of the refunded entry>` for a `grant` of category `ai` that returns a reserved charge whose work was not delivered (a streamed chat that did not end with `done`, a voice session that relayed no audio). */
+            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`, `daily_expiry:<date>`, or `refund:<id of the refunded entry>` for a `grant` of category `ai` that returns a reserved charge whose work was not delivered (a failed AI request, a streamed chat that did not end with `done`, a voice session that relayed no audio), or the unused part of a transcription's reservation. */
             operation_ref: string;
             created_at: components["schemas"]["Timestamp"];
         };
@@ -6888,8 +6895,9 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             /**
-             * @description Not enough credits (`INSUFFICIENT_CREDITS`): fewer than 5 before starting, or fewer than the
-             *     measured cost after transcribing. `credits_required` is 5, or the real cost; nothing is charged.
+             * @description Not enough credits (`INSUFFICIENT_CREDITS`): fewer than 5 before downloading
+             *     (`credits_required: 5`), or fewer than the 25 reserved for the longest recording before
+             *     Deepgram is asked (`credits_required: 25`). Nothing is charged and Deepgram is not called.
              */
             402: {
                 headers: {
