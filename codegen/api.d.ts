@@ -2071,10 +2071,14 @@ export interface paths {
          *
          *     **Exactly once.** Each event `id` is processed exactly once, even when Checkout.com delivers it
          *     twice at the same time: the id is recorded in the same transaction as the event's effects.
-         *     A duplicate answers 200 with `processed: false, reason: duplicate`; an unhandled `type`
+         *     Each payment is also applied once per outcome (captured, declined), keyed by its payment id
+         *     (`data.id`) and kept as long as the account: the same payment delivered under another event
+         *     id, or an old signed body replayed after its event id was forgotten (event ids are kept 90
+         *     days), changes nothing. Either duplicate answers 200 with `processed: false, reason: duplicate`; an unhandled `type`
          *     answers 200 with `processed: false, reason: unknown_event_type`; an event that can change
          *     nothing here (an unknown or deleted user or purchase, a decline of a subscription that is not
-         *     being charged, a purchase already granted) answers 200 with `processed: false, reason: ignored`.
+         *     being charged, a purchase already granted, e.g. when the stored card's charge answered first)
+         *     answers 200 with `processed: false, reason: ignored`.
          *     A 500 records nothing, so Checkout.com's retry is processed normally.
          *
          *     **Time.** Transitions caused by an event date from its `created_on` (the moment Checkout.com
@@ -2086,7 +2090,7 @@ export interface paths {
          *       * a subscription payment: the subscription becomes `active` for the period (a renewal, or a
          *         payment while `past_due` or `grace`, resets the failure count), the user's tier becomes
          *         `pro`, and the 100 monthly subscription credits are granted, unused subscription credits
-         *         carrying over up to 50 (the rest expire);
+         *         carrying over up to 50 (the rest expire), once per period;
          *       * a credit purchase (`data.metadata.purchase_id`): the purchase becomes `completed` and its
          *         credits are granted, unless they already were. A purchase that had failed, or whose
          *         24-hour hold had lapsed, and is paid after all is granted only if its calendar month's
@@ -3658,7 +3662,7 @@ export interface components {
             /** @description `true` when this delivery changed something. */
             processed: boolean;
             /**
-             * @description Why the event was not processed (`ignored`: it refers to nothing it can change); `null` when it was.
+             * @description Why the event was not processed (`duplicate`: its event id, or its payment and outcome, was already applied; `ignored`: it refers to nothing it can change); `null` when it was.
              * @enum {string|null}
              */
             reason: "duplicate" | "unknown_event_type" | "ignored" | null;

@@ -107,6 +107,11 @@ async function ledgerEntryExists(trx: Executor, userId: string, type: CreditEntr
   return entry !== undefined;
 }
 
+/** Whether a grant of this kind was already made for the operation (what grantCredits would skip). */
+export async function grantRecorded(trx: Executor, userId: string, kind: CreditKind, operationRef: string): Promise<boolean> {
+  return ledgerEntryExists(trx, userId, 'grant', CATEGORY_OF_KIND[kind], operationRef);
+}
+
 /** Adds a lot of credits and its ledger entry. Idempotent per (kind, operationRef). */
 export async function grantCredits(trx: Executor, input: GrantCreditsInput): Promise<GrantResult> {
   requireTransaction(trx, 'grantCredits');
