@@ -1446,8 +1446,11 @@ export interface paths {
          *     when the note names none) is at most 30 days ahead, and `subtasks` has at most as many items
          *     as the tier's subtask limit (4 on free, 10 on Pro).
          *
-         *     * **Cost**: 1 credit, charged only when the suggestion was produced, in the same transaction;
-         *       the user needs at least 1 credit (402 `INSUFFICIENT_CREDITS`). The first successful
+         *     * **Cost**: 1 credit, reserved before the provider is asked (402 `INSUFFICIENT_CREDITS`,
+         *       and no provider call, when the balance cannot cover it; concurrent requests never get more
+         *       provider calls than the balance pays for) and kept only when a usable suggestion was
+         *       produced, otherwise refunded (a `grant` of category `ai`, `refund:<id of the deduct
+         *       entry>`). The first successful
          *       conversion of each note counts toward the `notes_10` achievement; an unlock is reported in
          *       `unlocked_achievements`.
          *     * **Rate limit**: although it is under `/notes`, this operation calls the AI provider and
@@ -1489,16 +1492,17 @@ export interface paths {
          *     a 409 `CONFLICT`.
          *
          *     **Cost**: 1 credit per request; the user needs at least 1 credit (402 `INSUFFICIENT_CREDITS`).
-         *     A JSON answer is charged when it was produced, in the same transaction as the result. A
-         *     stream is paid for before the provider is asked, because text already sent cannot be taken
-         *     back: its credit is reserved (a `deduct` entry in `GET /credits/history`) and, when the stream
-         *     does not end with `done`, refunded (a `grant` entry of category `ai` whose `operation_ref` is
+         *     Every request, JSON or stream, is paid for before the provider is asked, so that concurrent
+         *     requests never get more provider calls than the balance pays for and a refused request never
+         *     reaches the provider: its credit is reserved (a `deduct` entry in `GET /credits/history`) and,
+         *     when no answer is delivered (a JSON request that fails, a stream that does not end with
+         *     `done`), refunded (a `grant` entry of category `ai` whose `operation_ref` is
          *     `refund:<id of the deduct entry>`). A provider that is down, does not answer within 30 s or
          *     answers something that fails validation, and a missing `OPENAI_API_KEY`, give 503
          *     `AI_SERVICE_UNAVAILABLE` and nothing is charged.
          *
          *     **Per-task limit**: requests with a `task_id` are counted per task and session, together with
-         *     `POST /ai/generate-subtasks`; only successful (charged) requests count — a stream takes its
+         *     `POST /ai/generate-subtasks`; only successful (charged) requests count — a request takes its
          *     place when its credit is reserved and gives it back with the refund. The 5th to the 10th
          *     answer `ai_request_warning: true`; the 11th is refused with 429 `AI_TASK_LIMIT_REACHED` before
          *     the provider is called and is not charged. A session is one sign-in: refreshing tokens keeps
@@ -1593,8 +1597,9 @@ export interface paths {
          *     subtask limit (4 per task on free, 10 on Pro). A task that is already full is a 409
          *     `LIMIT_EXCEEDED` and an archived task a 409 `ARCHIVED`, both before the provider is called.
          *
-         *     * **Cost**: 1 credit, charged only when the suggestions were produced, in the same
-         *       transaction; the user needs at least 1 credit (402). A provider that is down, does not
+         *     * **Cost**: 1 credit, reserved (with the per-task slot) before the provider is asked — 402,
+         *       and no provider call, when the balance cannot cover it — and kept only when usable
+         *       suggestions were produced, otherwise refunded. A provider that is down, does not
          *       answer within 30 s or answers something that fails validation, and a missing
          *       `OPENAI_API_KEY`, give 503 `AI_SERVICE_UNAVAILABLE`; nothing is charged.
          *     * **Per-task limit**: counted per task and session together with `POST /ai/chat`; the 5th to
@@ -1666,12 +1671,14 @@ export interface paths {
          *     400 naming `body.audio_url` as well, and is not charged.
          *
          *     **Billing uses the real duration**: 5 credits per started minute of the duration Deepgram
-         *     reports (45 s costs 5, 90 s costs 10, 300 s costs 25), charged when the transcription
-         *     succeeded, in the same transaction. `duration_seconds` in the body is accepted for
-         *     compatibility with the production frontend and never used for billing. The user needs at
-         *     least 5 credits to start (402 `INSUFFICIENT_CREDITS`); when the measured cost turns out higher
-         *     than the balance, the answer is also a 402, with the real cost in `credits_required`, and
-         *     nothing is charged or returned.
+         *     reports (45 s costs 5, 90 s costs 10, 300 s costs 25). `duration_seconds` in the body is
+         *     accepted for compatibility with the production frontend and never used for billing. The
+         *     user needs at least 5 credits before anything is downloaded (402 `INSUFFICIENT_CREDITS`).
+         *     Before Deepgram is asked, the cost of the longest recording (300 s: 25 credits) is reserved
+         *     (a `deduct` entry in `GET /credits/history`); a balance that cannot cover it is a 402 with
+         *     `credits_required: 25`, and Deepgram is never called. Once Deepgram has measured the
+         *     duration, its cost is kept and the rest refunded (a `grant` of category `ai`,
+         *     `refund:<id of the deduct entry>`); a failure, or audio over 300 s, refunds it all.
          *
          *     `language` (BCP 47, such as `en` or `de-AT`) selects the language; without it the language is
          *     detected, and `language` in the answer says which. A provider that is down or times out, and a
@@ -1837,7 +1844,7 @@ export interface paths {
          *     | `grant` | `daily` | the daily Pro grant at 00:00 UTC |
          *     | `grant` | `subscription` | the monthly Pro grant when a period is paid |
          *     | `grant` | `purchase` | credits bought, once the payment is confirmed |
-         *     | `grant` | `ai` | the refund of a reserved AI charge whose work was not delivered (a chat stream that did not end with `done`, a voice session that relayed no audio): `operation_ref` `refund:<id of the deduct entry>`, returned to the kinds it was taken from (credits whose lot has expired meanwhile are not returned) |
+         *     | `grant` | `ai` | the refund of a reserved AI charge whose work was not delivered (a chat, suggestion or transcription that failed, a chat stream that did not end with `done`, a voice session that relayed no audio), or of the part of a transcription's reservation its measured duration did not use: `operation_ref` `refund:<id of the deduct entry>`, returned to the kinds it was taken from (credits whose lot has expired meanwhile are not returned) |
          *     | `deduct` | `ai` | one charged AI operation (chat, subtask generation, note conversion, transcription), or one started minute of a voice session, whatever kinds it consumed |
          *     | `deduct` | `daily` | unused daily credits expiring at 00:00 UTC |
          *     | `deduct` | `subscription` | subscription credits above the carry-over cap of 50 expiring at renewal |
@@ -2293,10 +2300,14 @@ export interface paths {
          *
          *     **Exactly once.** Each event `id` is processed exactly once, even when Checkout.com delivers it
          *     twice at the same time: the id is recorded in the same transaction as the event's effects.
-         *     A duplicate answers 200 with `processed: false, reason: duplicate`; an unhandled `type`
+         *     Each payment is also applied once per outcome (captured, declined), keyed by its payment id
+         *     (`data.id`) and kept as long as the account: the same payment delivered under another event
+         *     id, or an old signed body replayed after its event id was forgotten (event ids are kept 90
+         *     days), changes nothing. Either duplicate answers 200 with `processed: false, reason: duplicate`; an unhandled `type`
          *     answers 200 with `processed: false, reason: unknown_event_type`; an event that can change
          *     nothing here (an unknown or deleted user or purchase, a decline of a subscription that is not
-         *     being charged, a purchase already granted) answers 200 with `processed: false, reason: ignored`.
+         *     being charged, a purchase already granted, e.g. when the stored card's charge answered first)
+         *     answers 200 with `processed: false, reason: ignored`.
          *     A 500 records nothing, so Checkout.com's retry is processed normally.
          *
          *     **Time.** Transitions caused by an event date from its `created_on` (the moment Checkout.com
@@ -2308,7 +2319,7 @@ export interface paths {
          *       * a subscription payment: the subscription becomes `active` for the period (a renewal, or a
          *         payment while `past_due` or `grace`, resets the failure count), the user's tier becomes
          *         `pro`, and the 100 monthly subscription credits are granted, unused subscription credits
-         *         carrying over up to 50 (the rest expire);
+         *         carrying over up to 50 (the rest expire), once per period;
          *       * a credit purchase (`data.metadata.purchase_id`): the purchase becomes `completed` and its
          *         credits are granted, unless they already were. A purchase that had failed, or whose
          *         24-hour hold had lapsed, and is paid after all is granted only if its calendar month's
@@ -3682,7 +3693,7 @@ export interface components {
             balance_after: number;
             /** @description A human-readable label, e.g. "AI chat". */
             description: string;
-            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`, `daily_expiry:<date>`, or `refund:<id of the refunded entry>` for a `grant` of category `ai` that returns a reserved charge whose work was not delivered (a streamed chat that did not end with `done`, a voice session that relayed no audio). */
+            /** @description The operation the entry belongs to, such as `ai_chat:<request id>`, `voice_session:<session id>`, `daily_grant:<date>`, `daily_expiry:<date>`, or `refund:<id of the refunded entry>` for a `grant` of category `ai` that returns a reserved charge whose work was not delivered (a failed AI request, a streamed chat that did not end with `done`, a voice session that relayed no audio), or the unused part of a transcription's reservation. */
             operation_ref: string;
             created_at: components["schemas"]["Timestamp"];
         };
@@ -3917,7 +3928,7 @@ export interface components {
             received: true;
             /** @description `true` when this delivery changed something. */
             processed: boolean;
-            /** @description Why the event was not processed (`ignored`: it refers to nothing it can change); `null` when it was. */
+            /** @description Why the event was not processed (`duplicate`: its event id, or its payment and outcome, was already applied; `ignored`: it refers to nothing it can change); `null` when it was. */
             reason: ("duplicate" | "unknown_event_type" | "ignored") | null;
         };
     };
@@ -7370,8 +7381,9 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             /**
-             * @description Not enough credits (`INSUFFICIENT_CREDITS`): fewer than 5 before starting, or fewer than the
-             *     measured cost after transcribing. `credits_required` is 5, or the real cost; nothing is charged.
+             * @description Not enough credits (`INSUFFICIENT_CREDITS`): fewer than 5 before downloading
+             *     (`credits_required: 5`), or fewer than the 25 reserved for the longest recording before
+             *     Deepgram is asked (`credits_required: 25`). Nothing is charged and Deepgram is not called.
              */
             402: {
                 headers: {

@@ -36,6 +36,19 @@ export interface WebhookEventsTable {
   updated_at: Timestamp;
 }
 
+export type AppliedPaymentKind = 'captured' | 'refunded' | 'declined';
+
+/** 0017: a Checkout.com payment (and outcome) applied once, whatever event id delivered it. */
+export interface AppliedPaymentsTable {
+  id: Generated<string>;
+  payment_id: string;
+  kind: AppliedPaymentKind;
+  user_id: string;
+  event_id: string | null;
+  created_at: CreatedAt;
+  updated_at: Generated<Timestamp>;
+}
+
 export type CreditPurchaseStatus = 'pending' | 'completed' | 'failed';
 
 export interface CreditPurchasesTable {
@@ -139,6 +152,7 @@ export interface FocusSessionsTable {
 export interface BillingTables {
   subscriptions: SubscriptionsTable;
   webhook_events: WebhookEventsTable;
+  applied_payments: AppliedPaymentsTable;
   credit_purchases: CreditPurchasesTable;
   push_subscriptions: PushSubscriptionsTable;
   achievement_definitions: AchievementDefinitionsTable;

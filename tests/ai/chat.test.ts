@@ -175,7 +175,11 @@ describe('provider failures charge nothing', () => {
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('AI_SERVICE_UNAVAILABLE');
     expect((await balanceOf(t, u.id)).total).toBe(5);
-    expect(await ledgerOf(t, u.id)).toHaveLength(1);
+    // the credit was reserved before the provider was asked, and refunded
+    const [, reserved, refund] = await ledgerOf(t, u.id);
+    expect(reserved).toMatchObject({ type: 'deduct', category: 'ai', amount: -1 });
+    expect(refund).toMatchObject({ type: 'grant', category: 'ai', amount: 1, operation_ref: `refund:${reserved!.id}` });
+    await expectConsistentLedger(t, u.id, expect);
   });
 
   it('a provider that stalls past OPENAI_TIMEOUT_MS → 503 naming the timeout, nothing charged', async () => {

@@ -45,7 +45,10 @@ describe('transcribeAudio', () => {
     const sent = dg.prerecordedRequests.at(-1)!;
     expect(sent.bytes).toBe(16_000 * 42);
     expect(sent.query.get('detect_language')).toBe('true');
-    expect((await ledgerOf(t, pro.id)).at(-1)).toMatchObject({ amount: -5, description: 'Transcription', category: 'ai' });
+    // reserved for the longest recording (300 s: 25 credits) before Deepgram, then settled at 42 s
+    const [reserved, refund] = (await ledgerOf(t, pro.id)).slice(-2);
+    expect(reserved).toMatchObject({ type: 'deduct', amount: -25, description: 'Transcription', category: 'ai' });
+    expect(refund).toMatchObject({ type: 'grant', amount: 20, category: 'ai', operation_ref: `refund:${reserved!.id}` });
   });
 
   it.each([
@@ -82,13 +85,15 @@ describe('transcribeAudio', () => {
     expect(host.requests.length).toBe(before);
   });
 
-  it('needs 5 credits to start (402), and the measured cost when it is higher (402 with the real cost)', async () => {
+  it('needs 5 credits to start (402, nothing downloaded), and the cost of the longest recording reserved before Deepgram (402, Deepgram not asked)', async () => {
     const poor = await signUp(t, { tier: 'pro' });
     await giveCredits(t, poor.id, 'purchased', 4);
     dg.prerecorded.duration = 150;
+    const asked = dg.prerecordedRequests.length;
     const res = await transcribe(poor, { audio_url: `${host.origin}/voice.webm` });
     expect(res.status).toBe(402);
-    expect(res.body.error).toMatchObject({ code: 'INSUFFICIENT_CREDITS', credits_required: 15, credits_available: 9 });
+    expect(res.body.error).toMatchObject({ code: 'INSUFFICIENT_CREDITS', credits_required: 25, credits_available: 9 });
+    expect(dg.prerecordedRequests.length).toBe(asked);
     expect((await balanceOf(t, poor.id)).total).toBe(9);
 
     const broke = await signUp(t, { tier: 'pro' });
@@ -113,11 +118,12 @@ describe('transcribeAudio', () => {
     const quick = await startTestApp({ env: { ...deepgramEnv(), TRANSCRIBE_ALLOW_LOOPBACK: 'true', DEEPGRAM_TIMEOUT_MS: '800' } });
     try {
       const u = await signUp(quick, { tier: 'pro' });
+      await giveCredits(quick, u.id, 'purchased', 20);
       dg.prerecorded.stall = true;
       const res = await transcribe(u, { audio_url: `${host.origin}/voice.webm` });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('TRANSCRIPTION_SERVICE_UNAVAILABLE');
-      expect((await balanceOf(quick, u.id)).total).toBe(5);
+      expect((await balanceOf(quick, u.id)).total).toBe(25);
     } finally {
       await quick.close();
     }

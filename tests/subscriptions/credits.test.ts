@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dailyCreditGrant } from '../../jobs/tasks/daily-credit-grant.js';
 import { consumeCredits, creditBalance } from '../../src/domain/credits/ledger.js';
+import { grantPeriodCredits } from '../../src/domain/subscriptions/credits.js';
 import { addDays, startOfUtcDay } from '../../src/domain/utc-calendar.js';
 import { startBillingApp, type BillingApp } from '../helpers/billing.js';
 import { signUp, type TestUser } from '../helpers/users.js';
@@ -105,5 +106,15 @@ describe('monthly subscription credits', () => {
     await monthly.checkout.deliver(payment(bob));
     expect((await creditBalance(monthly.t.db, bob.id)).subscription).toBe(120);
     expect((await subscriptionLedgerOf(bob)).map((e) => e.amount)).toEqual([100, 100]);
+  });
+
+  it('carries over and grants once per period: a second settlement of the same period expires and grants nothing (issue 15, item 2)', async () => {
+    const cy = await signUp(monthly.t);
+    await monthly.checkout.deliver(payment(cy));
+    const sub = await monthly.t.db.selectFrom('subscriptions').select(['id', 'current_period_start']).where('user_id', '=', cy.id).executeTakeFirstOrThrow();
+    const periodRef = `${sub.id}:${sub.current_period_start.toISOString()}`;
+    await monthly.t.db.transaction().execute((trx) => grantPeriodCredits(trx, monthly.t.config, cy.id, periodRef));
+    expect((await creditBalance(monthly.t.db, cy.id)).subscription).toBe(100);
+    expect((await subscriptionLedgerOf(cy)).map((e) => e.amount)).toEqual([100]);
   });
 });

@@ -42,9 +42,9 @@ describe('purchaseCredits without a stored card', () => {
     expect(delivery.body.processed).toBe(true);
     expect(await purchased(ada)).toBe(50);
     expect(await purchasesOf(ada)).toEqual([{ amount: 50, status: 'completed' }]);
-    // another confirmation of the same purchase grants nothing more
+    // another confirmation of the same payment grants nothing more: it was applied (issue 15)
     const again = await app.checkout.deliver({ ...event, id: `${event.id}_2` });
-    expect(again.body).toEqual({ received: true, processed: false, reason: 'ignored' });
+    expect(again.body).toEqual({ received: true, processed: false, reason: 'duplicate' });
     expect(await purchased(ada)).toBe(50);
     const activity = await ada.api.get('/activity', { query: { entity_type: 'credit', action: 'credits_purchased' } });
     expect(activity.body.data).toHaveLength(1);
@@ -133,7 +133,7 @@ describe('purchaseCredits with the subscription’s stored card', () => {
     expect((await app.checkout.deliver(captured!)).body).toEqual({ received: true, processed: true, reason: null });
     expect(await purchased(jon)).toBe(100);
     expect(await purchasesOf(jon)).toEqual([{ amount: 100, status: 'completed' }]);
-    expect((await app.checkout.deliver({ ...captured!, id: `${captured!.id}_again` })).body.reason).toBe('ignored');
+    expect((await app.checkout.deliver({ ...captured!, id: `${captured!.id}_again` })).body.reason).toBe('duplicate');
     expect(await purchased(jon)).toBe(100);
   });
 
@@ -193,7 +193,7 @@ describe('late captures', () => {
     ]);
     expect(await refundsOf(lea)).toEqual([{ purchase_id: second.body.data.purchase_id, payment_id: over.event.data.id, amount: 200 }]);
     // the same capture re-sent under another event id records nothing more
-    expect((await app.checkout.deliver({ ...over.event, id: `${over.event.id}_again` })).body).toEqual({ received: true, processed: false, reason: 'ignored' });
+    expect((await app.checkout.deliver({ ...over.event, id: `${over.event.id}_again` })).body).toEqual({ received: true, processed: false, reason: 'duplicate' });
     expect(await refundsOf(lea)).toHaveLength(1);
   });
 

@@ -124,3 +124,59 @@ describe('handleCheckoutWebhook: exactly once', () => {
     expect((await gus.api.get('/subscription')).body.data).toMatchObject({ tier: 'pro', status: 'cancelled', cancel_at_period_end: true });
   });
 });
+
+describe('handleCheckoutWebhook: each payment applied once, whatever the event id (issue 15, item 2)', () => {
+  const payment = (user: TestUser, id: string) => ({ id, amount: 999, currency: 'USD', metadata: { user_id: user.id, plan: 'pro_monthly' }, source: { id: 'src_card1', type: 'card' } });
+  const subscriptionRow = (user: TestUser) =>
+    app.t.db.selectFrom('subscriptions').select(['status', 'current_period_start', 'current_period_end', 'failed_payment_count']).where('user_id', '=', user.id).executeTakeFirstOrThrow();
+
+  it('the same payment id under three new event ids extends the period and grants the monthly credits once', async () => {
+    const hal = await signUp(app.t);
+    const paymentId = `pay_${Math.random().toString(36).slice(2)}`;
+    const first = app.checkout.event('payment_captured', payment(hal, paymentId));
+    expect((await app.checkout.deliver(first)).body).toEqual({ received: true, processed: true, reason: null });
+    const after = { row: await subscriptionRow(hal), ledger: await ledgerOf(hal), balance: await creditBalance(app.t.db, hal.id) };
+    expect(after.balance.subscription).toBe(100);
+
+    for (let i = 0; i < 2; i++) {
+      const again = app.checkout.event('payment_captured', payment(hal, paymentId));
+      expect(again.id).not.toBe(first.id);
+      expect((await app.checkout.deliver(again)).body).toEqual({ received: true, processed: false, reason: 'duplicate' });
+    }
+    expect(await subscriptionRow(hal)).toEqual(after.row);
+    expect(await ledgerOf(hal)).toEqual(after.ledger);
+    expect((await creditBalance(app.t.db, hal.id)).subscription).toBe(100);
+  });
+
+  it('re-deliveries of one payment under new event ids at the same time apply it once', async () => {
+    const ivy = await signUp(app.t);
+    const paymentId = `pay_${Math.random().toString(36).slice(2)}`;
+    const results = await Promise.all([0, 1, 2].map(() => app.checkout.deliver(app.checkout.event('payment_captured', payment(ivy, paymentId)))));
+    expect(results.filter((r) => r.body.processed)).toHaveLength(1);
+    expect(results.filter((r) => r.body.reason === 'duplicate')).toHaveLength(2);
+    const row = await subscriptionRow(ivy);
+    expect(row.current_period_end.getTime() - row.current_period_start.getTime()).toBeLessThanOrEqual(31 * 86_400_000);
+    expect((await creditBalance(app.t.db, ivy.id)).subscription).toBe(100);
+  });
+
+  it('an old signed body replayed after its event id was purged (90 days) changes nothing', async () => {
+    const jo = await signUp(app.t);
+    const event = captured(jo);
+    expect((await app.checkout.deliver(event)).body.processed).toBe(true);
+    const before = { row: await subscriptionRow(jo), ledger: await ledgerOf(jo) };
+    // what the cleanup job does to event ids older than 90 days
+    await app.t.db.deleteFrom('webhook_events').where('event_id', '=', event.id).execute();
+    expect((await app.checkout.deliver(event)).body).toEqual({ received: true, processed: false, reason: 'duplicate' });
+    expect(await subscriptionRow(jo)).toEqual(before.row);
+    expect(await ledgerOf(jo)).toEqual(before.ledger);
+  });
+
+  it('a decline re-delivered under a new event id counts as one failed payment', async () => {
+    const kim = await signUp(app.t);
+    await app.checkout.deliver(captured(kim));
+    const decline = { id: `pay_${Math.random().toString(36).slice(2)}`, amount: 999, currency: 'USD', response_summary: 'Insufficient Funds', metadata: { user_id: kim.id, plan: 'pro_monthly' } };
+    expect((await app.checkout.deliver(app.checkout.event('payment_declined', decline))).body.processed).toBe(true);
+    expect((await app.checkout.deliver(app.checkout.event('payment_declined', decline))).body).toEqual({ received: true, processed: false, reason: 'duplicate' });
+    expect(await subscriptionRow(kim)).toMatchObject({ status: 'past_due', failed_payment_count: 1 });
+  });
+});

@@ -1,7 +1,8 @@
 import type { Database, Executor } from '../../../db/index.js';
+import type { Logger } from '../../http/logging.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
-import { consumeCredits, refundCredits, reserveCredits } from '../credits/ledger.js';
+import { refundCredits, reserveCredits } from '../credits/ledger.js';
 import { countTaskRequest, releaseTaskRequest } from './task-counters.js';
 
 export interface AiCharge {
@@ -17,31 +18,7 @@ export interface AiCharge {
   activity: { entityId: string; action: string; extra?: Record<string, unknown> };
 }
 
-export interface ChargeResult<T> {
-  balanceAfter: number;
-  /** The per-task warning (FR-035); false without a task. */
-  warning: boolean;
-  /** What `alongside` returned. */
-  outcome: T;
-}
-
-/**
- * Pays for an AI result that was produced: counts the per-task request, charges the credits and
- * records the activity in one transaction, together with whatever `alongside` writes (the result
- * itself, when it is stored). Throws 402/429 — and nothing is charged — when concurrent requests
- * used up the balance or the task's requests first.
- */
-export async function chargeAiRequest<T = undefined>(db: Database, c: AiCharge, alongside?: (trx: Executor) => Promise<T>): Promise<ChargeResult<T>> {
-  return db.transaction().execute(async (trx) => {
-    const counted = c.taskId ? await countTaskRequest(trx, { userId: c.actor.userId, sessionId: c.sessionId, taskId: c.taskId }) : undefined;
-    const { balanceAfter } = await consumeCredits(trx, { userId: c.actor.userId, amount: c.credits, description: c.description, operationRef: c.operationRef, category: 'ai' });
-    const outcome = alongside ? await alongside(trx) : (undefined as T);
-    await recordAiActivity(trx, c, counted?.count);
-    return { balanceAfter, warning: counted?.warning ?? false, outcome };
-  });
-}
-
-async function recordAiActivity(trx: Executor, c: AiCharge, taskRequestCount: number | undefined): Promise<void> {
+async function recordAiActivity(trx: Executor, c: AiCharge, taskRequestCount: number | undefined, creditsUsed = c.credits): Promise<void> {
   await recordActivity(trx, {
     userId: c.actor.userId,
     entityType: 'ai_chat',
@@ -49,7 +26,7 @@ async function recordAiActivity(trx: Executor, c: AiCharge, taskRequestCount: nu
     action: c.activity.action,
     source: c.actor.source,
     requestId: c.actor.requestId,
-    extra: { credits_used: c.credits, ...(c.taskId ? { task_id: c.taskId, task_request_count: taskRequestCount } : {}), ...c.activity.extra },
+    extra: { credits_used: creditsUsed, ...(c.taskId ? { task_id: c.taskId, task_request_count: taskRequestCount } : {}), ...c.activity.extra },
   });
 }
 
@@ -63,11 +40,12 @@ export interface AiReservation {
 }
 
 /**
- * Pays for an AI result before it exists, for a result that is delivered as it is produced (a
- * stream): counts the per-task request and charges the credits in one transaction, under the same
- * locks as chargeAiRequest, so concurrent requests can never be given more answers than the balance
- * and the task's limit allow. Throws 402/429 with nothing charged. The caller then either confirms
- * it (confirmAiRequest, once the result is complete) or releases it (releaseAiRequest).
+ * Pays for an AI result before the provider is asked (money before work): counts the per-task
+ * request and charges the credits in one short transaction that commits before the provider call,
+ * so concurrent requests see it and can never be given more provider calls or answers than the
+ * balance and the task's limit allow. Throws 402/429 with nothing charged (the provider is then
+ * never asked). The caller then either settles it (confirmAiRequest, once the result is complete)
+ * or releases it (releaseAiRequest); paidAiRequest does both around the work.
  */
 export async function reserveAiRequest(db: Database, c: Omit<AiCharge, 'activity'>): Promise<AiReservation> {
   return db.transaction().execute(async (trx) => {
@@ -77,9 +55,32 @@ export async function reserveAiRequest(db: Database, c: Omit<AiCharge, 'activity
   });
 }
 
-/** The reserved request produced its result: records it in the activity log. */
-export async function confirmAiRequest(db: Database, c: AiCharge, reservation: AiReservation): Promise<void> {
-  await db.transaction().execute((trx) => recordAiActivity(trx, c, reservation.taskRequestCount));
+export interface Settlement<T> {
+  /** What the request really cost, when less than it reserved (the rest is refunded). */
+  creditsUsed?: number;
+  /** The history's text for that refund. */
+  unusedDescription?: string;
+  /** Writes of the result itself, in the settling transaction. */
+  alongside?: (trx: Executor) => Promise<T>;
+}
+
+/**
+ * The reserved request produced its result: in one transaction, refunds what it reserved beyond
+ * its real cost (`creditsUsed`), writes `alongside` and records the activity. Returns the balance
+ * after it and what `alongside` returned.
+ */
+export async function confirmAiRequest<T = undefined>(db: Database, c: AiCharge, reservation: AiReservation, s: Settlement<T> = {}): Promise<{ balanceAfter: number; outcome: T }> {
+  return db.transaction().execute(async (trx) => {
+    let balanceAfter = reservation.balanceAfter;
+    const unused = s.creditsUsed === undefined ? 0 : c.credits - s.creditsUsed;
+    if (unused < 0) throw new Error(`confirmAiRequest: used ${s.creditsUsed} credits of ${c.credits} reserved`);
+    if (unused > 0) {
+      balanceAfter = (await refundCredits(trx, { userId: c.actor.userId, entryId: reservation.entryId, amount: unused, description: s.unusedDescription ?? `Refund: ${c.description} cost less than reserved` })).balanceAfter;
+    }
+    const outcome = s.alongside ? await s.alongside(trx) : (undefined as T);
+    await recordAiActivity(trx, c, reservation.taskRequestCount, s.creditsUsed);
+    return { balanceAfter, outcome };
+  });
 }
 
 /**
@@ -93,4 +94,27 @@ export async function releaseAiRequest(db: Database, c: Omit<AiCharge, 'activity
     if (c.taskId) await releaseTaskRequest(trx, { userId: c.actor.userId, sessionId: c.sessionId, taskId: c.taskId });
     await refundCredits(trx, { userId: c.actor.userId, entryId: reservation.entryId, description });
   });
+}
+
+/**
+ * Reserves the request's credits, runs `work` (the provider call, the checks of its answer and the
+ * settlement with confirmAiRequest) and refunds the reservation when `work` throws — the provider
+ * failed, its answer was unusable, or the settlement could not be written — so a failure is never
+ * charged. `refundDescription` is the history's text for that refund.
+ */
+export async function paidAiRequest<R>(
+  deps: { db: Database; log: Logger },
+  c: Omit<AiCharge, 'activity'>,
+  refundDescription: string,
+  work: (reservation: AiReservation) => Promise<R>,
+): Promise<R> {
+  const reservation = await reserveAiRequest(deps.db, c);
+  try {
+    return await work(reservation);
+  } catch (err) {
+    await releaseAiRequest(deps.db, c, reservation, refundDescription).catch((refundErr: unknown) => {
+      deps.log.error({ err: refundErr, request_id: c.actor.requestId, ledger_entry: reservation.entryId }, 'AI reservation could not be refunded');
+    });
+    throw err;
+  }
 }

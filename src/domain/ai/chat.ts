@@ -5,7 +5,7 @@ import type { AiMessage, AiRequest } from '../../integrations/openai.js';
 import type { Actor } from '../actor.js';
 import { assertCanAfford } from '../credits/ledger.js';
 import { isoOrNull } from '../time.js';
-import { chargeAiRequest, confirmAiRequest, releaseAiRequest, reserveAiRequest, type AiCharge } from './charge.js';
+import { confirmAiRequest, paidAiRequest, releaseAiRequest, reserveAiRequest, type AiCharge } from './charge.js';
 import { toSuggestedActions, suggestionTools } from './suggested-actions.js';
 import { openTasksForPrompt, ownTaskForPrompt, type PromptSubtask, type PromptTask } from './task-context.js';
 import { assertTaskQuota } from './task-counters.js';
@@ -100,14 +100,20 @@ const chatResult = (content: string, suggested: ChatResult['suggested_actions'],
   ai_request_warning: charged.warning,
 });
 
-/** POST /ai/chat as JSON: nothing is sent before the answer is complete, so it is charged (and counted) then, in one transaction. */
+/**
+ * POST /ai/chat as JSON: the credit and the per-task slot are reserved before the provider is asked
+ * (402/429 with no provider call), kept when the answer is usable and refunded otherwise.
+ */
 export async function chat(deps: AppDeps, caller: AiCaller, input: ChatInput): Promise<ChatResult> {
   const prepared = await prepareChat(deps, caller, input, new Date());
-  const answer = await deps.ai.complete(prepared.request);
-  const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);
-  const charge = chatCharge(deps, caller, prepared, suggested.length);
-  const charged = await chargeAiRequest(deps.db, charge);
-  return chatResult(answer.content, suggested, charge.credits, charged);
+  deps.ai.assertConfigured();
+  const charge = chatCharge(deps, caller, prepared);
+  return paidAiRequest(deps, charge, 'Refund: AI chat not completed', async (reservation) => {
+    const answer = await deps.ai.complete(prepared.request);
+    const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);
+    const { balanceAfter } = await confirmAiRequest(deps.db, chatCharge(deps, caller, prepared, suggested.length), reservation);
+    return chatResult(answer.content, suggested, charge.credits, { balanceAfter, warning: reservation.warning });
+  });
 }
 
 export interface ChatStream {

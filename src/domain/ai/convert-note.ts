@@ -6,7 +6,7 @@ import { emit } from '../events/bus.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
 import { ownedNote } from '../notes/queries.js';
 import type { AiCaller } from './chat.js';
-import { chargeAiRequest } from './charge.js';
+import { confirmAiRequest, paidAiRequest } from './charge.js';
 import { contractSchema, validationSummary } from './contract-schemas.js';
 import { invalidAnswer } from './suggested-actions.js';
 
@@ -51,58 +51,54 @@ export async function convertNoteToTask(deps: AppDeps, caller: AiCaller, noteId:
   const limits = await effectiveLimits(db, userId);
   const user = await db.selectFrom('users').select('timezone').where('id', '=', userId).executeTakeFirstOrThrow();
 
-  const answer = await deps.ai.complete({
-    messages: [
-      {
-        role: 'system',
-        content: `Turn the user's note into one task for a task manager. Current time (UTC): ${now.toISOString()}; the user's time zone: ${user.timezone}.
-Use at most ${limits.maxSubtasksPerTask} subtasks and keep the description under ${limits.maxDescriptionLength} characters. A due date is at most ${MAX_DUE_DAYS} days ahead.`,
-      },
-      { role: 'user', content: note.content },
-    ],
-    jsonSchema: { name: 'task_suggestion', schema: ANSWER_SCHEMA },
-  });
-
-  let raw: any;
-  try {
-    raw = JSON.parse(answer.content);
-  } catch {
-    throw invalidAnswer(deps.log, 'note conversion is not JSON');
-  }
-  const suggestion = fitSuggestion(raw, limits, now);
-  const validate = contractSchema(deps.contract, 'TaskSuggestion');
-  if (!validate(suggestion)) throw invalidAnswer(deps.log, `note conversion: ${validationSummary(validate)}`);
-  const confidence = raw?.confidence;
-  if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) throw invalidAnswer(deps.log, 'note conversion: confidence is not within 0..1');
-
+  deps.ai.assertConfigured();
   const requestId = caller.actor.requestId ?? 'none';
-  const charged = await chargeAiRequest(
-    db,
-    {
-      actor: caller.actor,
-      sessionId: caller.sessionId,
-      credits,
-      description: 'AI note conversion',
-      operationRef: `ai_note_conversion:${requestId}`,
-      activity: { entityId: noteId, action: 'ai_note_converted', extra: { note_id: noteId } },
-    },
-    async (trx) => {
-      // The first successful conversion of a note counts toward notes_10, once.
-      const first = await trx
-        .updateTable('notes')
-        .set({ converted_at: now })
-        .where('id', '=', noteId)
-        .where('converted_at', 'is', null)
-        .returning('id')
-        .executeTakeFirst();
-      if (!first) return [];
-      return (await emit(trx, { type: 'note.converted', noteId, convertedAt: now }, caller.actor)).unlockedAchievements;
-    },
-  );
-  return {
-    conversion: { task_suggestion: suggestion as TaskSuggestion, confidence, credits_used: credits, credits_remaining: charged.balanceAfter },
-    unlockedAchievements: charged.outcome,
-  };
+  const charge = { actor: caller.actor, sessionId: caller.sessionId, credits, description: 'AI note conversion', operationRef: `ai_note_conversion:${requestId}` };
+  // Reserved before the provider is asked; refunded when it fails or its suggestion is unusable.
+  return paidAiRequest(deps, charge, 'Refund: AI note conversion not completed', async (reservation) => {
+    const answer = await deps.ai.complete({
+      messages: [
+        {
+          role: 'system',
+          content: `Turn the user's note into one task for a task manager. Current time (UTC): ${now.toISOString()}; the user's time zone: ${user.timezone}.
+Use at most ${limits.maxSubtasksPerTask} subtasks and keep the description under ${limits.maxDescriptionLength} characters. A due date is at most ${MAX_DUE_DAYS} days ahead.`,
+        },
+        { role: 'user', content: note.content },
+      ],
+      jsonSchema: { name: 'task_suggestion', schema: ANSWER_SCHEMA },
+    });
+
+    let raw: any;
+    try {
+      raw = JSON.parse(answer.content);
+    } catch {
+      throw invalidAnswer(deps.log, 'note conversion is not JSON');
+    }
+    const suggestion = fitSuggestion(raw, limits, now);
+    const validate = contractSchema(deps.contract, 'TaskSuggestion');
+    if (!validate(suggestion)) throw invalidAnswer(deps.log, `note conversion: ${validationSummary(validate)}`);
+    const confidence = raw?.confidence;
+    if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) throw invalidAnswer(deps.log, 'note conversion: confidence is not within 0..1');
+
+    const settled = await confirmAiRequest(db, { ...charge, activity: { entityId: noteId, action: 'ai_note_converted', extra: { note_id: noteId } } }, reservation, {
+      alongside: async (trx) => {
+        // The first successful conversion of a note counts toward notes_10, once.
+        const first = await trx
+          .updateTable('notes')
+          .set({ converted_at: now })
+          .where('id', '=', noteId)
+          .where('converted_at', 'is', null)
+          .returning('id')
+          .executeTakeFirst();
+        if (!first) return [];
+        return (await emit(trx, { type: 'note.converted', noteId, convertedAt: now }, caller.actor)).unlockedAchievements;
+      },
+    });
+    return {
+      conversion: { task_suggestion: suggestion as TaskSuggestion, confidence, credits_used: credits, credits_remaining: settled.balanceAfter },
+      unlockedAchievements: settled.outcome,
+    };
+  });
 }
 
 /**

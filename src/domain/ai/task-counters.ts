@@ -5,9 +5,9 @@ import { AppError } from '../../http/errors.js';
 // FR-035: AI requests about one task are counted per session, which the seed plan ends with every
 // new access token (a sign-in or a refresh): the session id here is the access token's jti.
 // The 5th to the 10th successful request carry a warning; the 11th is refused. Only successful
-// (charged) requests count, and they are counted in the transaction that charges them — for a
-// stream, the one that reserves its credit before the answer starts; releaseTaskRequest gives the
-// slot back with the refund when the stream fails.
+// (charged) requests count, and they are counted in the transaction that reserves their credit
+// before the provider is asked; releaseTaskRequest gives the slot back with the refund when the
+// request fails.
 
 export const TASK_REQUESTS_WARN_FROM = 5;
 export const TASK_REQUESTS_MAX = 10;

@@ -2,10 +2,10 @@ import type { components } from '../../../codegen/api.js';
 import type { AppDeps } from '../../deps.js';
 import { invalidField, tierRequired } from '../../http/errors.js';
 import { AudioDownloadError, downloadAudio } from '../../integrations/audio-download.js';
-import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
-import { assertCanAfford, consumeCredits, creditBalance, insufficientCredits } from '../credits/ledger.js';
+import { assertCanAfford, insufficientCredits } from '../credits/ledger.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
+import { confirmAiRequest, paidAiRequest } from './charge.js';
 
 type Transcription = components['schemas']['Transcription'];
 
@@ -24,9 +24,11 @@ export interface TranscribeInput {
 }
 
 /**
- * POST /ai/transcribe (Pro): downloads the recording itself (https, public addresses only), has
- * Deepgram transcribe it and charges for the duration Deepgram measured — never a duration the
- * client declares — in the transaction that records the result.
+ * POST /ai/transcribe (Pro): downloads the recording itself (https, public addresses only), then
+ * reserves what the longest recording (MAX_AUDIO_SECONDS) costs before Deepgram is asked — 402, and
+ * no Deepgram call, when the balance cannot cover it — and settles at the duration Deepgram measured
+ * (never a duration the client declares): that cost is kept, the rest refunded in the transaction
+ * that records the result. A failure or a recording over the maximum refunds it all.
  */
 export async function transcribeAudio(deps: AppDeps, actor: Actor, input: TranscribeInput): Promise<Transcription> {
   const { db, config } = deps;
@@ -35,6 +37,7 @@ export async function transcribeAudio(deps: AppDeps, actor: Actor, input: Transc
   // A missing DEEPGRAM_API_KEY is a 503 before anything is downloaded.
   deps.speech.assertConfigured();
   const perMinute = config.AI_CREDIT_TRANSCRIPTION_PER_MIN;
+  // A cheap refusal before the download for a balance that cannot pay for any recording.
   await assertCanAfford(db, actor.userId, perMinute, `Transcription needs at least ${perMinute} credits`);
 
   let audio: Buffer;
@@ -52,45 +55,39 @@ export async function transcribeAudio(deps: AppDeps, actor: Actor, input: Transc
     throw err;
   }
 
-  const result = await deps.speech.transcribe(audio, { language: input.language });
-  const seconds = result.durationSeconds;
-  if (seconds > MAX_AUDIO_SECONDS) throw invalidField('body.audio_url', `The recording is ${Math.round(seconds)} s long; at most ${MAX_AUDIO_SECONDS} s can be transcribed`);
-  const cost = transcriptionCost(seconds, perMinute);
+  const reserved = transcriptionCost(MAX_AUDIO_SECONDS, perMinute);
   const requestId = actor.requestId ?? 'none';
-
-  const balanceAfter = await db.transaction().execute(async (trx) => {
-    let remaining: number;
-    if (cost > 0) {
-      try {
-        remaining = (await consumeCredits(trx, { userId: actor.userId, amount: cost, description: 'Transcription', operationRef: `transcription:${requestId}` })).balanceAfter;
-      } catch (err) {
-        const e = err as { code?: string; extras?: { credits_available?: number } };
-        if (e.code !== 'INSUFFICIENT_CREDITS') throw err;
-        const m = Math.floor(seconds / 60);
-        const s = Math.round(seconds % 60);
-        throw insufficientCredits(cost, e.extras?.credits_available ?? 0, `This recording (${m ? `${m} min ` : ''}${s} s) costs ${cost} credits`);
-      }
-    } else {
-      remaining = (await creditBalance(trx, actor.userId)).total;
-    }
-    await recordActivity(trx, {
-      userId: actor.userId,
-      entityType: 'ai_chat',
-      entityId: requestId === 'none' ? actor.userId : requestId,
-      action: 'ai_transcription',
-      source: actor.source,
-      requestId: actor.requestId,
-      extra: { credits_used: cost, duration_seconds: seconds, language: result.language },
+  // no task, so no per-task counter and no session needed
+  const charge = { actor, sessionId: '', credits: reserved, description: 'Transcription', operationRef: `transcription:${requestId}` };
+  try {
+    return await paidAiRequest(deps, charge, 'Refund: transcription not completed', async (reservation) => {
+      const result = await deps.speech.transcribe(audio, { language: input.language });
+      const seconds = result.durationSeconds;
+      if (seconds > MAX_AUDIO_SECONDS) throw invalidField('body.audio_url', `The recording is ${Math.round(seconds)} s long; at most ${MAX_AUDIO_SECONDS} s can be transcribed`);
+      const cost = transcriptionCost(seconds, perMinute);
+      const settled = await confirmAiRequest(
+        db,
+        {
+          ...charge,
+          activity: { entityId: requestId === 'none' ? actor.userId : requestId, action: 'ai_transcription', extra: { duration_seconds: seconds, language: result.language } },
+        },
+        reservation,
+        { creditsUsed: cost, unusedDescription: `Refund: transcription of ${Math.round(seconds)} s cost ${cost} of ${reserved} credits reserved` },
+      );
+      return {
+        transcription: result.transcript,
+        language: result.language,
+        confidence: result.confidence,
+        duration_seconds: seconds,
+        credits_used: cost,
+        credits_remaining: settled.balanceAfter,
+      };
     });
-    return remaining;
-  });
-
-  return {
-    transcription: result.transcript,
-    language: result.language,
-    confidence: result.confidence,
-    duration_seconds: seconds,
-    credits_used: cost,
-    credits_remaining: balanceAfter,
-  };
+  } catch (err) {
+    // The reservation is the only charge here: its 402 names the reserved amount and why.
+    const e = err as { code?: string; extras?: { credits_available?: number } };
+    if (e.code !== 'INSUFFICIENT_CREDITS') throw err;
+    const available = e.extras?.credits_available ?? 0;
+    throw insufficientCredits(reserved, available, `Transcription reserves ${reserved} credits, the cost of the longest recording (${MAX_AUDIO_SECONDS} s), and returns what the recording does not use; you have ${available}`);
+  }
 }

@@ -107,6 +107,11 @@ async function ledgerEntryExists(trx: Executor, userId: string, type: CreditEntr
   return entry !== undefined;
 }
 
+/** Whether a grant of this kind was already made for the operation (what grantCredits would skip). */
+export async function grantRecorded(trx: Executor, userId: string, kind: CreditKind, operationRef: string): Promise<boolean> {
+  return ledgerEntryExists(trx, userId, 'grant', CATEGORY_OF_KIND[kind], operationRef);
+}
+
 /** Adds a lot of credits and its ledger entry. Idempotent per (kind, operationRef). */
 export async function grantCredits(trx: Executor, input: GrantCreditsInput): Promise<GrantResult> {
   requireTransaction(trx, 'grantCredits');
@@ -182,11 +187,18 @@ export interface RefundCreditsInput {
   entryId: string;
   /** Shown in the history, e.g. "Refund: AI chat not completed". */
   description: string;
+  /**
+   * Return only this many of the charge (a reservation larger than the work's real cost, e.g. a
+   * transcription reserved for the longest recording): the credits drawn last go back first, so
+   * what stays charged is what a charge of the real cost would have taken. Omitted: all of it.
+   */
+  amount?: number;
 }
 
 /**
- * Returns a reserved AI charge to the lots it was taken from, with a grant entry of category `ai`
- * and operation `refund:<entry id>` (one refund per charge: a second call returns nothing). Credits
+ * Returns a reserved AI charge (or `amount` of it) to the lots it was taken from, with a grant entry
+ * of category `ai` and operation `refund:<entry id>` (one refund per charge: a second call returns
+ * nothing, so a reservation is settled once, whether in part or in full). Credits
  * whose lot expired meanwhile are not returned — they would have expired unspent anyway, and the
  * expiry has already been (or will be) written for the lot as it stands.
  */
@@ -206,17 +218,23 @@ export async function refundCredits(trx: Executor, input: RefundCreditsInput): P
   const done = await ledgerEntryExists(trx, input.userId, 'grant', 'ai', operationRef);
   if (done) return { refunded: 0, balanceAfter: (await creditBalance(trx, input.userId)).total };
 
+  if (input.amount !== undefined && (!Number.isInteger(input.amount) || input.amount < 0)) throw new Error(`amount must be a non-negative integer, got ${input.amount}`);
+  let due = input.amount ?? Number.POSITIVE_INFINITY;
   const returned: CreditAllocation[] = [];
-  for (const a of charged.allocations) {
+  for (const a of input.amount === undefined ? charged.allocations : [...charged.allocations].reverse()) {
+    if (due === 0) break;
+    const give = Math.min(a.amount, due);
     const lot = await trx
       .updateTable('credit_lots')
-      .set({ remaining: sql`remaining + ${a.amount}`, updated_at: new Date() })
+      .set({ remaining: sql`remaining + ${give}`, updated_at: new Date() })
       .where('id', '=', a.lot_id)
       .where('user_id', '=', input.userId)
       .where(sql<boolean>`(expires_at is null or expires_at > now())`)
       .returning('id')
       .executeTakeFirst();
-    if (lot) returned.push(a);
+    if (!lot) continue;
+    returned.push({ ...a, amount: give });
+    due -= give;
   }
   const refunded = returned.reduce((sum, a) => sum + a.amount, 0);
   const balanceAfter = (await creditBalance(trx, input.userId)).total;

@@ -1,7 +1,8 @@
 import type { Executor } from '../../../db/index.js';
 import type { Config } from '../../config.js';
-import { expireCredits, grantCredits } from '../credits/ledger.js';
+import { expireCredits, grantCredits, grantRecorded } from '../credits/ledger.js';
 import { perkBonuses } from '../limits/effective-limits.js';
+import { lockFor } from '../locks.js';
 import { addDays, startOfUtcDay, utcDayKey } from '../utc-calendar.js';
 import { creditAllowance } from './present.js';
 
@@ -10,15 +11,21 @@ export type ProCreditSettings = Pick<Config, 'PRO_DAILY_CREDITS' | 'PRO_MONTHLY_
 /**
  * The subscription credits of a paid month (FR-039/FR-041), in the payment's transaction: unused
  * subscription credits above MAX_CREDIT_CARRYOVER expire, then PRO_MONTHLY_CREDITS are granted.
- * Keyed by the payment, so a re-delivered payment never grants twice.
+ * Keyed by the period (`periodRef`: the subscription and the period's start), so one period never
+ * carries over or grants twice, whatever delivers its payment (the payment itself is applied once,
+ * see applied_payments in handle-webhook.ts).
  */
-export async function grantPeriodCredits(trx: Executor, settings: ProCreditSettings, userId: string, paymentRef: string): Promise<void> {
+export async function grantPeriodCredits(trx: Executor, settings: ProCreditSettings, userId: string, periodRef: string): Promise<void> {
+  // The period's grant marks it settled: an expiry that had nothing to expire leaves no entry, so
+  // without this a second settlement would expire the period's own credits above the carry-over.
+  await lockFor(trx, 'credits', userId);
+  if (await grantRecorded(trx, userId, 'subscription', `subscription_period:${periodRef}`)) return;
   await expireCredits(trx, {
     userId,
     kind: 'subscription',
     keep: settings.MAX_CREDIT_CARRYOVER,
     description: `Subscription credits above the carry-over of ${settings.MAX_CREDIT_CARRYOVER} expired`,
-    operationRef: `subscription_carryover:${paymentRef}`,
+    operationRef: `subscription_carryover:${periodRef}`,
   });
   if (settings.PRO_MONTHLY_CREDITS > 0) {
     await grantCredits(trx, {
@@ -27,7 +34,7 @@ export async function grantPeriodCredits(trx: Executor, settings: ProCreditSetti
       amount: settings.PRO_MONTHLY_CREDITS,
       expiresAt: null,
       description: 'Monthly Pro credits',
-      operationRef: `subscription_period:${paymentRef}`,
+      operationRef: `subscription_period:${periodRef}`,
     });
   }
 }

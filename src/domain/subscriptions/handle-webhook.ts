@@ -1,5 +1,6 @@
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
+import type { AppliedPaymentKind } from '../../../db/schema/index.js';
 import { AppError, serviceUnavailable } from '../../http/errors.js';
 import type { Logger } from '../../http/logging.js';
 import { isValidWebhookSignature } from '../../integrations/checkout.js';
@@ -41,6 +42,9 @@ const ack = (processed: boolean, reason: Reason): WebhookAck => ({ received: tru
  * Applies one verified Checkout.com event exactly once: its id is inserted (`on conflict do
  * nothing`) in the same transaction as its effects, so a concurrent second delivery waits for the
  * first and then finds the id, and a failure records nothing (Checkout.com's retry runs again).
+ * Beyond the event id, each payment is applied once per outcome (applied_payments, keyed by the
+ * payment id and kept with the user): the same payment under another event id, or an old body
+ * replayed after its event id was purged, is a duplicate too.
  */
 export async function handleCheckoutEvent(db: Database, settings: ProCreditSettings, event: CheckoutEvent, requestId: string, log: Logger): Promise<WebhookAck> {
   if (!HANDLED_TYPES.has(event.type)) return ack(false, 'unknown_event_type');
@@ -58,6 +62,7 @@ export async function handleCheckoutEvent(db: Database, settings: ProCreditSetti
     if (!recorded) return null;
 
     const applied = await applyEvent(trx, settings, event, at, actor);
+    if (applied.duplicate) return applied;
     await trx
       .updateTable('webhook_events')
       .set({ processed: applied.processed, user_id: applied.userId, updated_at: new Date() })
@@ -65,7 +70,7 @@ export async function handleCheckoutEvent(db: Database, settings: ProCreditSetti
       .execute();
     return applied;
   });
-  if (!outcome) return ack(false, 'duplicate');
+  if (!outcome || outcome.duplicate) return ack(false, 'duplicate');
   // Logged once committed: money Checkout.com took that we did not grant.
   if (outcome.refund) logRefundRequired(log, outcome.refund);
   return ack(outcome.processed, outcome.processed ? null : 'ignored');
@@ -77,6 +82,30 @@ interface Outcome {
   userId: string | null;
   /** A captured purchase that was not granted and must be refunded. */
   refund?: Extract<PurchaseCompletion, { granted: false }>;
+  /** The payment was already applied (under another event id); nothing was done. */
+  duplicate?: true;
+}
+
+const DUPLICATE = { processed: false, userId: null, duplicate: true } as const;
+
+/**
+ * Records that this payment's outcome is applied, in the transaction that applies it. False when it
+ * already was: the unique (payment_id, kind) makes a concurrent second delivery wait for the first
+ * and then find it.
+ */
+async function claimPayment(trx: Executor, paymentId: string, kind: AppliedPaymentKind, userId: string, eventId: string): Promise<boolean> {
+  const row = await trx
+    .insertInto('applied_payments')
+    .values({ payment_id: paymentId, kind, user_id: userId, event_id: eventId })
+    .onConflict((oc) => oc.columns(['payment_id', 'kind']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+async function paymentApplied(trx: Executor, paymentId: string, kind: AppliedPaymentKind): Promise<boolean> {
+  const row = await trx.selectFrom('applied_payments').select('id').where('payment_id', '=', paymentId).where('kind', '=', kind).executeTakeFirst();
+  return row !== undefined;
 }
 
 async function applyEvent(trx: Executor, settings: ProCreditSettings, event: CheckoutEvent, at: Date, actor: { source: 'system'; requestId: string }): Promise<Outcome> {
@@ -86,15 +115,21 @@ async function applyEvent(trx: Executor, settings: ProCreditSettings, event: Che
   const purchaseId = uuidOrNull(metadata.purchase_id);
   const paymentId = stringOrNull(data.id) ?? event.id;
 
-  // A credit purchase: granted once, by whichever confirmation arrives first.
+  // A credit purchase: granted once, by whichever confirmation arrives first (completePurchase and
+  // failPurchase serialise on the purchase and are idempotent by its status); the payment is also
+  // recorded, so a replay after the activity that marks a refund is purged stays a duplicate.
   if (purchaseId) {
     if (event.type === 'payment_captured') {
+      if (await paymentApplied(trx, paymentId, 'captured')) return DUPLICATE;
       const completion = await completePurchase(trx, purchaseId, claimedUserId, paymentId, actor);
       if (!completion) return { processed: false, userId: null };
+      await claimPayment(trx, paymentId, 'captured', completion.userId, event.id);
       return { processed: true, userId: completion.userId, ...(completion.granted ? {} : { refund: completion }) };
     }
     if (event.type === 'payment_declined') {
+      if (await paymentApplied(trx, paymentId, 'declined')) return DUPLICATE;
       const userId = await failPurchase(trx, purchaseId, claimedUserId);
+      if (userId) await claimPayment(trx, paymentId, 'declined', userId, event.id);
       return { processed: userId !== null, userId };
     }
     return { processed: false, userId: null };
@@ -105,6 +140,12 @@ async function applyEvent(trx: Executor, settings: ProCreditSettings, event: Che
   if (!user) return { processed: false, userId: null }; // the account was deleted
   const userId = user.id;
   const sub = await lockSubscription(trx, userId);
+
+  // Under the subscription's lock: a concurrent delivery of the same payment waits here, then finds it.
+  if (event.type === 'payment_captured' || event.type === 'payment_declined') {
+    const kind = event.type === 'payment_captured' ? 'captured' : 'declined';
+    if (!(await claimPayment(trx, paymentId, kind, userId, event.id))) return { ...DUPLICATE, userId };
+  }
 
   switch (event.type) {
     case 'payment_captured': {

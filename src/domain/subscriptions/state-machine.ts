@@ -87,7 +87,7 @@ export async function applyCapturedPayment(
         .returningAll()
         .executeTakeFirstOrThrow();
   await setUserTier(trx, userId, 'pro');
-  await grantPeriodCredits(trx, settings, userId, payment.paymentId);
+  await grantPeriodCredits(trx, settings, userId, `${sub.id}:${periodStart.toISOString()}`);
   await settleDailyCredits(trx, settings, userId, now);
   await log(trx, sub, continues ? 'subscription_renewed' : 'subscription_activated', actor, {
     payment_id: payment.paymentId,
