@@ -79,7 +79,7 @@ export interface paths {
         /**
          * Prometheus metrics
          * @description Prometheus text format: `http_request_duration_seconds{operation,status}` (histogram),
-         *     `http_errors_total{operation,code}`, `jobs_queued{task}`, `jobs_failed{task}` and
+         *     `http_errors_total{operation,code}`, `jobs_queued{task}`, `jobs_failed{task}`, `credits{kind,movement}` and
          *     `db_pool_connections{state}`, plus the Node.js process metrics. Job outcomes are counted by
          *     the worker on its own `/metrics` (`WORKER_METRICS_PORT`).
          *

@@ -1,5 +1,6 @@
 import { checkMetricsToken } from '../http/metrics.js';
 import type { Handler } from '../http/operation.js';
+import { creditTotals } from '../domain/credits/totals.js';
 import { queueStats } from '../domain/health/queue-stats.js';
 import { readiness } from '../domain/health/readiness.js';
 
@@ -42,8 +43,11 @@ export const getMetrics: Handler<'getMetrics'> = async (req, ctx) => {
       metrics.jobs.set({ task: r.task }, Number(r.queued));
       metrics.jobFailures.set({ task: r.task }, Number(r.failed));
     }
+    for (const c of await creditTotals(db)) {
+      for (const movement of ['granted', 'consumed', 'expired'] as const) metrics.credits.set({ kind: c.kind, movement }, c[movement]);
+    }
   } catch {
-    // The queue gauges are best effort; the process metrics are still worth serving.
+    // The gauges read from the database are best effort; the process metrics are still worth serving.
   }
   return { status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
 };

@@ -51,8 +51,16 @@ export function createMetrics(opts: { collectDefault?: boolean; pool?: pg.Pool }
     labelNames: ['task'] as const,
     registers: [registry],
   });
+  // FR-066. Read from the ledger at scrape time, so every API process reports the same cluster-wide
+  // totals: aggregate with max(), not sum(). An account's deletion takes its entries with it.
+  const credits = new client.Gauge({
+    name: 'credits',
+    help: 'Credits granted, consumed (charged for AI work, less refunds) and expired so far, by kind (read from the ledger at scrape time).',
+    labelNames: ['kind', 'movement'] as const,
+    registers: [registry],
+  });
   // Job outcomes (jobs_total and the rest) are counted where jobs run: the worker's /metrics (jobs/metrics.ts).
-  return { registry, requestDuration, errors, jobs, jobFailures };
+  return { registry, requestDuration, errors, jobs, jobFailures, credits };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
