@@ -56,7 +56,7 @@ function docsAssets(deps: AppDeps): express.Express {
   app.set('etag', false);
   // Swagger UI's start script; the files need a CSP that lets them run.
   app.get(`${DOCS_ASSETS}/docs-init.js`, (_req, res) => {
-    res.type('text/javascript').send("window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#docs', deepLinking: true });\n");
+    res.type('text/javascript').send(DOCS_INIT);
   });
   app.use(DOCS_ASSETS, (_req, res, next) => {
     res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'");
@@ -74,6 +74,48 @@ function docsAssets(deps: AppDeps): express.Express {
 }
 
 const DOCS_ASSETS = `${API_ROOT}/docs/assets`;
+/**
+ * Starts Swagger UI on the contract with its servers (local development, http://localhost:8000)
+ * replaced by the server that served the page: "Try it out" then calls the same origin, under any
+ * host, port or path prefix, and needs no CORS. The page is `${API_ROOT}/docs`.
+ */
+const DOCS_INIT = `'use strict';
+(function () {
+  var apiRoot = new URL('.', location.href).pathname;
+  var suffix = ${JSON.stringify(`${API_ROOT}/`)};
+  var prefix = apiRoot.slice(-suffix.length) === suffix ? apiRoot.slice(0, -suffix.length) : '';
+  function here(servers) {
+    return servers.map(function (server) {
+      var path = new URL(server.url, location.href).pathname.replace(/\\/$/, '');
+      return { url: location.origin + prefix + path, description: 'The server of this page' };
+    });
+  }
+  function sameOrigin(spec) {
+    if (spec.servers) spec.servers = here(spec.servers);
+    Object.keys(spec.paths || {}).forEach(function (p) {
+      var item = spec.paths[p];
+      Object.keys(item).forEach(function (key) {
+        if (key === 'servers') item.servers = here(item.servers);
+        else if (item[key] && item[key].servers) item[key].servers = here(item[key].servers);
+      });
+    });
+    return spec;
+  }
+  var url = new URL('openapi.json', location.href).href;
+  fetch(url, { headers: { Accept: 'application/json' } })
+    .then(function (res) {
+      if (!res.ok) throw new Error('GET ' + url + ' answered ' + res.status);
+      return res.json();
+    })
+    .then(function (spec) {
+      window.ui = SwaggerUIBundle({ spec: sameOrigin(spec), dom_id: '#docs', deepLinking: true, validatorUrl: null });
+      window.ui.specActions.updateUrl(url); // the link under the title
+    })
+    .catch(function (err) {
+      document.getElementById('docs').textContent = 'The API description did not load: ' + err.message;
+    });
+})();
+`;
 /** node:http's default, stated: more is a 431 before routing (src/http/refusals.ts). */
 const MAX_HEADER_BYTES = 16 * 1024;
 /** Probes and metrics also answer at the root, through the same pipeline as /api/v1. */
