@@ -9,7 +9,7 @@ import type { AppDeps } from './deps.js';
 import './domain/events/subscribers.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
-import { AppError, databaseUnavailable, isDatabaseUnavailable, validationError } from './http/errors.js';
+import { AppError, DomainError, databaseUnavailable, errorBody, headersOf, isDatabaseUnavailable, statusOf, validationError } from './http/errors.js';
 import { readJsonBody } from './http/json-body.js';
 import { answerClientError } from './http/refusals.js';
 import { requestState, requestTracker, type ApiRequest } from './http/request-state.js';
@@ -27,23 +27,23 @@ const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagge
 /** Any error as the error envelope (never an HTML page); a response already under way is cut off. */
 function sendError(deps: AppDeps, res: http.ServerResponse, err: unknown): void {
   const state = requestState(res);
-  let appError: AppError;
-  if (err instanceof AppError) appError = err;
+  let appError: DomainError;
+  if (err instanceof DomainError) appError = err;
   else if (isDatabaseUnavailable(err)) {
     deps.log.warn({ err, request_id: state.requestId, operation: state.operationId }, 'database unavailable');
     appError = databaseUnavailable();
   } else {
     deps.log.error({ err, request_id: state.requestId, operation: state.operationId }, 'unhandled error');
-    appError = new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred');
+    appError = new AppError('INTERNAL_ERROR', 'An unexpected error occurred');
   }
   state.errorCode = appError.code;
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  for (const [k, v] of Object.entries(appError.headers ?? {})) res.setHeader(k, v);
-  res.statusCode = appError.status;
-  const body = JSON.stringify(appError.toBody(state.requestId));
+  for (const [k, v] of Object.entries(headersOf(appError) ?? {})) res.setHeader(k, v);
+  res.statusCode = statusOf(appError);
+  const body = JSON.stringify(errorBody(appError, state.requestId));
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body)); // also on HEAD, where Node sends no body
   res.end(body);
@@ -67,7 +67,7 @@ function docsAssets(deps: AppDeps): express.Express {
   app.use(((err, _req, res, _next) => {
     const status = (err as { status?: number }).status ?? 500;
     if (status === 400) return sendError(deps, res, validationError([{ field: 'path', message: 'is not a valid URL path' }], 'The path is not a valid URL path'));
-    if (status >= 400 && status < 500) return sendError(deps, res, new AppError(404, 'NOT_FOUND', 'No such documentation file'));
+    if (status >= 400 && status < 500) return sendError(deps, res, new AppError('NOT_FOUND', 'No such documentation file'));
     sendError(deps, res, err);
   }) as ErrorRequestHandler);
   return app;
@@ -145,7 +145,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (path === DOCS_ASSETS || path.startsWith(`${DOCS_ASSETS}/`)) return void assets(req, res);
     const apiReq = Object.assign(req, { path, query: querystring.parse(q < 0 ? '' : url.slice(q + 1)), ip: proxyaddr(req, trusted) ?? '' }) as ApiRequest;
     try {
-      if (path !== API_ROOT && !path.startsWith(`${API_ROOT}/`)) throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${path}`);
+      if (path !== API_ROOT && !path.startsWith(`${API_ROOT}/`)) throw new AppError('NOT_FOUND', `No operation at ${req.method} ${path}`);
       await readJsonBody(apiReq, res, body);
       await dispatch(apiReq, res);
     } catch (err) {
@@ -171,14 +171,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Refusals before routing, in the error envelope with the usual headers (Node's are bare text).
   server.on('clientError', answerClientError(deps.log));
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) =>
-    void handle(req, res, new AppError(417, 'EXPECTATION_FAILED', 'Only "Expect: 100-continue" is supported')),
+    void handle(req, res, new AppError('EXPECTATION_FAILED', 'Only "Expect: 100-continue" is supported')),
   );
 
   // WebSockets share the port: the voice relay on its path, a 404 for any other upgrade.
   const voice = createVoiceRelay(deps);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://upgrade').pathname === VOICE_PATH) return voice.handleUpgrade(req, socket, head);
-    rejectUpgrade(socket, new AppError(404, 'NOT_FOUND', 'No WebSocket endpoint at this path'), randomUUID());
+    rejectUpgrade(socket, new AppError('NOT_FOUND', 'No WebSocket endpoint at this path'), randomUUID());
   });
 
   deps.liveKeys.listen(deps.pool);

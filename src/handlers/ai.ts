@@ -5,7 +5,7 @@ import { confirmAiAction as confirmAction } from '../domain/ai/confirm-action.js
 import { generateSubtaskSuggestions } from '../domain/ai/generate-subtasks.js';
 import { transcribeAudio as transcribe } from '../domain/ai/transcribe-audio.js';
 import { aiCreditsView } from '../domain/credits/history.js';
-import { AppError } from '../http/errors.js';
+import { AppError, DomainError } from '../http/errors.js';
 import { etag } from '../http/etag.js';
 import { caller, streamingHandler, type Handler, type RequestContext, type StreamReply } from '../http/operation.js';
 import { openEventStream, prefersEventStream, type EventStream } from '../http/sse.js';
@@ -32,9 +32,9 @@ async function chatEventStream(input: ChatInput, ctx: RequestContext): Promise<S
       } catch (err) {
         // No `done`: the credit reserved before the first piece is refunded.
         await chatStream.release();
-        const known = err instanceof AppError && err.code === 'AI_SERVICE_UNAVAILABLE';
+        const known = err instanceof DomainError && err.code === 'AI_SERVICE_UNAVAILABLE';
         if (!known) ctx.log.error({ err }, 'chat stream failed');
-        events?.send('error', known ? { code: (err as AppError).code, message: (err as AppError).message } : { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; nothing was charged' });
+        events?.send('error', known ? { code: (err as DomainError).code, message: (err as DomainError).message } : { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; nothing was charged' });
         return null;
       } finally {
         // The dispatcher ends the response once the answer is stored (see StreamReply).
@@ -91,5 +91,5 @@ export const transcribeAudio: Handler<'transcribeAudio'> = async (req, ctx) => (
 });
 /** A plain GET of the WebSocket endpoint; the upgrade itself is served by src/ws/voice.ts. */
 export const streamVoiceTranscription: Handler<'streamVoiceTranscription'> = async () => {
-  throw new AppError(426, 'UPGRADE_REQUIRED', 'This endpoint only accepts WebSocket connections', undefined, undefined, { Upgrade: 'websocket' });
+  throw new AppError('UPGRADE_REQUIRED', 'This endpoint only accepts WebSocket connections', undefined, undefined, { Upgrade: 'websocket' });
 };

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps.js';
 import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
 import { accountExists } from '../domain/users/queries.js';
-import { AppError, accountGone, isForeignKeyViolation, sessionEnded, unauthorized, validationError, type ErrorDetail } from './errors.js';
+import { AppError, DomainError, accountGone, errorBody, headersOf, statusOf, isForeignKeyViolation, sessionEnded, unauthorized, validationError, type ErrorDetail } from './errors.js';
 import { assertStorableJson } from './body-guard.js';
 import { hasBodyBytes, isJson } from './json-body.js';
 import { deprecationHeaders } from './deprecation.js';
@@ -132,9 +132,9 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
         } catch (caught) {
           const err = await accountGoneOr(caught);
           // Business errors are answers like any other, so an idempotent retry replays them too.
-          if (err instanceof AppError && err.status < 500 && err.status !== 429) {
+          if (err instanceof DomainError && statusOf(err) < 500 && statusOf(err) !== 429) {
             state.errorCode = err.code;
-            return { status: err.status, body: err.toBody(ctx.requestId), headers: err.headers ?? {} };
+            return { status: statusOf(err), body: errorBody(err, ctx.requestId), headers: headersOf(err) ?? {} };
           }
           throw err;
         }
@@ -181,16 +181,16 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
   return async (req, res) => {
     // HEAD is GET without the body (Node drops what is written): same operation, status and headers.
     const match = route(req.method === 'HEAD' ? 'GET' : req.method!, req.path);
-    if (match.kind === 'not-found') throw new AppError(404, 'NOT_FOUND', `No operation at ${req.method} ${req.path}`);
+    if (match.kind === 'not-found') throw new AppError('NOT_FOUND', `No operation at ${req.method} ${req.path}`);
     if (match.kind === 'method-not-allowed') {
       res.setHeader('Allow', match.allow.join(', '));
-      throw new AppError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`);
+      throw new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`);
     }
     const { operationId } = match;
     const info = contract.operations.get(operationId)!;
     requestState(res).operationId = operationId;
     if (hasBodyBytes(req) && !isJson(req) && info.hasBody) {
-      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
     }
     const dep = deprecations.get(operationId);
     if (dep) for (const [k, v] of Object.entries(dep)) res.setHeader(k, v);
@@ -213,7 +213,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
     const errors = validation.validate(operationId, parts);
     if (errors) {
       if (isIdempotencyKeyMissing(errors)) {
-        throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header', [
+        throw new AppError('IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header', [
           { field: 'header.idempotency-key', message: 'is required' },
         ]);
       }

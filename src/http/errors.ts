@@ -1,53 +1,87 @@
+import { DomainError, type ErrorCode, type ErrorDetail, type ErrorExtras } from '../core/errors.js';
 import type { components } from '../../codegen/api.js';
 
-export type ErrorCode = components['schemas']['ErrorCode'];
-export type ErrorDetail = components['schemas']['ErrorDetail'];
+export * from '../core/errors.js';
 type ErrorBody = components['schemas']['ErrorResponse']['error'];
-/** The documented extra keys an error may carry (`current_version`, `retry_after`, …). */
-export type ErrorExtras = Omit<ErrorBody, 'code' | 'message' | 'details' | 'request_id'>;
 
 /**
- * The one error type of the service. Domain code throws it; the HTTP layer turns it into the
- * `{error: {...}}` envelope with the request id. Anything else that escapes is a 500.
+ * The one table from the catalogue to HTTP: each code answers with one status (SPEC §3). The
+ * domain throws codes; only this layer knows what they mean on the wire.
  */
-export class AppError extends Error {
+export const STATUS_OF_CODE: Record<ErrorCode, number> = {
+  VALIDATION_ERROR: 400,
+  IDEMPOTENCY_KEY_REQUIRED: 400,
+  CONFIRMATION_MISMATCH: 400,
+  UNAUTHORIZED: 401,
+  TOKEN_EXPIRED: 401,
+  INVALID_REFRESH_TOKEN: 401,
+  INSUFFICIENT_CREDITS: 402,
+  PAYMENT_DECLINED: 402,
+  FORBIDDEN: 403,
+  TIER_REQUIRED: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
+  CONFLICT: 409,
+  LIMIT_EXCEEDED: 409,
+  ARCHIVED: 409,
+  IDEMPOTENCY_KEY_IN_USE: 409,
+  PRECONDITION_FAILED: 412,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  EXPECTATION_FAILED: 417,
+  IDEMPOTENCY_KEY_MISMATCH: 422,
+  UPGRADE_REQUIRED: 426,
+  RATE_LIMIT_EXCEEDED: 429,
+  AI_TASK_LIMIT_REACHED: 429,
+  REQUEST_HEADERS_TOO_LARGE: 431,
+  INTERNAL_ERROR: 500,
+  NOT_IMPLEMENTED: 501,
+  SERVICE_UNAVAILABLE: 503,
+  AI_SERVICE_UNAVAILABLE: 503,
+  TRANSCRIPTION_SERVICE_UNAVAILABLE: 503,
+  PAYMENT_SERVICE_UNAVAILABLE: 503,
+};
+
+/**
+ * An error born in the HTTP layer (routing, media types, rate limits, the socket), which may carry
+ * response headers of its own (Retry-After, Upgrade, a realm'd WWW-Authenticate).
+ */
+export class AppError extends DomainError {
   constructor(
-    readonly status: number,
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
-    readonly details?: ErrorDetail[],
-    readonly extras?: ErrorExtras,
+    details?: ErrorDetail[],
+    extras?: ErrorExtras,
     /** Response headers that belong to this error (Retry-After, WWW-Authenticate). */
     readonly headers?: Record<string, string>,
   ) {
-    super(message);
+    super(code, message, details, extras);
     this.name = 'AppError';
-  }
-
-  toBody(requestId: string): { error: ErrorBody } {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.details?.length ? { details: this.details } : {}),
-        ...this.extras,
-        request_id: requestId,
-      },
-    };
   }
 }
 
-export const validationError = (details: ErrorDetail[], message = 'Request validation failed') =>
-  new AppError(400, 'VALIDATION_ERROR', message, details);
-/** A 400 about one field, for rules the contract cannot express. */
-export const invalidField = (field: string, message: string) =>
-  new AppError(400, 'VALIDATION_ERROR', message, [{ field, message }]);
-export const unauthorized = (message = 'Authentication required') =>
-  new AppError(401, 'UNAUTHORIZED', message, undefined, undefined, { 'WWW-Authenticate': 'Bearer' });
-/** A valid access token whose account was deleted: the session is over. */
-export const accountGone = () => unauthorized('The account no longer exists');
-/** A valid access token whose session ended (logout, a refresh token reused, a newer sign-in). */
-export const sessionEnded = () => unauthorized('The session has ended; sign in again');
+export const statusOf = (err: DomainError): number => STATUS_OF_CODE[err.code];
+
+/** The headers an error answers with: its own, or the challenge its code or its kind calls for. */
+export function headersOf(err: DomainError): Record<string, string> | undefined {
+  if (err instanceof AppError) return err.headers;
+  if (err.code === 'TOKEN_EXPIRED') return { 'WWW-Authenticate': 'Bearer error="invalid_token", error_description="expired"' };
+  if (err.challenge === 'bearer') return { 'WWW-Authenticate': 'Bearer' };
+  return undefined;
+}
+
+/** The `{error: {...}}` envelope with the request id. */
+export const errorBody = (err: DomainError, requestId: string): { error: ErrorBody } => ({
+  error: {
+    code: err.code,
+    message: err.message,
+    ...(err.details?.length ? { details: err.details } : {}),
+    ...err.extras,
+    request_id: requestId,
+  },
+});
+
 /**
  * A write that began just before its account was deleted fails on a foreign key once the deletion
  * commits (to users, or to a task that went with the account): a candidate for a 401, if the
@@ -57,7 +91,7 @@ export const isForeignKeyViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
 /** The database cannot be reached or has no free connection: the request may be retried. */
 export const databaseUnavailable = () =>
-  new AppError(503, 'SERVICE_UNAVAILABLE', 'The service is temporarily unavailable; retry shortly', undefined, undefined, { 'Retry-After': '5' });
+  new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable; retry shortly', undefined, undefined, { 'Retry-After': '5' });
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
@@ -73,15 +107,3 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || /^57P0[1-3]$/.test(code))) return true;
   return typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated|The database did not answer within)/.test(message);
 }
-export const forbidden = (message = 'This resource belongs to another user') => new AppError(403, 'FORBIDDEN', message);
-export const tierRequired = (currentTier: 'free' | 'pro', message = 'This feature needs Pro') =>
-  new AppError(403, 'TIER_REQUIRED', message, undefined, { required_tier: 'pro', current_tier: currentTier });
-export const notFound = (what = 'Resource') => new AppError(404, 'NOT_FOUND', `${what} not found`);
-export const conflict = (message: string, extras?: ErrorExtras) => new AppError(409, 'CONFLICT', message, undefined, extras);
-export const limitExceeded = (message: string, limit: number) =>
-  new AppError(409, 'LIMIT_EXCEEDED', message, undefined, { limit });
-export const archived = (message = 'The task is archived; un-archive it first') => new AppError(409, 'ARCHIVED', message);
-export const serviceUnavailable = (code: Extract<ErrorCode, `${string}UNAVAILABLE`>, message: string) =>
-  new AppError(503, code, message);
-export const notImplemented = (issue: number) =>
-  new AppError(501, 'NOT_IMPLEMENTED', `This operation is not implemented yet (issue #${issue})`);

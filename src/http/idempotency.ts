@@ -53,8 +53,8 @@ function canonical(value: unknown): string {
 export const fingerprintOf = (r: Pick<IdempotentRequest, 'method' | 'path' | 'body'>): string =>
   createHash('sha256').update(`${r.method} ${r.path}\n${canonical(r.body)}`).digest('hex');
 
-const inUse = () => new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed');
-const mismatch = () => new AppError(422, 'IDEMPOTENCY_KEY_MISMATCH', 'This Idempotency-Key was used with a different request');
+const inUse = () => new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed');
+const mismatch = () => new AppError('IDEMPOTENCY_KEY_MISMATCH', 'This Idempotency-Key was used with a different request');
 
 /**
  * Runs `execute` at most once per (user, key) within the TTL and replays its response afterwards

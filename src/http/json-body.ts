@@ -29,12 +29,12 @@ export async function readJsonBody(req: ApiRequest, res: ServerResponse, { limit
     const tooLarge = () => {
       res.setHeader('Connection', 'close');
       req.pause();
-      return next(new AppError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${limit} bytes`));
+      return next(new AppError('PAYLOAD_TOO_LARGE', `Request body exceeds ${limit} bytes`));
     };
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (encoding !== 'identity') return next(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body without Content-Encoding'));
+    if (encoding !== 'identity') return next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body without Content-Encoding'));
     const charset = /;\s*charset=("?)([^";]+)\1/i.exec(req.headers['content-type'] ?? '')?.[2]?.toLowerCase();
-    if (charset && charset !== 'utf-8' && charset !== 'utf8') return next(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as UTF-8 JSON'));
+    if (charset && charset !== 'utf-8' && charset !== 'utf8') return next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as UTF-8 JSON'));
     const declared = Number(req.headers['content-length']);
     if (declared > limit) return tooLarge();
 
@@ -78,7 +78,7 @@ export async function readJsonBody(req: ApiRequest, res: ServerResponse, { limit
   });
 }
 
-const incomplete = () => new AppError(400, 'VALIDATION_ERROR', 'The body was incomplete', [{ field: 'body', message: 'is incomplete' }]);
+const incomplete = () => new AppError('VALIDATION_ERROR', 'The body was incomplete', [{ field: 'body', message: 'is incomplete' }]);
 
 /** JSON objects and arrays only (a bare `"x"` or `1` is refused); an empty body reads as `{}`, as body-parser's did. */
 function parse(text: string): unknown {

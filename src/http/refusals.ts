@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AppError, validationError } from './errors.js';
+import { AppError, errorBody, headersOf, statusOf, validationError, type DomainError } from './errors.js';
 import type { Logger } from './logging.js';
 import { FIXED_HEADERS } from './response-headers.js';
 
@@ -10,28 +10,29 @@ import { FIXED_HEADERS } from './response-headers.js';
  * request before routing; a WebSocket upgrade): the error envelope with the headers every answer
  * carries, then the connection closes.
  */
-export function writeRawError(socket: Duplex, err: AppError, requestId: string = randomUUID()): void {
-  const body = JSON.stringify(err.toBody(requestId));
+export function writeRawError(socket: Duplex, err: DomainError, requestId: string = randomUUID()): void {
+  const body = JSON.stringify(errorBody(err, requestId));
+  const status = statusOf(err);
   const headers: (readonly [string, string])[] = [
     ...FIXED_HEADERS,
-    ...Object.entries(err.headers ?? {}),
+    ...Object.entries(headersOf(err) ?? {}),
     ['X-Request-ID', requestId],
     ['Content-Type', 'application/json; charset=utf-8'],
     ['Content-Length', String(Buffer.byteLength(body))],
     ['Connection', 'close'],
   ];
-  socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
 }
 
 /** What node:http's parser or its timers refused, as our error (its own answers are bare text). */
-function refusalOf(code: string | undefined): AppError {
+function refusalOf(code: string | undefined): DomainError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new AppError(431, 'REQUEST_HEADERS_TOO_LARGE', 'The request headers are over 16 KB in total');
+      return new AppError('REQUEST_HEADERS_TOO_LARGE', 'The request headers are over 16 KB in total');
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return new AppError(413, 'PAYLOAD_TOO_LARGE', 'The chunk extensions are too large');
+      return new AppError('PAYLOAD_TOO_LARGE', 'The chunk extensions are too large');
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new AppError(408, 'REQUEST_TIMEOUT', 'The request did not arrive in time');
+      return new AppError('REQUEST_TIMEOUT', 'The request did not arrive in time');
     default:
       return validationError([{ field: 'request', message: 'is not valid HTTP/1.1' }], 'The request is not valid HTTP');
   }
@@ -51,7 +52,7 @@ export function answerClientError(log: Logger): (err: NodeJS.ErrnoException, soc
     }
     const refusal = refusalOf(err.code);
     const requestId = randomUUID();
-    log.info({ request_id: requestId, operation: 'unmatched', status: refusal.status, error_code: refusal.code, reason: err.code }, 'request refused before routing');
+    log.info({ request_id: requestId, operation: 'unmatched', status: statusOf(refusal), error_code: refusal.code, reason: err.code }, 'request refused before routing');
     // Closed once the answer is written: a client that keeps sending (slowloris) holds nothing.
     socket.once('finish', () => socket.destroy());
     writeRawError(socket, refusal, requestId);

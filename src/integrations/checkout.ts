@@ -219,4 +219,4 @@ export function isValidWebhookSignature(secret: string, rawBody: Buffer, header:
 }
 
 export const paymentDeclined = (summary: string | null) =>
-  new AppError(402, 'PAYMENT_DECLINED', summary ? `The payment was declined: ${summary}` : 'The payment was declined by the card issuer');
+  new AppError('PAYMENT_DECLINED', summary ? `The payment was declined: ${summary}` : 'The payment was declined by the card issuer');

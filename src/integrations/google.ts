@@ -49,7 +49,7 @@ export function createGoogleVerifier(opts: { clientId: string | undefined; jwksU
       }
       if (typeof claims.sub !== 'string' || typeof claims.email !== 'string') throw unauthorized('Google ID token is invalid');
       if (claims.email_verified !== true && claims.email_verified !== 'true') {
-        throw new AppError(401, 'UNAUTHORIZED', 'The Google account email is not verified');
+        throw new AppError('UNAUTHORIZED', 'The Google account email is not verified');
       }
       return {
         googleId: claims.sub,

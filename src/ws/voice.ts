@@ -8,7 +8,7 @@ import { hasActiveVoiceSession, openVoiceSession, payVoiceMinute, settleVoiceSes
 import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
 import { creditBalance } from '../domain/credits/ledger.js';
 import { effectiveLimits } from '../domain/limits/effective-limits.js';
-import { AppError, sessionEnded, tierRequired, unauthorized } from '../http/errors.js';
+import { AppError, DomainError, sessionEnded, statusOf, tierRequired, unauthorized } from '../http/errors.js';
 import { writeRawError } from '../http/refusals.js';
 import type { LiveTranscription } from '../integrations/deepgram.js';
 import type { VoiceEndReason } from '../../db/schema/index.js';
@@ -38,7 +38,7 @@ export interface VoiceRelay {
 }
 
 /** An HTTP answer on a socket that asked to upgrade: the error envelope, then the socket closes. */
-export function rejectUpgrade(socket: Duplex, err: AppError, requestId: string): void {
+export function rejectUpgrade(socket: Duplex, err: DomainError, requestId: string): void {
   writeRawError(socket, err, requestId);
 }
 
@@ -52,17 +52,17 @@ export function createVoiceRelay(deps: AppDeps): VoiceRelay {
       const incoming = req.headers['x-request-id'];
       const requestId = typeof incoming === 'string' && UUID.test(incoming) ? incoming.toLowerCase() : randomUUID();
       const token = new URL(req.url ?? '/', 'http://relay').searchParams.get('token');
-      const reject = (err: AppError) => {
-        deps.log.info({ request_id: requestId, operation: 'streamVoiceTranscription', status: err.status, error_code: err.code }, 'voice upgrade refused');
+      const reject = (err: DomainError) => {
+        deps.log.info({ request_id: requestId, operation: 'streamVoiceTranscription', status: statusOf(err), error_code: err.code }, 'voice upgrade refused');
         rejectUpgrade(socket, err, requestId);
       };
       socket.on('error', () => {});
       void (async () => {
-        if (closing) return reject(new AppError(503, 'TRANSCRIPTION_SERVICE_UNAVAILABLE', 'The server is shutting down'));
+        if (closing) return reject(new AppError('TRANSCRIPTION_SERVICE_UNAVAILABLE', 'The server is shutting down'));
         try {
           deps.speech.assertConfigured();
         } catch (err) {
-          return reject(err as AppError);
+          return reject(err as DomainError);
         }
         let auth: AuthContext | undefined;
         if (token !== null) {
@@ -70,9 +70,9 @@ export function createVoiceRelay(deps: AppDeps): VoiceRelay {
           try {
             auth = await admit(deps, token);
           } catch (err) {
-            if (err instanceof AppError) return reject(err);
+            if (err instanceof DomainError) return reject(err);
             deps.log.error({ err, request_id: requestId }, 'voice upgrade failed');
-            return reject(new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred'));
+            return reject(new AppError('INTERNAL_ERROR', 'An unexpected error occurred'));
           }
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
@@ -197,7 +197,7 @@ class VoiceSession {
         opened = await openVoiceSession(db, this.charge);
       } catch (err) {
         live.abort();
-        if (err instanceof VoiceSessionActive || (err instanceof AppError && err.code === 'INSUFFICIENT_CREDITS')) return this.refuse(err.code as VoiceErrorCode, err.message);
+        if (err instanceof VoiceSessionActive || (err instanceof DomainError && err.code === 'INSUFFICIENT_CREDITS')) return this.refuse(err.code as VoiceErrorCode, err.message);
         throw err;
       }
       this.live = live;
@@ -223,7 +223,7 @@ class VoiceSession {
       this.starting = admit(this.deps, msg.token).then(
         (auth) => this.open(auth),
         (err) => {
-          const e = err instanceof AppError ? err : undefined;
+          const e = err instanceof DomainError ? err : undefined;
           if (!e) this.deps.log.error({ err, request_id: this.requestId }, 'voice authentication failed');
           const code: VoiceErrorCode = e?.code === 'TIER_REQUIRED' ? 'TIER_REQUIRED' : e?.code === 'RATE_LIMIT_EXCEEDED' ? 'RATE_LIMIT_EXCEEDED' : 'UNAUTHORIZED';
           this.refuse(code, e?.message ?? 'Authentication failed');
@@ -278,7 +278,7 @@ class VoiceSession {
           } catch (err) {
             this.unpaid = true;
             this.held = null;
-            if (err instanceof AppError && err.code === 'INSUFFICIENT_CREDITS') {
+            if (err instanceof DomainError && err.code === 'INSUFFICIENT_CREDITS') {
               if (this.state === 'streaming') void this.finish('insufficient_credits', ['INSUFFICIENT_CREDITS', 'Your credits do not cover another minute; transcription stopped']);
             } else {
               this.deps.log.error({ err, request_id: this.requestId, session_id: this.sessionId }, 'voice minute could not be charged');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPushSubscription } from '../../src/domain/push/push-subscriptions.js';
 import { loadConfig } from '../../src/config.js';
-import { AppError } from '../../src/http/errors.js';
+import { DomainError } from '../../src/core/errors.js';
 import { createPushSender } from '../../src/integrations/web-push.js';
 import type { LookupAll } from '../../src/integrations/public-address.js';
 import { startFakePushService, type FakePushService } from '../fakes/push-service.js';
@@ -137,12 +137,12 @@ describe('registerPushSubscription: only public push endpoints', () => {
 
     const mixed = 'https://push.mixed.test/push/a';
     const refused = await registerPushSubscription(t.db, sender(['93.184.216.34', '10.1.2.3']), bob.id, keys(mixed)).catch((err: unknown) => err);
-    expect(refused).toBeInstanceOf(AppError);
-    expect(refused).toMatchObject({ status: 400, details: [{ field: 'body.endpoint', message: 'The push endpoint is not a public internet address' }] });
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field: 'body.endpoint', message: 'The push endpoint is not a public internet address' }] });
     expect(await rowsOf(mixed)).toHaveLength(0);
 
     const v6 = 'https://push.v6.test/push/a';
-    await expect(registerPushSubscription(t.db, sender(['2606:4700:4700::1111', 'fd00::7']), bob.id, keys(v6))).rejects.toMatchObject({ status: 400 });
+    await expect(registerPushSubscription(t.db, sender(['2606:4700:4700::1111', 'fd00::7']), bob.id, keys(v6))).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
 
     const nowhere = 'https://push.nowhere.test/push/a';
     const notFound: LookupAll = async () => {

@@ -80,7 +80,7 @@ describe('createSubtasks (AI confirm-action)', () => {
     const actor = { userId: user.id, source: 'ai' as const, requestId: null };
     const r = await createSubtasks(t.db, actor, task.id, ['one', 'two'], 'ai');
     expect(r.subtasks.map((s) => [s.title, s.order_index, s.source])).toEqual([['one', 1, 'ai'], ['two', 2, 'ai']]);
-    await expect(createSubtasks(t.db, actor, task.id, ['x', 'y'], 'ai')).rejects.toMatchObject({ status: 409, code: 'LIMIT_EXCEEDED' });
+    await expect(createSubtasks(t.db, actor, task.id, ['x', 'y'], 'ai')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
     expect((await order(task.id)).length).toBe(3);
     const log = (await activity(t, user.id, 'subtask_created')).filter((a) => a.entity_id === r.subtasks[0]!.id);
     expect(log[0]).toMatchObject({ source: 'ai' });

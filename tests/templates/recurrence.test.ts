@@ -46,7 +46,7 @@ describe('parseRrule', () => {
     ['FREQ=WEEKLY;BYMONTHDAY=3', 'WEEKLY'],
     ['FREQ=YEARLY;BYWEEKNO=20', 'not supported'],
   ])('refuses %s with a reason', (r, reason) => {
-    expect(() => parseRrule(r)).toThrowError(expect.objectContaining({ status: 400, details: [expect.objectContaining({ field: 'body.rrule', message: expect.stringContaining(reason) })] }));
+    expect(() => parseRrule(r)).toThrowError(expect.objectContaining({ code: 'VALIDATION_ERROR', details: [expect.objectContaining({ field: 'body.rrule', message: expect.stringContaining(reason) })] }));
   });
 
   it('accepts everyday rules', () => {

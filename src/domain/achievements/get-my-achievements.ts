@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
-import { accountGone } from '../../http/errors.js';
+import { accountGone } from '../../core/errors.js';
 import { limitsFor, perkBonuses } from '../limits/effective-limits.js';
 import { creditAllowance, type CreditSettings } from '../subscriptions/present.js';
 import { allDefinitions } from './definitions.js';

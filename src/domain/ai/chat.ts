@@ -1,6 +1,6 @@
 import type { components } from '../../../codegen/api.js';
 import type { AppDeps } from '../../deps.js';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 import type { AiMessage, AiRequest } from '../../integrations/openai.js';
 import type { Actor } from '../actor.js';
 import { assertCanAfford } from '../credits/ledger.js';

@@ -1,6 +1,6 @@
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { completeTask, createSubtasks, createTask, updateTask, type Task } from '../tasks/index.js';

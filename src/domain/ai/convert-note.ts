@@ -1,6 +1,6 @@
 import type { components } from '../../../codegen/api.js';
 import type { AppDeps } from '../../deps.js';
-import { archived } from '../../http/errors.js';
+import { archived } from '../../core/errors.js';
 import { assertCanAfford } from '../credits/ledger.js';
 import { emit } from '../events/bus.js';
 import { effectiveLimits } from '../limits/effective-limits.js';

@@ -1,6 +1,6 @@
 import type { components } from '../../../codegen/api.js';
 import type { AppDeps } from '../../deps.js';
-import { archived, limitExceeded } from '../../http/errors.js';
+import { archived, limitExceeded } from '../../core/errors.js';
 import { assertCanAfford } from '../credits/ledger.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
 import type { AiCaller } from './chat.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { Priority } from '../../../db/schema/index.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 
 // What the assistant may see of the caller's tasks. Every query is the caller's rows only: a prompt
 // never carries another user's data.

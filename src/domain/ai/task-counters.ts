@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import { AppError } from '../../http/errors.js';
+import { DomainError } from '../../core/errors.js';
 
 // FR-035: AI requests about one task are counted per session, which the seed plan ends with every
 // new access token (a sign-in or a refresh): the session id here is the access token's jti.
@@ -13,7 +13,7 @@ export const TASK_REQUESTS_WARN_FROM = 5;
 export const TASK_REQUESTS_MAX = 10;
 
 export const taskLimitReached = () =>
-  new AppError(429, 'AI_TASK_LIMIT_REACHED', `You have used the ${TASK_REQUESTS_MAX} AI requests for this task in this session`);
+  new DomainError('AI_TASK_LIMIT_REACHED', `You have used the ${TASK_REQUESTS_MAX} AI requests for this task in this session`);
 
 export interface TaskCounterKey {
   userId: string;

@@ -1,6 +1,6 @@
 import type { components } from '../../../codegen/api.js';
 import type { AppDeps } from '../../deps.js';
-import { invalidField, tierRequired } from '../../http/errors.js';
+import { invalidField, tierRequired } from '../../core/errors.js';
 import { AudioDownloadError, downloadAudio } from '../../integrations/audio-download.js';
 import type { Actor } from '../actor.js';
 import { assertCanAfford, insufficientCredits } from '../credits/ledger.js';

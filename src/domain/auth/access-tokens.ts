@@ -1,6 +1,6 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { AppError, unauthorized } from '../../http/errors.js';
+import { DomainError, unauthorized } from '../../core/errors.js';
 import type { SigningKeys } from './signing-keys.js';
 
 export interface AccessClaims {
@@ -47,9 +47,7 @@ const CLOCK_LEEWAY_SECONDS = 30;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const expired = () =>
-  new AppError(401, 'TOKEN_EXPIRED', 'Access token expired', undefined, { refresh_required: true }, {
-    'WWW-Authenticate': 'Bearer error="invalid_token", error_description="expired"',
-  });
+  new DomainError('TOKEN_EXPIRED', 'Access token expired', undefined, { refresh_required: true });
 
 interface Verified {
   auth: AuthContext;

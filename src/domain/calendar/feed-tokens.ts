@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { CalendarFeedRow } from '../../../db/schema/index.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../core/errors.js';
 import { isoOrNull } from '../time.js';
 
 // The secret URL of a user's calendar feed. The token is shown once, in the answer that makes it;

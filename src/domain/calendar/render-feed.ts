@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Executor } from '../../../db/index.js';
 import type { Priority, TaskRow, TaskTemplateRow } from '../../../db/schema/index.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../core/errors.js';
 import { toFloating } from '../templates/recurrence.js';
 import { wallClockToInstant } from '../zones.js';
 import { feedOwner } from './feed-tokens.js';

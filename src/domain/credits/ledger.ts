@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { CreditAllocation, CreditCategory, CreditEntryType, CreditKind } from '../../../db/schema/index.js';
-import { AppError } from '../../http/errors.js';
+import { DomainError } from '../../core/errors.js';
 import { lockFor } from '../locks.js';
 
 // The AI credit ledger (FR-037–FR-042). Credits live in lots, one per grant, each with what is left
@@ -32,8 +32,7 @@ const CATEGORY_OF_KIND: Record<CreditKind, CreditCategory> = {
 };
 
 export const insufficientCredits = (required: number, available: number, message?: string) =>
-  new AppError(
-    402,
+  new DomainError(
     'INSUFFICIENT_CREDITS',
     message ?? `This request needs ${required} credit${required === 1 ? '' : 's'}; you have ${available}`,
     undefined,

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { FocusSessionRow } from '../../../db/schema/index.js';
-import { AppError, archived, conflict, forbidden, notFound } from '../../http/errors.js';
+import { DomainError, archived, conflict, forbidden, notFound } from '../../core/errors.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
@@ -69,7 +69,7 @@ export async function endFocusSession(db: Database, actor: Actor, taskId: string
       .where('ended_at', 'is', null)
       .forUpdate()
       .executeTakeFirst();
-    if (!open) throw new AppError(404, 'NOT_FOUND', 'There is no open focus session on this task');
+    if (!open) throw new DomainError('NOT_FOUND', 'There is no open focus session on this task');
     return closeSession(trx, actor, open, now);
   });
 }
@@ -115,7 +115,7 @@ async function closeSession(trx: Executor, actor: Actor, open: FocusSessionRow, 
 /** The caller's open session (`GET /focus-sessions/active`); 404 when none is open. */
 export async function activeFocusSession(db: Executor, userId: string): Promise<FocusSession> {
   const open = await db.selectFrom('focus_sessions').selectAll().where('user_id', '=', userId).where('ended_at', 'is', null).executeTakeFirst();
-  if (!open) throw new AppError(404, 'NOT_FOUND', 'No focus session is open');
+  if (!open) throw new DomainError('NOT_FOUND', 'No focus session is open');
   return presentFocusSession(open);
 }
 

@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { accountGone } from '../../http/errors.js';
+import { accountGone } from '../../core/errors.js';
 import { unlockedPerkTotals } from '../achievements/perks.js';
 
 export type Tier = 'free' | 'pro';

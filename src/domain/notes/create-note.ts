@@ -1,6 +1,6 @@
 import type { Database } from '../../../db/index.js';
 import type { NoteRow } from '../../../db/schema/index.js';
-import { invalidField, tierRequired } from '../../http/errors.js';
+import { invalidField, tierRequired } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { effectiveLimits } from '../limits/effective-limits.js';

@@ -1,6 +1,6 @@
 import type { Executor } from '../../../db/index.js';
 import type { NoteRow } from '../../../db/schema/index.js';
-import { forbidden, limitExceeded, notFound } from '../../http/errors.js';
+import { forbidden, limitExceeded, notFound } from '../../core/errors.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
 import { lockFor } from '../locks.js';
 

@@ -1,6 +1,6 @@
 import type { Database } from '../../../db/index.js';
 import type { NoteRow } from '../../../db/schema/index.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { lockFor } from '../locks.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { NotificationRow } from '../../../db/schema/index.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { presentNotification, type Notification } from './present.js';
 

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { PushSubscriptionRow } from '../../../db/schema/index.js';
-import { conflict, invalidField, notFound } from '../../http/errors.js';
+import { conflict, invalidField, notFound } from '../../core/errors.js';
 import type { PushSender } from '../../integrations/web-push.js';
 import { iso } from '../time.js';
 

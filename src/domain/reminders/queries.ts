@@ -1,6 +1,6 @@
 import type { Executor } from '../../../db/index.js';
 import type { ReminderRow } from '../../../db/schema/index.js';
-import { AppError, forbidden, notFound } from '../../http/errors.js';
+import { DomainError, forbidden, notFound } from '../../core/errors.js';
 
 /** The caller's reminder: 404 when there is none, 403 when it is another user's. */
 export async function ownedReminder(db: Executor, userId: string, reminderId: string, opts: { forUpdate?: boolean } = {}): Promise<ReminderRow> {
@@ -18,4 +18,4 @@ export async function countReminders(db: Executor, taskId: string): Promise<numb
 }
 
 export const reminderLimitExceeded = (limit: number) =>
-  new AppError(409, 'LIMIT_EXCEEDED', `A task can have at most ${limit} reminders`, undefined, { limit });
+  new DomainError('LIMIT_EXCEEDED', `A task can have at most ${limit} reminders`, undefined, { limit });

@@ -1,5 +1,5 @@
 import type { ReminderType } from '../../../db/schema/index.js';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 
 /** SPEC §5: `before` is stored ≤ 0 and `after` ≥ 0, whichever sign the client sent. */
 export const signedOffset = (type: 'before' | 'after', minutes: number): number => (type === 'before' ? -Math.abs(minutes) : Math.abs(minutes)) || 0;

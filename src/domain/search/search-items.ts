@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 import { paginationOf, toPage, type PageParams, type Pagination } from '../../http/pagination.js';
 import { notePreview } from '../notes/present.js';
 

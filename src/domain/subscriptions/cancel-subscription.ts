@@ -1,6 +1,6 @@
 import type { components } from '../../../codegen/api.js';
 import type { Database } from '../../../db/index.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
 import { iso } from '../time.js';
 import { lockSubscription } from './queries.js';

@@ -1,6 +1,6 @@
 import type { Database } from '../../../db/index.js';
 import type { SubscriptionRow } from '../../../db/schema/index.js';
-import { AppError } from '../../http/errors.js';
+import { DomainError } from '../../core/errors.js';
 import type { Logger } from '../../http/logging.js';
 import { CheckoutRequestRejected, type CheckoutClient } from '../../integrations/checkout.js';
 import { addHours } from '../utc-calendar.js';
@@ -174,7 +174,7 @@ export async function checkSubscriptions(db: Database, checkout: CheckoutClient,
         .where('last_charge_attempt_at', '=', now)
         .execute();
       result.deferred++;
-      const level = err instanceof AppError ? 'warn' : 'error';
+      const level = err instanceof DomainError ? 'warn' : 'error';
       log[level]({ err, job: 'subscription_check', subscription_id: claimed.sub.id }, 'renewal charge not sent; retried next hour');
     }
   }

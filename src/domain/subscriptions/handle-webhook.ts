@@ -1,7 +1,7 @@
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { AppliedPaymentKind } from '../../../db/schema/index.js';
-import { AppError, serviceUnavailable } from '../../http/errors.js';
+import { DomainError, serviceUnavailable } from '../../core/errors.js';
 import type { Logger } from '../../http/logging.js';
 import { isValidWebhookSignature } from '../../integrations/checkout.js';
 import { isOpenRenewalAttempt } from './check-subscriptions.js';
@@ -33,7 +33,7 @@ const stringOrNull = (v: unknown): string | null => (typeof v === 'string' && v.
  */
 export function verifyWebhookSignature(secret: string | undefined, rawBody: Buffer | undefined, signature: string | undefined): void {
   if (!secret) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Webhooks are not configured: set CHECKOUT_WEBHOOK_SECRET');
-  if (!rawBody || !isValidWebhookSignature(secret, rawBody, signature)) throw new AppError(401, 'UNAUTHORIZED', 'Invalid webhook signature');
+  if (!rawBody || !isValidWebhookSignature(secret, rawBody, signature)) throw new DomainError('UNAUTHORIZED', 'Invalid webhook signature');
 }
 
 const ack = (processed: boolean, reason: Reason): WebhookAck => ({ received: true, processed, reason });

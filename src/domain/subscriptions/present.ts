@@ -2,7 +2,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { SubscriptionRow } from '../../../db/schema/index.js';
 import type { Config } from '../../config.js';
-import { accountGone } from '../../http/errors.js';
+import { accountGone } from '../../core/errors.js';
 import { limitsFor, perkBonuses, type PerkBonuses, type Tier } from '../limits/effective-limits.js';
 import { iso, isoOrNull } from '../time.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../../../db/index.js';
 import type { Config } from '../../config.js';
-import { accountGone, conflict, serviceUnavailable } from '../../http/errors.js';
+import { accountGone, conflict, serviceUnavailable } from '../../core/errors.js';
 import type { CheckoutClient, HostedPaymentPage } from '../../integrations/checkout.js';
 import { findUserById } from '../users/queries.js';
 import { findSubscription } from './queries.js';

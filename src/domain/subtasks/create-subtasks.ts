@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { SubtaskSource } from '../../../db/schema/index.js';
-import { archived as archivedError, invalidField } from '../../http/errors.js';
+import { archived as archivedError, invalidField } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';

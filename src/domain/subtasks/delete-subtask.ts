@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import { archived as archivedError } from '../../http/errors.js';
+import { archived as archivedError } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { lockFor } from '../locks.js';

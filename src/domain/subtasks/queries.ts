@@ -1,6 +1,6 @@
 import type { Executor } from '../../../db/index.js';
 import type { SubtaskRow, TaskRow } from '../../../db/schema/index.js';
-import { AppError, forbidden, notFound } from '../../http/errors.js';
+import { DomainError, forbidden, notFound } from '../../core/errors.js';
 import type { EffectiveLimits } from '../limits/effective-limits.js';
 
 /** A subtask with the task it belongs to: 404 when there is none, 403 when it is another user's. */
@@ -22,4 +22,4 @@ export async function countSubtasks(db: Executor, taskId: string): Promise<numbe
 }
 
 export const subtaskLimitExceeded = (limits: EffectiveLimits) =>
-  new AppError(409, 'LIMIT_EXCEEDED', `This task already has the ${limits.maxSubtasksPerTask} subtasks the ${limits.tier} tier allows`, undefined, { limit: limits.maxSubtasksPerTask });
+  new DomainError('LIMIT_EXCEEDED', `This task already has the ${limits.maxSubtasksPerTask} subtasks the ${limits.tier} tier allows`, undefined, { limit: limits.maxSubtasksPerTask });

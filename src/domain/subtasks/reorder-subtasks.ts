@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import { archived as archivedError, invalidField } from '../../http/errors.js';
+import { archived as archivedError, invalidField } from '../../core/errors.js';
 import { paginationOf } from '../../http/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 
 /**
  * Where a client stands in its sync. Two phases:

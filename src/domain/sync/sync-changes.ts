@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { SyncEntityType } from '../../../db/schema/index.js';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 import { presentNote } from '../notes/present.js';
 import { presentNotification } from '../notifications/present.js';
 import { presentReminder } from '../reminders/present.js';

@@ -1,6 +1,6 @@
 import * as chrono from 'chrono-node';
 import type { Executor } from '../../../db/index.js';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 import { toFloating } from '../templates/recurrence.js';
 import { userZone } from '../templates/queries.js';
 import { wallClockToInstant } from '../zones.js';

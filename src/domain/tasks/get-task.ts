@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 import { presentTaskDetail, type TaskDetail } from './present.js';
 import { findTaskWithCounts } from './queries.js';
 

@@ -2,7 +2,7 @@ import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQue
 import type { Executor } from '../../../db/index.js';
 import { QueryShapes } from '../../../db/query-shapes.js';
 import type { DB, Priority } from '../../../db/schema/index.js';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { presentTask } from './present.js';
 import { subtaskCounts, TASK_COLUMNS, type TaskWithCounts } from './queries.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { TaskRow } from '../../../db/schema/index.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 
 /** A task row with the counts of its subtasks, as every Task response carries them. */
 export type TaskWithCounts = TaskRow & { subtask_count: number; subtask_completed_count: number };

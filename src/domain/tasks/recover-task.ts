@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';

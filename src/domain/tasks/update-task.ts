@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { Priority, TaskUpdate } from '../../../db/schema/index.js';
-import { archived as archivedError, conflict, invalidField, notFound } from '../../http/errors.js';
+import { archived as archivedError, conflict, invalidField, notFound } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits, type EffectiveLimits } from '../limits/effective-limits.js';

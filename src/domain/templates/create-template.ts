@@ -1,6 +1,6 @@
 import type { Executor } from '../../../db/index.js';
 import type { Priority } from '../../../db/schema/index.js';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';

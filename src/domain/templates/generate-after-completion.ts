@@ -1,5 +1,5 @@
 import type { Database } from '../../../db/index.js';
-import { AppError } from '../../http/errors.js';
+import { DomainError } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
 import { lockFor } from '../locks.js';
@@ -38,7 +38,7 @@ export async function generateAfterCompletion(db: Database, payload: { templateI
       const row = await generateInstance(trx, actor, template, await effectiveLimits(trx, template.user_id), now, payload.completedTaskId);
       return row ? 'generated' : 'not_generating';
     } catch (err) {
-      if (!(err instanceof AppError && err.code === 'LIMIT_EXCEEDED')) throw err;
+      if (!(err instanceof DomainError && err.code === 'LIMIT_EXCEEDED')) throw err;
       await createNotification(trx, {
         userId: template.user_id,
         type: 'system',

@@ -1,6 +1,6 @@
 import type { Executor } from '../../../db/index.js';
 import type { TaskTemplateRow } from '../../../db/schema/index.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 
 /** The caller's template: 404 when there is none, 403 when it is another user's. */
 export async function ownedTemplate(db: Executor, userId: string, templateId: string, opts: { forUpdate?: boolean } = {}): Promise<TaskTemplateRow> {

@@ -1,6 +1,6 @@
 import * as rruleModule from 'rrule';
 import type { Options } from 'rrule';
-import { invalidField } from '../../http/errors.js';
+import { invalidField } from '../../core/errors.js';
 
 // RFC 5545 recurrence with the `rrule` package. Occurrences are computed in the user's time zone
 // at the wall-clock time of the template's start ("every Monday at 09:00" stays at 09:00 across

@@ -1,6 +1,6 @@
 import type { Executor } from '../../../db/index.js';
 import type { Priority, TaskTemplateUpdate } from '../../../db/schema/index.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../core/errors.js';
 import { toPage, type PageParams } from '../../http/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';

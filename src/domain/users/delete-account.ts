@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database, Executor } from '../../../db/index.js';
-import { AppError, unauthorized } from '../../http/errors.js';
+import { DomainError, unauthorized } from '../../core/errors.js';
 import { lockFor } from '../locks.js';
 import { lockSubscription } from '../subscriptions/queries.js';
 
@@ -21,7 +21,7 @@ export interface DeletionCounts {
 }
 
 const confirmationMismatch = () =>
-  new AppError(400, 'CONFIRMATION_MISMATCH', 'To delete the account, send its email address in confirm', [
+  new DomainError('CONFIRMATION_MISMATCH', 'To delete the account, send its email address in confirm', [
     { field: 'body.confirm', message: "is not the account's email address" },
   ]);
 

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { SubtaskRow, ReminderRow } from '../../../db/schema/index.js';
-import { unauthorized } from '../../http/errors.js';
+import { unauthorized } from '../../core/errors.js';
 import { presentCreditEntry } from '../credits/history.js';
 import { creditBalance } from '../credits/ledger.js';
 import { getMyAchievements } from '../achievements/get-my-achievements.js';

@@ -1,4 +1,4 @@
-import { forbidden } from '../../http/errors.js';
+import { forbidden } from '../../core/errors.js';
 
 /**
  * Routes under /users/{user_id} (the production frontend's hooks) serve the caller's own id only.

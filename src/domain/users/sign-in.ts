@@ -1,6 +1,6 @@
 import type { Database, Executor } from '../../../db/index.js';
 import type { UserRow } from '../../../db/schema/index.js';
-import { conflict } from '../../http/errors.js';
+import { conflict } from '../../core/errors.js';
 import type { GoogleIdentity } from '../../integrations/google.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { grantCredits } from '../credits/ledger.js';

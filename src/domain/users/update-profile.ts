@@ -1,6 +1,6 @@
 import type { Database } from '../../../db/index.js';
 import type { UserRow } from '../../../db/schema/index.js';
-import { accountGone, invalidField } from '../../http/errors.js';
+import { accountGone, invalidField } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { updateUserRow } from './queries.js';
 
