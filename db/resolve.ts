@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../src/config.js';
-import type { Logger } from '../src/http/logging.js';
+import type { Logger } from '../src/core/logging.js';
 import { startEmbeddedPostgres } from './embedded.js';
 
 export interface ResolvedDatabase {

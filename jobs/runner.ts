@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/index.js';
 import type { Config } from '../src/config.js';
-import type { Logger } from '../src/http/logging.js';
+import type { Logger } from '../src/core/logging.js';
 import { createWorkerMetrics, serveWorkerMetrics, type MetricsServer, type WorkerMetrics } from './metrics.js';
 import type { JobPayloads } from './names.js';
 import '../src/domain/events/subscribers.js';

@@ -3,7 +3,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { loadConfig } from '../src/config.js';
 import { runProcess } from '../src/process.js';
-import { createLogger } from '../src/http/logging.js';
+import { createLogger } from '../src/core/logging.js';
 import { startWorker } from './runner.js';
 
 // The worker process: configuration → database (migrated) → graphile-worker with our tasks and cron.

@@ -5,7 +5,7 @@ import { createDatabase } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { resolveDatabase, type ResolvedDatabase } from '../db/resolve.js';
 import { ConfigError, isUnset, loadConfig } from '../src/config.js';
-import { createLogger } from '../src/http/logging.js';
+import { createLogger } from '../src/core/logging.js';
 import { PROJECT_ROOT } from '../src/project-root.js';
 
 // `npm start`: the whole service on one machine. Loads .env, starts the embedded PostgreSQL when no

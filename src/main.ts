@@ -6,7 +6,7 @@ import { loadConfig } from './config.js';
 import { runProcess } from './process.js';
 import { createDeps } from './deps.js';
 import { loadSigningKeys } from './domain/auth/signing-keys.js';
-import { createLogger } from './http/logging.js';
+import { createLogger } from './core/logging.js';
 
 // The API process: configuration → database (migrated) → app → listen.
 

@@ -1,5 +1,5 @@
 import { ConfigError } from './config.js';
-import type { Logger } from './http/logging.js';
+import type { Logger } from './core/logging.js';
 
 /**
  * Runs a process entry point (API, worker): on SIGTERM or SIGINT the `stop` steps run once, in

@@ -1,6 +1,6 @@
 import type { Database } from '../../db/index.js';
 import { deliverPush, type PushDeliveryResult } from '../../src/domain/push/deliver-push.js';
-import type { Logger } from '../../src/http/logging.js';
+import type { Logger } from '../../src/core/logging.js';
 import type { PushSender } from '../../src/integrations/web-push.js';
 import type { JobPayloads } from '../names.js';
 

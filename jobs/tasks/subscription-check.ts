@@ -1,7 +1,7 @@
 import type { Database } from '../../db/index.js';
 import type { Config } from '../../src/config.js';
 import { checkSubscriptions, type SubscriptionCheckResult } from '../../src/domain/subscriptions/check-subscriptions.js';
-import type { Logger } from '../../src/http/logging.js';
+import type { Logger } from '../../src/core/logging.js';
 import type { CheckoutClient } from '../../src/integrations/checkout.js';
 import type { JobPayloads } from '../names.js';
 

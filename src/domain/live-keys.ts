@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { Logger } from '../http/logging.js';
+import type { Logger } from '../core/logging.js';
 
 /** One kind of thing checked on every authenticated request: an account, a session. */
 export interface LiveKeys {

@@ -1,7 +1,7 @@
 import { listAchievementDefinitions } from '../domain/achievements/definitions.js';
 import { getMyAchievements as getMine } from '../domain/achievements/get-my-achievements.js';
 import { assertOwnUser } from '../domain/users/own-user.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 import { caller, type Handler } from '../http/operation.js';
 
 export const listAchievements: Handler<'listAchievements'> = async (req, ctx) => {

@@ -1,6 +1,6 @@
 import { listActivity as listActivityEntries } from '../domain/activity/list-activity.js';
 import { assertOwnUser } from '../domain/users/own-user.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 import { caller, type Handler } from '../http/operation.js';
 
 export const listActivity: Handler<'listActivity'> = async (req, ctx) => {

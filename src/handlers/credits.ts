@@ -1,7 +1,7 @@
 import { listCreditHistory as listCreditHistoryUseCase } from '../domain/credits/history.js';
 import { creditBalance } from '../domain/credits/ledger.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const getCreditBalance: Handler<'getCreditBalance'> = async (_req, ctx) => ({
   status: 200,

@@ -8,7 +8,7 @@ import {
   startFocusSession as startSession,
 } from '../domain/focus/focus-sessions.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const startFocusSession: Handler<'startFocusSession'> = async (req, ctx) => {
   const session = await startSession(ctx.deps.db, userActor(ctx), req.body.task_id);

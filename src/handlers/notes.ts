@@ -9,7 +9,7 @@ import { recoverNote as recoverNoteUseCase } from '../domain/notes/recover-note.
 import { updateNote as updateNoteUseCase } from '../domain/notes/update-note.js';
 import { iso } from '../domain/time.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const listNotes: Handler<'listNotes'> = async (req, ctx) => ({
   status: 200,

@@ -1,6 +1,6 @@
 import { deleteNotification as remove, listNotifications as list, markAllNotificationsRead as markAll, markNotificationRead as markRead } from '../domain/notifications/notifications.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const listNotifications: Handler<'listNotifications'> = async (req, ctx) => {
   const { offset, limit, unread_only } = req.query;

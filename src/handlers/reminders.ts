@@ -4,7 +4,7 @@ import { deleteReminder as remove } from '../domain/reminders/delete-reminder.js
 import { getReminder as get, listReminders as list } from '../domain/reminders/list-reminders.js';
 import { updateReminder as update } from '../domain/reminders/update-reminder.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const createTaskReminder: Handler<'createTaskReminder'> = async (req, ctx) => {
   return { status: 201, body: { data: await create(ctx.deps.db, userActor(ctx), req.params.task_id, req.body) } };

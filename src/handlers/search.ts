@@ -1,6 +1,6 @@
 import { searchItems } from '../domain/search/search-items.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const search: Handler<'search'> = async (req, ctx) => {
   const { q, ...page } = req.query;

@@ -5,7 +5,7 @@ import { listSubtasks as list } from '../domain/subtasks/list-subtasks.js';
 import { reorderSubtasks as reorder } from '../domain/subtasks/reorder-subtasks.js';
 import { updateSubtask as update } from '../domain/subtasks/update-subtask.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const listSubtasks: Handler<'listSubtasks'> = async (req, ctx) => {
   return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, req.params.task_id, pageParams(req.query)) };

@@ -9,7 +9,7 @@ import { recoverTask as recover } from '../domain/tasks/recover-task.js';
 import { updateTask as update } from '../domain/tasks/update-task.js';
 import { etag, ifMatchVersion } from '../http/etag.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 /** `unlocked_achievements` beside `data`, only when the request unlocked something (US9-AS4). */
 const unlocked = <T>(list: T[]) => (list.length > 0 ? { unlocked_achievements: list } : {});

@@ -3,7 +3,7 @@ import { createTemplate as create } from '../domain/templates/create-template.js
 import { deleteTemplate as remove, generateTemplateInstance as generate, getTemplate as get, listTemplates as list, updateTemplate as update } from '../domain/templates/templates.js';
 import { etag } from '../http/etag.js';
 import { caller, type Handler } from '../http/operation.js';
-import { pageParams } from '../http/pagination.js';
+import { pageParams } from '../core/pagination.js';
 
 export const listTemplates: Handler<'listTemplates'> = async (req, ctx) => {
   const { offset, limit, include_inactive } = req.query;

@@ -1,4 +1,4 @@
-import type { Contract } from './contract.js';
+import type { Contract } from '../core/contract.js';
 import type { OperationId } from './operation.js';
 
 const DAY_MS = 86_400_000;

@@ -1,4 +1,4 @@
-import type { Contract } from './contract.js';
+import type { Contract } from '../core/contract.js';
 import { assertSupportedContract } from './contract-support.js';
 import type { OperationId } from './operation.js';
 

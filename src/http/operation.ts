@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { operations } from '../../codegen/api.js';
 import type { AppDeps } from '../deps.js';
 import type { AuthContext } from '../domain/auth/access-tokens.js';
-import type { Logger } from './logging.js';
+import type { Logger } from '../core/logging.js';
 
 // Handler types derived from the generated contract types, so a handler that returns a body the
 // contract does not declare, or misses an operation, fails the typecheck.

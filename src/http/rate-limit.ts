@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { AppError } from './errors.js';
-import type { RateLimitBucket } from './contract.js';
+import type { RateLimitBucket } from '../core/contract.js';
 
 export interface RateLimitState {
   limit: number;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppError, errorBody, headersOf, statusOf, validationError, type DomainError } from './errors.js';
-import type { Logger } from './logging.js';
+import type { Logger } from '../core/logging.js';
 import { FIXED_HEADERS } from './response-headers.js';
 
 /**

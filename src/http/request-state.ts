@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from './logging.js';
+import type { Logger } from '../core/logging.js';
 import type { Metrics } from './metrics.js';
 
 /** What the HTTP layer learns about a request as it goes: for the log line, the metrics and error bodies. */

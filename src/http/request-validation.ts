@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { CONTRACT_SCHEMA_ID, contractAjv, type Contract } from './contract.js';
+import { CONTRACT_SCHEMA_ID, contractAjv, type Contract } from '../core/contract.js';
 import type { OperationId } from './operation.js';
 
 /** What a request is validated as: the instance paths of errors start with these names (`/requestBody/title`, `/query/limit`). */

@@ -1,7 +1,7 @@
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Config } from '../config.js';
 import { serviceUnavailable, type AppError } from '../http/errors.js';
-import type { Logger } from '../http/logging.js';
+import type { Logger } from '../core/logging.js';
 
 // The only code that talks to Deepgram (@deepgram/sdk; DEEPGRAM_URL points it at another server,
 // one base URL for REST and the live WebSocket). Prerecorded failures become 503

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsBase, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { Config } from '../config.js';
 import { serviceUnavailable, type AppError } from '../http/errors.js';
-import type { Logger } from '../http/logging.js';
+import type { Logger } from '../core/logging.js';
 
 // The only code that talks to the AI provider: any OpenAI-compatible server (OPENAI_BASE_URL)
 // through the openai SDK. Every failure — not configured, unreachable, an error status, an

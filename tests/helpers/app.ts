@@ -8,7 +8,7 @@ import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDeps, type AppDeps } from '../../src/deps.js';
 import { generateSigningKeys, loadSigningKeys } from '../../src/domain/auth/signing-keys.js';
-import { createLogger } from '../../src/http/logging.js';
+import { createLogger } from '../../src/core/logging.js';
 import { startWorker, type RunningWorker } from '../../jobs/runner.js';
 import { TestClient } from './client.js';
 

@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
-import { addContractFormats } from '../../src/http/contract.js';
+import { addContractFormats } from '../../src/core/contract.js';
 import { doc, resolveRef } from './operations.js';
 
 // JSON Schema (the subset openapi.yaml uses for requests) → fast-check arbitraries of values the

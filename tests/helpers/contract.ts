@@ -1,5 +1,5 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { addContractFormats, loadContract } from '../../src/http/contract.js';
+import { addContractFormats, loadContract } from '../../src/core/contract.js';
 
 // Validates every response the tests see against openapi.yaml: the status must be documented for
 // the operation, and the body must match the schema of that status and media type.

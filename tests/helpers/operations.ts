@@ -1,4 +1,4 @@
-import { loadContract, type OperationInfo } from '../../src/http/contract.js';
+import { loadContract, type OperationInfo } from '../../src/core/contract.js';
 
 // The operations of openapi.yaml as the generated suites see them (tests/authz, tests/fuzz): what
 // each takes in its path, query, headers and body, with the contract's own examples. A new

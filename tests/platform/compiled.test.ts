@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CONTRACT_PATH, loadContract } from '../../src/http/contract.js';
+import { CONTRACT_PATH, loadContract } from '../../src/core/contract.js';
 import { PROJECT_ROOT } from '../../src/project-root.js';
 import { createTestDatabase } from '../helpers/app.js';
 import { serviceEnv, startService, stopAllServices, type Service } from '../helpers/services.js';

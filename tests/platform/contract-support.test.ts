@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { unsupportedFeatures } from '../../src/http/contract-support.js';
-import { loadContract, type Contract } from '../../src/http/contract.js';
+import { loadContract, type Contract } from '../../src/core/contract.js';
 import { createOperationRouter } from '../../src/http/operation-router.js';
 
 // The router and request validation implement a subset of OpenAPI; a contract beyond it must not serve.

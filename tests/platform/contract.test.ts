@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handlers } from '../../src/handlers/index.js';
-import { loadContract } from '../../src/http/contract.js';
+import { loadContract } from '../../src/core/contract.js';
 import { deprecationHeaders } from '../../src/http/deprecation.js';
 import { isNotYet, notYet } from '../../src/http/not-implemented.js';
 import type { OperationId } from '../../src/http/operation.js';

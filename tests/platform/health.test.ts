@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createDeps } from '../../src/deps.js';
 import { signingKeysFromPem } from '../../src/domain/auth/signing-keys.js';
-import { createLogger } from '../../src/http/logging.js';
+import { createLogger } from '../../src/core/logging.js';
 import { createDatabase } from '../../db/index.js';
 import { freePort } from '../../db/embedded.js';
 import { TestClient } from '../helpers/client.js';

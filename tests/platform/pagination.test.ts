@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toPage } from '../../src/http/pagination.js';
+import { toPage } from '../../src/core/pagination.js';
 
 describe('toPage', () => {
   const id = (n: number) => n;

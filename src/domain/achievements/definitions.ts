@@ -1,7 +1,7 @@
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { AchievementDefinitionRow } from '../../../db/schema/index.js';
-import { paginationOf, type PageParams } from '../../http/pagination.js';
+import { paginationOf, type PageParams } from '../../core/pagination.js';
 
 type AchievementDefinition = components['schemas']['AchievementDefinition'];
 export type AchievementUnlock = components['schemas']['AchievementUnlock'];

@@ -2,7 +2,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { Selectable } from 'kysely';
 import type { ActivityLogsTable, ActivitySource } from '../../../db/schema/index.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { iso } from '../time.js';
 
 type ActivityLog = components['schemas']['ActivityLog'];

@@ -1,5 +1,5 @@
 import type { Database, Executor } from '../../../db/index.js';
-import type { Logger } from '../../http/logging.js';
+import type { Logger } from '../../core/logging.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { refundCredits, reserveCredits } from '../credits/ledger.js';

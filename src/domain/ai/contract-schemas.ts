@@ -1,5 +1,5 @@
 import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
-import { CONTRACT_SCHEMA_ID, contractAjv, type Contract } from '../../http/contract.js';
+import { CONTRACT_SCHEMA_ID, contractAjv, type Contract } from '../../core/contract.js';
 
 // AI output is untrusted input: it is validated against the same schemas the contract promises
 // clients (SuggestedAction, TaskSuggestion, …) before anyone sees it.

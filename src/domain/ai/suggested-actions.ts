@@ -1,6 +1,6 @@
 import type { components } from '../../../codegen/api.js';
-import type { Contract } from '../../http/contract.js';
-import type { Logger } from '../../http/logging.js';
+import type { Contract } from '../../core/contract.js';
+import type { Logger } from '../../core/logging.js';
 import type { AiTool, AiToolCall } from '../../integrations/openai.js';
 import { aiUnavailable } from '../../integrations/openai.js';
 import { contractSchema, validationSummary } from './contract-schemas.js';

@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config.js';
-import type { Logger } from '../../http/logging.js';
+import type { Logger } from '../../core/logging.js';
 
 type Jwk = { kty: 'RSA'; use: 'sig'; alg: 'RS256'; kid: string; n: string; e: string };
 

@@ -1,7 +1,7 @@
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { CreditEntryRow } from '../../../db/schema/index.js';
-import { paginationOf, type PageParams } from '../../http/pagination.js';
+import { paginationOf, type PageParams } from '../../core/pagination.js';
 import { iso } from '../time.js';
 import { creditBalance } from './ledger.js';
 

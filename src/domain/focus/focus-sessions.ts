@@ -3,7 +3,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { FocusSessionRow } from '../../../db/schema/index.js';
 import { DomainError, archived, conflict, forbidden, notFound } from '../../core/errors.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { lockFor } from '../locks.js';

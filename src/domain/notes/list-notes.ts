@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { presentNote } from './present.js';
 
 /** The user's notes, newest first; `archived` undefined lists all of them. */

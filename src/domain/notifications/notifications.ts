@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { NotificationRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../core/errors.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { presentNotification, type Notification } from './present.js';
 
 async function ownedNotification(db: Executor, userId: string, id: string): Promise<NotificationRow> {

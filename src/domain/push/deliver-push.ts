@@ -1,7 +1,7 @@
 import type { Database, Executor } from '../../../db/index.js';
 import { enqueueJob } from '../../../jobs/enqueue.js';
 import type { PushSender } from '../../integrations/web-push.js';
-import type { Logger } from '../../http/logging.js';
+import type { Logger } from '../../core/logging.js';
 
 /** How often one subscription's delivery is tried before it is given up (graphile-worker backs off). */
 export const PUSH_MAX_ATTEMPTS = 5;

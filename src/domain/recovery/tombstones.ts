@@ -2,7 +2,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import type { TombstoneEntityType, TombstoneRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../core/errors.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { lockFor } from '../locks.js';
 import { iso } from '../time.js';
 

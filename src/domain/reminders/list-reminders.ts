@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { ownedTask } from '../tasks/queries.js';
 import { presentReminder, type Reminder } from './present.js';
 import { ownedReminder } from './queries.js';

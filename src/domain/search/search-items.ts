@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
 import { invalidField } from '../../core/errors.js';
-import { paginationOf, toPage, type PageParams, type Pagination } from '../../http/pagination.js';
+import { paginationOf, toPage, type PageParams, type Pagination } from '../../core/pagination.js';
 import { notePreview } from '../notes/present.js';
 
 type SearchResult = components['schemas']['SearchResult'];

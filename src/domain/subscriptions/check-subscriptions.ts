@@ -1,7 +1,7 @@
 import type { Database } from '../../../db/index.js';
 import type { SubscriptionRow } from '../../../db/schema/index.js';
 import { DomainError } from '../../core/errors.js';
-import type { Logger } from '../../http/logging.js';
+import type { Logger } from '../../core/logging.js';
 import { CheckoutRequestRejected, type CheckoutClient } from '../../integrations/checkout.js';
 import { addHours } from '../utc-calendar.js';
 import type { ProCreditSettings } from './credits.js';

@@ -2,7 +2,7 @@ import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { AppliedPaymentKind } from '../../../db/schema/index.js';
 import { DomainError, serviceUnavailable } from '../../core/errors.js';
-import type { Logger } from '../../http/logging.js';
+import type { Logger } from '../../core/logging.js';
 import { isValidWebhookSignature } from '../../integrations/checkout.js';
 import { isOpenRenewalAttempt } from './check-subscriptions.js';
 import type { ProCreditSettings } from './credits.js';

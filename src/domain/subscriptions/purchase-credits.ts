@@ -4,7 +4,7 @@ import type { Database, Executor } from '../../../db/index.js';
 import type { CreditPurchaseRow } from '../../../db/schema/index.js';
 import type { Config } from '../../config.js';
 import { accountGone, limitExceeded, serviceUnavailable } from '../../core/errors.js';
-import type { Logger } from '../../http/logging.js';
+import type { Logger } from '../../core/logging.js';
 import { CheckoutRequestRejected, paymentDeclined, type CheckoutClient } from '../../integrations/checkout.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';

@@ -1,5 +1,5 @@
 import type { Executor } from '../../../db/index.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { ownedTask } from '../tasks/queries.js';
 import { presentSubtask } from './present.js';
 import { countSubtasks } from './queries.js';

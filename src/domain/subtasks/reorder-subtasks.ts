@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import { archived as archivedError, invalidField } from '../../core/errors.js';
-import { paginationOf } from '../../http/pagination.js';
+import { paginationOf } from '../../core/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { lockFor } from '../locks.js';

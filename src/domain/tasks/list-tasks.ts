@@ -3,7 +3,7 @@ import type { Executor } from '../../../db/index.js';
 import { QueryShapes } from '../../../db/query-shapes.js';
 import type { DB, Priority } from '../../../db/schema/index.js';
 import { invalidField } from '../../core/errors.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { presentTask } from './present.js';
 import { subtaskCounts, TASK_COLUMNS, type TaskWithCounts } from './queries.js';
 import { parseInstant } from './rules.js';

@@ -1,7 +1,7 @@
 import type { Executor } from '../../../db/index.js';
 import type { Priority, TaskTemplateUpdate } from '../../../db/schema/index.js';
 import { conflict } from '../../core/errors.js';
-import { toPage, type PageParams } from '../../http/pagination.js';
+import { toPage, type PageParams } from '../../core/pagination.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { effectiveLimits } from '../limits/effective-limits.js';

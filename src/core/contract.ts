@@ -6,7 +6,9 @@ import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../project-root.js';
-import type { OperationId } from './operation.js';
+import type { operations } from '../../codegen/api.js';
+
+type OperationId = keyof operations;
 
 export const CONTRACT_PATH = path.join(PROJECT_ROOT, 'openapi.yaml');
 /** The parsed contract `npm run build` leaves, used only when it was parsed from this very text. */
