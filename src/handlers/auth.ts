@@ -1,4 +1,5 @@
 import { endSession, rotateSession, startSession } from '../domain/auth/sessions.js';
+import { fromProvider } from '../domain/provider-failures.js';
 import { presentAuthUser } from '../domain/users/present.js';
 import { signInDevUser, signInGoogleUser } from '../domain/users/sign-in.js';
 import { notFound } from '../http/errors.js';
@@ -6,7 +7,7 @@ import type { Handler } from '../http/operation.js';
 
 export const signInWithGoogle: Handler<'signInWithGoogle'> = async (req, ctx) => {
   const { db, google, tokens } = ctx.deps;
-  const identity = await google.verifyIdToken(req.body.id_token);
+  const identity = await fromProvider(() => google.verifyIdToken(req.body.id_token));
   const user = await signInGoogleUser(db, identity, { requestId: ctx.requestId, kickstartCredits: ctx.deps.config.KICKSTART_CREDITS });
   return { status: 200, body: { ...(await startSession(db, tokens, user, ctx.deps.liveSessions)), user: presentAuthUser(user) } };
 };

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config.js';
-import { AppError, serviceUnavailable } from '../http/errors.js';
+import { ProviderUnavailable } from './failures.js';
 
 // Checkout.com over its HTTP API (https://api-reference.checkout.com): hosted payment pages for a
 // customer who pays in the browser, `POST /payments` to charge a card Checkout.com stored,
@@ -94,8 +94,8 @@ export class CheckoutRequestRejected extends Error {
 /** Statuses in which the payment's money is taken (a later refund aside). */
 const CAPTURED_STATUSES = new Set(['Captured', 'Partially Captured']);
 
-const unavailable = () => serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'The payment service is unavailable; try again later');
-const notConfigured = () => serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Payments are not configured: set CHECKOUT_SECRET_KEY');
+const unavailable = () => new ProviderUnavailable('payment', 'The payment service is unavailable; try again later');
+const notConfigured = () => new ProviderUnavailable('payment', 'Payments are not configured: set CHECKOUT_SECRET_KEY');
 
 export function createCheckoutClient(cfg: CheckoutConfig): CheckoutClient {
   const base = cfg.apiUrl.replace(/\/+$/, '');
@@ -132,7 +132,7 @@ export function createCheckoutClient(cfg: CheckoutConfig): CheckoutClient {
     }
     if (res.status === 429 || res.status >= 500) throw unavailable();
     // A rejected key is our configuration's fault, not the user's: they may retry once it is fixed.
-    if (res.status === 401 || res.status === 403) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'The payment service rejected our credentials; check CHECKOUT_SECRET_KEY');
+    if (res.status === 401 || res.status === 403) throw new ProviderUnavailable('payment', 'The payment service rejected our credentials; check CHECKOUT_SECRET_KEY');
     if (res.status >= 400) {
       const codes = Array.isArray(json?.error_codes) ? json.error_codes.filter((c: unknown): c is string => typeof c === 'string') : [];
       throw new CheckoutRequestRejected(res.status, codes, path);
@@ -217,6 +217,3 @@ export function isValidWebhookSignature(secret: string, rawBody: Buffer, header:
   const given = Buffer.from(header.trim().toLowerCase(), 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
-
-export const paymentDeclined = (summary: string | null) =>
-  new AppError('PAYMENT_DECLINED', summary ? `The payment was declined: ${summary}` : 'The payment was declined by the card issuer');

@@ -1,7 +1,7 @@
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Config } from '../config.js';
-import { serviceUnavailable, type AppError } from '../http/errors.js';
 import type { Logger } from '../core/logging.js';
+import { ProviderUnavailable } from './failures.js';
 
 // The only code that talks to Deepgram (@deepgram/sdk; DEEPGRAM_URL points it at another server,
 // one base URL for REST and the live WebSocket). Prerecorded failures become 503
@@ -49,8 +49,8 @@ export interface SpeechProvider {
   openLive(handlers: LiveHandlers): Promise<LiveTranscription>;
 }
 
-export const transcriptionUnavailable = (message = 'The transcription service is unavailable; try again later'): AppError =>
-  serviceUnavailable('TRANSCRIPTION_SERVICE_UNAVAILABLE', message);
+export const transcriptionUnavailable = (message = 'The transcription service is unavailable; try again later'): ProviderUnavailable =>
+  new ProviderUnavailable('transcription', message);
 
 export function createSpeechProvider(config: Config, log: Logger): SpeechProvider {
   const client = config.DEEPGRAM_API_KEY

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import jwksRsa from 'jwks-rsa';
-import { AppError, serviceUnavailable, unauthorized } from '../http/errors.js';
+import { InvalidCredential, ProviderUnavailable } from './failures.js';
 
 export interface GoogleIdentity {
   googleId: string;
@@ -30,26 +30,26 @@ export function createGoogleVerifier(opts: { clientId: string | undefined; jwksU
   });
   return {
     async verifyIdToken(idToken) {
-      if (!opts.clientId) throw serviceUnavailable('SERVICE_UNAVAILABLE', 'Google sign-in is not configured: set GOOGLE_CLIENT_ID');
+      if (!opts.clientId) throw new ProviderUnavailable('google-sign-in', 'Google sign-in is not configured: set GOOGLE_CLIENT_ID');
       const header = jwt.decode(idToken, { complete: true })?.header;
-      if (!header || header.alg !== 'RS256' || !header.kid) throw unauthorized('Google ID token is invalid');
+      if (!header || header.alg !== 'RS256' || !header.kid) throw new InvalidCredential('invalid', 'Google ID token is invalid');
       let key: string;
       try {
         key = (await jwks.getSigningKey(header.kid)).getPublicKey();
       } catch (err) {
         // An unknown kid is the token's fault; an unreachable key server is ours.
-        if (err instanceof Error && err.name === 'SigningKeyNotFoundError') throw unauthorized('Google ID token is invalid');
-        throw serviceUnavailable('SERVICE_UNAVAILABLE', 'Google sign-in keys cannot be fetched right now');
+        if (err instanceof Error && err.name === 'SigningKeyNotFoundError') throw new InvalidCredential('invalid', 'Google ID token is invalid');
+        throw new ProviderUnavailable('google-sign-in', 'Google sign-in keys cannot be fetched right now');
       }
       let claims: jwt.JwtPayload;
       try {
         claims = jwt.verify(idToken, key, { algorithms: ['RS256'], audience: opts.clientId, issuer: GOOGLE_ISSUERS }) as jwt.JwtPayload;
       } catch {
-        throw unauthorized('Google ID token is invalid');
+        throw new InvalidCredential('invalid', 'Google ID token is invalid');
       }
-      if (typeof claims.sub !== 'string' || typeof claims.email !== 'string') throw unauthorized('Google ID token is invalid');
+      if (typeof claims.sub !== 'string' || typeof claims.email !== 'string') throw new InvalidCredential('invalid', 'Google ID token is invalid');
       if (claims.email_verified !== true && claims.email_verified !== 'true') {
-        throw new AppError('UNAUTHORIZED', 'The Google account email is not verified');
+        throw new InvalidCredential('unverified', 'The Google account email is not verified');
       }
       return {
         googleId: claims.sub,

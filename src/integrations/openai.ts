@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsBase, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { Config } from '../config.js';
-import { serviceUnavailable, type AppError } from '../http/errors.js';
 import type { Logger } from '../core/logging.js';
+import { ProviderUnavailable } from './failures.js';
 
 // The only code that talks to the AI provider: any OpenAI-compatible server (OPENAI_BASE_URL)
 // through the openai SDK. Every failure — not configured, unreachable, an error status, an
@@ -58,7 +58,7 @@ export interface AiProvider {
   stream(req: AiRequest): Promise<AiStream>;
 }
 
-export const aiUnavailable = (message = 'The AI service is unavailable; try again later'): AppError => serviceUnavailable('AI_SERVICE_UNAVAILABLE', message);
+export const aiUnavailable = (message = 'The AI service is unavailable; try again later'): ProviderUnavailable => new ProviderUnavailable('ai', message);
 
 export function createAiProvider(config: Config, log: Logger): AiProvider {
   const client = config.OPENAI_API_KEY
@@ -94,7 +94,7 @@ export function createAiProvider(config: Config, log: Logger): AiProvider {
     return { signal, timedOut: () => timeout.signal.aborted, done: () => clearTimeout(timer) };
   };
 
-  const failure = (err: unknown, timedOut: boolean, req: AiRequest): AppError => {
+  const failure = (err: unknown, timedOut: boolean, req: AiRequest): ProviderUnavailable => {
     if (req.signal?.aborted) return aiUnavailable('The request was cancelled');
     if (timedOut) return aiUnavailable(`The AI service did not answer within ${Math.round(timeoutMs / 1000)} s; nothing was charged`);
     log.warn({ err: err instanceof Error ? { name: err.name, message: err.message, status: (err as { status?: number }).status } : String(err) }, 'AI provider failed');

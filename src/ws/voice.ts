@@ -8,6 +8,7 @@ import { hasActiveVoiceSession, openVoiceSession, payVoiceMinute, settleVoiceSes
 import { verifyAccessToken, type AuthContext } from '../domain/auth/access-tokens.js';
 import { creditBalance } from '../domain/credits/ledger.js';
 import { effectiveLimits } from '../domain/limits/effective-limits.js';
+import { assertProviderConfigured } from '../domain/provider-failures.js';
 import { AppError, DomainError, sessionEnded, statusOf, tierRequired, unauthorized } from '../http/errors.js';
 import { writeRawError } from '../http/refusals.js';
 import type { LiveTranscription } from '../integrations/deepgram.js';
@@ -60,7 +61,7 @@ export function createVoiceRelay(deps: AppDeps): VoiceRelay {
       void (async () => {
         if (closing) return reject(new AppError('TRANSCRIPTION_SERVICE_UNAVAILABLE', 'The server is shutting down'));
         try {
-          deps.speech.assertConfigured();
+          assertProviderConfigured(deps.speech);
         } catch (err) {
           return reject(err as DomainError);
         }

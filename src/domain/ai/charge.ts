@@ -3,6 +3,7 @@ import type { Logger } from '../../core/logging.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { refundCredits, reserveCredits } from '../credits/ledger.js';
+import { translateProviderFailure } from '../provider-failures.js';
 import { countTaskRequest, releaseTaskRequest } from './task-counters.js';
 
 export interface AiCharge {
@@ -111,7 +112,9 @@ export async function paidAiRequest<R>(
   const reservation = await reserveAiRequest(deps.db, c);
   try {
     return await work(reservation);
-  } catch (err) {
+  } catch (caught) {
+    // A provider's failure leaves in the catalogue's terms (AI_/TRANSCRIPTION_SERVICE_UNAVAILABLE).
+    const err = translateProviderFailure(caught);
     await releaseAiRequest(deps.db, c, reservation, refundDescription).catch((refundErr: unknown) => {
       deps.log.error({ err: refundErr, request_id: c.actor.requestId, ledger_entry: reservation.entryId }, 'AI reservation could not be refunded');
     });

@@ -4,6 +4,7 @@ import { invalidField } from '../../core/errors.js';
 import type { AiMessage, AiRequest } from '../../integrations/openai.js';
 import type { Actor } from '../actor.js';
 import { assertCanAfford } from '../credits/ledger.js';
+import { assertProviderConfigured, translatedStream, translateProviderFailure } from '../provider-failures.js';
 import { isoOrNull } from '../time.js';
 import { confirmAiRequest, paidAiRequest, releaseAiRequest, reserveAiRequest, type AiCharge } from './charge.js';
 import { toSuggestedActions, suggestionTools } from './suggested-actions.js';
@@ -106,7 +107,7 @@ const chatResult = (content: string, suggested: ChatResult['suggested_actions'],
  */
 export async function chat(deps: AppDeps, caller: AiCaller, input: ChatInput): Promise<ChatResult> {
   const prepared = await prepareChat(deps, caller, input, new Date());
-  deps.ai.assertConfigured();
+  assertProviderConfigured(deps.ai);
   const charge = chatCharge(deps, caller, prepared);
   return paidAiRequest(deps, charge, 'Refund: AI chat not completed', async (reservation) => {
     const answer = await deps.ai.complete(prepared.request);
@@ -138,7 +139,7 @@ export interface ChatStream {
  */
 export async function openChatStream(deps: AppDeps, caller: AiCaller, input: ChatInput, signal: AbortSignal): Promise<ChatStream> {
   const prepared = await prepareChat(deps, caller, input, new Date());
-  deps.ai.assertConfigured();
+  assertProviderConfigured(deps.ai);
   const charge = chatCharge(deps, caller, prepared);
   const reservation = await reserveAiRequest(deps.db, charge);
   let confirmed = false;
@@ -156,10 +157,10 @@ export async function openChatStream(deps: AppDeps, caller: AiCaller, input: Cha
     stream = await deps.ai.stream({ ...prepared.request, signal });
   } catch (err) {
     await release();
-    throw err;
+    throw translateProviderFailure(err);
   }
   return {
-    pieces: stream,
+    pieces: translatedStream(stream),
     async settle() {
       const answer = stream.completion();
       const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);

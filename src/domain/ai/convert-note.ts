@@ -5,6 +5,7 @@ import { assertCanAfford } from '../credits/ledger.js';
 import { emit } from '../events/bus.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
 import { ownedNote } from '../notes/queries.js';
+import { assertProviderConfigured } from '../provider-failures.js';
 import type { AiCaller } from './chat.js';
 import { confirmAiRequest, paidAiRequest } from './charge.js';
 import { contractSchema, validationSummary } from './contract-schemas.js';
@@ -51,7 +52,7 @@ export async function convertNoteToTask(deps: AppDeps, caller: AiCaller, noteId:
   const limits = await effectiveLimits(db, userId);
   const user = await db.selectFrom('users').select('timezone').where('id', '=', userId).executeTakeFirstOrThrow();
 
-  deps.ai.assertConfigured();
+  assertProviderConfigured(deps.ai);
   const requestId = caller.actor.requestId ?? 'none';
   const charge = { actor: caller.actor, sessionId: caller.sessionId, credits, description: 'AI note conversion', operationRef: `ai_note_conversion:${requestId}` };
   // Reserved before the provider is asked; refunded when it fails or its suggestion is unusable.

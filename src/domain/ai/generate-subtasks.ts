@@ -3,6 +3,7 @@ import type { AppDeps } from '../../deps.js';
 import { archived, limitExceeded } from '../../core/errors.js';
 import { assertCanAfford } from '../credits/ledger.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
+import { assertProviderConfigured } from '../provider-failures.js';
 import type { AiCaller } from './chat.js';
 import { confirmAiRequest, paidAiRequest } from './charge.js';
 import { contractSchema, validationSummary } from './contract-schemas.js';
@@ -37,7 +38,7 @@ export async function generateSubtaskSuggestions(deps: AppDeps, caller: AiCaller
   const credits = config.AI_CREDIT_SUBTASK;
   await assertCanAfford(db, userId, credits);
 
-  deps.ai.assertConfigured();
+  assertProviderConfigured(deps.ai);
   const requestId = caller.actor.requestId ?? 'none';
   const charge = { actor: caller.actor, sessionId: caller.sessionId, taskId, credits, description: 'AI subtask suggestions', operationRef: `ai_subtasks:${requestId}` };
   // Reserved before the provider is asked; refunded when it fails or suggests nothing usable.

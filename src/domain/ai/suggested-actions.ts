@@ -1,8 +1,8 @@
 import type { components } from '../../../codegen/api.js';
 import type { Contract } from '../../core/contract.js';
+import { serviceUnavailable } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import type { AiTool, AiToolCall } from '../../integrations/openai.js';
-import { aiUnavailable } from '../../integrations/openai.js';
 import { contractSchema, validationSummary } from './contract-schemas.js';
 
 // Suggested actions come from the model's tool calls. The tools only *describe* a change: nothing
@@ -123,5 +123,5 @@ export function toSuggestedActions(
 /** The provider answered, but not something we can use: the same 503 as an outage, nothing charged. */
 export function invalidAnswer(log: Logger, why: string) {
   log.warn({ why }, 'AI answer failed validation');
-  return aiUnavailable('The AI service gave an unusable answer; nothing was charged');
+  return serviceUnavailable('AI_SERVICE_UNAVAILABLE', 'The AI service gave an unusable answer; nothing was charged');
 }

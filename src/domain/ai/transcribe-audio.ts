@@ -5,6 +5,7 @@ import { AudioDownloadError, downloadAudio } from '../../integrations/audio-down
 import type { Actor } from '../actor.js';
 import { assertCanAfford, insufficientCredits } from '../credits/ledger.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
+import { assertProviderConfigured } from '../provider-failures.js';
 import { confirmAiRequest, paidAiRequest } from './charge.js';
 
 type Transcription = components['schemas']['Transcription'];
@@ -35,7 +36,7 @@ export async function transcribeAudio(deps: AppDeps, actor: Actor, input: Transc
   const limits = await effectiveLimits(db, actor.userId);
   if (!limits.voice) throw tierRequired(limits.tier, 'Transcription needs Pro');
   // A missing DEEPGRAM_API_KEY is a 503 before anything is downloaded.
-  deps.speech.assertConfigured();
+  assertProviderConfigured(deps.speech);
   const perMinute = config.AI_CREDIT_TRANSCRIPTION_PER_MIN;
   // A cheap refusal before the download for a balance that cannot pay for any recording.
   await assertCanAfford(db, actor.userId, perMinute, `Transcription needs at least ${perMinute} credits`);

@@ -3,6 +3,7 @@ import type { SubscriptionRow } from '../../../db/schema/index.js';
 import { DomainError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import { CheckoutRequestRejected, type CheckoutClient } from '../../integrations/checkout.js';
+import { ProviderUnavailable } from '../../integrations/failures.js';
 import { addHours } from '../utc-calendar.js';
 import type { ProCreditSettings } from './credits.js';
 import { lockSubscription } from './queries.js';
@@ -174,7 +175,7 @@ export async function checkSubscriptions(db: Database, checkout: CheckoutClient,
         .where('last_charge_attempt_at', '=', now)
         .execute();
       result.deferred++;
-      const level = err instanceof DomainError ? 'warn' : 'error';
+      const level = err instanceof ProviderUnavailable || err instanceof DomainError ? 'warn' : 'error';
       log[level]({ err, job: 'subscription_check', subscription_id: claimed.sub.id }, 'renewal charge not sent; retried next hour');
     }
   }

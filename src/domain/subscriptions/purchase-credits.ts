@@ -3,13 +3,14 @@ import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { CreditPurchaseRow } from '../../../db/schema/index.js';
 import type { Config } from '../../config.js';
-import { accountGone, limitExceeded, serviceUnavailable } from '../../core/errors.js';
+import { DomainError, accountGone, limitExceeded, serviceUnavailable } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
-import { CheckoutRequestRejected, paymentDeclined, type CheckoutClient } from '../../integrations/checkout.js';
+import { CheckoutRequestRejected, type CheckoutClient } from '../../integrations/checkout.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { creditBalance, grantCredits } from '../credits/ledger.js';
 import { lockFor } from '../locks.js';
+import { fromProvider, translateProviderFailure } from '../provider-failures.js';
 import { findUserById } from '../users/queries.js';
 import { addHours, addUtcMonths, startOfUtcMonth } from '../utc-calendar.js';
 import { findSubscription } from './queries.js';
@@ -214,6 +215,9 @@ async function answer(db: Executor, purchase: CreditPurchaseRow, grantedNow: boo
  */
 export const CAPTURE_CHECKS_MS = [200, 400, 800, 1600];
 
+const paymentDeclined = (summary: string | null) =>
+  new DomainError('PAYMENT_DECLINED', summary ? `The payment was declined: ${summary}` : 'The payment was declined by the card issuer');
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Whether the payment is captured within the checks above; any failure to look is a "not yet". */
@@ -269,7 +273,7 @@ export async function purchaseCredits(db: Database, checkout: CheckoutClient, se
         idempotencyKey,
       );
     } catch (err) {
-      if (!(err instanceof CheckoutRequestRejected)) throw err;
+      if (!(err instanceof CheckoutRequestRejected)) throw translateProviderFailure(err);
       // Refused outright (e.g. the stored card can no longer be used): no payment was made.
       log.warn({ err, purchase_id: purchase.id }, 'credit purchase charge refused by Checkout.com');
       await db.transaction().execute((trx) => failPurchase(trx, purchase.id, actor.userId));
@@ -301,7 +305,7 @@ export async function purchaseCredits(db: Database, checkout: CheckoutClient, se
     return answer(db, purchase, false);
   }
 
-  const page = await checkout.createHostedPayment(
+  const page = await fromProvider(() => checkout.createHostedPayment(
     {
       amountMinor: purchase.price_minor,
       currency: purchase.currency,
@@ -316,7 +320,7 @@ export async function purchaseCredits(db: Database, checkout: CheckoutClient, se
       metadata,
     },
     idempotencyKey,
-  );
+  ));
   purchase = await db
     .updateTable('credit_purchases')
     .set({ checkout_session_id: page.id, checkout_url: page.url, updated_at: new Date() })

@@ -3,6 +3,7 @@ import type { Database } from '../../../db/index.js';
 import type { Config } from '../../config.js';
 import { accountGone, conflict, serviceUnavailable } from '../../core/errors.js';
 import type { CheckoutClient, HostedPaymentPage } from '../../integrations/checkout.js';
+import { fromProvider } from '../provider-failures.js';
 import { findUserById } from '../users/queries.js';
 import { findSubscription } from './queries.js';
 
@@ -29,7 +30,7 @@ export async function startCheckout(db: Database, checkout: CheckoutClient, sett
   const subscription = await findSubscription(db, userId);
   if (subscription?.status === 'active') throw conflict('You already have an active Pro subscription');
   if (!checkout.configured) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Payments are not configured: set CHECKOUT_SECRET_KEY');
-  return checkout.createHostedPayment(
+  return fromProvider(() => checkout.createHostedPayment(
     {
       amountMinor: settings.PRO_PRICE_MINOR,
       currency: settings.PRO_PRICE_CURRENCY,
@@ -45,5 +46,5 @@ export async function startCheckout(db: Database, checkout: CheckoutClient, sett
       metadata: { user_id: userId, plan: PRO_PLAN },
     },
     providerKey('checkout', userId, requestKey),
-  );
+  ));
 }
