@@ -1,5 +1,14 @@
 import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+// The layers (README "How it is built"): transport (src/http, src/ws, src/handlers) → domain →
+// database, with integrations as adapters and src/core shared by all. Each rule below names the
+// direction it forbids.
+const transport = { group: ['**/http/*', '**/handlers/*', '**/ws/*'], message: 'The domain and the integrations know no HTTP: throw a DomainError (src/core/errors.ts), take what you need as a parameter.' };
+const domain = { group: ['**/domain/*', '**/domain/**/*'], message: 'An integration is an adapter: report a typed failure (src/integrations/failures.ts); the domain translates it.' };
+const database = { group: ['**/db/*', '**/db/**/*'], message: 'Handlers call domain functions; queries and row types live in src/domain/<area>.' };
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'codegen/', 'coverage/', '.data/', 'bench/results/', 'dist/'] },
@@ -18,7 +27,26 @@ export default tseslint.config(
   {
     files: ['src/handlers/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'kysely', message: 'Handlers call domain functions; queries live in src/domain/<area>.' }] }],
+      'no-restricted-imports': ['error', { paths: [{ name: 'kysely', message: 'Handlers call domain functions; queries live in src/domain/<area>.' }], patterns: [database] }],
     },
+  },
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [transport] }] },
+  },
+  {
+    files: ['src/integrations/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [transport, domain] }] },
+  },
+  {
+    // No import cycles (type-only imports are erased at compile time and not counted by the rule).
+    files: ['src/**/*.ts', 'jobs/**/*.ts', 'db/**/*.ts', 'scripts/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
 );
