@@ -150,7 +150,7 @@ describe('registerPushSubscription: only public push endpoints', () => {
     };
     const unresolvable = createPushSender({ publicKey: undefined, privateKey: undefined, contact: undefined, lookup: notFound });
     await expect(registerPushSubscription(t.db, unresolvable, bob.id, keys(nowhere))).rejects.toMatchObject({
-      status: 400,
+      code: 'VALIDATION_ERROR',
       details: [{ field: 'body.endpoint', message: "The push endpoint's host name does not resolve" }],
     });
     expect(await rowsOf(nowhere)).toHaveLength(0);
