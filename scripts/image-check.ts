@@ -22,7 +22,8 @@ import { PROJECT_ROOT } from '../src/project-root.js';
 const WORKER_COMMAND = ['node', 'dist/jobs/worker.js'];
 const READY_TIMEOUT_MS = 120_000;
 
-const say = (line: string) => console.log(`image-check: ${line}`);
+const checkStartedAt = Date.now();
+const say = (line: string) => console.log(`image-check [${((Date.now() - checkStartedAt) / 1000).toFixed(0)} s]: ${line}`);
 class CheckFailed extends Error {}
 const fail = (why: string): never => {
   throw new CheckFailed(why);
@@ -224,7 +225,12 @@ function layOut(instructions: Instruction[], tmp: string): Stage[] {
           if (!source && contextSkip(from)) fail(`${where}: ${p} is excluded by .dockerignore`);
           if (!fs.existsSync(from)) fail(`${where}: ${p} does not exist in ${source ? `stage ${source.name}` : 'the build context'}`);
           const into = dest.endsWith('/') && !fs.statSync(from).isDirectory() ? path.join(target, path.basename(p)) : target;
-          files += copyInto(from, into, source ? () => false : contextSkip);
+          if (source && fs.statSync(from).isDirectory()) {
+            // From another stage: everything, as it is (cp is much faster than a copy per file).
+            mkdirImage(into);
+            if (spawnSync('cp', ['-a', `${from}/.`, into]).status !== 0) fail(`${where}: copying ${p} failed`);
+            files += Number(spawnSync('sh', ['-c', `find '${from}' -type f | wc -l`], { encoding: 'utf8' }).stdout.trim());
+          } else files += copyInto(from, into, source ? () => false : contextSkip);
         }
         say(`  COPY ${ins.args}  (${files} files)`);
         break;
@@ -413,7 +419,6 @@ async function runFinalStage(image: Stage, dockerfile: string): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-const startedAt = Date.now();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'image-check-'));
 fs.chmodSync(tmp, 0o755);
 let ok = false;
@@ -432,5 +437,5 @@ try {
   if (process.env.IMAGE_CHECK_KEEP === '1') say(`kept ${tmp}`);
   else fs.rmSync(tmp, { recursive: true, force: true });
 }
-say(`${ok ? 'passed' : 'failed'} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+say(ok ? 'passed' : 'failed');
 process.exit(ok ? 0 : 1);
