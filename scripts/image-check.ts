@@ -435,7 +435,8 @@ try {
   console.error(`image-check: FAILED: ${err instanceof CheckFailed ? err.message : (err as Error).stack}`);
 } finally {
   if (process.env.IMAGE_CHECK_KEEP === '1') say(`kept ${tmp}`);
-  else fs.rmSync(tmp, { recursive: true, force: true });
+  // rm is several times faster than fs.rmSync on the two node_modules trees.
+  else if (spawnSync('rm', ['-rf', tmp]).status !== 0) fs.rmSync(tmp, { recursive: true, force: true });
 }
 say(ok ? 'passed' : 'failed');
 process.exit(ok ? 0 : 1);
