@@ -2392,8 +2392,11 @@ export interface components {
          */
         DescriptionOnCreate: string;
         Pagination: {
+            /** Format: int32 */
             offset: number;
+            /** Format: int32 */
             limit: number;
+            /** Format: int32 */
             total: number;
             has_more: boolean;
         };
@@ -2458,15 +2461,30 @@ export interface components {
                 refresh_required?: boolean;
                 required_tier?: components["schemas"]["Tier"];
                 current_tier?: components["schemas"]["Tier"];
-                /** @description With 429: seconds to wait. */
+                /**
+                 * Format: int32
+                 * @description With 429: seconds to wait.
+                 */
                 retry_after?: number;
-                /** @description With a version `CONFLICT`: the task's current version. */
+                /**
+                 * Format: int32
+                 * @description With a version `CONFLICT`: the task's current version.
+                 */
                 current_version?: number;
-                /** @description With `LIMIT_EXCEEDED`: the limit that was reached. */
+                /**
+                 * Format: int32
+                 * @description With `LIMIT_EXCEEDED`: the limit that was reached.
+                 */
                 limit?: number;
-                /** @description With `INSUFFICIENT_CREDITS`: what the request costs. */
+                /**
+                 * Format: int32
+                 * @description With `INSUFFICIENT_CREDITS`: what the request costs.
+                 */
                 credits_required?: number;
-                /** @description With `INSUFFICIENT_CREDITS`: the current balance. */
+                /**
+                 * Format: int32
+                 * @description With `INSUFFICIENT_CREDITS`: the current balance.
+                 */
                 credits_available?: number;
             };
         };
@@ -2553,7 +2571,10 @@ export interface components {
             refresh_token: string;
             /** @constant */
             token_type: "Bearer";
-            /** @description Seconds until the access token expires. */
+            /**
+             * Format: int32
+             * @description Seconds until the access token expires.
+             */
             expires_in: number;
         };
         SessionTokens: {
@@ -2561,6 +2582,7 @@ export interface components {
             refresh_token: string;
             /** @constant */
             token_type: "Bearer";
+            /** Format: int32 */
             expires_in: number;
             user: components["schemas"]["AuthUser"];
         };
@@ -2615,6 +2637,7 @@ export interface components {
             /** @constant */
             format: "perpetua-flow-export";
             /**
+             * Format: int32
              * @description Changes when a section changes incompatibly.
              * @constant
              */
@@ -2667,6 +2690,7 @@ export interface components {
             end_reason: ("end_stream" | "disconnected" | "max_duration" | "insufficient_credits" | "provider_failed" | "server_shutdown") | null;
             transcript: string;
             duration_seconds: number;
+            /** Format: int32 */
             credits_used: number;
             started_at: components["schemas"]["Timestamp"];
             /** Format: date-time */
@@ -2677,6 +2701,7 @@ export interface components {
             status: components["schemas"]["SubscriptionStatus"];
             current_period_start: components["schemas"]["Timestamp"];
             current_period_end: components["schemas"]["Timestamp"];
+            /** Format: int32 */
             failed_payment_count: number;
             /** Format: date-time */
             grace_period_end: string | null;
@@ -2691,9 +2716,15 @@ export interface components {
         };
         ExportCreditPurchase: {
             id: components["schemas"]["Uuid"];
-            /** @description Credits bought. */
+            /**
+             * Format: int32
+             * @description Credits bought.
+             */
             amount: number;
-            /** @description The price in the currency's minor unit (cents). */
+            /**
+             * Format: int32
+             * @description The price in the currency's minor unit (cents).
+             */
             price_minor: number;
             currency: string;
             /** @enum {string} */
@@ -2717,8 +2748,12 @@ export interface components {
             priority: components["schemas"]["Priority"];
             /** Format: date-time */
             due_date: string | null;
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration: number | null;
+            /** Format: int32 */
             focus_time_seconds: number;
             completed: boolean;
             /** Format: date-time */
@@ -2726,8 +2761,11 @@ export interface components {
             completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
+            /** Format: int32 */
             subtask_count: number;
+            /** Format: int32 */
             subtask_completed_count: number;
+            /** Format: int32 */
             version: number;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
@@ -2739,7 +2777,10 @@ export interface components {
             completed: boolean;
             /** Format: date-time */
             completed_at: string | null;
-            /** @description Position in the task, gapless 0..n-1. */
+            /**
+             * Format: int32
+             * @description Position in the task, gapless 0..n-1.
+             */
             order_index: number;
             /** @enum {string} */
             source: "user" | "ai";
@@ -2752,7 +2793,10 @@ export interface components {
             user_id: components["schemas"]["Uuid"];
             /** @enum {string} */
             type: "before" | "after" | "absolute";
-            /** @description Signed minutes relative to the task's due date: ≤ 0 for `before`, ≥ 0 for `after`, `null` for `absolute`. */
+            /**
+             * Format: int32
+             * @description Signed minutes relative to the task's due date: ≤ 0 for `before`, ≥ 0 for `after`, `null` for `absolute`.
+             */
             offset_minutes: number | null;
             /** @enum {string} */
             method: "push" | "in_app";
@@ -2774,7 +2818,9 @@ export interface components {
             priority: components["schemas"]["Priority"];
             /** Format: date-time */
             due_date: string | null;
+            /** Format: int32 */
             estimated_duration: number | null;
+            /** Format: int32 */
             focus_time_seconds: number;
             completed: boolean;
             /** Format: date-time */
@@ -2782,8 +2828,11 @@ export interface components {
             completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
+            /** Format: int32 */
             subtask_count: number;
+            /** Format: int32 */
             subtask_completed_count: number;
+            /** Format: int32 */
             version: number;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
@@ -2796,6 +2845,7 @@ export interface components {
             content: string;
             archived: boolean;
             voice_url: string | null;
+            /** Format: int32 */
             voice_duration_seconds: number | null;
             transcription_status: ("pending" | "completed" | "failed") | null;
             created_at: components["schemas"]["Timestamp"];
@@ -2827,6 +2877,7 @@ export interface components {
             achievement_name: string;
             perk: null | {
                 type: components["schemas"]["PerkType"];
+                /** Format: int32 */
                 value: number;
             };
         };
@@ -2882,7 +2933,10 @@ export interface components {
             /** @description At most 30 days after now; `null` or omitted: no due date. Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
         };
         /**
@@ -2928,14 +2982,20 @@ export interface components {
             /** @description `null` clears it. At most 30 days after the task's `created_at` (recurring instances are exempt). Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes; `null` clears it. */
+            /**
+             * Format: int32
+             * @description Minutes; `null` clears it.
+             */
             estimated_duration?: number | null;
             archived?: boolean;
             /** @description No version needed when sent without content fields. */
             completed?: boolean;
             /** @description No version needed when sent without content fields. */
             hidden?: boolean;
-            /** @description The version the edit is based on. */
+            /**
+             * Format: int32
+             * @description The version the edit is based on.
+             */
             version?: number;
             /**
              * @description New recurrence rule of this recurring instance (RFC 5545 RRULE value, as in `createTemplate`).
@@ -2954,14 +3014,20 @@ export interface components {
             unlocked_achievements?: components["schemas"]["UnlockedAchievements"];
         };
         ForceCompleteTaskRequest: {
-            /** @description The task's current version. */
+            /**
+             * Format: int32
+             * @description The task's current version.
+             */
             version: number;
         };
         ForceCompleteResult: {
             task: components["schemas"]["Task"];
             /** @description Achievements this completion unlocked; empty when none. */
             unlocked_achievements: components["schemas"]["AchievementUnlock"][];
-            /** @description The user's current streak in consecutive UTC days with a completion. */
+            /**
+             * Format: int32
+             * @description The user's current streak in consecutive UTC days with a completion.
+             */
             streak: number;
         };
         ForceCompleteResponse: {
@@ -3001,7 +3067,10 @@ export interface components {
         CreateSubtaskRequest: {
             /** @description Trimmed; not only whitespace. */
             title: string;
-            /** @description Position to insert at; omitted or beyond the end: appended. */
+            /**
+             * Format: int32
+             * @description Position to insert at; omitted or beyond the end: appended.
+             */
             order_index?: number;
         };
         ReorderSubtasksRequest: {
@@ -3012,7 +3081,10 @@ export interface components {
             /** @description Trimmed; not only whitespace. */
             title?: string;
             completed?: boolean;
-            /** @description New position; beyond the end: last. */
+            /**
+             * Format: int32
+             * @description New position; beyond the end: last.
+             */
             order_index?: number;
         };
         DeletedResourceResponse: {
@@ -3035,7 +3107,10 @@ export interface components {
              * @example every week on Monday
              */
             rrule_description: string;
-            /** @description Minutes; copied to instances. */
+            /**
+             * Format: int32
+             * @description Minutes; copied to instances.
+             */
             estimated_duration: number | null;
             /**
              * Format: date-time
@@ -3064,7 +3139,10 @@ export interface components {
              * @example FREQ=WEEKLY;BYDAY=MO
              */
             rrule: string;
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
             /** @description DTSTART: anchors the rule and gives the time of day (in the user's time zone); default now. */
             starts_at?: components["schemas"]["InputTimestamp"];
@@ -3077,7 +3155,10 @@ export interface components {
             priority?: components["schemas"]["Priority"];
             /** @description RFC 5545 RRULE value, as in `createTemplate`. */
             rrule?: string;
-            /** @description Minutes; `null` clears it. */
+            /**
+             * Format: int32
+             * @description Minutes; `null` clears it.
+             */
             estimated_duration?: number | null;
             /** @description `false` stops generation; `true` resumes it. */
             active?: boolean;
@@ -3094,7 +3175,10 @@ export interface components {
         CreateRelativeReminderRequest: {
             /** @enum {string} */
             type: "before" | "after";
-            /** @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`. */
+            /**
+             * Format: int32
+             * @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`.
+             */
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
@@ -3120,7 +3204,10 @@ export interface components {
             task_id: string;
             /** @enum {string} */
             type: "before" | "after";
-            /** @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`. */
+            /**
+             * Format: int32
+             * @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`.
+             */
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
@@ -3143,7 +3230,10 @@ export interface components {
         UpdateReminderRequest: {
             /** @enum {string} */
             type?: "before" | "after" | "absolute";
-            /** @description For `before`/`after`, either sign; `null` only with `absolute`. */
+            /**
+             * Format: int32
+             * @description For `before`/`after`, either sign; `null` only with `absolute`.
+             */
             offset_minutes?: number | null;
             /** @description For `absolute` reminders; ignored for `before`/`after`. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
@@ -3185,11 +3275,17 @@ export interface components {
         NotificationListResponse: {
             data: components["schemas"]["Notification"][];
             pagination: components["schemas"]["Pagination"];
-            /** @description All unread notifications of the user, whatever the filter and page. */
+            /**
+             * Format: int32
+             * @description All unread notifications of the user, whatever the filter and page.
+             */
             unread_count: number;
         };
         NotificationsMarkedRead: {
-            /** @description How many notifications changed from unread to read. */
+            /**
+             * Format: int32
+             * @description How many notifications changed from unread to read.
+             */
             marked_count: number;
         };
         NotificationsMarkedReadResponse: {
@@ -3252,7 +3348,10 @@ export interface components {
              * @description Pro only; the https address of the recording. Send with `voice_duration_seconds`.
              */
             voice_url?: string;
-            /** @description Pro only; the recording's length. Send with `voice_url`. */
+            /**
+             * Format: int32
+             * @description Pro only; the recording's length. Send with `voice_url`.
+             */
             voice_duration_seconds?: number;
         };
         UpdateNoteRequest: {
@@ -3285,7 +3384,10 @@ export interface components {
              * @description `null` when the note names no date; never more than 30 days ahead.
              */
             due_date: string | null;
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration: number | null;
             /** @description At most the tier's subtask limit (4 free, 10 Pro). */
             subtasks: components["schemas"]["SuggestedSubtask"][];
@@ -3294,9 +3396,15 @@ export interface components {
             task_suggestion: components["schemas"]["TaskSuggestion"];
             /** @description How sure the AI is that the note describes this task. */
             confidence: number;
-            /** @description Credits charged for this request (1). */
+            /**
+             * Format: int32
+             * @description Credits charged for this request (1).
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
         };
         NoteConversionResponse: {
@@ -3322,6 +3430,7 @@ export interface components {
          */
         ChatContextIncludeTasks: boolean;
         /**
+         * Format: int32
          * @description How many of those tasks, earliest due first.
          * @default 10
          */
@@ -3376,9 +3485,15 @@ export interface components {
             /** @description The assistant's answer. */
             response: string;
             suggested_actions: components["schemas"]["SuggestedAction"][];
-            /** @description Credits charged for this request (1). */
+            /**
+             * Format: int32
+             * @description Credits charged for this request (1).
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
             /** @description `true` from the 5th to the 10th request on the same task in this session; the 11th is refused. */
             ai_request_warning: boolean;
@@ -3404,9 +3519,15 @@ export interface components {
         GeneratedSubtasks: {
             /** @description At most the room left under the user's subtask limit (4 free, 10 Pro, per task). */
             suggested_subtasks: components["schemas"]["SuggestedSubtask"][];
-            /** @description Credits charged for this request (1). */
+            /**
+             * Format: int32
+             * @description Credits charged for this request (1).
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
             /** @description `true` from the 5th to the 10th request on this task in this session. */
             ai_request_warning: boolean;
@@ -3421,21 +3542,30 @@ export interface components {
             priority?: components["schemas"]["Priority"];
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
         };
         /** @description The fields of `PATCH /tasks/{task_id}` with the required `version`; at least one field to change. `null` clears `due_date` or `estimated_duration`; `due_string` is read in the user's time zone when the action is confirmed (not together with `due_date`). */
         UpdateTaskActionData: {
             /** Format: uuid */
             task_id: string;
-            /** @description The task version the change is based on. */
+            /**
+             * Format: int32
+             * @description The task version the change is based on.
+             */
             version: number;
             title?: string;
             description?: string;
             priority?: components["schemas"]["Priority"];
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
         };
         CompleteTaskActionData: {
@@ -3499,7 +3629,10 @@ export interface components {
              * @description The recording, fetched by the server over https from a public address.
              */
             audio_url: string;
-            /** @description Accepted for compatibility with the production frontend; never used for billing. */
+            /**
+             * Format: int32
+             * @description Accepted for compatibility with the production frontend; never used for billing.
+             */
             duration_seconds?: number;
             /** @description BCP 47 tag (`en`, `de-AT`); detected when omitted. */
             language?: string;
@@ -3511,9 +3644,15 @@ export interface components {
             confidence: number;
             /** @description The duration measured by the provider; the basis of the charge. */
             duration_seconds: number;
-            /** @description 5 per started minute of `duration_seconds`. */
+            /**
+             * Format: int32
+             * @description 5 per started minute of `duration_seconds`.
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
         };
         TranscriptionResponse: {
@@ -3521,12 +3660,21 @@ export interface components {
         };
         AiCredits: {
             balance: {
-                /** @description Daily credits; they expire at `daily_reset_at`. */
+                /**
+                 * Format: int32
+                 * @description Daily credits; they expire at `daily_reset_at`.
+                 */
                 daily_free: number;
+                /** Format: int32 */
                 subscription: number;
+                /** Format: int32 */
                 purchased: number;
+                /** Format: int32 */
                 kickstart: number;
-                /** @description The sum of the four kinds. */
+                /**
+                 * Format: int32
+                 * @description The sum of the four kinds.
+                 */
                 total: number;
             };
             daily_reset_at: components["schemas"]["Timestamp"];
@@ -3586,7 +3734,10 @@ export interface components {
              */
             type: "connected";
             session_id: components["schemas"]["Uuid"];
-            /** @description Relaying stops at this much audio (300). */
+            /**
+             * Format: int32
+             * @description Relaying stops at this much audio (300).
+             */
             max_duration_seconds: number;
         };
         /**
@@ -3628,8 +3779,12 @@ export interface components {
             full_transcript: string;
             /** @description Audio relayed, measured by the server. */
             duration_seconds: number;
-            /** @description 5 per started minute of `duration_seconds` (0 when no audio was relayed), except a minute that started when the balance could not pay for it (the session then stopped with `INSUFFICIENT_CREDITS`): that minute is not charged. */
+            /**
+             * Format: int32
+             * @description 5 per started minute of `duration_seconds` (0 when no audio was relayed), except a minute that started when the balance could not pay for it (the session then stopped with `INSUFFICIENT_CREDITS`): that minute is not charged.
+             */
             credits_used: number;
+            /** Format: int32 */
             credits_remaining: number;
         };
         /**
@@ -3651,12 +3806,21 @@ export interface components {
             message: string;
         };
         CreditBalance: {
+            /** Format: int32 */
             kickstart: number;
-            /** @description Expire at the next 00:00 UTC. */
+            /**
+             * Format: int32
+             * @description Expire at the next 00:00 UTC.
+             */
             daily: number;
+            /** Format: int32 */
             subscription: number;
+            /** Format: int32 */
             purchased: number;
-            /** @description The sum of the four kinds. */
+            /**
+             * Format: int32
+             * @description The sum of the four kinds.
+             */
             total: number;
         };
         CreditBalanceResponse: {
@@ -3669,9 +3833,15 @@ export interface components {
             type: "grant" | "deduct";
             /** @enum {string} */
             category: "daily" | "subscription" | "purchase" | "ai" | "kickstart";
-            /** @description Signed, never 0: positive for a grant (including a refund), negative for a charge or an expiry. */
+            /**
+             * Format: int32
+             * @description Signed, never 0: positive for a grant (including a refund), negative for a charge or an expiry.
+             */
             amount: number;
-            /** @description The total balance after this entry. */
+            /**
+             * Format: int32
+             * @description The total balance after this entry.
+             */
             balance_after: number;
             /** @description A human-readable label, e.g. "AI chat". */
             description: string;
@@ -3698,11 +3868,17 @@ export interface components {
             /** @description The same text as `description`, kept for the production frontend. */
             message: string;
             category: components["schemas"]["AchievementCategory"];
-            /** @description The counter value that unlocks the achievement. */
+            /**
+             * Format: int32
+             * @description The counter value that unlocks the achievement.
+             */
             threshold: number;
             /** @description What the perk raises; `null` for an achievement without a perk. */
             perk_type: components["schemas"]["PerkType"] | null;
-            /** @description How much the perk adds; `null` exactly when `perk_type` is `null`. */
+            /**
+             * Format: int32
+             * @description How much the perk adds; `null` exactly when `perk_type` is `null`.
+             */
             perk_value: number | null;
         };
         AchievementDefinitionListResponse: {
@@ -3710,15 +3886,30 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         AchievementStats: {
-            /** @description Tasks completed in any way; each task once; recovered tasks never count. */
+            /**
+             * Format: int32
+             * @description Tasks completed in any way; each task once; recovered tasks never count.
+             */
             lifetime_tasks_completed: number;
-            /** @description Consecutive UTC days with at least one completion, ending today or yesterday. */
+            /**
+             * Format: int32
+             * @description Consecutive UTC days with at least one completion, ending today or yesterday.
+             */
             current_streak: number;
-            /** @description The longest streak ever; streak achievements compare against it. */
+            /**
+             * Format: int32
+             * @description The longest streak ever; streak achievements compare against it.
+             */
             longest_streak: number;
-            /** @description Tasks completed with focus time ≥ 50 % of their estimate. */
+            /**
+             * Format: int32
+             * @description Tasks completed with focus time ≥ 50 % of their estimate.
+             */
             focus_completions: number;
-            /** @description Notes converted into tasks. */
+            /**
+             * Format: int32
+             * @description Notes converted into tasks.
+             */
             notes_converted: number;
         };
         AchievementProgress: {
@@ -3726,17 +3917,28 @@ export interface components {
             id: string;
             /** @example Task Master */
             name: string;
-            /** @description The counter the achievement compares against; not capped at `threshold`. */
+            /**
+             * Format: int32
+             * @description The counter the achievement compares against; not capped at `threshold`.
+             */
             current: number;
+            /** Format: int32 */
             threshold: number;
             unlocked: boolean;
         };
         /** @description Base limits of the user's current tier plus the perks of their unlocked achievements. */
         EffectiveLimits: {
-            /** @description Active (not completed, not hidden) tasks. */
+            /**
+             * Format: int32
+             * @description Active (not completed, not hidden) tasks.
+             */
             max_tasks: number;
+            /** Format: int32 */
             max_notes: number;
-            /** @description Credits granted each day at 00:00 UTC (they expire at the next midnight). */
+            /**
+             * Format: int32
+             * @description Credits granted each day at 00:00 UTC (they expire at the next midnight).
+             */
             daily_ai_credits: number;
         };
         UserAchievements: {
@@ -3767,7 +3969,10 @@ export interface components {
              * @description `null` while the session is open.
              */
             ended_at: string | null;
-            /** @description Measured by the server, whole seconds, capped at 4 hours; `null` while the session is open. */
+            /**
+             * Format: int32
+             * @description Measured by the server, whole seconds, capped at 4 hours; `null` while the session is open.
+             */
             duration_seconds: number | null;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
@@ -3783,18 +3988,34 @@ export interface components {
         SubscriptionStatus: "active" | "past_due" | "grace" | "cancelled" | "expired";
         /** @description The current tier's features; perks of unlocked achievements are included in `max_tasks`, `max_notes` and `daily_credits`. */
         SubscriptionFeatures: {
-            /** @description Active (not completed, not hidden) tasks. */
+            /**
+             * Format: int32
+             * @description Active (not completed, not hidden) tasks.
+             */
             max_tasks: number;
+            /** Format: int32 */
             max_notes: number;
-            /** @description Subtasks per task. */
+            /**
+             * Format: int32
+             * @description Subtasks per task.
+             */
             max_subtasks: number;
-            /** @description Characters in a task description. */
+            /**
+             * Format: int32
+             * @description Characters in a task description.
+             */
             max_description_length: number;
             /** @description Voice notes and transcription. */
             voice_notes: boolean;
-            /** @description AI credits granted each day at 00:00 UTC. */
+            /**
+             * Format: int32
+             * @description AI credits granted each day at 00:00 UTC.
+             */
             daily_credits: number;
-            /** @description Subscription AI credits granted each paid month. */
+            /**
+             * Format: int32
+             * @description Subscription AI credits granted each paid month.
+             */
             monthly_credits: number;
         };
         /** @description The user's subscription (the frontend's `SubscriptionResponseSchema`). */
@@ -3863,15 +4084,24 @@ export interface components {
             data: components["schemas"]["SubscriptionCancellation"];
         };
         PurchaseCreditsRequest: {
-            /** @description Credits to buy; 10 credits cost USD 1.00. */
+            /**
+             * Format: int32
+             * @description Credits to buy; 10 credits cost USD 1.00.
+             */
             amount: number;
         };
         CreditPurchase: {
             /** @description `true` when the credits were granted by this request. */
             success: boolean;
-            /** @description Credits granted by this request; 0 while the purchase is pending. */
+            /**
+             * Format: int32
+             * @description Credits granted by this request; 0 while the purchase is pending.
+             */
             credits_purchased: number;
-            /** @description The user's total credit balance after the request. */
+            /**
+             * Format: int32
+             * @description The user's total credit balance after the request.
+             */
             new_balance: number;
             /** @enum {string} */
             status: "completed" | "pending";
