@@ -6,6 +6,15 @@ type ErrorBody = components['schemas']['ErrorResponse']['error'];
 /** The documented extra keys an error may carry (`current_version`, `retry_after`, …). */
 export type ErrorExtras = Omit<ErrorBody, 'code' | 'message' | 'details' | 'request_id'>;
 
+/** The contract's bounds on error texts (ErrorResponse.message, ErrorDetail.field and .message). */
+const MAX_MESSAGE = 2000;
+const MAX_FIELD = 300;
+/** Cuts text that may echo the request (an unknown field's name, a path) to `max` code points. */
+const clip = (text: string, max: number): string => {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+};
+
 /**
  * The one error type of the service. Domain code throws it; the HTTP layer turns it into the
  * `{error: {...}}` envelope with the request id. Anything else that escapes is a 500.
@@ -28,8 +37,8 @@ export class AppError extends Error {
     return {
       error: {
         code: this.code,
-        message: this.message,
-        ...(this.details?.length ? { details: this.details } : {}),
+        message: clip(this.message, MAX_MESSAGE),
+        ...(this.details?.length ? { details: this.details.map((d) => ({ field: clip(d.field, MAX_FIELD), message: clip(d.message, MAX_MESSAGE) })) } : {}),
         ...this.extras,
         request_id: requestId,
       },
