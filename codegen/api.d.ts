@@ -4586,6 +4586,7 @@ export interface operations {
             /** @description `METRICS_TOKEN` is set and the request does not carry it as a bearer token (`UNAUTHORIZED`). */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
