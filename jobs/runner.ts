@@ -8,7 +8,8 @@ import type { Config } from '../src/config.js';
 import type { Logger } from '../src/http/logging.js';
 import { createWorkerMetrics, serveWorkerMetrics, type MetricsServer, type WorkerMetrics } from './metrics.js';
 import type { JobPayloads } from './names.js';
-import '../src/domain/events/subscribers.js';
+import { countNoteConversion, countTaskCompletion } from '../src/domain/achievements/subscribers.js';
+import { domainEvents } from '../src/domain/events/bus.js';
 import { checkoutFromConfig } from '../src/integrations/checkout.js';
 import { pushFromConfig } from '../src/integrations/web-push.js';
 import { cleanup } from './tasks/cleanup.js';
@@ -140,6 +141,15 @@ function workerLogger(log: WorkerDeps['log']): GraphileLogger {
 
 /** Starts graphile-worker with our tasks, cron and heartbeat. Used by jobs/worker.ts and by tests. */
 export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: boolean } = {}): Promise<RunningWorker> {
+  // The domain events jobs raise (generated recurring instances raise task.created), with the
+  // handlers the API wires too (src/app.ts).
+  domainEvents.wire({
+    'task.created': [],
+    'task.completed': [countTaskCompletion],
+    'task.deleted': [],
+    'subtask.completed': [],
+    'note.converted': [countNoteConversion],
+  });
   // The pool's id is what graphile-worker writes into `locked_by`; the heartbeat is keyed by it.
   const events: WorkerEvents = new EventEmitter();
   const metrics = createWorkerMetrics();
