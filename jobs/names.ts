@@ -49,6 +49,7 @@ export class JobPayloadError extends Error {
 /** The payload as the job's schema reads it, or a JobPayloadError. */
 export function parseJobPayload<N extends JobName>(job: N, payload: unknown): JobPayloads[N] {
   const result = jobPayloadSchemas[job].safeParse(payload);
+  // The schema of job N parses to JobPayloads[N]; TypeScript does not follow the generic index.
   if (result.success) return result.data as JobPayloads[N];
   throw new JobPayloadError(
     job,
