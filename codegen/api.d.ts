@@ -104,7 +104,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This contract as JSON */
+        /**
+         * This contract as JSON
+         * @description This document converted to JSON, as the server loaded it at start; public and not rate-limited.
+         */
         get: operations["getOpenApiJson"];
         put?: never;
         post?: never;
@@ -121,7 +124,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This contract as YAML */
+        /**
+         * This contract as YAML
+         * @description This document as written, served from the file the server loaded at start; public and not rate-limited.
+         */
         get: operations["getOpenApiYaml"];
         put?: never;
         post?: never;
@@ -138,7 +144,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Interactive documentation (Swagger UI) */
+        /**
+         * Interactive documentation (Swagger UI)
+         * @description A Swagger UI page that reads `/openapi.json`; its scripts and styles are served from the same origin.
+         */
         get: operations["getApiDocs"];
         put?: never;
         post?: never;
@@ -246,7 +255,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Public keys that verify our access tokens */
+        /**
+         * Public keys that verify our access tokens
+         * @description The RS256 public keys (JWK Set, RFC 7517) that verify access tokens by `kid`: the current key first and, during a rotation, the previous one.
+         */
         get: operations["getJwks"];
         put?: never;
         post?: never;
@@ -263,7 +275,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user */
+        /**
+         * The signed-in user
+         * @description The caller's profile, tier and time zone.
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -2410,8 +2425,11 @@ export interface components {
          */
         DescriptionOnCreate: string;
         Pagination: {
+            /** Format: int32 */
             offset: number;
+            /** Format: int32 */
             limit: number;
+            /** Format: int32 */
             total: number;
             has_more: boolean;
         };
@@ -2476,15 +2494,30 @@ export interface components {
                 refresh_required?: boolean;
                 required_tier?: components["schemas"]["Tier"];
                 current_tier?: components["schemas"]["Tier"];
-                /** @description With 429: seconds to wait. */
+                /**
+                 * Format: int32
+                 * @description With 429: seconds to wait.
+                 */
                 retry_after?: number;
-                /** @description With a version `CONFLICT`: the task's current version. */
+                /**
+                 * Format: int32
+                 * @description With a version `CONFLICT`: the task's current version.
+                 */
                 current_version?: number;
-                /** @description With `LIMIT_EXCEEDED`: the limit that was reached. */
+                /**
+                 * Format: int32
+                 * @description With `LIMIT_EXCEEDED`: the limit that was reached.
+                 */
                 limit?: number;
-                /** @description With `INSUFFICIENT_CREDITS`: what the request costs. */
+                /**
+                 * Format: int32
+                 * @description With `INSUFFICIENT_CREDITS`: what the request costs.
+                 */
                 credits_required?: number;
-                /** @description With `INSUFFICIENT_CREDITS`: the current balance. */
+                /**
+                 * Format: int32
+                 * @description With `INSUFFICIENT_CREDITS`: the current balance.
+                 */
                 credits_available?: number;
             };
         };
@@ -2571,7 +2604,10 @@ export interface components {
             refresh_token: string;
             /** @constant */
             token_type: "Bearer";
-            /** @description Seconds until the access token expires. */
+            /**
+             * Format: int32
+             * @description Seconds until the access token expires.
+             */
             expires_in: number;
         };
         SessionTokens: {
@@ -2579,6 +2615,7 @@ export interface components {
             refresh_token: string;
             /** @constant */
             token_type: "Bearer";
+            /** Format: int32 */
             expires_in: number;
             user: components["schemas"]["AuthUser"];
         };
@@ -2633,6 +2670,7 @@ export interface components {
             /** @constant */
             format: "perpetua-flow-export";
             /**
+             * Format: int32
              * @description Changes when a section changes incompatibly.
              * @constant
              */
@@ -2685,6 +2723,7 @@ export interface components {
             end_reason: ("end_stream" | "disconnected" | "max_duration" | "insufficient_credits" | "provider_failed" | "server_shutdown") | null;
             transcript: string;
             duration_seconds: number;
+            /** Format: int32 */
             credits_used: number;
             started_at: components["schemas"]["Timestamp"];
             /** Format: date-time */
@@ -2695,6 +2734,7 @@ export interface components {
             status: components["schemas"]["SubscriptionStatus"];
             current_period_start: components["schemas"]["Timestamp"];
             current_period_end: components["schemas"]["Timestamp"];
+            /** Format: int32 */
             failed_payment_count: number;
             /** Format: date-time */
             grace_period_end: string | null;
@@ -2709,9 +2749,15 @@ export interface components {
         };
         ExportCreditPurchase: {
             id: components["schemas"]["Uuid"];
-            /** @description Credits bought. */
+            /**
+             * Format: int32
+             * @description Credits bought.
+             */
             amount: number;
-            /** @description The price in the currency's minor unit (cents). */
+            /**
+             * Format: int32
+             * @description The price in the currency's minor unit (cents).
+             */
             price_minor: number;
             currency: string;
             /** @enum {string} */
@@ -2735,8 +2781,12 @@ export interface components {
             priority: components["schemas"]["Priority"];
             /** Format: date-time */
             due_date: string | null;
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration: number | null;
+            /** Format: int32 */
             focus_time_seconds: number;
             completed: boolean;
             /** Format: date-time */
@@ -2744,8 +2794,11 @@ export interface components {
             completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
+            /** Format: int32 */
             subtask_count: number;
+            /** Format: int32 */
             subtask_completed_count: number;
+            /** Format: int32 */
             version: number;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
@@ -2757,7 +2810,10 @@ export interface components {
             completed: boolean;
             /** Format: date-time */
             completed_at: string | null;
-            /** @description Position in the task, gapless 0..n-1. */
+            /**
+             * Format: int32
+             * @description Position in the task, gapless 0..n-1.
+             */
             order_index: number;
             /** @enum {string} */
             source: "user" | "ai";
@@ -2770,7 +2826,10 @@ export interface components {
             user_id: components["schemas"]["Uuid"];
             /** @enum {string} */
             type: "before" | "after" | "absolute";
-            /** @description Signed minutes relative to the task's due date: ≤ 0 for `before`, ≥ 0 for `after`, `null` for `absolute`. */
+            /**
+             * Format: int32
+             * @description Signed minutes relative to the task's due date: ≤ 0 for `before`, ≥ 0 for `after`, `null` for `absolute`.
+             */
             offset_minutes: number | null;
             /** @enum {string} */
             method: "push" | "in_app";
@@ -2792,7 +2851,9 @@ export interface components {
             priority: components["schemas"]["Priority"];
             /** Format: date-time */
             due_date: string | null;
+            /** Format: int32 */
             estimated_duration: number | null;
+            /** Format: int32 */
             focus_time_seconds: number;
             completed: boolean;
             /** Format: date-time */
@@ -2800,8 +2861,11 @@ export interface components {
             completed_by: ("manual" | "auto" | "force") | null;
             hidden: boolean;
             archived: boolean;
+            /** Format: int32 */
             subtask_count: number;
+            /** Format: int32 */
             subtask_completed_count: number;
+            /** Format: int32 */
             version: number;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
@@ -2814,6 +2878,7 @@ export interface components {
             content: string;
             archived: boolean;
             voice_url: string | null;
+            /** Format: int32 */
             voice_duration_seconds: number | null;
             transcription_status: ("pending" | "completed" | "failed") | null;
             created_at: components["schemas"]["Timestamp"];
@@ -2845,6 +2910,7 @@ export interface components {
             achievement_name: string;
             perk: null | {
                 type: components["schemas"]["PerkType"];
+                /** Format: int32 */
                 value: number;
             };
         };
@@ -2900,7 +2966,10 @@ export interface components {
             /** @description At most 30 days after now; `null` or omitted: no due date. Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
         };
         /**
@@ -2946,14 +3015,20 @@ export interface components {
             /** @description `null` clears it. At most 30 days after the task's `created_at` (recurring instances are exempt). Not together with `due_string`. */
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes; `null` clears it. */
+            /**
+             * Format: int32
+             * @description Minutes; `null` clears it.
+             */
             estimated_duration?: number | null;
             archived?: boolean;
             /** @description No version needed when sent without content fields. */
             completed?: boolean;
             /** @description No version needed when sent without content fields. */
             hidden?: boolean;
-            /** @description The version the edit is based on. */
+            /**
+             * Format: int32
+             * @description The version the edit is based on.
+             */
             version?: number;
             /**
              * @description New recurrence rule of this recurring instance (RFC 5545 RRULE value, as in `createTemplate`).
@@ -2972,14 +3047,20 @@ export interface components {
             unlocked_achievements?: components["schemas"]["UnlockedAchievements"];
         };
         ForceCompleteTaskRequest: {
-            /** @description The task's current version. */
+            /**
+             * Format: int32
+             * @description The task's current version.
+             */
             version: number;
         };
         ForceCompleteResult: {
             task: components["schemas"]["Task"];
             /** @description Achievements this completion unlocked; empty when none. */
             unlocked_achievements: components["schemas"]["AchievementUnlock"][];
-            /** @description The user's current streak in consecutive UTC days with a completion. */
+            /**
+             * Format: int32
+             * @description The user's current streak in consecutive UTC days with a completion.
+             */
             streak: number;
         };
         ForceCompleteResponse: {
@@ -3019,7 +3100,10 @@ export interface components {
         CreateSubtaskRequest: {
             /** @description Trimmed; not only whitespace. */
             title: string;
-            /** @description Position to insert at; omitted or beyond the end: appended. */
+            /**
+             * Format: int32
+             * @description Position to insert at; omitted or beyond the end: appended.
+             */
             order_index?: number;
         };
         ReorderSubtasksRequest: {
@@ -3030,7 +3114,10 @@ export interface components {
             /** @description Trimmed; not only whitespace. */
             title?: string;
             completed?: boolean;
-            /** @description New position; beyond the end: last. */
+            /**
+             * Format: int32
+             * @description New position; beyond the end: last.
+             */
             order_index?: number;
         };
         DeletedResourceResponse: {
@@ -3053,7 +3140,10 @@ export interface components {
              * @example every week on Monday
              */
             rrule_description: string;
-            /** @description Minutes; copied to instances. */
+            /**
+             * Format: int32
+             * @description Minutes; copied to instances.
+             */
             estimated_duration: number | null;
             /**
              * Format: date-time
@@ -3082,7 +3172,10 @@ export interface components {
              * @example FREQ=WEEKLY;BYDAY=MO
              */
             rrule: string;
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
             /** @description DTSTART: anchors the rule and gives the time of day (in the user's time zone); default now. */
             starts_at?: components["schemas"]["InputTimestamp"];
@@ -3095,7 +3188,10 @@ export interface components {
             priority?: components["schemas"]["Priority"];
             /** @description RFC 5545 RRULE value, as in `createTemplate`. */
             rrule?: string;
-            /** @description Minutes; `null` clears it. */
+            /**
+             * Format: int32
+             * @description Minutes; `null` clears it.
+             */
             estimated_duration?: number | null;
             /** @description `false` stops generation; `true` resumes it. */
             active?: boolean;
@@ -3112,7 +3208,10 @@ export interface components {
         CreateRelativeReminderRequest: {
             /** @enum {string} */
             type: "before" | "after";
-            /** @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`. */
+            /**
+             * Format: int32
+             * @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`.
+             */
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
@@ -3138,7 +3237,10 @@ export interface components {
             task_id: string;
             /** @enum {string} */
             type: "before" | "after";
-            /** @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`. */
+            /**
+             * Format: int32
+             * @description Minutes from the due date, either sign; stored ≤ 0 for `before`, ≥ 0 for `after`.
+             */
             offset_minutes: number;
             /** @description Ignored; the server computes it from the task's due date. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
@@ -3161,7 +3263,10 @@ export interface components {
         UpdateReminderRequest: {
             /** @enum {string} */
             type?: "before" | "after" | "absolute";
-            /** @description For `before`/`after`, either sign; `null` only with `absolute`. */
+            /**
+             * Format: int32
+             * @description For `before`/`after`, either sign; `null` only with `absolute`.
+             */
             offset_minutes?: number | null;
             /** @description For `absolute` reminders; ignored for `before`/`after`. */
             scheduled_at?: components["schemas"]["InputTimestamp"];
@@ -3203,11 +3308,17 @@ export interface components {
         NotificationListResponse: {
             data: components["schemas"]["Notification"][];
             pagination: components["schemas"]["Pagination"];
-            /** @description All unread notifications of the user, whatever the filter and page. */
+            /**
+             * Format: int32
+             * @description All unread notifications of the user, whatever the filter and page.
+             */
             unread_count: number;
         };
         NotificationsMarkedRead: {
-            /** @description How many notifications changed from unread to read. */
+            /**
+             * Format: int32
+             * @description How many notifications changed from unread to read.
+             */
             marked_count: number;
         };
         NotificationsMarkedReadResponse: {
@@ -3270,7 +3381,10 @@ export interface components {
              * @description Pro only; the https address of the recording. Send with `voice_duration_seconds`.
              */
             voice_url?: string;
-            /** @description Pro only; the recording's length. Send with `voice_url`. */
+            /**
+             * Format: int32
+             * @description Pro only; the recording's length. Send with `voice_url`.
+             */
             voice_duration_seconds?: number;
         };
         UpdateNoteRequest: {
@@ -3303,7 +3417,10 @@ export interface components {
              * @description `null` when the note names no date; never more than 30 days ahead.
              */
             due_date: string | null;
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration: number | null;
             /** @description At most the tier's subtask limit (4 free, 10 Pro). */
             subtasks: components["schemas"]["SuggestedSubtask"][];
@@ -3312,9 +3429,15 @@ export interface components {
             task_suggestion: components["schemas"]["TaskSuggestion"];
             /** @description How sure the AI is that the note describes this task. */
             confidence: number;
-            /** @description Credits charged for this request (1). */
+            /**
+             * Format: int32
+             * @description Credits charged for this request (1).
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
         };
         NoteConversionResponse: {
@@ -3340,6 +3463,7 @@ export interface components {
          */
         ChatContextIncludeTasks: boolean;
         /**
+         * Format: int32
          * @description How many of those tasks, earliest due first.
          * @default 10
          */
@@ -3394,9 +3518,15 @@ export interface components {
             /** @description The assistant's answer. */
             response: string;
             suggested_actions: components["schemas"]["SuggestedAction"][];
-            /** @description Credits charged for this request (1). */
+            /**
+             * Format: int32
+             * @description Credits charged for this request (1).
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
             /** @description `true` from the 5th to the 10th request on the same task in this session; the 11th is refused. */
             ai_request_warning: boolean;
@@ -3422,9 +3552,15 @@ export interface components {
         GeneratedSubtasks: {
             /** @description At most the room left under the user's subtask limit (4 free, 10 Pro, per task). */
             suggested_subtasks: components["schemas"]["SuggestedSubtask"][];
-            /** @description Credits charged for this request (1). */
+            /**
+             * Format: int32
+             * @description Credits charged for this request (1).
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
             /** @description `true` from the 5th to the 10th request on this task in this session. */
             ai_request_warning: boolean;
@@ -3439,21 +3575,30 @@ export interface components {
             priority?: components["schemas"]["Priority"];
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
         };
         /** @description The fields of `PATCH /tasks/{task_id}` with the required `version`; at least one field to change. `null` clears `due_date` or `estimated_duration`; `due_string` is read in the user's time zone when the action is confirmed (not together with `due_date`). */
         UpdateTaskActionData: {
             /** Format: uuid */
             task_id: string;
-            /** @description The task version the change is based on. */
+            /**
+             * Format: int32
+             * @description The task version the change is based on.
+             */
             version: number;
             title?: string;
             description?: string;
             priority?: components["schemas"]["Priority"];
             due_date?: components["schemas"]["InputTimestamp"] | null;
             due_string?: components["schemas"]["DueString"];
-            /** @description Minutes. */
+            /**
+             * Format: int32
+             * @description Minutes.
+             */
             estimated_duration?: number | null;
         };
         CompleteTaskActionData: {
@@ -3517,7 +3662,10 @@ export interface components {
              * @description The recording, fetched by the server over https from a public address.
              */
             audio_url: string;
-            /** @description Accepted for compatibility with the production frontend; never used for billing. */
+            /**
+             * Format: int32
+             * @description Accepted for compatibility with the production frontend; never used for billing.
+             */
             duration_seconds?: number;
             /** @description BCP 47 tag (`en`, `de-AT`); detected when omitted. */
             language?: string;
@@ -3529,9 +3677,15 @@ export interface components {
             confidence: number;
             /** @description The duration measured by the provider; the basis of the charge. */
             duration_seconds: number;
-            /** @description 5 per started minute of `duration_seconds`. */
+            /**
+             * Format: int32
+             * @description 5 per started minute of `duration_seconds`.
+             */
             credits_used: number;
-            /** @description The total balance after the charge. */
+            /**
+             * Format: int32
+             * @description The total balance after the charge.
+             */
             credits_remaining: number;
         };
         TranscriptionResponse: {
@@ -3539,12 +3693,21 @@ export interface components {
         };
         AiCredits: {
             balance: {
-                /** @description Daily credits; they expire at `daily_reset_at`. */
+                /**
+                 * Format: int32
+                 * @description Daily credits; they expire at `daily_reset_at`.
+                 */
                 daily_free: number;
+                /** Format: int32 */
                 subscription: number;
+                /** Format: int32 */
                 purchased: number;
+                /** Format: int32 */
                 kickstart: number;
-                /** @description The sum of the four kinds. */
+                /**
+                 * Format: int32
+                 * @description The sum of the four kinds.
+                 */
                 total: number;
             };
             daily_reset_at: components["schemas"]["Timestamp"];
@@ -3604,7 +3767,10 @@ export interface components {
              */
             type: "connected";
             session_id: components["schemas"]["Uuid"];
-            /** @description Relaying stops at this much audio (300). */
+            /**
+             * Format: int32
+             * @description Relaying stops at this much audio (300).
+             */
             max_duration_seconds: number;
         };
         /**
@@ -3646,8 +3812,12 @@ export interface components {
             full_transcript: string;
             /** @description Audio relayed, measured by the server. */
             duration_seconds: number;
-            /** @description 5 per started minute of `duration_seconds` (0 when no audio was relayed), except a minute that started when the balance could not pay for it (the session then stopped with `INSUFFICIENT_CREDITS`): that minute is not charged. */
+            /**
+             * Format: int32
+             * @description 5 per started minute of `duration_seconds` (0 when no audio was relayed), except a minute that started when the balance could not pay for it (the session then stopped with `INSUFFICIENT_CREDITS`): that minute is not charged.
+             */
             credits_used: number;
+            /** Format: int32 */
             credits_remaining: number;
         };
         /**
@@ -3669,12 +3839,21 @@ export interface components {
             message: string;
         };
         CreditBalance: {
+            /** Format: int32 */
             kickstart: number;
-            /** @description Expire at the next 00:00 UTC. */
+            /**
+             * Format: int32
+             * @description Expire at the next 00:00 UTC.
+             */
             daily: number;
+            /** Format: int32 */
             subscription: number;
+            /** Format: int32 */
             purchased: number;
-            /** @description The sum of the four kinds. */
+            /**
+             * Format: int32
+             * @description The sum of the four kinds.
+             */
             total: number;
         };
         CreditBalanceResponse: {
@@ -3687,9 +3866,15 @@ export interface components {
             type: "grant" | "deduct";
             /** @enum {string} */
             category: "daily" | "subscription" | "purchase" | "ai" | "kickstart";
-            /** @description Signed, never 0: positive for a grant (including a refund), negative for a charge or an expiry. */
+            /**
+             * Format: int32
+             * @description Signed, never 0: positive for a grant (including a refund), negative for a charge or an expiry.
+             */
             amount: number;
-            /** @description The total balance after this entry. */
+            /**
+             * Format: int32
+             * @description The total balance after this entry.
+             */
             balance_after: number;
             /** @description A human-readable label, e.g. "AI chat". */
             description: string;
@@ -3716,11 +3901,17 @@ export interface components {
             /** @description The same text as `description`, kept for the production frontend. */
             message: string;
             category: components["schemas"]["AchievementCategory"];
-            /** @description The counter value that unlocks the achievement. */
+            /**
+             * Format: int32
+             * @description The counter value that unlocks the achievement.
+             */
             threshold: number;
             /** @description What the perk raises; `null` for an achievement without a perk. */
             perk_type: components["schemas"]["PerkType"] | null;
-            /** @description How much the perk adds; `null` exactly when `perk_type` is `null`. */
+            /**
+             * Format: int32
+             * @description How much the perk adds; `null` exactly when `perk_type` is `null`.
+             */
             perk_value: number | null;
         };
         AchievementDefinitionListResponse: {
@@ -3728,15 +3919,30 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         AchievementStats: {
-            /** @description Tasks completed in any way; each task once; recovered tasks never count. */
+            /**
+             * Format: int32
+             * @description Tasks completed in any way; each task once; recovered tasks never count.
+             */
             lifetime_tasks_completed: number;
-            /** @description Consecutive UTC days with at least one completion, ending today or yesterday. */
+            /**
+             * Format: int32
+             * @description Consecutive UTC days with at least one completion, ending today or yesterday.
+             */
             current_streak: number;
-            /** @description The longest streak ever; streak achievements compare against it. */
+            /**
+             * Format: int32
+             * @description The longest streak ever; streak achievements compare against it.
+             */
             longest_streak: number;
-            /** @description Tasks completed with focus time ≥ 50 % of their estimate. */
+            /**
+             * Format: int32
+             * @description Tasks completed with focus time ≥ 50 % of their estimate.
+             */
             focus_completions: number;
-            /** @description Notes converted into tasks. */
+            /**
+             * Format: int32
+             * @description Notes converted into tasks.
+             */
             notes_converted: number;
         };
         AchievementProgress: {
@@ -3744,17 +3950,28 @@ export interface components {
             id: string;
             /** @example Task Master */
             name: string;
-            /** @description The counter the achievement compares against; not capped at `threshold`. */
+            /**
+             * Format: int32
+             * @description The counter the achievement compares against; not capped at `threshold`.
+             */
             current: number;
+            /** Format: int32 */
             threshold: number;
             unlocked: boolean;
         };
         /** @description Base limits of the user's current tier plus the perks of their unlocked achievements. */
         EffectiveLimits: {
-            /** @description Active (not completed, not hidden) tasks. */
+            /**
+             * Format: int32
+             * @description Active (not completed, not hidden) tasks.
+             */
             max_tasks: number;
+            /** Format: int32 */
             max_notes: number;
-            /** @description Credits granted each day at 00:00 UTC (they expire at the next midnight). */
+            /**
+             * Format: int32
+             * @description Credits granted each day at 00:00 UTC (they expire at the next midnight).
+             */
             daily_ai_credits: number;
         };
         UserAchievements: {
@@ -3785,7 +4002,10 @@ export interface components {
              * @description `null` while the session is open.
              */
             ended_at: string | null;
-            /** @description Measured by the server, whole seconds, capped at 4 hours; `null` while the session is open. */
+            /**
+             * Format: int32
+             * @description Measured by the server, whole seconds, capped at 4 hours; `null` while the session is open.
+             */
             duration_seconds: number | null;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
@@ -3801,18 +4021,34 @@ export interface components {
         SubscriptionStatus: "active" | "past_due" | "grace" | "cancelled" | "expired";
         /** @description The current tier's features; perks of unlocked achievements are included in `max_tasks`, `max_notes` and `daily_credits`. */
         SubscriptionFeatures: {
-            /** @description Active (not completed, not hidden) tasks. */
+            /**
+             * Format: int32
+             * @description Active (not completed, not hidden) tasks.
+             */
             max_tasks: number;
+            /** Format: int32 */
             max_notes: number;
-            /** @description Subtasks per task. */
+            /**
+             * Format: int32
+             * @description Subtasks per task.
+             */
             max_subtasks: number;
-            /** @description Characters in a task description. */
+            /**
+             * Format: int32
+             * @description Characters in a task description.
+             */
             max_description_length: number;
             /** @description Voice notes and transcription. */
             voice_notes: boolean;
-            /** @description AI credits granted each day at 00:00 UTC. */
+            /**
+             * Format: int32
+             * @description AI credits granted each day at 00:00 UTC.
+             */
             daily_credits: number;
-            /** @description Subscription AI credits granted each paid month. */
+            /**
+             * Format: int32
+             * @description Subscription AI credits granted each paid month.
+             */
             monthly_credits: number;
         };
         /** @description The user's subscription (the frontend's `SubscriptionResponseSchema`). */
@@ -3881,15 +4117,24 @@ export interface components {
             data: components["schemas"]["SubscriptionCancellation"];
         };
         PurchaseCreditsRequest: {
-            /** @description Credits to buy; 10 credits cost USD 1.00. */
+            /**
+             * Format: int32
+             * @description Credits to buy; 10 credits cost USD 1.00.
+             */
             amount: number;
         };
         CreditPurchase: {
             /** @description `true` when the credits were granted by this request. */
             success: boolean;
-            /** @description Credits granted by this request; 0 while the purchase is pending. */
+            /**
+             * Format: int32
+             * @description Credits granted by this request; 0 while the purchase is pending.
+             */
             credits_purchased: number;
-            /** @description The user's total credit balance after the request. */
+            /**
+             * Format: int32
+             * @description The user's total credit balance after the request.
+             */
             new_balance: number;
             /** @enum {string} */
             status: "completed" | "pending";
@@ -3940,6 +4185,10 @@ export interface components {
          */
         ValidationError: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -3951,6 +4200,7 @@ export interface components {
             headers: {
                 /** @description `Bearer` with the error. */
                 "WWW-Authenticate"?: string;
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -3960,6 +4210,10 @@ export interface components {
         /** @description The resource exists and belongs to another user (`FORBIDDEN`). */
         Forbidden: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -3969,6 +4223,10 @@ export interface components {
         /** @description A Pro feature used on the free tier (`TIER_REQUIRED`). */
         TierRequired: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -3978,6 +4236,10 @@ export interface components {
         /** @description Nothing with that id (`NOT_FOUND`). */
         NotFound: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -3987,6 +4249,10 @@ export interface components {
         /** @description The first request with this `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`). */
         IdempotencyKeyInUse: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4001,6 +4267,10 @@ export interface components {
          */
         IdempotencyKeyMismatch: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4010,6 +4280,7 @@ export interface components {
         /** @description The body is larger than the limit (`PAYLOAD_TOO_LARGE`). */
         PayloadTooLarge: {
             headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4019,6 +4290,7 @@ export interface components {
         /** @description The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
         UnsupportedMediaType: {
             headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4032,6 +4304,7 @@ export interface components {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                 "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                 "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4041,6 +4314,7 @@ export interface components {
         /** @description An unexpected failure (`INTERNAL_ERROR`); nothing was changed. Quote `request_id` when reporting it. */
         InternalError: {
             headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4051,6 +4325,7 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4060,6 +4335,10 @@ export interface components {
         /** @description `If-Match` names another version than the task's current one (`PRECONDITION_FAILED`, with `current_version`); nothing was changed. */
         PreconditionFailed: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4069,6 +4348,10 @@ export interface components {
         /** @description The balance does not cover the request (`INSUFFICIENT_CREDITS`, with `credits_required` and `credits_available`). Nothing is charged. */
         InsufficientCredits: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4078,6 +4361,7 @@ export interface components {
         /** @description The AI provider is down, did not answer within 30 s or answered something invalid, or `OPENAI_API_KEY` is not set (`AI_SERVICE_UNAVAILABLE`). Nothing is charged. */
         AiServiceUnavailable: {
             headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4097,6 +4381,7 @@ export interface components {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                 "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                 "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4109,6 +4394,10 @@ export interface components {
          */
         SubscriptionCheckoutConflict: {
             headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4122,6 +4411,7 @@ export interface components {
          */
         PaymentServiceUnavailable: {
             headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -4185,6 +4475,8 @@ export interface components {
         ETag: string;
         /** @description `no-store`: no cache may keep this answer (RFC 6749 §5.1 for tokens). */
         "Cache-Control-No-Store": "no-store";
+        /** @description The request's id (the client's `X-Request-ID` when it is a UUID, else a new one); quote it when reporting a problem. */
+        "X-Request-ID": string;
     };
     pathItems: never;
 }
@@ -4202,6 +4494,7 @@ export interface operations {
             /** @description The index. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4225,6 +4518,7 @@ export interface operations {
             /** @description The process is alive. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4248,6 +4542,7 @@ export interface operations {
             /** @description Ready to serve. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4259,6 +4554,7 @@ export interface operations {
             /** @description Not ready; the body names the failing check. */
             503: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4279,6 +4575,7 @@ export interface operations {
             /** @description Metrics in the Prometheus text exposition format. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4289,6 +4586,7 @@ export interface operations {
             /** @description `METRICS_TOKEN` is set and the request does not carry it as a bearer token (`UNAUTHORIZED`). */
             401: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4311,6 +4609,7 @@ export interface operations {
             /** @description The OpenAPI document. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4334,6 +4633,7 @@ export interface operations {
             /** @description The OpenAPI document, as written. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4357,6 +4657,7 @@ export interface operations {
             /** @description An HTML page that renders this contract. */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4385,6 +4686,10 @@ export interface operations {
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control-No-Store"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4395,6 +4700,10 @@ export interface operations {
             /** @description The Google token is invalid, expired, for another audience, or its email is not verified (`UNAUTHORIZED`). */
             401: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4404,6 +4713,10 @@ export interface operations {
             /** @description The email is already linked to another Google account (`CONFLICT`). */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4417,6 +4730,7 @@ export interface operations {
             /** @description Google sign-in is not configured (`GOOGLE_CLIENT_ID` missing) or Google's keys cannot be fetched (`SERVICE_UNAVAILABLE`). */
             503: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4442,6 +4756,10 @@ export interface operations {
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control-No-Store"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4453,6 +4771,10 @@ export interface operations {
             /** @description The email belongs to a Google account (`CONFLICT`); development sign-in only serves development accounts. */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4483,6 +4805,10 @@ export interface operations {
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control-No-Store"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4493,6 +4819,10 @@ export interface operations {
             /** @description The refresh token is unknown, expired, revoked or reused (`INVALID_REFRESH_TOKEN`, with `refresh_required`). */
             401: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4522,6 +4852,10 @@ export interface operations {
             /** @description The session is ended. */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4548,6 +4882,7 @@ export interface operations {
             /** @description A JSON Web Key Set (RFC 7517). */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4574,6 +4909,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4612,6 +4948,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4624,6 +4961,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4662,6 +5003,10 @@ export interface operations {
             /** @description The updated user. */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4696,6 +5041,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4745,6 +5091,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4784,6 +5131,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4798,6 +5146,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4811,6 +5163,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4844,6 +5200,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4883,6 +5240,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4934,6 +5292,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4949,6 +5308,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4968,6 +5331,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5017,6 +5384,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5035,6 +5403,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5070,6 +5442,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5108,6 +5481,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5125,6 +5499,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5160,6 +5538,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5203,6 +5582,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5220,6 +5600,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5262,6 +5646,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5274,6 +5659,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5289,6 +5678,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5331,6 +5724,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5347,6 +5741,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5385,6 +5783,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5401,6 +5800,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5441,6 +5844,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5457,6 +5861,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5499,6 +5907,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5515,6 +5924,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5551,6 +5964,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5589,6 +6003,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5602,6 +6017,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5615,6 +6034,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5647,6 +6070,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5686,6 +6110,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5731,6 +6156,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5744,6 +6170,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5787,6 +6217,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5804,6 +6235,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5841,6 +6276,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5884,6 +6320,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5896,6 +6333,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5911,6 +6352,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5952,6 +6397,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5992,6 +6438,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6004,6 +6451,10 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6019,6 +6470,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6051,6 +6506,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6094,6 +6550,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6137,6 +6594,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6182,6 +6640,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6223,6 +6682,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6260,6 +6720,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6298,6 +6759,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6337,6 +6799,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6379,6 +6842,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6391,6 +6855,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6405,6 +6870,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6446,6 +6915,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6477,6 +6947,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6511,6 +6982,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6547,6 +7019,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6596,6 +7069,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6610,6 +7084,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -6618,6 +7093,10 @@ export interface operations {
             /** @description No feed has this secret (never made, rotated or revoked) (`NOT_FOUND`). */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6663,6 +7142,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6716,6 +7196,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6727,6 +7208,10 @@ export interface operations {
             /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
             403: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6761,6 +7246,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6770,6 +7256,10 @@ export interface operations {
             /** @description The query is invalid (`VALIDATION_ERROR`), for instance a cursor that is malformed or another user's. */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6807,6 +7297,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6816,6 +7307,10 @@ export interface operations {
             /** @description The query is invalid (`VALIDATION_ERROR`), for instance a blank or too long `q`. */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6850,6 +7345,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6888,6 +7384,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6900,6 +7397,10 @@ export interface operations {
             /** @description The note limit is reached (`LIMIT_EXCEEDED`, with `limit`), or the first request with this `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`). */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6932,6 +7433,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6971,6 +7473,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7016,6 +7519,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7029,6 +7533,10 @@ export interface operations {
             /** @description Restoring the note would exceed the note limit (`LIMIT_EXCEEDED`, with `limit`), or the first request with this `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`). */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7067,6 +7575,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7080,6 +7589,10 @@ export interface operations {
             /** @description A note with the original id exists (`CONFLICT`), the note limit is reached (`LIMIT_EXCEEDED`, with `limit`), or the first request with this `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`). */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7116,6 +7629,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7130,6 +7644,10 @@ export interface operations {
             /** @description The note is archived (`ARCHIVED`), or the first request with this `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`). */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7167,6 +7685,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7217,6 +7736,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7262,6 +7782,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7276,6 +7797,10 @@ export interface operations {
             /** @description The task has no room for more subtasks (`LIMIT_EXCEEDED`, with `limit`), the task is archived (`ARCHIVED`), or the first request with this `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`). Nothing is charged. */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7316,6 +7841,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7333,6 +7859,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7372,6 +7902,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7387,6 +7918,10 @@ export interface operations {
              */
             402: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7402,6 +7937,7 @@ export interface operations {
             /** @description Deepgram is down or timed out, or `DEEPGRAM_API_KEY` is not set (`TRANSCRIPTION_SERVICE_UNAVAILABLE`). Nothing is charged. */
             503: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7426,6 +7962,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7475,6 +8012,10 @@ export interface operations {
                 headers: {
                     /** @description `websocket`: the protocol to upgrade to. */
                     Upgrade?: "websocket";
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7486,6 +8027,7 @@ export interface operations {
             /** @description Live transcription is not configured (`TRANSCRIPTION_SERVICE_UNAVAILABLE`, naming `DEEPGRAM_API_KEY`). */
             503: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7509,6 +8051,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7542,6 +8085,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7575,6 +8119,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7603,6 +8148,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7637,6 +8183,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7648,6 +8195,10 @@ export interface operations {
             /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
             403: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7684,6 +8235,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7701,6 +8253,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7740,6 +8296,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7752,6 +8309,10 @@ export interface operations {
             /** @description No task with that id, or the caller has no open session on it (`NOT_FOUND`). */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7787,6 +8348,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7825,6 +8387,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7842,6 +8405,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7871,6 +8438,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7882,6 +8450,10 @@ export interface operations {
             /** @description No focus session is open (`NOT_FOUND`). */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7921,6 +8493,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7937,6 +8510,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7974,6 +8551,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8004,6 +8582,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8038,6 +8617,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8078,6 +8658,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8120,6 +8701,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8135,6 +8717,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8174,6 +8760,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8185,6 +8772,10 @@ export interface operations {
             /** @description Checkout.com declined the charge on the stored card (`PAYMENT_DECLINED`); nothing was granted. */
             402: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8198,6 +8789,10 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8241,6 +8836,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8250,6 +8846,10 @@ export interface operations {
             /** @description The body is not JSON or lacks `id`, `type` or `data` (`VALIDATION_ERROR`). */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8259,6 +8859,10 @@ export interface operations {
             /** @description The `Cko-Signature` header is missing or does not match the body (`UNAUTHORIZED`). */
             401: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {

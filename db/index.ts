@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, type LogEvent, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema/index.js';
 
@@ -25,6 +25,8 @@ export interface DatabaseOptions {
    * until TCP gives up (many minutes): a pool full of them answers nothing after the database is back.
    */
   queryTimeoutMs?: number;
+  /** Sees every statement Kysely runs (tests/db/sql-snapshots.test.ts records them). */
+  onQuery?: (event: LogEvent) => void;
 }
 
 /** SQL text → statement name, for the statements registered with `prepareStatement`. */
@@ -65,7 +67,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
   // A client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), ...(opts.onQuery ? { log: opts.onQuery } : {}) });
   return { db, pool, close: () => db.destroy() };
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../db/index.js';
-import type { JobName, JobPayloads } from './names.js';
+import { parseJobPayload, type JobName, type JobPayloads } from './names.js';
 
 export interface EnqueueOptions {
   runAt?: Date;
@@ -12,12 +12,15 @@ export interface EnqueueOptions {
 
 /**
  * Adds a graphile-worker job through SQL on the caller's executor, so a job enqueued inside a
- * business transaction exists exactly when that transaction commits.
+ * business transaction exists exactly when that transaction commits. The payload is checked against
+ * the job's schema first (jobs/names.ts): a malformed one throws a JobPayloadError in the
+ * transaction of the change, instead of a job that can only fail.
  */
 export async function enqueueJob<N extends JobName>(db: Executor, name: N, payload: JobPayloads[N], opts: EnqueueOptions = {}): Promise<void> {
+  const checked = parseJobPayload(name, payload);
   await sql`select graphile_worker.add_job(
     ${name}::text,
-    ${JSON.stringify(payload)}::json,
+    ${JSON.stringify(checked)}::json,
     run_at => ${opts.runAt ?? null}::timestamptz,
     max_attempts => ${opts.maxAttempts ?? null}::int,
     job_key => ${opts.jobKey ?? null}::text,

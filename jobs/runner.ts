@@ -1,14 +1,15 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { Logger as GraphileLogger, run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import { Logger as GraphileLogger, run, type JobHelpers, type Runner, type Task, type TaskList, type WorkerEvents } from 'graphile-worker';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/index.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/core/logging.js';
 import { createWorkerMetrics, serveWorkerMetrics, type MetricsServer, type WorkerMetrics } from './metrics.js';
-import type { JobPayloads } from './names.js';
-import '../src/domain/events/subscribers.js';
+import { JobPayloadError, parseJobPayload, type JobName, type JobPayloads } from './names.js';
+import { countNoteConversion, countTaskCompletion } from '../src/domain/achievements/subscribers.js';
+import { domainEvents } from '../src/domain/events/bus.js';
 import { checkoutFromConfig } from '../src/integrations/checkout.js';
 import { pushFromConfig } from '../src/integrations/web-push.js';
 import { cleanup } from './tasks/cleanup.js';
@@ -46,23 +47,46 @@ export const CRONTAB = [
   '0 0 * * * streak_calculate ?fill=12h',
 ].join('\n');
 
+/**
+ * The job boundary: the payload is read through its job's schema (jobs/names.ts) before the handler
+ * runs, and the handler gets the parsed value. A payload the schema refuses fails the job for good
+ * on this attempt, without running the handler: the same payload would fail every retry, and the
+ * failed job stays in the queue (attempts = max_attempts, last_error naming the job and the field)
+ * to be looked at, instead of being retried for days or completed as if it had run.
+ */
+function checked<N extends JobName>(deps: WorkerDeps, job: N, handler: (payload: JobPayloads[N], helpers: JobHelpers) => Promise<void>): Task {
+  return async (raw, helpers) => {
+    let payload: JobPayloads[N];
+    try {
+      payload = parseJobPayload(job, raw);
+    } catch (err) {
+      if (!(err instanceof JobPayloadError)) throw err;
+      // graphile-worker picks a job again only while attempts < max_attempts; the job row is ours
+      // (we hold its lock). The in-memory job follows, so graphile-worker reports it failed (metrics).
+      await sql`update graphile_worker._private_jobs set max_attempts = attempts where id = ${helpers.job.id}`.execute(deps.db);
+      helpers.job.max_attempts = helpers.job.attempts;
+      deps.log.error({ job, job_id: helpers.job.id, issues: err.issues }, 'job payload refused: the job failed for good without running');
+      throw err;
+    }
+    await handler(payload, helpers);
+  };
+}
+
 export function taskList(deps: WorkerDeps): TaskList {
   const checkout = checkoutFromConfig(deps.config);
   const push = pushFromConfig(deps.config);
-  return {
-    cleanup: async () => {
+  const tasks: { [N in JobName]: Task } = {
+    cleanup: checked(deps, 'cleanup', async () => {
       const result = await cleanup(deps.db);
       deps.log.info({ job: 'cleanup', ...result }, 'cleanup done');
-    },
-    reminder_fire: async (payload) => {
-      const p = payload as JobPayloads['reminder_fire'];
+    }),
+    reminder_fire: checked(deps, 'reminder_fire', async (p) => {
       await reminderFire(deps, p, (reminderId, outcome) => {
         const batch = reminderId === p.reminderId ? {} : { by_job_of: p.reminderId };
         deps.log.info({ job: 'reminder_fire', reminder_id: reminderId, outcome, ...batch }, 'reminder fired');
       });
-    },
-    recurring_task_generate: async (payload, helpers) => {
-      const p = payload as JobPayloads['recurring_task_generate'];
+    }),
+    recurring_task_generate: checked(deps, 'recurring_task_generate', async (p, helpers) => {
       try {
         const outcome = await recurringTaskGenerate(deps, p);
         deps.log.info({ job: 'recurring_task_generate', template_id: p.templateId, completed_task_id: p.completedTaskId, outcome }, 'recurring generation done');
@@ -71,26 +95,26 @@ export function taskList(deps: WorkerDeps): TaskList {
         deps.log.error({ err, job: 'recurring_task_generate', template_id: p.templateId, completed_task_id: p.completedTaskId, attempt: helpers.job.attempts }, 'recurring generation failed; will retry');
         throw err;
       }
-    },
+    }),
     // issue #5
-    push_deliver: async (payload) => {
-      const p = payload as JobPayloads['push_deliver'];
+    push_deliver: checked(deps, 'push_deliver', async (p) => {
       const outcome = await pushDeliver({ db: deps.db, push, log: deps.log }, p);
       deps.log.info({ job: 'push_deliver', notification_id: p.notificationId, subscription_id: p.subscriptionId ?? null, outcome }, 'push delivery');
-    },
-    subscription_check: async (payload) => {
-      const result = await subscriptionCheck({ db: deps.db, config: deps.config, checkout, log: deps.log }, payload as JobPayloads['subscription_check']);
+    }),
+    subscription_check: checked(deps, 'subscription_check', async (p) => {
+      const result = await subscriptionCheck({ db: deps.db, config: deps.config, checkout, log: deps.log }, p);
       deps.log.info({ job: 'subscription_check', ...result }, 'subscriptions checked');
-    },
-    daily_credit_grant: async (payload) => {
-      const result = await dailyCreditGrant(deps, payload as JobPayloads['daily_credit_grant']);
+    }),
+    daily_credit_grant: checked(deps, 'daily_credit_grant', async (p) => {
+      const result = await dailyCreditGrant(deps, p);
       deps.log.info({ job: 'daily_credit_grant', ...result }, 'daily credits granted');
-    },
-    streak_calculate: async (payload) => {
-      const reset = await streakCalculate(deps, payload as JobPayloads['streak_calculate']);
+    }),
+    streak_calculate: checked(deps, 'streak_calculate', async (p) => {
+      const reset = await streakCalculate(deps, p);
       deps.log.info({ job: 'streak_calculate', reset }, 'broken streaks reset');
-    },
+    }),
   };
+  return tasks;
 }
 
 /**
@@ -140,6 +164,15 @@ function workerLogger(log: WorkerDeps['log']): GraphileLogger {
 
 /** Starts graphile-worker with our tasks, cron and heartbeat. Used by jobs/worker.ts and by tests. */
 export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: boolean } = {}): Promise<RunningWorker> {
+  // The domain events jobs raise (generated recurring instances raise task.created), with the
+  // handlers the API wires too (src/app.ts).
+  domainEvents.wire({
+    'task.created': [],
+    'task.completed': [countTaskCompletion],
+    'task.deleted': [],
+    'subtask.completed': [],
+    'note.converted': [countNoteConversion],
+  });
   // The pool's id is what graphile-worker writes into `locked_by`; the heartbeat is keyed by it.
   const events: WorkerEvents = new EventEmitter();
   const metrics = createWorkerMetrics();

@@ -42,10 +42,11 @@ const schema = z.object({
 
   JWT_PRIVATE_KEY: pem,
   JWT_PUBLIC_KEY: pem,
-  JWT_KEY_ID: optional,
+  // Served in /.well-known/jwks.json, whose contract bounds a kid to 256 characters.
+  JWT_KEY_ID: optional.pipe(z.string().max(256).optional()),
   // Rotation: the previous public key keeps verifying tokens it signed until they expire.
   JWT_PREVIOUS_PUBLIC_KEY: pem,
-  JWT_PREVIOUS_KEY_ID: optional,
+  JWT_PREVIOUS_KEY_ID: optional.pipe(z.string().max(256).optional()),
   JWT_ISSUER: z.string().default('perpetua-flow'),
   JWT_AUDIENCE: z.string().default('perpetua-flow-api'),
   JWT_ACCESS_EXPIRY_MINUTES: int(15, 1, 60),

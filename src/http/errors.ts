@@ -4,6 +4,15 @@ import type { components } from '../../codegen/api.js';
 export * from '../core/errors.js';
 type ErrorBody = components['schemas']['ErrorResponse']['error'];
 
+/** The contract's bounds on error texts (ErrorResponse.message, ErrorDetail.field and .message). */
+const MAX_MESSAGE = 2000;
+const MAX_FIELD = 300;
+/** Cuts text that may echo the request (an unknown field's name, a path) to `max` code points. */
+const clip = (text: string, max: number): string => {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+};
+
 /**
  * The one table from the catalogue to HTTP: each code answers with one status (SPEC §3). The
  * domain throws codes; only this layer knows what they mean on the wire.
@@ -75,8 +84,8 @@ export function headersOf(err: DomainError): Record<string, string> | undefined 
 export const errorBody = (err: DomainError, requestId: string): { error: ErrorBody } => ({
   error: {
     code: err.code,
-    message: err.message,
-    ...(err.details?.length ? { details: err.details } : {}),
+    message: clip(err.message, MAX_MESSAGE),
+    ...(err.details?.length ? { details: err.details.map((d) => ({ field: clip(d.field, MAX_FIELD), message: clip(d.message, MAX_MESSAGE) })) } : {}),
     ...err.extras,
     request_id: requestId,
   },

@@ -55,7 +55,8 @@ export function createGoogleVerifier(opts: { clientId: string | undefined; jwksU
         googleId: claims.sub,
         email: claims.email,
         name: typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 100) : null,
-        avatarUrl: typeof claims.picture === 'string' ? claims.picture : null,
+        // The contract bounds avatar_url to 2048 characters; a longer picture URL is not kept.
+        avatarUrl: typeof claims.picture === 'string' && claims.picture.length <= 2048 ? claims.picture : null,
       };
     },
   };

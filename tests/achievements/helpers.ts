@@ -1,7 +1,6 @@
 import type { TestApp } from '../helpers/app.js';
 import type { TestUser } from '../helpers/users.js';
 import { emit } from '../../src/domain/events/bus.js';
-import '../../src/domain/events/subscribers.js';
 
 const DAY = 86_400_000;
 /**

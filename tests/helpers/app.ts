@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createDatabase, type DatabaseHandle } from '../../db/index.js';
+import { createDatabase, type DatabaseHandle, type DatabaseOptions } from '../../db/index.js';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDeps, type AppDeps } from '../../src/deps.js';
@@ -85,6 +85,8 @@ export interface TestAppOptions {
   databaseUrl?: string;
   /** Where the service's log lines go (one JSON line per write) instead of stdout; set LOG_LEVEL in `env`. */
   logTo?: { write(line: string): void };
+  /** Sees every statement the service runs through Kysely. */
+  onQuery?: DatabaseOptions['onQuery'];
 }
 
 /** The real HTTP server on 127.0.0.1 with a database of its own. */
@@ -93,7 +95,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const databaseUrl = opts.databaseUrl ?? database!.url;
   const config = testConfig(opts.env);
   // TEST_POOL_MAX=1 finds code that takes a second pool connection inside a transaction: it hangs
-  const handle = createDatabase(databaseUrl, { max: Number(process.env.TEST_POOL_MAX ?? 10) });
+  const handle = createDatabase(databaseUrl, { max: Number(process.env.TEST_POOL_MAX ?? 10), onQuery: opts.onQuery });
   const log = createLogger(config.LOG_LEVEL, {}, opts.logTo);
   const deps = createDeps({ config, db: handle.db, pool: handle.pool, log, keys: loadSigningKeys(config, log) });
   const app = await createApp(deps);

@@ -31,6 +31,12 @@ describe('configuration', () => {
     expect(loadConfig(example)).toEqual(loadConfig({}));
   });
 
+  it('refuses a key id longer than the 256 characters the JWKS document allows', () => {
+    expect(() => loadConfig({ JWT_KEY_ID: 'k'.repeat(257) })).toThrow(/JWT_KEY_ID/);
+    expect(() => loadConfig({ JWT_PREVIOUS_KEY_ID: 'k'.repeat(257) })).toThrow(/JWT_PREVIOUS_KEY_ID/);
+    expect(loadConfig({ JWT_KEY_ID: 'k'.repeat(256) }).JWT_KEY_ID).toHaveLength(256);
+  });
+
   it('refuses to start in production without a database or signing keys', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y' })).toThrow(/JWT_PRIVATE_KEY/);

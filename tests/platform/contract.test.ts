@@ -106,6 +106,25 @@ describe('openapi.yaml', () => {
     }
   });
 
+  // Spectral's OWASP rules check the rate-limit headers (npm run lint:spectral); X-Request-ID is ours.
+  // The refusals made before the rate limit counts a request (no valid token, a body too large or
+  // not JSON) carry no X-RateLimit-*; neither does a WebSocket's 101.
+  it('declares X-Request-ID on every response, and X-RateLimit-* on the 2xx and 4xx of rate-limited operations', () => {
+    const beforeRateLimit = new Set(['Unauthorized', 'PayloadTooLarge', 'UnsupportedMediaType'].map((n) => `#/components/responses/${n}`));
+    const missing: string[] = [];
+    for (const op of operations) {
+      for (const [status, declared] of Object.entries<any>(raw(op.operationId).responses)) {
+        if (status === '101') continue;
+        const headers = Object.keys(resolve(declared).headers ?? {});
+        const at = `${op.operationId} ${status}`;
+        if (!headers.includes('X-Request-ID')) missing.push(`${at} X-Request-ID`);
+        const counted = op.rateLimit !== 'none' && /^[24]/.test(status) && !beforeRateLimit.has(declared.$ref);
+        if (counted && !['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].every((h) => headers.includes(h))) missing.push(`${at} X-RateLimit-*`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('documents 501 exactly for the operations that are not built yet', () => {
     for (const op of operations) {
       const h = handlers[op.operationId];

@@ -146,6 +146,20 @@ describe('validation', () => {
     expect(me.body.data.name).not.toBe('New');
   });
 
+  // The contract bounds error texts (ErrorDetail.field ≤ 300, messages ≤ 2000): what a request
+  // echoes into them is cut to fit, so an error body stays within its documented size.
+  it('cuts an echoed field name or path to the bounds the contract gives error texts', async () => {
+    const longKey = 'k'.repeat(1500);
+    const res = await user.api.patch('/users/me', { name: 'New', [longKey]: 1 });
+    expect(res.status).toBe(400);
+    const detail = res.body.error.details.find((d: { field: string }) => d.field.startsWith('body.kkk'));
+    expect([...detail.field].length).toBeLessThanOrEqual(300);
+    expect(detail.message).toBe('is not allowed');
+    const notFound = await t.api.get(`/${'p'.repeat(3000)}`, { token: user.token });
+    expect(notFound.status).toBe(404);
+    expect([...notFound.body.error.message].length).toBeLessThanOrEqual(2000);
+  });
+
   it('rejects unknown query parameters', async () => {
     const res = await user.api.get('/users/me', { query: { debug: 1 } });
     expect(res.status).toBe(400);

@@ -39,6 +39,45 @@ describe('enqueueJob', () => {
   });
 });
 
+describe('job payloads', () => {
+  it('enqueueJob refuses a malformed payload with an error naming the task and the field, and adds no job', async () => {
+    const before = await jobCount('reminder_fire');
+    await expect(enqueueJob(t.db, 'reminder_fire', { reminderId: 'not-an-id' })).rejects.toThrow(/reminder_fire.*reminderId/);
+    await expect(enqueueJob(t.db, 'reminder_fire', {} as never)).rejects.toThrow(/reminder_fire.*reminderId/);
+    await expect(enqueueJob(t.db, 'push_deliver', { notificationId: '0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d', subscriptionId: 42 as never })).rejects.toThrow(/push_deliver.*subscriptionId/);
+    expect(await jobCount('reminder_fire')).toBe(before);
+  });
+
+  it('a malformed job never runs its task: it fails on its first attempt, for good, naming the task and the field', async () => {
+    // A due reminder with no job of its own: reminder_fire, had it run, would fire it with the other due ones.
+    const user = await signUp(t);
+    const task = await user.api.post('/tasks', { title: 'Payload check' });
+    const past = new Date(Date.now() - 60_000);
+    const reminder = await t.db
+      .insertInto('reminders')
+      .values({ user_id: user.id, task_id: task.body.data.id, type: 'absolute', offset_minutes: null, scheduled_at: past, created_at: past, updated_at: past })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { rows } = await sql<{ id: string }>`select (graphile_worker.add_job('reminder_fire', ${JSON.stringify({ reminder_id: reminder.id })}::json, max_attempts => 5)).id`.execute(t.db);
+    const jobId = rows[0]!.id;
+    const job = async () =>
+      (await sql<{ attempts: number; max_attempts: number; last_error: string | null; locked_at: Date | null }>`select attempts, max_attempts, last_error, locked_at from graphile_worker._private_jobs where id = ${jobId}`.execute(t.db)).rows[0];
+    const worker = await t.startWorker();
+    try {
+      await expect.poll(async () => (await job())?.last_error ?? null, { timeout: 15_000 }).toMatch(/reminder_fire.*reminderId/);
+      // Failed for good on its first attempt: graphile-worker will not pick it again; it stays in the queue to be looked at.
+      expect(await job()).toMatchObject({ attempts: 1, max_attempts: 1, locked_at: null });
+      const failed = (await worker.metrics.registry.getSingleMetric('jobs_total')!.get()).values.find((v) => v.labels.task === 'reminder_fire' && v.labels.outcome === 'failed');
+      expect(failed?.value).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(await t.db.selectFrom('reminders').select(['fired']).where('id', '=', reminder.id).executeTakeFirstOrThrow()).toEqual({ fired: false });
+    await t.db.deleteFrom('reminders').where('id', '=', reminder.id).execute();
+    await sql`delete from graphile_worker._private_jobs where id = ${jobId}`.execute(t.db);
+  });
+});
+
 describe('cleanup job', () => {
   it('deletes expired idempotency keys, old revoked tokens and month-old activity, and keeps the rest', async () => {
     const user = await signUp(t);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { onEvent, type DomainEvent } from '../../src/domain/events/bus.js';
+import { domainEvents, type DomainEvent } from '../../src/domain/events/bus.js';
 import { fireReminder } from '../../src/domain/reminders/fire-reminder.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
@@ -10,8 +10,8 @@ let t: TestApp;
 let user: TestUser;
 let other: TestUser;
 const events: DomainEvent[] = [];
-onEvent('task.completed', async (_trx, e) => void events.push(e));
-onEvent('task.created', async (_trx, e) => void events.push(e));
+domainEvents.subscribe('task.completed', async (_trx, e) => void events.push(e));
+domainEvents.subscribe('task.created', async (_trx, e) => void events.push(e));
 
 beforeAll(async () => {
   t = await startTestApp();

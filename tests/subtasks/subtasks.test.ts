@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSubtasks } from '../../src/domain/tasks/index.js';
-import { onEvent, type DomainEvent } from '../../src/domain/events/bus.js';
+import { domainEvents, type DomainEvent } from '../../src/domain/events/bus.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { activity, newSubtask, newTask } from '../tasks/fixtures.js';
@@ -9,8 +9,8 @@ let t: TestApp;
 let user: TestUser;
 let other: TestUser;
 const events: DomainEvent[] = [];
-onEvent('task.completed', async (_trx, e) => void events.push(e));
-onEvent('subtask.completed', async (_trx, e) => void events.push(e));
+domainEvents.subscribe('task.completed', async (_trx, e) => void events.push(e));
+domainEvents.subscribe('subtask.completed', async (_trx, e) => void events.push(e));
 
 beforeAll(async () => {
   t = await startTestApp();

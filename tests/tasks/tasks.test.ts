@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onEvent, type DomainEvent } from '../../src/domain/events/bus.js';
+import { domainEvents, type DomainEvent } from '../../src/domain/events/bus.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { activity, inDays, newSubtask, newTask, seedTasks } from './fixtures.js';
@@ -12,12 +12,12 @@ let other: TestUser;
 // answers an unlock the way the achievements domain will.
 const events: DomainEvent[] = [];
 const unlockFor = new Set<string>();
-onEvent('task.completed', async (_trx, e) => {
+domainEvents.subscribe('task.completed', async (_trx, e) => {
   events.push(e);
   return unlockFor.has(e.taskId) ? { unlockedAchievements: [{ id: 'tasks_5', name: 'Task Starter', description: 'Complete 5 tasks.', achievement_id: 'tasks_5', achievement_name: 'Task Starter', perk: { type: 'max_tasks', value: 15 } }] } : {};
 });
-onEvent('task.created', async (_trx, e) => void events.push(e));
-onEvent('task.deleted', async (_trx, e) => void events.push(e));
+domainEvents.subscribe('task.created', async (_trx, e) => void events.push(e));
+domainEvents.subscribe('task.deleted', async (_trx, e) => void events.push(e));
 const completions = (taskId: string) => events.filter((e) => e.type === 'task.completed' && e.taskId === taskId);
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import type { Executor } from '../../../db/index.js';
 import type { Actor } from '../actor.js';
 import type { DomainEvent, EventOutcome } from '../events/bus.js';
 import { lockFor } from '../locks.js';
-import { streakRuns } from './streaks.js';
+import { currentStreak, liveStreak, streakRuns } from './streaks.js';
 import { unlockReachedAchievements } from './unlock.js';
 
 /** FR-045: focus time of at least half the estimate (tasks without an estimate never count). */
@@ -20,6 +20,7 @@ async function lockState(trx: Executor, userId: string): Promise<void> {
  * `task.completed`: the first completion of a task counts once toward tasks_*, the streak and,
  * with enough focus, focus_10 — however it was completed. A re-completion (after un-completing) or
  * the completion of a recovered task that had counted before finds its row and counts nothing.
+ * Either way it reports the user's current streak, which force-complete answers.
  */
 export async function recordTaskCompletion(
   trx: Executor,
@@ -35,7 +36,7 @@ export async function recordTaskCompletion(
     .onConflict((oc) => oc.columns(['user_id', 'task_id']).doNothing())
     .returning('task_id')
     .executeTakeFirst();
-  if (!counted) return {};
+  if (!counted) return { streak: await currentStreak(trx, userId) };
 
   // The streak changes only with a completion on a day that had none yet.
   const sameDay = await trx
@@ -47,7 +48,7 @@ export async function recordTaskCompletion(
     .limit(1)
     .executeTakeFirst();
   const runs = sameDay ? null : await streakRuns(trx, userId);
-  await trx
+  const state = await trx
     .updateTable('user_achievement_states')
     .set({
       lifetime_tasks_completed: sql<number>`lifetime_tasks_completed + 1`,
@@ -63,8 +64,9 @@ export async function recordTaskCompletion(
       updated_at: new Date(),
     })
     .where('user_id', '=', userId)
-    .execute();
-  return { unlockedAchievements: await unlockReachedAchievements(trx, userId, actor) };
+    .returning(['current_streak', sql<string | null>`last_completion_date::text`.as('last_day')])
+    .executeTakeFirstOrThrow();
+  return { unlockedAchievements: await unlockReachedAchievements(trx, userId, actor), streak: liveStreak(state.current_streak, state.last_day, new Date()) };
 }
 
 /** `note.converted`: the first successful conversion of each note counts toward notes_10. */

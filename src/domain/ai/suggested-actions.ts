@@ -14,6 +14,8 @@ const priority = { type: 'string', enum: ['low', 'medium', 'high'] };
 const dueDate = { type: 'string', description: 'ISO 8601 date-time with a zone, e.g. 2026-01-23T16:00:00Z; at most 30 days ahead.' };
 const minutes = { type: 'integer', minimum: 1, maximum: 720, description: 'Estimated minutes.' };
 const summary = { type: 'string', description: 'One sentence telling the user what confirming does.' };
+/** ChatResult.suggested_actions holds at most this many (the contract's maxItems); more are dropped. */
+const MAX_SUGGESTED_ACTIONS = 20;
 const taskFields = {
   title: { type: 'string', minLength: 1, maxLength: 200 },
   description: { type: 'string', maxLength: 2000 },
@@ -84,6 +86,10 @@ export function toSuggestedActions(
   const validate = contractSchema(deps.contract, 'SuggestedAction');
   const actions: SuggestedAction[] = [];
   for (const call of calls) {
+    if (actions.length === MAX_SUGGESTED_ACTIONS) {
+      deps.log.warn({ calls: calls.length }, 'AI suggested more actions than an answer holds; the rest dropped');
+      break;
+    }
     let args: any;
     try {
       args = JSON.parse(call.arguments);

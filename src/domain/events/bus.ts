@@ -30,23 +30,68 @@ type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;
 /** What handlers hand back to the request that raised the event. */
 export interface EventOutcome {
   unlockedAchievements: components['schemas']['AchievementUnlock'][];
+  /** The user's current streak after a `task.completed` (the achievements domain reports it; force-complete answers it). */
+  streak?: number;
 }
 
 export type EventHandler<T extends EventType> = (trx: Executor, event: EventOf<T>, actor: Actor) => Promise<Partial<EventOutcome> | void>;
 
-const handlers = new Map<EventType, EventHandler<any>[]>();
+type Handlers<T extends EventType> = EventHandler<T>[];
+/** Events some domain must hear: a completion or conversion nobody counts would lose streaks and achievements. */
+type RequiredEvent = 'task.completed' | 'note.converted';
 
-/** Registers a handler for an event type; call at module load of the reacting domain. */
-export function onEvent<T extends EventType>(type: T, handler: EventHandler<T>): void {
-  handlers.set(type, [...(handlers.get(type) ?? []), handler]);
+/**
+ * Every event with the handlers that react to it, as a composition root states it: an event no
+ * domain reacts to is listed with `[]`, and the events achievements depend on cannot be left empty.
+ */
+export type EventSubscribers = { [T in Exclude<EventType, RequiredEvent>]: Handlers<T> } & {
+  [T in RequiredEvent]: [EventHandler<T>, ...Handlers<T>];
+};
+
+export interface EventBus {
+  /** The composition root's one call (src/app.ts, jobs/runner.ts); wiring the same handlers again adds nothing. */
+  wire(subscribers: EventSubscribers): void;
+  /** One more handler, after those wired (tests that observe events). */
+  subscribe<T extends EventType>(type: T, handler: EventHandler<T>): void;
+  /** Runs every handler of the event, in registration order, in the caller's transaction. */
+  emit(trx: Executor, event: DomainEvent, actor: Actor): Promise<EventOutcome>;
 }
 
-/** Runs every handler of the event, in registration order, in the caller's transaction. */
-export async function emit(trx: Executor, event: DomainEvent, actor: Actor): Promise<EventOutcome> {
-  const outcome: EventOutcome = { unlockedAchievements: [] };
-  for (const handler of handlers.get(event.type) ?? []) {
-    const r = await handler(trx, event, actor);
-    if (r?.unlockedAchievements) outcome.unlockedAchievements.push(...r.unlockedAchievements);
-  }
-  return outcome;
+export function createEventBus(): EventBus {
+  const handlers = new Map<EventType, EventHandler<any>[]>();
+  let wired = false;
+  const add = (type: EventType, handler: EventHandler<any>) => {
+    const list = handlers.get(type) ?? [];
+    if (!list.includes(handler)) handlers.set(type, [...list, handler]);
+  };
+  return {
+    wire(subscribers) {
+      for (const [type, list] of Object.entries(subscribers) as [EventType, EventHandler<any>[]][]) for (const h of list) add(type, h);
+      wired = true;
+    },
+    subscribe(type, handler) {
+      add(type, handler);
+    },
+    async emit(trx, event, actor) {
+      // Fails the change (its transaction rolls back) instead of completing it without its reactions.
+      if (!wired) throw new Error(`Domain event ${event.type} raised, but the event bus is not wired: the composition root must call domainEvents.wire() before serving`);
+      const outcome: EventOutcome = { unlockedAchievements: [] };
+      for (const handler of handlers.get(event.type) ?? []) {
+        const r = await handler(trx, event, actor);
+        if (r?.unlockedAchievements) outcome.unlockedAchievements.push(...r.unlockedAchievements);
+        if (r?.streak !== undefined) outcome.streak = r.streak;
+      }
+      return outcome;
+    },
+  };
 }
+
+/**
+ * The process's bus. Use cases raise events on it with emit(); the composition roots wire it
+ * (src/app.ts for the API, jobs/runner.ts for the worker). One per process rather than a
+ * parameter of every use case that raises events: those signatures are the narrow-dependencies work.
+ */
+export const domainEvents = createEventBus();
+
+/** Raises a domain event on the process's bus, in the caller's transaction. */
+export const emit = (trx: Executor, event: DomainEvent, actor: Actor): Promise<EventOutcome> => domainEvents.emit(trx, event, actor);

@@ -4,7 +4,7 @@ import type { CompletedBy, TaskRow } from '../../../db/schema/index.js';
 import { enqueueJob } from '../../../jobs/enqueue.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
-import { emit } from '../events/bus.js';
+import { emit, type EventOutcome } from '../events/bus.js';
 
 export type AchievementUnlock = components['schemas']['AchievementUnlock'];
 
@@ -20,6 +20,11 @@ export const recurringJobKey = (completedTaskId: string) => `recurring:${complet
  * unique `previous_instance_id` keeps generation to one successor. Never call it for a recovery (FR-064).
  */
 export async function afterCompletion(trx: Executor, actor: Actor, task: TaskRow, completedBy: CompletedBy): Promise<AchievementUnlock[]> {
+  return (await completionEvent(trx, actor, task, completedBy)).unlockedAchievements;
+}
+
+/** afterCompletion with the whole outcome of the event (force-complete also answers the streak). */
+export async function completionEvent(trx: Executor, actor: Actor, task: TaskRow, completedBy: CompletedBy): Promise<EventOutcome> {
   const outcome = await emit(
     trx,
     {
@@ -45,5 +50,5 @@ export async function afterCompletion(trx: Executor, actor: Actor, task: TaskRow
   if (task.template_id) {
     await enqueueJob(trx, 'recurring_task_generate', { templateId: task.template_id, completedTaskId: task.id }, { jobKey: recurringJobKey(task.id), jobKeyMode: 'replace' });
   }
-  return outcome.unlockedAchievements;
+  return outcome;
 }

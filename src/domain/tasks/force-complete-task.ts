@@ -5,13 +5,12 @@ import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
 import { emit } from '../events/bus.js';
 import { lockFor } from '../locks.js';
-import { afterCompletion, type AchievementUnlock } from './completion.js';
+import { completionEvent, type AchievementUnlock } from './completion.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask, type Task } from './present.js';
 import { ownedTask, withCounts } from './queries.js';
 import { checkVersions } from './rules.js';
 import { staleVersionError } from './update-task.js';
-import { currentStreak } from './streak-placeholder.js';
 
 export interface ForceCompleteResult {
   task: Task;
@@ -54,7 +53,10 @@ export async function forceCompleteTask(db: Executor, actor: Actor, taskId: stri
       unlocked.push(...(await emit(trx, { type: 'subtask.completed', taskId, subtaskId: s.id }, actor)).unlockedAchievements);
       await recordActivity(trx, { userId: actor.userId, entityType: 'subtask', entityId: s.id, action: 'subtask_completed', source: actor.source, requestId: actor.requestId, extra: { task_id: taskId, via: 'force_complete' } });
     }
-    unlocked.push(...(await afterCompletion(trx, actor, row, 'force')));
-    return { task: presentTask(await withCounts(trx, row)), unlockedAchievements: unlocked, streak: await currentStreak(trx, actor.userId) };
+    const completion = await completionEvent(trx, actor, row, 'force');
+    unlocked.push(...completion.unlockedAchievements);
+    // The streak as the achievements domain reported it on the bus, after counting this completion.
+    if (completion.streak === undefined) throw new Error('No task.completed subscriber reported the streak');
+    return { task: presentTask(await withCounts(trx, row)), unlockedAchievements: unlocked, streak: completion.streak };
   });
 }
