@@ -375,10 +375,14 @@ async function runFinalStage(image: Stage, dockerfile: string): Promise<void> {
   databaseUrl.pathname = `/${dbName}`;
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const port = await freePort();
+  const workerMetricsPort = await freePort();
   const env: Record<string, string> = {
     ...common,
     HOST: '127.0.0.1',
     PORT: String(port),
+    // Production refuses to start without it (links the API hands out are never built from Host).
+    PUBLIC_API_URL: `http://127.0.0.1:${port}/api/v1`,
+    WORKER_METRICS_PORT: String(workerMetricsPort),
     DATABASE_URL: databaseUrl.toString(),
     JWT_PRIVATE_KEY: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     JWT_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -392,6 +396,10 @@ async function runFinalStage(image: Stage, dockerfile: string): Promise<void> {
     const base = `http://127.0.0.1:${port}`;
     await waitReady(base, processes);
     say('/health/ready answered 200 (API up, worker heartbeat seen)');
+
+    const workerMetrics = await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`);
+    if (workerMetrics.status !== 200 || !/jobs_started_total/.test(await workerMetrics.text())) fail(`the worker's /metrics answered ${workerMetrics.status}`);
+    say("the worker's /metrics answered (WORKER_METRICS_PORT)");
 
     const docs = await fetch(`${base}/api/v1/docs`);
     if (docs.status !== 200) fail(`/api/v1/docs answered ${docs.status}`);

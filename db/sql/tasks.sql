@@ -70,7 +70,8 @@ with days as (select distinct completed_day as day from achievement_task_complet
   order by last desc;
 update "user_achievement_states"
   set "lifetime_tasks_completed" = lifetime_tasks_completed + 1, "focus_completions" = focus_completions + $1, "current_streak" = $2, "longest_streak" = greatest(longest_streak, $3::int), "last_completion_date" = $4, "updated_at" = $5
-  where "user_id" = $6;
+  where "user_id" = $6
+  returning "current_streak", last_completion_date::text as "last_day";
 insert into "user_achievements" ("user_id", "achievement_id") select $1::uuid as "user_id", "d"."id"
   from "achievement_definitions" as "d"
   inner join "user_achievement_states" as "s" on "s"."user_id" = $2
