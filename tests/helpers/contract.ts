@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { addContractFormats, loadContract } from '../../src/core/contract.js';
+import { createOperationRouter } from '../../src/http/operation-router.js';
 
 // Validates every response the tests see against openapi.yaml: the status must be documented for
 // the operation, and the body must match the schema of that status and media type.
@@ -22,27 +23,15 @@ const resolve = (obj: any): any => {
 /** Rewrites local refs so standalone schemas resolve against the document registered as `openapi`. */
 const rebase = (schema: any): any => JSON.parse(JSON.stringify(schema).replace(/"\$ref":"#\//g, '"$ref":"openapi#/'));
 
+/** The operation a request reaches, found by the server's own router (src/http/operation-router.ts). */
 interface Route {
   method: string;
   template: string;
-  regex: RegExp;
   operation: any;
 }
 
-const routes: Route[] = [];
-for (const [p, item] of Object.entries<any>(doc.paths)) {
-  for (const method of ['get', 'post', 'put', 'patch', 'delete']) {
-    if (!item[method]) continue;
-    routes.push({
-      method: method.toUpperCase(),
-      template: p,
-      regex: new RegExp(`^${p.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
-      operation: item[method],
-    });
-  }
-}
-// Literal paths win over templates, as in OpenAPI.
-routes.sort((a, b) => b.template.replace(/\{[^}]+\}/g, '').length - a.template.replace(/\{[^}]+\}/g, '').length);
+// Paths here are relative to /api/v1 already: the router's root is the empty prefix.
+const routeOf = createOperationRouter(contract, '');
 
 const validators = new Map<string, ValidateFunction>();
 function validatorFor(key: string, schema: any): ValidateFunction {
@@ -56,7 +45,10 @@ function validatorFor(key: string, schema: any): ValidateFunction {
 const errorValidator = validatorFor('ErrorResponse', { $ref: '#/components/schemas/ErrorResponse' });
 
 export function findOperation(method: string, apiPath: string): Route | undefined {
-  return routes.find((r) => r.method === method && r.regex.test(apiPath));
+  const match = routeOf(method, apiPath);
+  if (match.kind !== 'operation') return undefined;
+  const info = contract.operations.get(match.operationId)!;
+  return { method, template: info.path, operation: doc.paths[info.path][method.toLowerCase()] };
 }
 
 export class ContractViolation extends Error {}
