@@ -14,9 +14,20 @@ export default defineConfig({
     maxWorkers: Number(process.env.TEST_MAX_WORKERS) || 3,
     coverage: {
       provider: 'v8',
-      include: ['src/**', 'jobs/**', 'db/**'],
+      include: ['src/**/*.ts', 'jobs/**/*.ts', 'db/**/*.ts'],
       exclude: ['src/main.ts', 'jobs/worker.ts'],
       reporter: ['text-summary', 'json-summary'],
+      // SPEC §9, enforced when coverage runs (.ci/run's first suite: npm test -- --coverage): business
+      // logic ≥ 90 %, endpoints ≥ 80 %, event handlers ≥ 80 %, jobs ≥ 70 % of lines; the whole at a
+      // little under what it measured (2026-12-07: lines 95.8 %, branches 85.5 %) so a drop fails.
+      thresholds: {
+        lines: 94,
+        branches: 83,
+        'src/domain/**': { lines: 90 },
+        'src/handlers/**': { lines: 80 },
+        'src/domain/{events/**,achievements/subscribers.ts}': { lines: 80 },
+        'jobs/**': { lines: 70 },
+      },
     },
   },
 });
