@@ -16,8 +16,6 @@ import { requestState, type ApiRequest } from './request-state.js';
 import { varyOn } from './response-headers.js';
 import { createRequestValidation } from './request-validation.js';
 
-export { writeStored } from './pipeline/write.js';
-
 export const API_ROOT = '/api/v1';
 
 /** An operation as the pipeline runs it: its contract entry, handler and (for a stream) its replayer. */
