@@ -32,7 +32,15 @@ export const cancelSubscription: Handler<'cancelSubscription'> = async (_req, ct
 };
 
 export const purchaseCredits: Handler<'purchaseCredits'> = async (req, ctx) => {
-  const data = await purchase(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, userActor(ctx), req.body.amount, idempotencyKey(req.headers), ctx.log);
+  const data = await purchase({
+    db: ctx.deps.db,
+    checkout: ctx.deps.checkout,
+    settings: ctx.deps.config,
+    actor: userActor(ctx),
+    amount: req.body.amount,
+    requestKey: idempotencyKey(req.headers),
+    log: ctx.log,
+  });
   return { status: 200, body: { data } };
 };
 

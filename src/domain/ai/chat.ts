@@ -1,5 +1,5 @@
 import type { components } from '../../../codegen/api.js';
-import type { AppDeps } from '../../deps.js';
+import type { AiUseCaseDeps } from './ports.js';
 import { invalidField } from '../../core/errors.js';
 import type { AiMessage, AiRequest } from '../../integrations/openai.js';
 import type { Actor } from '../actor.js';
@@ -45,7 +45,7 @@ interface PreparedChat {
 }
 
 /** Every check that can fail before the provider is called, then the prompt (the caller's data only). */
-async function prepareChat(deps: AppDeps, caller: AiCaller, input: ChatInput, now: Date): Promise<PreparedChat> {
+async function prepareChat(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInput, now: Date): Promise<PreparedChat> {
   const { db, config } = deps;
   const userId = caller.actor.userId;
   const message = input.message.trim();
@@ -80,7 +80,7 @@ async function prepareChat(deps: AppDeps, caller: AiCaller, input: ChatInput, no
 }
 
 /** What a chat request is charged and logged as. */
-function chatCharge(deps: AppDeps, caller: AiCaller, prepared: PreparedChat, suggestedActions = 0): AiCharge {
+function chatCharge(deps: AiUseCaseDeps, caller: AiCaller, prepared: PreparedChat, suggestedActions = 0): AiCharge {
   const requestId = caller.actor.requestId ?? 'none';
   return {
     actor: caller.actor,
@@ -105,7 +105,7 @@ const chatResult = (content: string, suggested: ChatResult['suggested_actions'],
  * POST /ai/chat as JSON: the credit and the per-task slot are reserved before the provider is asked
  * (402/429 with no provider call), kept when the answer is usable and refunded otherwise.
  */
-export async function chat(deps: AppDeps, caller: AiCaller, input: ChatInput): Promise<ChatResult> {
+export async function chat(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInput): Promise<ChatResult> {
   const prepared = await prepareChat(deps, caller, input, new Date());
   assertProviderConfigured(deps.ai);
   const charge = chatCharge(deps, caller, prepared);
@@ -137,7 +137,7 @@ export interface ChatStream {
  * stream and waits for its first piece, so that any failure until then is an ordinary error answer
  * (and the reservation is refunded). `signal` stops the generation (the client went away).
  */
-export async function openChatStream(deps: AppDeps, caller: AiCaller, input: ChatInput, signal: AbortSignal): Promise<ChatStream> {
+export async function openChatStream(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInput, signal: AbortSignal): Promise<ChatStream> {
   const prepared = await prepareChat(deps, caller, input, new Date());
   assertProviderConfigured(deps.ai);
   const charge = chatCharge(deps, caller, prepared);

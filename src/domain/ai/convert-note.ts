@@ -1,5 +1,5 @@
 import type { components } from '../../../codegen/api.js';
-import type { AppDeps } from '../../deps.js';
+import type { AiUseCaseDeps } from './ports.js';
 import { archived } from '../../core/errors.js';
 import { assertCanAfford } from '../credits/ledger.js';
 import { emit } from '../events/bus.js';
@@ -42,7 +42,7 @@ const ANSWER_SCHEMA = {
  * changed, except that its first successful conversion is remembered (notes_10). 1 credit, charged
  * only for a usable suggestion.
  */
-export async function convertNoteToTask(deps: AppDeps, caller: AiCaller, noteId: string, now = new Date()): Promise<NoteConversionResult> {
+export async function convertNoteToTask(deps: AiUseCaseDeps, caller: AiCaller, noteId: string, now = new Date()): Promise<NoteConversionResult> {
   const { db, config } = deps;
   const userId = caller.actor.userId;
   const note = await ownedNote(db, userId, noteId);

@@ -1,5 +1,5 @@
 import type { components } from '../../../codegen/api.js';
-import type { AppDeps } from '../../deps.js';
+import type { AiUseCaseDeps } from './ports.js';
 import { archived, limitExceeded } from '../../core/errors.js';
 import { assertCanAfford } from '../credits/ledger.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
@@ -26,7 +26,7 @@ const ANSWER_SCHEMA = {
  * Suggests subtasks that break a task down — at most as many as the task still has room for under
  * the user's subtask limit. Nothing is created (FR-034). 1 credit, counted per task and session.
  */
-export async function generateSubtaskSuggestions(deps: AppDeps, caller: AiCaller, taskId: string): Promise<GeneratedSubtasks> {
+export async function generateSubtaskSuggestions(deps: AiUseCaseDeps, caller: AiCaller, taskId: string): Promise<GeneratedSubtasks> {
   const { db, config } = deps;
   const userId = caller.actor.userId;
   const task = await ownTaskForPrompt(db, userId, taskId);

@@ -1,5 +1,5 @@
 import type { components } from '../../../codegen/api.js';
-import type { AppDeps } from '../../deps.js';
+import type { TranscriptionDeps } from './ports.js';
 import { invalidField, tierRequired } from '../../core/errors.js';
 import { AudioDownloadError, downloadAudio } from '../../integrations/audio-download.js';
 import type { Actor } from '../actor.js';
@@ -31,7 +31,7 @@ export interface TranscribeInput {
  * (never a duration the client declares): that cost is kept, the rest refunded in the transaction
  * that records the result. A failure or a recording over the maximum refunds it all.
  */
-export async function transcribeAudio(deps: AppDeps, actor: Actor, input: TranscribeInput): Promise<Transcription> {
+export async function transcribeAudio(deps: TranscriptionDeps, actor: Actor, input: TranscribeInput): Promise<Transcription> {
   const { db, config } = deps;
   const limits = await effectiveLimits(db, actor.userId);
   if (!limits.voice) throw tierRequired(limits.tier, 'Transcription needs Pro');

@@ -243,7 +243,18 @@ async function awaitCapture(checkout: CheckoutClient, paymentId: string): Promis
  * then, the purchase is pending and the `payment_captured` webhook grants the credits. Without a
  * stored card it answers a hosted payment page.
  */
-export async function purchaseCredits(db: Database, checkout: CheckoutClient, settings: PurchaseSettings, actor: Actor, amount: number, requestKey: string, log: Logger): Promise<CreditPurchase> {
+export interface PurchaseCreditsInput {
+  db: Database;
+  checkout: CheckoutClient;
+  settings: PurchaseSettings;
+  actor: Actor;
+  amount: number;
+  /** The request's Idempotency-Key: one purchase (and one payment) per key. */
+  requestKey: string;
+  log: Logger;
+}
+
+export async function purchaseCredits({ db, checkout, settings, actor, amount, requestKey, log }: PurchaseCreditsInput): Promise<CreditPurchase> {
   if (!checkout.configured) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Payments are not configured: set CHECKOUT_SECRET_KEY');
   const user = await findUserById(db, actor.userId);
   if (!user) throw accountGone(); // its account was deleted meanwhile
