@@ -20,8 +20,25 @@ const sqlFileProvider: MigrationProvider = {
   },
 };
 
-/** Brings the schema up to date: our tables, then graphile-worker's. Safe to run from several processes at once. */
+/**
+ * Brings the schema up to date: our tables, then graphile-worker's. Safe to run from several
+ * processes at once: they take turns under one session-level advisory lock (the same key space as
+ * the per-user locks, `hashtextextended(purpose:key)`), because each migrator reads the catalog
+ * while the other may be changing it (seen: the API's Kysely migrator failing on a graphile-worker
+ * table the worker's migration had just replaced, both starting on a fresh database).
+ */
 export async function migrateToLatest(db: Kysely<any>, pool: pg.Pool): Promise<string[]> {
+  const lock = await pool.connect();
+  try {
+    await lock.query(`select pg_advisory_lock(hashtextextended('migrations:schema', 0))`);
+    return await migrateHoldingLock(db, pool);
+  } finally {
+    await lock.query(`select pg_advisory_unlock(hashtextextended('migrations:schema', 0))`).catch(() => undefined);
+    lock.release();
+  }
+}
+
+async function migrateHoldingLock(db: Kysely<any>, pool: pg.Pool): Promise<string[]> {
   const migrator = new Migrator({ db, provider: sqlFileProvider, allowUnorderedMigrations: false });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
