@@ -2293,6 +2293,129 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your webhook endpoints
+         * @description The caller's outgoing webhook endpoints, oldest first (`created_at`, then `id`), paginated.
+         *     The signing secret is never listed: it is shown once, by `createWebhook`.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Add a webhook endpoint
+         * @description Registers an https URL that receives a POST for each of the caller's events it subscribes to:
+         *     `task.created`, `task.updated`, `task.completed`, `task.deleted`, `note.created`,
+         *     `reminder.fired`. At most 10 endpoints per user (409 `LIMIT_EXCEEDED` with `limit`, counted
+         *     under a lock).
+         *
+         *     The answer carries `secret` (`whsec_…`), the endpoint's signing secret, **shown only here**:
+         *     it is never listed or answered again (an idempotent replay of this request answers
+         *     `secret: null`). Delete the endpoint and add it again to get a new one.
+         *
+         *     **Addresses.** The URL must be `https` without credentials, and its host a public internet
+         *     address — the same check as Web Push endpoints: a private, loopback, link-local or otherwise
+         *     non-public address, written literally or resolved by DNS (every address of the name), or a
+         *     name that does not resolve, is a 400 `VALIDATION_ERROR` naming `body.url`, and nothing is
+         *     stored. Each delivery checks the address again inside the connection's own DNS lookup (no
+         *     DNS rebinding): a delivery to a name that has come to resolve to a non-public address is
+         *     not sent and counts as a failed attempt.
+         *
+         *     **Deliveries.** Each event is one `POST` with `Content-Type: application/json` and the body
+         *     `{"id": "<event id>", "type": "task.completed", "created_at": "<ISO 8601>", "data": {…}}`
+         *     (`data.task` is the task as `getTask` shows it without subtasks and reminders; `task.deleted`
+         *     sends `data.task_id` and `data.tombstone_id`; `note.created` sends `data.note`;
+         *     `reminder.fired` sends `data.reminder`). The delivery is queued in the transaction of the
+         *     change: it exists exactly when the change commits. Headers:
+         *     `Perpetua-Event-Id` (the event's id, the same on every attempt: deduplicate on it),
+         *     `Perpetua-Event-Type`, and `Perpetua-Signature: t=<unix seconds>,v1=<hex>`.
+         *
+         *     **Verifying a delivery.** Take the raw body bytes as received and `t` from the header;
+         *     compute `HMAC-SHA256(secret, "<t>.<raw body>")` as lowercase hex, where `secret` is the whole
+         *     `whsec_…` string as UTF-8 bytes; compare it with `v1` in constant time; refuse a `t` more than
+         *     5 minutes away from your clock (replays). For example, in Node.js:
+         *     `crypto.timingSafeEqual(Buffer.from(v1, 'hex'), crypto.createHmac('sha256', secret).update(t + '.' + rawBody).digest())`.
+         *
+         *     **Answers and retries.** Any 2xx within 10 s is a success; redirects are not followed (a 3xx
+         *     is a failure). A failure is retried with exponential backoff (30 s, 1 min, 2 min, … capped at
+         *     4 h between attempts) for 24 h after the event, then the delivery is `failed`. After 20
+         *     failed attempts in a row spanning at least an hour, or failures for 24 h without a success,
+         *     the endpoint is disabled (`enabled: false`, `disabled_reason: failures`), its pending
+         *     deliveries are given up, and the owner gets an in-app notification (`system`). Re-enable it
+         *     with `updateWebhook` (`enabled: true`). Only the first 256 characters of an answer are kept.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description One of the caller's endpoints (without its secret). Another user's is a 404.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Deletes the endpoint with its deliveries; pending deliveries are not sent. Another user's is a 404.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Changes the URL (checked as on create: https and a public address, else 400 naming
+         *     `body.url`), the events, the description, or `enabled`. `enabled: true` on an endpoint that
+         *     was disabled after failures starts it afresh (the failure count is reset); deliveries given
+         *     up meanwhile are not resent. The secret does not change. Another user's endpoint is a 404.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an endpoint's deliveries
+         * @description The endpoint's deliveries, newest first (`created_at` descending, then `id` descending),
+         *     paginated: one per event sent to it, with its state (`pending` while attempts remain,
+         *     `succeeded`, or `failed` when given up), the number of attempts, and the last answer's
+         *     status and first 256 characters. Another user's endpoint is a 404.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/checkout": {
         parameters: {
             query?: never;
@@ -4176,6 +4299,110 @@ export interface components {
             /** @description Why the event was not processed (`duplicate`: its event id, or its payment and outcome, was already applied; `ignored`: it refers to nothing it can change); `null` when it was. */
             reason: ("duplicate" | "unknown_event_type" | "ignored") | null;
         };
+        /** @enum {string} */
+        WebhookEventType: "task.created" | "task.updated" | "task.completed" | "task.deleted" | "note.created" | "reminder.fired";
+        WebhookEvents: components["schemas"]["WebhookEventType"][];
+        /**
+         * Format: uri
+         * @description An https URL on a public internet address (checked by the server, also by DNS).
+         */
+        WebhookUrl: string;
+        CreateWebhookRequest: {
+            url: components["schemas"]["WebhookUrl"];
+            events: components["schemas"]["WebhookEvents"];
+            description?: string;
+        };
+        UpdateWebhookRequest: {
+            url?: components["schemas"]["WebhookUrl"];
+            events?: components["schemas"]["WebhookEvents"];
+            description?: string | null;
+            enabled?: boolean;
+        };
+        Webhook: {
+            id: components["schemas"]["Uuid"];
+            /** Format: uri */
+            url: string;
+            events: components["schemas"]["WebhookEventType"][];
+            description: string | null;
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When the service disabled it after failures.
+             */
+            disabled_at: string | null;
+            /** @enum {string|null} */
+            disabled_reason: "failures" | null;
+            /**
+             * Format: int32
+             * @description Failed attempts since the last success.
+             */
+            consecutive_failures: number;
+            /** Format: date-time */
+            last_success_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        WebhookCreated: {
+            id: components["schemas"]["Uuid"];
+            /** Format: uri */
+            url: string;
+            events: components["schemas"]["WebhookEventType"][];
+            description: string | null;
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When the service disabled it after failures.
+             */
+            disabled_at: string | null;
+            /** @enum {string|null} */
+            disabled_reason: "failures" | null;
+            /**
+             * Format: int32
+             * @description Failed attempts since the last success.
+             */
+            consecutive_failures: number;
+            /** Format: date-time */
+            last_success_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            /** @description The signing secret (`whsec_…`), shown only in this answer; `null` on an idempotent replay. */
+            secret: string | null;
+        };
+        WebhookResponse: {
+            data: components["schemas"]["Webhook"];
+        };
+        WebhookCreatedResponse: {
+            data: components["schemas"]["WebhookCreated"];
+        };
+        WebhookListResponse: {
+            data: components["schemas"]["Webhook"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        WebhookDelivery: {
+            id: components["schemas"]["Uuid"];
+            webhook_id: components["schemas"]["Uuid"];
+            event_id: components["schemas"]["Uuid"];
+            event_type: components["schemas"]["WebhookEventType"];
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            last_attempt_at: string | null;
+            /** Format: date-time */
+            next_attempt_at: string | null;
+            /** Format: int32 */
+            response_status: number | null;
+            /** @description The first 256 characters of the last answer, or why the attempt failed. */
+            response_excerpt: string | null;
+            /** Format: date-time */
+            delivered_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+        };
+        WebhookDeliveryListResponse: {
+            data: components["schemas"]["WebhookDelivery"][];
+            pagination: components["schemas"]["Pagination"];
+        };
     };
     responses: {
         /**
@@ -4453,6 +4680,8 @@ export interface components {
         TombstoneId: string;
         /** @example 0193f1a3-32a4-71e0-a273-8e9fa0b1c2d3 */
         NotificationId: string;
+        /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */
+        WebhookId: string;
         /** @example 0193f1b0-3d4e-7f5a-8b6c-7d8e9f0a1b2c */
         FocusSessionId: string;
         /**
@@ -8805,6 +9034,272 @@ export interface operations {
             500: components["responses"]["InternalError"];
             503: components["responses"]["PaymentServiceUnavailable"];
             default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /** @description How many items to skip. */
+                offset?: components["parameters"]["Offset"];
+                /** @description How many items to return. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of webhook endpoints. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookListResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description The endpoint, with its signing secret (shown only in this answer). */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreatedResponse"];
+                };
+            };
+            /**
+             * @description The body is invalid (`VALIDATION_ERROR`), including a URL that is not https or not a
+             *     public address, or the `Idempotency-Key` header is missing (`IDEMPOTENCY_KEY_REQUIRED`).
+             */
+            400: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /**
+             * @description `LIMIT_EXCEEDED`: the caller has 10 endpoints (`limit` gives it).
+             *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
+             */
+            409: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
+            path: {
+                /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint is deleted. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedResourceResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
+            path: {
+                /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description How many items to skip. */
+                offset?: components["parameters"]["Offset"];
+                /** @description How many items to return. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryListResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     handleCheckoutWebhook: {

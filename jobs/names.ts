@@ -23,6 +23,11 @@ export const jobPayloadSchemas = {
    * subscription of the user (job key `push:<notificationId>:<subscriptionId>`), each retried alone.
    */
   push_deliver: z.object({ notificationId: id, subscriptionId: id.optional() }),
+  /**
+   * Attempt `attempt` of one outgoing webhook delivery (issue 19); job key `webhook:<deliveryId>:<attempt>`.
+   * A failed attempt enqueues the next itself, run at its backoff (src/domain/webhooks/deliveries.ts).
+   */
+  webhook_deliver: z.object({ deliveryId: id, attempt: z.number().int().min(1).max(1000) }),
   /** Hourly (issue #5): renewal charges, grace periods and cancelled periods that end; at `now` (tests) or the current time. */
   subscription_check: cronPayload,
   /** 00:00 UTC (issue #5): expires yesterday's daily credits and grants today's to Pro users; idempotent per user and day. */

@@ -10,8 +10,10 @@ import { createWorkerMetrics, serveWorkerMetrics, type MetricsServer, type Worke
 import { JobPayloadError, parseJobPayload, type JobName, type JobPayloads } from './names.js';
 import { countNoteConversion, countTaskCompletion } from '../src/domain/achievements/subscribers.js';
 import { domainEvents } from '../src/domain/events/bus.js';
+import { webhookSubscribers as webhooks } from '../src/domain/webhooks/deliveries.js';
 import { checkoutFromConfig } from '../src/integrations/checkout.js';
 import { pushFromConfig } from '../src/integrations/web-push.js';
+import { webhookSenderFromConfig } from '../src/integrations/webhook-sender.js';
 import { cleanup } from './tasks/cleanup.js';
 import { dailyCreditGrant } from './tasks/daily-credit-grant.js';
 import { pushDeliver } from './tasks/push-deliver.js';
@@ -19,6 +21,7 @@ import { streakCalculate } from './tasks/streak-calculate.js';
 import { subscriptionCheck } from './tasks/subscription-check.js';
 import { recurringTaskGenerate } from './tasks/recurring-task-generate.js';
 import { reminderFire } from './tasks/reminder-fire.js';
+import { webhookDeliver } from './tasks/webhook-deliver.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -75,6 +78,7 @@ function checked<N extends JobName>(deps: WorkerDeps, job: N, handler: (payload:
 export function taskList(deps: WorkerDeps): TaskList {
   const checkout = checkoutFromConfig(deps.config);
   const push = pushFromConfig(deps.config);
+  const webhookSender = webhookSenderFromConfig(deps.config);
   const tasks: { [N in JobName]: Task } = {
     cleanup: checked(deps, 'cleanup', async () => {
       const result = await cleanup(deps.db);
@@ -100,6 +104,10 @@ export function taskList(deps: WorkerDeps): TaskList {
     push_deliver: checked(deps, 'push_deliver', async (p) => {
       const outcome = await pushDeliver({ db: deps.db, push, log: deps.log }, p);
       deps.log.info({ job: 'push_deliver', notification_id: p.notificationId, subscription_id: p.subscriptionId ?? null, outcome }, 'push delivery');
+    }),
+    // issue 19: outgoing webhooks (the domain logs each attempt's outcome)
+    webhook_deliver: checked(deps, 'webhook_deliver', async (p) => {
+      await webhookDeliver({ db: deps.db, sender: webhookSender, log: deps.log }, p);
     }),
     subscription_check: checked(deps, 'subscription_check', async (p) => {
       const result = await subscriptionCheck({ db: deps.db, config: deps.config, checkout, log: deps.log }, p);
@@ -167,11 +175,14 @@ export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: bool
   // The domain events jobs raise (generated recurring instances raise task.created), with the
   // handlers the API wires too (src/app.ts).
   domainEvents.wire({
-    'task.created': [],
-    'task.completed': [countTaskCompletion],
-    'task.deleted': [],
+    'task.created': [webhooks.taskCreated],
+    'task.updated': [webhooks.taskUpdated],
+    'task.completed': [countTaskCompletion, webhooks.taskCompleted],
+    'task.deleted': [webhooks.taskDeleted],
     'subtask.completed': [],
     'note.converted': [countNoteConversion],
+    'note.created': [webhooks.noteCreated],
+    'reminder.fired': [webhooks.reminderFired],
   });
   // The pool's id is what graphile-worker writes into `locked_by`; the heartbeat is keyed by it.
   const events: WorkerEvents = new EventEmitter();

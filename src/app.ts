@@ -8,6 +8,7 @@ import proxyaddr from 'proxy-addr';
 import type { AppDeps } from './deps.js';
 import { countNoteConversion, countTaskCompletion } from './domain/achievements/subscribers.js';
 import { domainEvents } from './domain/events/bus.js';
+import { webhookSubscribers as webhooks } from './domain/webhooks/deliveries.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
 import { AppError, DomainError, databaseUnavailable, errorBody, headersOf, isDatabaseUnavailable, statusOf, validationError } from './http/errors.js';
@@ -127,11 +128,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Which domain reacts to which event, in the transaction of the change (the worker wires the same
   // in jobs/runner.ts). An event raised on a bus nobody wired fails its change.
   domainEvents.wire({
-    'task.created': [],
-    'task.completed': [countTaskCompletion],
-    'task.deleted': [],
+    'task.created': [webhooks.taskCreated],
+    'task.updated': [webhooks.taskUpdated],
+    'task.completed': [countTaskCompletion, webhooks.taskCompleted],
+    'task.deleted': [webhooks.taskDeleted],
     'subtask.completed': [],
     'note.converted': [countNoteConversion],
+    'note.created': [webhooks.noteCreated],
+    'reminder.fired': [webhooks.reminderFired],
   });
   const track = requestTracker(deps.log, deps.metrics);
   const setResponseHeaders = responseHeaders(config.CORS_ORIGINS);

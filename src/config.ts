@@ -127,8 +127,11 @@ const schema = z.object({
   VAPID_CONTACT_EMAIL: optional,
   // Extra CA certificates (PEM) trusted when delivering Web Push, e.g. a private push service.
   WEB_PUSH_EXTRA_CA_CERTS: pem,
-  // Test-only: lets push endpoints on 127.0.0.1/::1 be registered and delivered to (refused in production).
+  // Test-only: lets push endpoints and outgoing webhook URLs on 127.0.0.1/::1 be registered and
+  // delivered to (refused in production).
   PUSH_ALLOW_LOOPBACK: bool.default(false),
+  // Extra CA certificates (PEM) trusted when delivering outgoing webhooks (tests' local receivers).
+  WEBHOOK_EXTRA_CA_CERTS: pem,
 });
 
 /** Every variable the service reads (.env.example documents each one; a test keeps them in step). */

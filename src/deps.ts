@@ -12,6 +12,7 @@ import { createSpeechProvider, type SpeechProvider } from './integrations/deepgr
 import { createGoogleVerifier, type GoogleVerifier } from './integrations/google.js';
 import { createAiProvider, type AiProvider } from './integrations/openai.js';
 import { pushFromConfig, type PushSender } from './integrations/web-push.js';
+import { webhookSenderFromConfig, type WebhookSender } from './integrations/webhook-sender.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { loadContract } from './core/contract.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   rateLimits: RateLimits;
   checkout: CheckoutClient;
   push: PushSender;
+  /** Outgoing webhooks: the API checks URLs with it (the worker sends). */
+  webhooks: WebhookSender;
   /** The AI provider (OpenAI-compatible); answers 503 naming OPENAI_API_KEY when not configured. */
   ai: AiProvider;
   /** Deepgram; answers 503 naming DEEPGRAM_API_KEY when not configured. */
@@ -64,6 +67,7 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     rateLimits: createRateLimits(config, opts.pool),
     checkout: checkoutFromConfig(config),
     push: pushFromConfig(config),
+    webhooks: webhookSenderFromConfig(config),
     ai: createAiProvider(config, opts.log),
     speech: createSpeechProvider(config, opts.log),
     liveKeys,

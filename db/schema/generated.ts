@@ -388,6 +388,23 @@ export interface VoiceSessions {
   user_id: string;
 }
 
+export interface WebhookDeliveries {
+  attempts: Generated<number>;
+  created_at: Generated<Timestamp>;
+  delivered_at: Timestamp | null;
+  event_id: string;
+  event_type: string;
+  id: Generated<string>;
+  last_attempt_at: Timestamp | null;
+  next_attempt_at: Timestamp | null;
+  payload: string;
+  response_excerpt: string | null;
+  response_status: number | null;
+  status: Generated<"pending" | "succeeded" | "failed">;
+  updated_at: Generated<Timestamp>;
+  webhook_id: string;
+}
+
 export interface WebhookEvents {
   created_at: Generated<Timestamp>;
   event_id: string;
@@ -396,6 +413,23 @@ export interface WebhookEvents {
   type: string;
   updated_at: Generated<Timestamp>;
   user_id: string | null;
+}
+
+export interface Webhooks {
+  consecutive_failures: Generated<number>;
+  created_at: Generated<Timestamp>;
+  description: string | null;
+  disabled_at: Timestamp | null;
+  disabled_reason: "failures" | null;
+  enabled: Generated<boolean>;
+  events: string[];
+  failing_since: Timestamp | null;
+  id: Generated<string>;
+  last_success_at: Timestamp | null;
+  secret: string;
+  updated_at: Generated<Timestamp>;
+  url: string;
+  user_id: string;
 }
 
 export interface WorkerHeartbeats {
@@ -439,6 +473,8 @@ export interface DB {
   user_achievements: UserAchievements;
   users: Users;
   voice_sessions: VoiceSessions;
+  webhook_deliveries: WebhookDeliveries;
   webhook_events: WebhookEvents;
+  webhooks: Webhooks;
   worker_heartbeats: WorkerHeartbeats;
 }

@@ -18,6 +18,7 @@ import * as sync from './sync.js';
 import * as tasks from './tasks.js';
 import * as templates from './templates.js';
 import * as users from './users.js';
+import * as webhooks from './webhooks.js';
 
 /** Every operation of openapi.yaml, by operationId. The type makes a missing or unknown one a compile error. */
 export const handlers: HandlerRegistry = {
@@ -40,4 +41,5 @@ export const handlers: HandlerRegistry = {
   ...calendar,
   ...sync,
   ...search,
+  ...webhooks,
 };

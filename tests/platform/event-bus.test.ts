@@ -23,9 +23,12 @@ describe('the domain event bus', () => {
     const subscribers: EventSubscribers = {
       'task.created': [async (_trx, e) => void heard.push(`created ${e.taskId}`)],
       'task.completed': [async () => ({ unlockedAchievements: [], streak: 3 })],
+      'task.updated': [],
       'task.deleted': [],
       'subtask.completed': [],
       'note.converted': [async () => {}],
+      'note.created': [],
+      'reminder.fired': [],
     };
     bus.wire(subscribers);
     bus.wire(subscribers);

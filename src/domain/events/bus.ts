@@ -19,10 +19,19 @@ export type DomainEvent =
       estimatedDuration: number | null;
       focusTimeSeconds: number;
     }
+  /** A change through updateTask (PATCH /tasks/{id}), completion included; `fields` names what changed. */
+  | { type: 'task.updated'; taskId: string; fields: string[] }
   | { type: 'task.deleted'; taskId: string; tombstoneId: string }
   | { type: 'subtask.completed'; taskId: string; subtaskId: string }
   /** The first successful AI conversion of a note (issue #4 raises it; achievements count it toward notes_10). */
-  | { type: 'note.converted'; noteId: string; convertedAt: Date };
+  | { type: 'note.converted'; noteId: string; convertedAt: Date }
+  | { type: 'note.created'; noteId: string }
+  /**
+   * Reminders that fired and notified their users (one whose task was completed or hidden is not
+   * raised), once per batch the worker fires: they may belong to several users, so handlers read
+   * each one's owner from `reminders`, not from the actor (a `system` actor of the first one).
+   */
+  | { type: 'reminder.fired'; reminders: { reminderId: string; userId: string }[] };
 
 export type EventType = DomainEvent['type'];
 type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;

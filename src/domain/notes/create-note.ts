@@ -3,6 +3,7 @@ import type { NoteRow } from '../../../db/schema/index.js';
 import { invalidField, tierRequired } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
+import { emit } from '../events/bus.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
 import { reserveActiveNote } from './queries.js';
 
@@ -39,6 +40,7 @@ export async function createNote(db: Database, actor: Actor, input: CreateNoteIn
       .returningAll()
       .executeTakeFirstOrThrow();
     await recordActivity(trx, { userId: actor.userId, entityType: 'note', entityId: note.id, action: 'note_created', source: actor.source, requestId: actor.requestId, extra: { voice } });
+    await emit(trx, { type: 'note.created', noteId: note.id }, actor);
     return note;
   });
 }

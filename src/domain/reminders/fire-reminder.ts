@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Database, Executor } from '../../../db/index.js';
 import type { ReminderRow } from '../../../db/schema/index.js';
 import { recordActivities } from '../activity/record-activity.js';
+import { emit } from '../events/bus.js';
 import { createNotifications } from '../notifications/create-notification.js';
 import { reminderJobKey } from './schedule.js';
 
@@ -102,5 +103,10 @@ async function notifyFired(trx: Executor, fired: ReminderRow[]): Promise<{ remin
       };
     }),
   );
+  // One event for the batch (outgoing webhooks read the owners of all of them in one query).
+  if (notify.length > 0) {
+    const reminders = notify.map((r) => ({ reminderId: r.id, userId: r.user_id }));
+    await emit(trx, { type: 'reminder.fired', reminders }, { userId: notify[0]!.user_id, source: 'system', requestId: null });
+  }
   return fired.map((r) => ({ reminderId: r.id, outcome: notificationOf.has(r.id) ? 'notified' : 'suppressed' }));
 }

@@ -4,6 +4,7 @@ import type { Priority, TaskUpdate } from '../../../db/schema/index.js';
 import { archived as archivedError, conflict, invalidField, notFound } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
+import { emit } from '../events/bus.js';
 import { effectiveLimits, type EffectiveLimits } from '../limits/effective-limits.js';
 import { lockFor } from '../locks.js';
 import { moveRelativeReminders } from '../reminders/schedule.js';
@@ -142,6 +143,7 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
 
     if (changes.due_date !== undefined) await moveRelativeReminders(trx, row, actor, now);
     await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: row.id, action: 'task_updated', source: actor.source, requestId: actor.requestId, extra: { fields: changed } });
+    await emit(trx, { type: 'task.updated', taskId: row.id, fields: changed }, actor);
     let unlockedAchievements: AchievementUnlock[] = [];
     if (completing) unlockedAchievements = await afterCompletion(trx, actor, row, 'manual');
     return { task: presentTask(row), unlockedAchievements };
