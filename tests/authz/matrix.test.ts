@@ -20,6 +20,7 @@ import {
   createTask,
   createTemplate,
   createTombstone,
+  createWebhook,
   isOwnedIdKind,
   ownUser,
   type OwnedIdKind,
@@ -208,6 +209,7 @@ describe('(b) another user’s ids get the documented 403 (or 404) and change no
     tombstone_id: (op) => createTombstone(owner, op.info.path.startsWith('/notes/') ? 'note' : 'task'),
     focus_session_id: () => createFocusSession(owner),
     user_id: async () => ownUser(owner),
+    webhook_id: () => createWebhook(owner),
     notification_id: async () => {
       const n = notificationPool.shift();
       if (!n) throw new Error('the notification pool is empty');

@@ -263,6 +263,10 @@ function overridesFor(op: Operation, fx: Fixture): Override {
         return LOCAL_ONLY_URLS([`${audio.origin}/voice.webm`, `${audio.origin}/voice.webm`, `${audio.origin}/missing.webm`, `${audio.origin}/notes.txt`]);
       case 'endpoint':
         return LOCAL_ONLY_URLS(pushSubscriptions.map((s) => s.endpoint));
+      case 'url':
+        // Webhook URLs: loopback ones pass the address check (PUSH_ALLOW_LOOPBACK; nothing listens
+        // on port 9 and no worker runs), the others are refused before anything is stored.
+        return op.info.path.startsWith('/webhooks') ? LOCAL_ONLY_URLS(['https://127.0.0.1:9/hooks/a', 'https://[::1]:9/hooks/b', 'http://127.0.0.1:9/hooks/c']) : undefined;
       case 'p256dh_key':
         return fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pushSubscriptions.map((s) => s.p256dh_key)) }, { weight: 1, arbitrary: arbitraryFromSchema(schema) });
       case 'auth_key':

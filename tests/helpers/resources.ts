@@ -5,7 +5,7 @@ import type { TestUser } from './users.js';
 // as a user would build them. `view()` is the owner's own read of the resource, to compare before
 // and after someone else touches it.
 
-export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id', 'focus_session_id', 'user_id'] as const;
+export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id', 'focus_session_id', 'user_id', 'webhook_id'] as const;
 export type OwnedIdKind = (typeof OWNED_ID_KINDS)[number];
 export const isOwnedIdKind = (name: string): name is OwnedIdKind => (OWNED_ID_KINDS as readonly string[]).includes(name);
 
@@ -86,6 +86,19 @@ export async function createFocusSession(owner: TestUser): Promise<OwnedResource
   };
 }
 
+/**
+ * An outgoing webhook endpoint on loopback (the app must run with PUSH_ALLOW_LOOPBACK; nothing
+ * listens on port 9, and no worker runs while it is used, so nothing is delivered).
+ */
+export async function createWebhook(owner: TestUser): Promise<OwnedResource> {
+  const hook = ok(await owner.api.post('/webhooks', { url: `https://127.0.0.1:9/hooks/${Math.random().toString(36).slice(2)}`, events: ['task.created', 'task.completed'] }), 'create a webhook').data;
+  return {
+    kind: 'webhook_id',
+    id: hook.id,
+    view: async () => ({ webhook: await viewOf(owner, `/webhooks/${hook.id}`), deliveries: await viewOf(owner, `/webhooks/${hook.id}/deliveries`) }),
+  };
+}
+
 /** The user themself, for the routes under /users/{user_id}: their own achievements and activity are the view. */
 export function ownUser(owner: TestUser): OwnedResource {
   return {
@@ -149,5 +162,7 @@ export async function createOwned(owner: TestUser, kind: Exclude<OwnedIdKind, 'n
       return createFocusSession(owner);
     case 'user_id':
       return ownUser(owner);
+    case 'webhook_id':
+      return createWebhook(owner);
   }
 }

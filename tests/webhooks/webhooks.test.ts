@@ -5,7 +5,8 @@ import { deliverWebhook } from '../../src/domain/webhooks/deliveries.js';
 import { createWebhookSender } from '../../src/integrations/webhook-sender.js';
 import { startFakeWebhookReceiver, type FakeWebhookReceiver, type ReceivedWebhook } from '../fakes/webhook-receiver.js';
 import { TEST_TLS_CERT } from '../fakes/tls.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { createLogger } from '../../src/core/logging.js';
+import { logCapture, startTestApp, type TestApp } from '../helpers/app.js';
 import { diffSnapshots, snapshotDatabase } from '../helpers/db-snapshot.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 
@@ -240,6 +241,26 @@ describe('deliveries', () => {
     const sender = createWebhookSender({ allowLoopback: true, extraCaCerts: TEST_TLS_CERT });
     expect(await deliverWebhook({ db: t.db, sender, log: t.deps.log }, { deliveryId: delivery.id, attempt: 1 })).toBe('skipped');
     expect(receiver.receivedAt(path)).toHaveLength(1);
+  });
+
+  it('never logs the secret, whether the attempt fails or succeeds', async () => {
+    const lee = await signUp(t);
+    const path = freshPath();
+    const hook = await addWebhook(lee, path, ['task.created']);
+    // The running worker would take the job first: this delivery's path fails until the direct runs below.
+    receiver.respondWith(path, 500);
+    await lee.api.post('/tasks', { title: 'Logged' });
+    await expect.poll(async () => (await deliveriesOf(lee, hook.id))[0]?.response_status, { timeout: 15_000 }).toBe(500);
+    const [delivery] = await deliveriesOf(lee, hook.id);
+    const capture = logCapture();
+    const log = createLogger('debug', {}, capture);
+    const sender = createWebhookSender({ allowLoopback: true, extraCaCerts: TEST_TLS_CERT });
+    expect(await deliverWebhook({ db: t.db, sender, log }, { deliveryId: delivery.id, attempt: 2 })).toBe('retrying');
+    receiver.respondWith(path, 200);
+    expect(await deliverWebhook({ db: t.db, sender, log }, { deliveryId: delivery.id, attempt: 3 })).toBe('delivered');
+    expect(capture.lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of capture.lines) expect(line).not.toContain(hook.secret);
+    expect(capture.entries().map((e) => e.msg)).toEqual(['webhook delivery failed; will retry', 'webhook delivered']);
   });
 
   it('does not follow redirects: a 302 is a failed attempt and the target is never called', async () => {
