@@ -4330,7 +4330,7 @@ export interface components {
              * @description When the service disabled it after failures.
              */
             disabled_at: string | null;
-            /** @enum {string|null} */
+            /** @description Why the service disabled it. */
             disabled_reason: "failures" | null;
             /**
              * Format: int32
@@ -4354,7 +4354,7 @@ export interface components {
              * @description When the service disabled it after failures.
              */
             disabled_at: string | null;
-            /** @enum {string|null} */
+            /** @description Why the service disabled it. */
             disabled_reason: "failures" | null;
             /**
              * Format: int32
@@ -9220,12 +9220,12 @@ export interface operations {
     updateWebhook: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /**
-                 * @description Optional on deletes; see "Idempotency" above.
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
                  * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
                  */
-                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path: {
                 /** @example 0193f1a4-1a2b-7c3d-8e4f-5a6b7c8d9e0f */

@@ -22,6 +22,9 @@ select count(*) as "n"
 insert into "task_instances" ("title", "description", "priority", "due_date", "estimated_duration", "created_at", "updated_at", "user_id")
   values ($1, $2, $3, $4, $5, $6, $7, $8)
   returning *;
+select "id", "user_id"
+  from "webhooks"
+  where "user_id" in ($1) and "enabled" = $2 and $3 = any(events);
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
   values ($1, $2, $3, $4, $5, $6, $7);
 commit;
@@ -52,6 +55,9 @@ update "task_instances"
   returning *, (select count(*)::int from subtasks s where s.task_id = task_instances.id) as "subtask_count", (select count(*)::int from subtasks s where s.task_id = task_instances.id and s.completed) as "subtask_completed_count";
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
   values ($1, $2, $3, $4, $5, $6, $7);
+select "id", "user_id"
+  from "webhooks"
+  where "user_id" in ($1) and "enabled" = $2 and $3 = any(events);
 select pg_advisory_xact_lock(hashtextextended($1, 0));
 insert into "user_achievement_states" ("user_id")
   values ($1)
@@ -78,6 +84,9 @@ insert into "user_achievements" ("user_id", "achievement_id") select $1::uuid as
   where case d.category when 'tasks' then s.lifetime_tasks_completed when 'streaks' then s.longest_streak when 'focus' then s.focus_completions when 'notes' then s.notes_converted end >= d.threshold
   on conflict ("user_id", "achievement_id") do nothing
   returning "achievement_id";
+select "id", "user_id"
+  from "webhooks"
+  where "user_id" in ($1) and "enabled" = $2 and $3 = any(events);
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
   values ($1, $2, $3, $4, $5, $6, $7);
 commit;

@@ -70,23 +70,29 @@ async function fanOut(trx: Executor, userId: string, type: WebhookEventType, dat
   if (body) await queue(trx, hooks, type, body);
 }
 
-async function taskData(trx: Executor, taskId: string) {
+const taskData = async (trx: Executor, taskId: string) => {
   const task = await findTaskWithCounts(trx, taskId);
-  return task ? { user: task.user_id, data: { task: presentTask(task) } } : undefined;
-}
+  return task ? { task: presentTask(task) } : undefined;
+};
 
-/** The event handlers, one per event that has a webhook type (the composition roots wire them). */
+/**
+ * The event handlers, one per event that has a webhook type (the composition roots wire them).
+ * Each asks for the user's subscribed endpoints first (one indexed query) and reads the event's
+ * data only when there is one: a change by a user without webhooks costs that one query. The actor
+ * is the owner of what changed (tasks and notes are only ever changed by their owner's actor).
+ */
 export const webhookSubscribers = {
-  taskCreated: (async (trx, event) => {
-    const t = await taskData(trx, event.taskId);
-    if (t) await fanOut(trx, t.user, 'task.created', async () => t.data);
+  taskCreated: (async (trx, event, actor: Actor) => {
+    await fanOut(trx, actor.userId, 'task.created', () => taskData(trx, event.taskId));
   }) satisfies EventHandler<'task.created'>,
-  taskUpdated: (async (trx, event) => {
-    const t = await taskData(trx, event.taskId);
-    if (t) await fanOut(trx, t.user, 'task.updated', async () => ({ ...t.data, changed: event.fields }));
+  taskUpdated: (async (trx, event, actor: Actor) => {
+    await fanOut(trx, actor.userId, 'task.updated', async () => {
+      const data = await taskData(trx, event.taskId);
+      return data && { ...data, changed: event.fields };
+    });
   }) satisfies EventHandler<'task.updated'>,
   taskCompleted: (async (trx, event) => {
-    await fanOut(trx, event.userId, 'task.completed', async () => (await taskData(trx, event.taskId))?.data);
+    await fanOut(trx, event.userId, 'task.completed', () => taskData(trx, event.taskId));
   }) satisfies EventHandler<'task.completed'>,
   taskDeleted: (async (trx, event, actor: Actor) => {
     await fanOut(trx, actor.userId, 'task.deleted', async () => ({ task_id: event.taskId, tombstone_id: event.tombstoneId }));
