@@ -43,3 +43,5 @@ create table webhook_deliveries (
   unique (webhook_id, event_id)
 );
 create index webhook_deliveries_list_idx on webhook_deliveries (webhook_id, created_at desc, id desc);
+-- The cleanup job deletes finished deliveries after 30 days.
+create index webhook_deliveries_created_idx on webhook_deliveries (created_at);

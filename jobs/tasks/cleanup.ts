@@ -9,6 +9,7 @@ export interface CleanupResult {
   tombstones: number;
   aiTaskCounters: number;
   webhookEvents: number;
+  webhookDeliveries: number;
   abandonedVoiceSessions: number;
 }
 
@@ -31,7 +32,8 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
  * windows, tombstones past their recovery window, per-task AI counters of access tokens that have
  * expired (a counter belongs to one token, its jti; none lives longer than an hour, the longest
  * JWT_ACCESS_EXPIRY_MINUTES allows, and none is counted before it is issued), webhook event ids older
- * than 90 days (far beyond Checkout.com's retry schedule), and voice sessions a crash left open.
+ * than 90 days (far beyond Checkout.com's retry schedule), finished outgoing webhook deliveries older
+ * than 30 days (issue 19; a pending one is never deleted), and voice sessions a crash left open.
  * Idempotent: running it twice changes nothing more.
  */
 export async function cleanup(db: Database, now = new Date()): Promise<CleanupResult> {
@@ -47,6 +49,7 @@ export async function cleanup(db: Database, now = new Date()): Promise<CleanupRe
       sql`updated_at <= ${now}::timestamptz - interval '1 hour'`,
     ),
     webhookEvents: await deleteInBatches(db, 'webhook_events', sql`created_at <= ${now}::timestamptz - interval '90 days'`),
+    webhookDeliveries: await deleteInBatches(db, 'webhook_deliveries', sql`created_at <= ${now}::timestamptz - interval '30 days' and status <> 'pending'`),
     // A relay lasts at most twice its 300 s cap; one still "active" after an hour lost its process.
     abandonedVoiceSessions: Number(
       (

@@ -107,7 +107,7 @@ describe('cleanup job', () => {
     expect(hashes).not.toContain('h-old');
 
     const second = await cleanup(t.db);
-    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0, aiTaskCounters: 0, webhookEvents: 0, abandonedVoiceSessions: 0 });
+    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0, aiTaskCounters: 0, webhookEvents: 0, webhookDeliveries: 0, abandonedVoiceSessions: 0 });
   });
 
   it('drops AI counters of expired access tokens, old webhook ids, and closes voice sessions a crash left open', async () => {

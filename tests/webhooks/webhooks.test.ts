@@ -1,6 +1,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup } from '../../jobs/tasks/cleanup.js';
 import { deliverWebhook } from '../../src/domain/webhooks/deliveries.js';
 import { createWebhookSender } from '../../src/integrations/webhook-sender.js';
 import { startFakeWebhookReceiver, type FakeWebhookReceiver, type ReceivedWebhook } from '../fakes/webhook-receiver.js';
@@ -314,5 +315,18 @@ describe('deliveries', () => {
     const all = await deliveriesOf(kim, hook.id);
     expect(all.map((d) => d.created_at)).toEqual([...all.map((d) => d.created_at)].sort().reverse());
     expect(all.map((d) => d.event_type)).toEqual(['task.created', 'task.created', 'task.created']);
+  });
+
+  it('the cleanup job deletes finished deliveries after 30 days and keeps pending ones', async () => {
+    const max = await signUp(t);
+    const hook = await addWebhook(max, freshPath(), ['note.created']);
+    const old = new Date(Date.now() - 31 * 86_400_000);
+    const rows = (['succeeded', 'failed', 'pending'] as const).map((status) => ({ webhook_id: hook.id, event_id: randomUUID(), event_type: 'note.created', payload: '{}', status, created_at: old }));
+    await t.db.insertInto('webhook_deliveries').values([...rows, { webhook_id: hook.id, event_id: randomUUID(), event_type: 'note.created', payload: '{}', status: 'succeeded' }]).execute();
+    const result = await cleanup(t.db);
+    expect(result.webhookDeliveries).toBeGreaterThanOrEqual(2);
+    const left = await t.db.selectFrom('webhook_deliveries').select(['status', 'created_at']).where('webhook_id', '=', hook.id).execute();
+    expect(left.map((r) => r.status).sort()).toEqual(['pending', 'succeeded']);
+    expect(left.find((r) => r.status === 'succeeded')!.created_at.getTime()).toBeGreaterThan(old.getTime());
   });
 });
