@@ -324,14 +324,15 @@ export interface paths {
          *     `Content-Disposition: attachment`): the profile, tasks with their subtasks and reminders,
          *     recurring templates, notes, notifications, tombstones with their snapshots, the credit
          *     ledger and balance, achievements, streak and counters, focus and voice sessions, the
-         *     subscription and credit purchases, Web Push subscriptions (endpoints only) and the activity
-         *     log. Lists are in creation order, oldest first.
+         *     subscription and credit purchases, Web Push subscriptions (endpoints only), outgoing webhook
+         *     endpoints (without their signing secrets) and the activity log. Lists are in creation order,
+         *     oldest first.
          *
          *     The document is a consistent snapshot (read in one repeatable-read transaction) and is
          *     streamed as it is read, so its size is not limited by the server's memory.
          *
          *     Not included, on purpose: refresh tokens (only their hashes are stored, and they are
-         *     secrets), Web Push keys, stored payment references (Checkout.com card and customer ids,
+         *     secrets), Web Push keys, webhook signing secrets and deliveries, stored payment references (Checkout.com card and customer ids,
          *     payment page URLs), idempotency records (copies of responses kept 24 h), and internal
          *     counters whose results are in the document (credit lots, per-task AI request counters,
          *     the per-task completion records behind the achievement counters), and data derived from
@@ -2819,6 +2820,8 @@ export interface components {
             credit_purchases: components["schemas"]["ExportCreditPurchase"][];
             /** @description The endpoints only; their keys are not exported. */
             push_subscriptions: components["schemas"]["PushSubscription"][];
+            /** @description Outgoing webhook endpoints as `getWebhook` shows them; their signing secrets and deliveries are not exported. */
+            webhooks: components["schemas"]["Webhook"][];
             activity: components["schemas"]["ActivityLog"][];
         };
         ExportTombstone: {

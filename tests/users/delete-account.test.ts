@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueJob } from '../../jobs/enqueue.js';
 import { subscriptionCheck } from '../../jobs/tasks/subscription-check.js';
 import { addUtcMonths } from '../../src/domain/utc-calendar.js';
 import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
@@ -85,6 +87,11 @@ describe('deleteCurrentUser', () => {
     await u.api.patch(`/tasks/${recurring.id}`, { completed: true });
     await app.t.db.insertInto('push_subscriptions').values({ user_id: u.id, endpoint: `https://push.example.com/${u.id}`, p256dh_key: 'k', auth_key: 'a' }).execute();
     await app.t.db.insertInto('notifications').values({ user_id: u.id, type: 'system', title: 'Hello', body: 'Ada Deleted, welcome' }).execute();
+    // An outgoing webhook with a delivery waiting for its retry (issue 19).
+    const hook = await app.t.db.insertInto('webhooks').values({ user_id: u.id, url: 'https://hooks.example.com/ada', events: ['task.created'], secret: 'whsec_test' }).returning('id').executeTakeFirstOrThrow();
+    const delivery = await app.t.db.insertInto('webhook_deliveries').values({ webhook_id: hook.id, event_id: randomUUID(), event_type: 'task.created', payload: '{}', attempts: 1 }).returning('id').executeTakeFirstOrThrow();
+    await enqueueJob(app.t.db, 'webhook_deliver', { deliveryId: delivery.id, attempt: 2 }, { runAt: new Date(Date.now() + 3600_000), jobKey: `webhook:${delivery.id}:2` });
+    expect((await rowsMentioning(`webhook:${delivery.id}`)).length).toBe(1);
     expect((await rowsMentioning(`reminder:${reminder.id}`)).length).toBe(1);
     expect((await rowsMentioning(`recurring:${recurring.id}`)).length).toBe(1);
     const sub = await app.t.db.selectFrom('subscriptions').selectAll().where('user_id', '=', u.id).executeTakeFirstOrThrow();
@@ -102,6 +109,7 @@ describe('deleteCurrentUser', () => {
     expect(await rowsMentioning(u.googleSub)).toEqual([]);
     expect(await rowsMentioning(reminder.id)).toEqual([]);
     expect(await rowsMentioning(recurring.id)).toEqual([]);
+    expect(await rowsMentioning(delivery.id)).toEqual([]);
 
     // The access token is dead on every kind of operation; the refresh token too.
     for (const [method, path, body] of [
@@ -131,7 +139,7 @@ describe('deleteCurrentUser', () => {
     // The audit entry: counts only, nothing that leads back to the person.
     const audit = await app.t.db.selectFrom('account_deletions').selectAll().orderBy('deleted_at', 'desc').executeTakeFirstOrThrow();
     expect(audit).toMatchObject({ source: 'user_request', subscription_status: 'active' });
-    expect(audit.counts).toMatchObject({ tasks: 4, subtasks: 2, reminders: 1, templates: 1, notes: 1, tombstones: 1, push_subscriptions: 1, notifications: 1 });
+    expect(audit.counts).toMatchObject({ tasks: 4, subtasks: 2, reminders: 1, templates: 1, notes: 1, tombstones: 1, push_subscriptions: 1, webhooks: 1, notifications: 1 });
     expect(audit.counts.queued_jobs).toBeGreaterThanOrEqual(2);
     const auditText = JSON.stringify(audit);
     for (const personal of [u.id, u.email, 'Ada Deleted', u.googleSub]) expect(auditText).not.toContain(personal);

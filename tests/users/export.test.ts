@@ -29,6 +29,7 @@ describe('exportCurrentUser', () => {
     const [focusTask] = [await createTask(ada, { title: 'Focus on this' })];
     expect((await ada.api.post('/focus/start', { task_id: focusTask!.id })).status).toBe(201);
     await t.db.insertInto('push_subscriptions').values({ user_id: ada.id, endpoint: 'https://push.example.com/ada-1', p256dh_key: 'SECRET-P256DH-KEY', auth_key: 'SECRET-AUTH-KEY' }).execute();
+    const [hook] = await t.db.insertInto('webhooks').values({ user_id: ada.id, url: 'https://hooks.example.com/ada', events: ['task.created'], secret: 'whsec_SECRET-WEBHOOK-SIGNING-KEY' }).returning('id').execute();
 
     const res = await exportOf(ada);
     expect(res.status).toBe(200);
@@ -61,6 +62,7 @@ describe('exportCurrentUser', () => {
     expect(doc.focus_sessions[0]).toMatchObject({ task_id: focusTask!.id, ended_at: null });
     expect(doc.subscription).toBeNull();
     expect(doc.push_subscriptions).toEqual([expect.objectContaining({ endpoint: 'https://push.example.com/ada-1' })]);
+    expect(doc.webhooks).toEqual([(await ada.api.get(`/webhooks/${hook!.id}`)).body.data]);
     const activity = (await ada.api.get('/activity', { query: { limit: 100 } })).body;
     expect(doc.activity).toHaveLength(activity.pagination.total);
     expect(doc.activity.map((a: { action: string }) => a.action)).toEqual(expect.arrayContaining(['task_created', 'note_deleted', 'user_updated']));
@@ -68,6 +70,7 @@ describe('exportCurrentUser', () => {
     // Secrets and provider references stay out.
     expect(res.text).not.toContain('SECRET-P256DH-KEY');
     expect(res.text).not.toContain('SECRET-AUTH-KEY');
+    expect(res.text).not.toContain('SECRET-WEBHOOK-SIGNING-KEY');
     expect(res.text).not.toMatch(/token_hash|refresh_token|auth_key|p256dh/);
   });
 

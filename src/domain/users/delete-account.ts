@@ -41,6 +41,7 @@ async function countData(trx: Executor, userId: string): Promise<DeletionCounts>
       (select count(*) from focus_sessions where user_id = ${userId}) as focus_sessions,
       (select count(*) from voice_sessions where user_id = ${userId}) as voice_sessions,
       (select count(*) from push_subscriptions where user_id = ${userId}) as push_subscriptions,
+      (select count(*) from webhooks where user_id = ${userId}) as webhooks,
       (select count(*) from user_achievements where user_id = ${userId}) as achievements,
       (select count(*) from activity_logs where user_id = ${userId}) as activity_entries,
       (select count(*) from refresh_tokens where user_id = ${userId}) as refresh_tokens`.execute(trx);
@@ -52,14 +53,15 @@ async function countData(trx: Executor, userId: string): Promise<DeletionCounts>
  * deliveries. complete_jobs deletes waiting jobs; one a worker is running right now finishes and
  * finds its rows gone (or fails on the foreign key), and is not retried after that.
  */
-async function removeQueuedJobs(trx: Executor, ids: { reminders: string[]; tasks: string[]; templates: string[]; notifications: string[] }): Promise<number> {
+async function removeQueuedJobs(trx: Executor, ids: { reminders: string[]; tasks: string[]; templates: string[]; notifications: string[]; webhookDeliveries: string[] }): Promise<number> {
   const { rows } = await sql<{ id: string }>`
     select j.id from graphile_worker._private_jobs j
       join graphile_worker._private_tasks t on t.id = j.task_id
      where (t.identifier = 'reminder_fire' and j.payload->>'reminderId' = any(${ids.reminders}::text[]))
         or (t.identifier = 'recurring_task_generate'
             and (j.payload->>'completedTaskId' = any(${ids.tasks}::text[]) or j.payload->>'templateId' = any(${ids.templates}::text[])))
-        or (t.identifier = 'push_deliver' and j.payload->>'notificationId' = any(${ids.notifications}::text[]))`.execute(trx);
+        or (t.identifier = 'push_deliver' and j.payload->>'notificationId' = any(${ids.notifications}::text[]))
+        or (t.identifier = 'webhook_deliver' and j.payload->>'deliveryId' = any(${ids.webhookDeliveries}::text[]))`.execute(trx);
   if (rows.length === 0) return 0;
   await sql`select graphile_worker.complete_jobs(${rows.map((r) => r.id)}::bigint[])`.execute(trx);
   return rows.length;
@@ -95,10 +97,19 @@ export async function deleteAccount(db: Database, userId: string, confirm: strin
     await lockFor(trx, 'tombstones', userId);
     await trx.deleteFrom('deletion_tombstones').where('user_id', '=', userId).execute();
     const notifications = await trx.deleteFrom('notifications').where('user_id', '=', userId).returning('id').execute();
+    // Outgoing webhook deliveries still to be sent (their rows go with the cascade below).
+    const webhookDeliveries = await trx
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
+      .select('d.id')
+      .where('w.user_id', '=', userId)
+      .where('d.status', '=', 'pending')
+      .execute();
 
     // Everything else by the cascade: refresh tokens (so no session can be refreshed), the credit
-    // ledger and lots, the subscription, purchases, push subscriptions, achievements, activity,
-    // idempotency keys, and rows written meanwhile by requests that were already running.
+    // ledger and lots, the subscription, purchases, push subscriptions, webhooks and their
+    // deliveries, achievements, activity, idempotency keys, and rows written meanwhile by requests
+    // that were already running.
     await trx.deleteFrom('users').where('id', '=', userId).execute();
 
     const jobs = await removeQueuedJobs(trx, {
@@ -106,6 +117,7 @@ export async function deleteAccount(db: Database, userId: string, confirm: strin
       tasks: tasks.map((t) => t.id),
       templates: templates.map((t) => t.id),
       notifications: notifications.map((n) => n.id),
+      webhookDeliveries: webhookDeliveries.map((d) => d.id),
     });
 
     await trx

@@ -10,6 +10,7 @@ import { presentActivity } from '../activity/list-activity.js';
 import { presentFocusSession } from '../focus/focus-sessions.js';
 import { presentNote } from '../notes/present.js';
 import { presentNotification } from '../notifications/present.js';
+import { presentWebhook } from '../webhooks/webhooks.js';
 import { presentPushSubscription } from '../push/push-subscriptions.js';
 import type { CreditSettings } from '../subscriptions/present.js';
 import { presentTombstone } from '../recovery/tombstones.js';
@@ -53,7 +54,7 @@ async function writeList<R>(out: ExportSink, name: string, first: boolean, next:
 
 /** Keyset batches of one user-owned table in (created_at, id) order. */
 const byCreated =
-  <T extends 'task_instances' | 'task_templates' | 'notes' | 'notifications' | 'deletion_tombstones' | 'focus_sessions' | 'voice_sessions' | 'credit_purchases' | 'push_subscriptions' | 'activity_logs'>(
+  <T extends 'task_instances' | 'task_templates' | 'notes' | 'notifications' | 'deletion_tombstones' | 'focus_sessions' | 'voice_sessions' | 'credit_purchases' | 'push_subscriptions' | 'webhooks' | 'activity_logs'>(
     trx: Executor,
     table: T,
     userId: string,
@@ -180,6 +181,8 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
       );
       // Endpoints only: the keys are secrets of the browser's subscription.
       await writeList(out, 'push_subscriptions', false, byCreated(trx, 'push_subscriptions', userId), (rows: any[]) => rows.map(presentPushSubscription));
+      // Without the signing secret (shown once, at creation) and without deliveries.
+      await writeList(out, 'webhooks', false, byCreated(trx, 'webhooks', userId), (rows: any[]) => rows.map(presentWebhook));
       await writeList(out, 'activity', false, byCreated(trx, 'activity_logs', userId), (rows: any[]) => rows.map(presentActivity));
       await out('}');
     });
