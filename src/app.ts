@@ -143,7 +143,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const assets = docsAssets(deps);
   // TRUST_PROXY names the proxies that may set X-Forwarded-For (Express's "trust proxy" syntax).
   const trusted = proxyaddr.compile(config.TRUST_PROXY.split(',').map((s) => s.trim()));
-  const body = { limit: config.BODY_LIMIT_BYTES, keepRaw: (req: ApiRequest) => req.path.startsWith(`${API_ROOT}/webhooks/`) };
+  const body = { limit: config.BODY_LIMIT_BYTES, keepRaw: (req: ApiRequest) => req.path === `${API_ROOT}/webhooks/checkout` };
 
   // Every request: tracking, security and CORS headers; then the API pipeline (src/http/dispatch.ts),
   // or Swagger UI's files. Plain node:http: a framework's router and request decoration cost more
