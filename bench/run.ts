@@ -125,7 +125,7 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
 async function listSql(pool: pg.Pool, userId: string): Promise<CompiledQuery[]> {
   const captured: CompiledQuery[] = [];
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: (e) => void (e.level === 'query' && captured.push(e.query)) });
-  await listTasks(db, userId, {}, { offset: 0, limit: 25 });
+  await listTasks(db, { userId, filter: {}, page: { offset: 0, limit: 25 } });
   return captured;
 }
 

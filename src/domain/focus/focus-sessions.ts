@@ -36,7 +36,7 @@ export async function startFocusSession(db: Database, actor: Actor, taskId: stri
     await lockFor(trx, 'focus', actor.userId);
     // The task row before the session it references (locks.ts): a concurrent delete either ran
     // first (404) or waits for us and removes the session with the task.
-    const task = await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
+    const task = await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: true } });
     const open = await trx.selectFrom('focus_sessions').select('task_id').where('user_id', '=', actor.userId).where('ended_at', 'is', null).executeTakeFirst();
     if (open) throw conflict(`A focus session is already open on task ${open.task_id}; end it first`);
     if (task.archived) throw archived('This task is archived');
@@ -60,7 +60,7 @@ export async function endFocusSession(db: Database, actor: Actor, taskId: string
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'focus', actor.userId);
     // The task row before the session row, as deleting the task (which cascades to its sessions) takes them.
-    await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
+    await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: true } });
     const open = await trx
       .selectFrom('focus_sessions')
       .selectAll()
@@ -85,7 +85,7 @@ export async function endFocusSessionById(db: Database, actor: Actor, sessionId:
     if (found.user_id !== actor.userId) throw forbidden();
     // The same lock order as endFocusSession: the user's focus lock, the task row, then the session.
     await lockFor(trx, 'focus', actor.userId);
-    await ownedTask(trx, actor.userId, found.task_id, { forUpdate: true });
+    await ownedTask(trx, { userId: actor.userId, taskId: found.task_id, opts: { forUpdate: true } });
     const session = await trx.selectFrom('focus_sessions').selectAll().where('id', '=', sessionId).forUpdate().executeTakeFirst();
     if (!session) throw notFound('Focus session'); // its task was deleted meanwhile
     if (session.ended_at !== null) throw conflict('This focus session has already ended');
@@ -121,7 +121,7 @@ export async function activeFocusSession(db: Executor, userId: string): Promise<
 
 /** The caller's sessions, or one of their tasks' (403/404 for the task), newest first. */
 export async function listFocusSessions(db: Executor, userId: string, filter: { taskId?: string }, page: PageParams) {
-  if (filter.taskId !== undefined) await ownedTask(db, userId, filter.taskId);
+  if (filter.taskId !== undefined) await ownedTask(db, { userId, taskId: filter.taskId });
   const base = db
     .selectFrom('focus_sessions')
     .where('user_id', '=', userId)
