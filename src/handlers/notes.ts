@@ -42,6 +42,6 @@ export const recoverNote: Handler<'recoverNote'> = async (req, ctx) => ({
 });
 
 export const convertNote: Handler<'convertNote'> = async (req, ctx) => {
-  const { conversion, unlockedAchievements } = await convertNoteToTask(ctx.deps, { actor: userActor(ctx), sessionId: caller(ctx).tokenId }, req.params.note_id);
+  const { conversion, unlockedAchievements } = await convertNoteToTask(ctx.deps, { caller: { actor: userActor(ctx), sessionId: caller(ctx).tokenId }, noteId: req.params.note_id });
   return { status: 200, body: { data: conversion, ...(unlockedAchievements.length ? { unlocked_achievements: unlockedAchievements } : {}) } };
 };
