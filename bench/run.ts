@@ -207,7 +207,7 @@ async function main() {
     const keys = generateSigningKeys();
     const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
     const issuer: TokenIssuer = {
-      keys: signingKeysFromPem(keys.privatePem, keys.publicPem),
+      keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }),
       access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 },
       refreshTtlDays: 7,
       refreshReuseGraceSeconds: 10,

@@ -48,7 +48,7 @@ export const deleteTask: Handler<'deleteTask'> = async (req, ctx) => {
 };
 
 export const listTombstones: Handler<'listTombstones'> = async (req, ctx) => {
-  return { status: 200, body: await listTombstoneRows(ctx.deps.db, caller(ctx).userId, pageParams(req.query)) };
+  return { status: 200, body: await listTombstoneRows(ctx.deps.db, { userId: caller(ctx).userId, page: pageParams(req.query) }) };
 };
 
 export const recoverTask: Handler<'recoverTask'> = async (req, ctx) => {

@@ -45,7 +45,7 @@ const ANSWER_SCHEMA = {
 export async function convertNoteToTask(deps: AiUseCaseDeps, { caller, noteId, now = new Date() }: { caller: AiCaller; noteId: string; now?: Date }): Promise<NoteConversionResult> {
   const { db, config } = deps;
   const userId = caller.actor.userId;
-  const note = await ownedNote(db, userId, noteId);
+  const note = await ownedNote(db, { userId, noteId });
   if (note.archived) throw archived('Restore the note before converting it');
   const credits = config.AI_CREDIT_CONVERSION;
   await assertCanAfford(db, { userId, amount: credits });

@@ -31,7 +31,7 @@ export const presentFocusSession = (s: FocusSessionRow): FocusSession => ({
  * server's time. One open session per user: checked under the user's lock, and the partial unique
  * index enforces it in the database too.
  */
-export async function startFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
+export async function startFocusSession(db: Database, { actor, taskId, now = new Date() }: { actor: Actor; taskId: string; now?: Date }): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'focus', actor.userId);
     // The task row before the session it references (locks.ts): a concurrent delete either ran
@@ -56,7 +56,7 @@ export async function startFocusSession(db: Database, actor: Actor, taskId: stri
  * capped at 4 hours) and adds it to the task's focus_time_seconds. The task's version is not
  * bumped: focus time is not an edit of its content.
  */
-export async function endFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
+export async function endFocusSession(db: Database, { actor, taskId, now = new Date() }: { actor: Actor; taskId: string; now?: Date }): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'focus', actor.userId);
     // The task row before the session row, as deleting the task (which cascades to its sessions) takes them.
@@ -70,7 +70,7 @@ export async function endFocusSession(db: Database, actor: Actor, taskId: string
       .forUpdate()
       .executeTakeFirst();
     if (!open) throw new DomainError('NOT_FOUND', 'There is no open focus session on this task');
-    return closeSession(trx, actor, open, now);
+    return closeSession(trx, { actor, open, now });
   });
 }
 
@@ -78,7 +78,7 @@ export async function endFocusSession(db: Database, actor: Actor, taskId: string
  * `POST /focus-sessions/{id}/end` (the frontend's hook): the same as `endFocusSession` for the
  * session named by its id. Another user's session is a 403; one already ended a 409.
  */
-export async function endFocusSessionById(db: Database, actor: Actor, sessionId: string, now = new Date()): Promise<FocusSessionRow> {
+export async function endFocusSessionById(db: Database, { actor, sessionId, now = new Date() }: { actor: Actor; sessionId: string; now?: Date }): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     const found = await trx.selectFrom('focus_sessions').select(['user_id', 'task_id']).where('id', '=', sessionId).executeTakeFirst();
     if (!found) throw notFound('Focus session');
@@ -89,12 +89,12 @@ export async function endFocusSessionById(db: Database, actor: Actor, sessionId:
     const session = await trx.selectFrom('focus_sessions').selectAll().where('id', '=', sessionId).forUpdate().executeTakeFirst();
     if (!session) throw notFound('Focus session'); // its task was deleted meanwhile
     if (session.ended_at !== null) throw conflict('This focus session has already ended');
-    return closeSession(trx, actor, session, now);
+    return closeSession(trx, { actor, open: session, now });
   });
 }
 
 /** Ends an open session (locked by the caller): measures it and adds the time to its task. */
-async function closeSession(trx: Executor, actor: Actor, open: FocusSessionRow, now: Date): Promise<FocusSessionRow> {
+async function closeSession(trx: Executor, { actor, open, now }: { actor: Actor; open: FocusSessionRow; now: Date }): Promise<FocusSessionRow> {
   const duration = Math.min(MAX_SESSION_SECONDS, Math.max(0, Math.floor((now.getTime() - open.started_at.getTime()) / 1000)));
   const endedAt = now < open.started_at ? open.started_at : now;
   const session = await trx
@@ -120,7 +120,7 @@ export async function activeFocusSession(db: Executor, userId: string): Promise<
 }
 
 /** The caller's sessions, or one of their tasks' (403/404 for the task), newest first. */
-export async function listFocusSessions(db: Executor, userId: string, filter: { taskId?: string }, page: PageParams) {
+export async function listFocusSessions(db: Executor, { userId, filter, page }: { userId: string; filter: { taskId?: string }; page: PageParams }) {
   if (filter.taskId !== undefined) await ownedTask(db, { userId, taskId: filter.taskId });
   const base = db
     .selectFrom('focus_sessions')
