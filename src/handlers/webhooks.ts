@@ -14,7 +14,7 @@ export const listWebhooks: Handler<'listWebhooks'> = async (req, ctx) => {
 };
 
 export const createWebhook: Handler<'createWebhook'> = async (req, ctx) => {
-  const { webhook, replay } = await create(ctx.deps.db, ctx.deps.webhooks.checkUrl, caller(ctx).userId, req.body);
+  const { webhook, replay } = await create(ctx.deps.db, { checkUrl: ctx.deps.webhooks.checkUrl, userId: caller(ctx).userId, input: req.body });
   // An idempotent replay answers the endpoint without its secret: the secret is not kept with the answer.
   return { status: 201, body: { data: webhook }, replayBody: { data: replay } };
 };
@@ -24,7 +24,7 @@ export const getWebhook: Handler<'getWebhook'> = async (req, ctx) => {
 };
 
 export const updateWebhook: Handler<'updateWebhook'> = async (req, ctx) => {
-  return { status: 200, body: { data: await update(ctx.deps.db, ctx.deps.webhooks.checkUrl, caller(ctx).userId, req.params.webhook_id, req.body) } };
+  return { status: 200, body: { data: await update(ctx.deps.db, { checkUrl: ctx.deps.webhooks.checkUrl, userId: caller(ctx).userId, webhookId: req.params.webhook_id, input: req.body }) } };
 };
 
 export const deleteWebhook: Handler<'deleteWebhook'> = async (req, ctx) => {
@@ -32,5 +32,5 @@ export const deleteWebhook: Handler<'deleteWebhook'> = async (req, ctx) => {
 };
 
 export const listWebhookDeliveries: Handler<'listWebhookDeliveries'> = async (req, ctx) => {
-  return { status: 200, body: await listDeliveries(ctx.deps.db, caller(ctx).userId, req.params.webhook_id, pageParams(req.query)) };
+  return { status: 200, body: await listDeliveries(ctx.deps.db, { userId: caller(ctx).userId, webhookId: req.params.webhook_id, page: pageParams(req.query) }) };
 };

@@ -48,7 +48,7 @@ const subscribedHooks = (trx: Executor, userIds: string[], type: WebhookEventTyp
  * Queues one delivery of the event to each of the endpoints given, in the caller's transaction.
  * The event id is the same for every endpoint and every attempt.
  */
-async function queue(trx: Executor, hooks: Hooks, type: WebhookEventType, data: Record<string, unknown>): Promise<void> {
+async function queue(trx: Executor, { hooks, type, data }: { hooks: Hooks; type: WebhookEventType; data: Record<string, unknown> }): Promise<void> {
   if (hooks.length === 0) return;
   const eventId = randomUUID();
   const payload = JSON.stringify({ id: eventId, type, created_at: new Date().toISOString(), data });
@@ -63,11 +63,11 @@ async function queue(trx: Executor, hooks: Hooks, type: WebhookEventType, data: 
 }
 
 /** The user's subscribed endpoints; the event's data is read only when there is one. */
-async function fanOut(trx: Executor, userId: string, type: WebhookEventType, data: () => Promise<Record<string, unknown> | undefined>): Promise<void> {
+async function fanOut(trx: Executor, { userId, type, data }: { userId: string; type: WebhookEventType; data: () => Promise<Record<string, unknown> | undefined> }): Promise<void> {
   const hooks = await subscribedHooks(trx, [userId], type);
   if (hooks.length === 0) return;
   const body = await data();
-  if (body) await queue(trx, hooks, type, body);
+  if (body) await queue(trx, { hooks, type, data: body });
 }
 
 const taskData = async (trx: Executor, taskId: string) => {
@@ -83,25 +83,27 @@ const taskData = async (trx: Executor, taskId: string) => {
  */
 export const webhookSubscribers = {
   taskCreated: (async (trx, event, actor: Actor) => {
-    await fanOut(trx, actor.userId, 'task.created', () => taskData(trx, event.taskId));
+    await fanOut(trx, { userId: actor.userId, type: 'task.created', data: () => taskData(trx, event.taskId) });
   }) satisfies EventHandler<'task.created'>,
   taskUpdated: (async (trx, event, actor: Actor) => {
-    await fanOut(trx, actor.userId, 'task.updated', async () => {
-      const data = await taskData(trx, event.taskId);
-      return data && { ...data, changed: event.fields };
-    });
+    const data = async () => {
+      const task = await taskData(trx, event.taskId);
+      return task && { ...task, changed: event.fields };
+    };
+    await fanOut(trx, { userId: actor.userId, type: 'task.updated', data });
   }) satisfies EventHandler<'task.updated'>,
   taskCompleted: (async (trx, event) => {
-    await fanOut(trx, event.userId, 'task.completed', () => taskData(trx, event.taskId));
+    await fanOut(trx, { userId: event.userId, type: 'task.completed', data: () => taskData(trx, event.taskId) });
   }) satisfies EventHandler<'task.completed'>,
   taskDeleted: (async (trx, event, actor: Actor) => {
-    await fanOut(trx, actor.userId, 'task.deleted', async () => ({ task_id: event.taskId, tombstone_id: event.tombstoneId }));
+    await fanOut(trx, { userId: actor.userId, type: 'task.deleted', data: async () => ({ task_id: event.taskId, tombstone_id: event.tombstoneId }) });
   }) satisfies EventHandler<'task.deleted'>,
   noteCreated: (async (trx, event, actor: Actor) => {
-    await fanOut(trx, actor.userId, 'note.created', async () => {
+    const data = async () => {
       const note = await trx.selectFrom('notes').selectAll().where('id', '=', event.noteId).executeTakeFirst();
       return note ? { note: presentNote(note) } : undefined;
-    });
+    };
+    await fanOut(trx, { userId: actor.userId, type: 'note.created', data });
   }) satisfies EventHandler<'note.created'>,
   reminderFired: (async (trx, event) => {
     const owners = [...new Set(event.reminders.map((r) => r.userId))];
@@ -109,7 +111,7 @@ export const webhookSubscribers = {
     if (hooks.length === 0) return;
     const ids = event.reminders.filter((r) => hooks.some((h) => h.user_id === r.userId)).map((r) => r.reminderId);
     const rows = await trx.selectFrom('reminders').selectAll().where('id', 'in', ids).execute();
-    for (const reminder of rows) await queue(trx, hooks.filter((h) => h.user_id === reminder.user_id), 'reminder.fired', { reminder: presentReminder(reminder) });
+    for (const reminder of rows) await queue(trx, { hooks: hooks.filter((h) => h.user_id === reminder.user_id), type: 'reminder.fired', data: { reminder: presentReminder(reminder) } });
   }) satisfies EventHandler<'reminder.fired'>,
 };
 
@@ -191,7 +193,7 @@ export async function deliverWebhook(deps: DeliverWebhookDeps, payload: { delive
 
     const failingFor = now.getTime() - failingSince.getTime();
     if (hook.enabled && ((failures >= DISABLE_AFTER_FAILURES && failingFor >= DISABLE_MIN_SPAN_MS) || failingFor >= DISABLE_AFTER_FAILING_MS)) {
-      await disableForFailures(trx, { id: hook.id, userId: hook.user_id, url: hook.url }, failures, now);
+      await disableForFailures(trx, { hook: { id: hook.id, userId: hook.user_id, url: hook.url }, failures, now });
       log.warn({ job: 'webhook_deliver', webhook_id: hook.id, consecutive_failures: failures }, 'webhook endpoint disabled after repeated failures');
       return 'disabled';
     }
@@ -200,7 +202,7 @@ export async function deliverWebhook(deps: DeliverWebhookDeps, payload: { delive
 }
 
 /** Disables the endpoint, gives up its pending deliveries and tells its owner, in one transaction. */
-async function disableForFailures(trx: Executor, hook: { id: string; userId: string; url: string }, failures: number, now: Date): Promise<void> {
+async function disableForFailures(trx: Executor, { hook, failures, now }: { hook: { id: string; userId: string; url: string }; failures: number; now: Date }): Promise<void> {
   await trx.updateTable('webhooks').set({ enabled: false, disabled_at: now, disabled_reason: 'failures', updated_at: now }).where('id', '=', hook.id).execute();
   await trx
     .updateTable('webhook_deliveries')

@@ -75,7 +75,7 @@ export interface CreateWebhookInput {
  * Adds an endpoint under the per-user limit, with a fresh signing secret answered once. The URL's
  * address is checked before anything is stored; `replay` is what an idempotent replay answers (no secret).
  */
-export async function createWebhook(db: Database, checkUrl: CheckUrl, userId: string, input: CreateWebhookInput): Promise<{ webhook: WebhookCreated; replay: WebhookCreated }> {
+export async function createWebhook(db: Database, { checkUrl, userId, input }: { checkUrl: CheckUrl; userId: string; input: CreateWebhookInput }): Promise<{ webhook: WebhookCreated; replay: WebhookCreated }> {
   const url = await checkedUrl(checkUrl, input.url);
   const row = await db.transaction().execute(async (trx) => {
     await lockFor(trx, 'webhooks', userId);
@@ -120,7 +120,7 @@ export interface UpdateWebhookInput {
  * Changes an endpoint. A new URL is checked like a created one; `enabled: true` starts a disabled
  * endpoint afresh (failure count reset). The secret never changes here.
  */
-export async function updateWebhook(db: Database, checkUrl: CheckUrl, userId: string, webhookId: string, input: UpdateWebhookInput): Promise<Webhook> {
+export async function updateWebhook(db: Database, { checkUrl, userId, webhookId, input }: { checkUrl: CheckUrl; userId: string; webhookId: string; input: UpdateWebhookInput }): Promise<Webhook> {
   await ownedWebhook(db, userId, webhookId); // 404 before the (slow) address check
   const url = input.url === undefined ? undefined : await checkedUrl(checkUrl, input.url);
   const now = new Date();
@@ -149,7 +149,7 @@ export async function deleteWebhook(db: Executor, userId: string, webhookId: str
   return { id: row.id, deleted: true };
 }
 
-export async function listWebhookDeliveries(db: Executor, userId: string, webhookId: string, page: PageParams): Promise<{ data: WebhookDelivery[]; pagination: Pagination }> {
+export async function listWebhookDeliveries(db: Executor, { userId, webhookId, page }: { userId: string; webhookId: string; page: PageParams }): Promise<{ data: WebhookDelivery[]; pagination: Pagination }> {
   await ownedWebhook(db, userId, webhookId);
   const rows = await db
     .selectFrom('webhook_deliveries')
