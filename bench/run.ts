@@ -14,7 +14,7 @@ import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { creditBalance } from '../src/domain/credits/ledger.js';
 import { listTasks } from '../src/domain/tasks/list-tasks.js';
 import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './load.js';
-import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
+import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startBundled, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
 import { writeReport, type BenchResults } from './lib/report.js';
 import { startDbSampler } from './lib/db-sampler.js';
@@ -205,7 +205,7 @@ async function main() {
     const server = (await bench.pool.query('select version() as v, current_setting(\'synchronous_commit\') as sc, current_setting(\'fsync\') as fs, current_setting(\'shared_buffers\') as sb, current_setting(\'max_connections\') as mc')).rows[0];
     results.machine.postgres = `${String(server.v).split(' on ')[0]} (fsync ${server.fs}, synchronous_commit ${server.sc}, shared_buffers ${server.sb}, max_connections ${server.mc})`;
     const keys = generateSigningKeys();
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
+    const config = loadConfig({ NODE_ENV: 'production', PUBLIC_API_URL: 'http://127.0.0.1/api/v1', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
     const issuer: TokenIssuer = {
       keys: signingKeysFromPem(keys.privatePem, keys.publicPem),
       access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 },
@@ -248,12 +248,38 @@ async function main() {
     await waitForLine(baseline, /^baseline listening on (\d+)/, 30_000);
     const baseUrl = `http://127.0.0.1:${baselinePort}`;
 
+    // The peer stack (Fastify 5, bench/peer-fastify): the same operation as a Fastify team would write it.
+    let peer: { url: string; pid: number } | null = null;
+    if (wants('throughput')) {
+      const port = await freePort();
+      const proc = startBundled('peer-fastify', root, 'bench/peer-fastify/server.ts', {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NODE_ENV: 'production',
+          PORT: String(port),
+          PEER_DATABASE_URL: bench.url,
+          PEER_POOL_MAX: String(effective.DATABASE_POOL_MAX),
+          PEER_JWT_PUBLIC_KEY: keys.publicPem,
+          PEER_JWT_ISSUER: effective.JWT_ISSUER,
+          PEER_JWT_AUDIENCE: effective.JWT_AUDIENCE,
+          PEER_RATE_LIMIT: String(effective.RATE_LIMIT_GENERAL),
+          PEER_RATE_WINDOW_SECONDS: String(effective.RATE_LIMIT_WINDOW_SECONDS),
+        },
+        logDir: LOGS,
+      });
+      await waitForLine(proc, /^peer listening on (\d+)/, 60_000);
+      peer = { url: `http://127.0.0.1:${port}`, pid: proc.pid };
+    }
+
     // The same request must get the same rows from both.
     const probe = await api(base, 'GET', '/tasks', users[0]!.token);
     const probeBase = await (await fetch(`${baseUrl}/api/v1/tasks`, { headers: { authorization: `Bearer ${users[0]!.token}` } })).json() as any;
     if (probe.status !== 200 || probe.body.data.length !== 25 || probeBase.data.length !== 25 || probe.body.data[0].id !== probeBase.data[0].id || probe.body.pagination.total !== probeBase.pagination.total) {
       throw new Error(`the API and the baseline disagree on GET /tasks: ${JSON.stringify(probe.body).slice(0, 300)}`);
     }
+    if (peer) await samePeerBody(base, peer.url, users[0]!.token);
 
     const tokens = users.map((u) => u.token);
     const seeds = await openTaskPairs(bench.db, users);
@@ -272,7 +298,9 @@ async function main() {
       const ours: ThroughputResult[] = [];
       const bare: ThroughputResult[] = [];
       const old: ThroughputResult[] = [];
+      const fastify: ThroughputResult[] = [];
       const contestants: [string, string, ThroughputResult[], number][] = [['ours', base, ours, apiProc.pid], ['baseline', baseUrl, bare, baseline.pid]];
+      if (peer) contestants.splice(1, 0, ['peer', peer.url, fastify, peer.pid]);
       if (before) contestants.splice(1, 0, ['before', before.url, old, before.pid]);
       for (let r = 0; r < D.tpRounds; r++) {
         // Alternating rounds, so a noisy moment hurts both sides alike.
@@ -288,6 +316,7 @@ async function main() {
       }
       const mean = (l: ThroughputResult[]) => l.reduce((s, x) => s + x.rps, 0) / l.length;
       results.throughput = { connections: D.tpConnections, ours, baseline: bare, oursRps: Math.round(mean(ours)), baselineRps: Math.round(mean(bare)), ratio: Math.round((mean(ours) / mean(bare)) * 1000) / 1000 };
+      if (fastify.length) results.throughput.peer = { runs: fastify, rps: Math.round(mean(fastify)), ratio: Math.round((mean(ours) / mean(fastify)) * 1000) / 1000 };
       if (old.length) results.throughput.before = { root: beforeRoot!, runs: old, rps: Math.round(mean(old)), ratio: Math.round((mean(old) / mean(bare)) * 1000) / 1000 };
     });
 
@@ -385,6 +414,24 @@ async function main() {
     await stopAll();
     if (bench && process.env.BENCH_KEEP_DB !== '1') await bench.drop().catch((err) => console.error('could not drop the bench database', err));
   }
+}
+
+/**
+ * The peer must serve what we serve: the same body for the same user and query (tests/bench/
+ * peer-fastify.test.ts checks more queries), or the comparison would price different work.
+ */
+async function samePeerBody(ours: string, peer: string, token: string): Promise<void> {
+  for (const query of ['', '?completed=false&limit=10', '?offset=20']) {
+    const get = async (base: string) => {
+      const res = await fetch(`${base}/api/v1/tasks${query}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, text: await res.text() };
+    };
+    const [a, b] = [await get(ours), await get(peer)];
+    if (a.status !== 200 || b.status !== 200 || JSON.stringify(JSON.parse(a.text)) !== JSON.stringify(JSON.parse(b.text))) {
+      throw new Error(`the API and the Fastify peer disagree on GET /tasks${query}: ours ${a.status} ${a.text.slice(0, 200)}; peer ${b.status} ${b.text.slice(0, 200)}`);
+    }
+  }
+  console.log('   the API and the Fastify peer answer the same bodies');
 }
 
 function machineCpu(): { busy: number } {
