@@ -14,10 +14,12 @@ import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { creditBalance } from '../src/domain/credits/ledger.js';
 import { listTasks } from '../src/domain/tasks/list-tasks.js';
 import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './load.js';
-import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startBundled, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
+import { cpuSeconds, type Child, markGroup, productionServiceEnv, rssMb, sleep, startBundled, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
-import { writeReport, type BenchResults } from './lib/report.js';
+import { writeReport, type BenchResults, type LargeDbResult } from './lib/report.js';
 import { startDbSampler } from './lib/db-sampler.js';
+import { explainHotQueries } from './lib/explain.js';
+import { loadLargeDatabase } from './lib/large-db.js';
 import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
 import { slope, summarize } from './lib/stats.js';
 
@@ -29,7 +31,12 @@ import { slope, summarize } from './lib/stats.js';
 //   BENCH_QUICK=1            short durations, for development (the recorded run uses the full ones)
 //   BENCH_DATABASE_URL       server for the API benchmarks (default postgres://postgres@127.0.0.1:5432/postgres);
 //                            a database of its own is created there and dropped at the end
-//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, coldstart
+//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, largedb, coldstart
+//                            (throughput includes the Fastify peer of bench/peer-fastify/ as a second
+//                            baseline; largedb loads 10 000 users × 100 tasks with COPY into a
+//                            database of its own, QUICK 1 000 × 100, and EXPLAINs the hot queries)
+//   BENCH_LARGE_USERS=n      users of the large database (default 10 000; QUICK 1 000), 100 tasks each
+//   BENCH_KEEP_DB=1          keep the benchmark databases (small and large) instead of dropping them
 //   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
 //   BENCH_OUT=dir            where the results go (default bench/results)
 //   BENCH_MIX_SECONDS=n      the mixed workload's measured window (default 300; QUICK 30)
@@ -50,11 +57,12 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-'));
 const LOGS = path.join(WORK, 'logs');
 
 const D = QUICK
-  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1 }
-  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3 };
+  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
+  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
 // The mixed phase's measured window and each user's pace can be set for a run (say so in the report).
 if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
 if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
+if (process.env.BENCH_LARGE_USERS) D.largeUsers = Number(process.env.BENCH_LARGE_USERS);
 
 /** What the API and the worker run with: production mode, the service's defaults unless stated. */
 function serviceEnv(databaseUrl: string, keys: { privatePem: string; publicPem: string }, ai: { baseUrl: string; apiKey: string } | null, port: number): NodeJS.ProcessEnv {
@@ -196,7 +204,7 @@ async function main() {
 
   await phase('coldstart', coldStart);
 
-  const needsService = ['throughput', 'mixed', 'credits', 'reminders'].some(wants);
+  const needsService = ['throughput', 'mixed', 'credits', 'reminders', 'largedb'].some(wants);
   if (!needsService) return;
 
   let bench: BenchDatabase | undefined;
@@ -398,6 +406,10 @@ async function main() {
       await remindersPhase(bench!, base, users);
     });
 
+    await phase('largedb', async () => {
+      results.largeDb = await largeDbPhase({ small: bench!, smallBase: base, smallUsers: users, issuer, keys });
+    });
+
     await stop(apiProc);
     if (PROFILE) {
       const files = profilesIn(profileDir);
@@ -448,6 +460,71 @@ async function explainList(bench: BenchDatabase, userId: string): Promise<string
     out.push([q.sql, '', ...r.rows.map((row) => row['QUERY PLAN'] as string)].join('\n'));
   }
   return out;
+}
+
+// ---------------------------------------------------------------- large database
+
+/**
+ * The large database (issue 18): loaded with COPY into a database of its own (lib/large-db.ts), an
+ * API process of its own on it; GET /tasks latency at the same pace from as many users on both
+ * databases, in alternating rounds; the list statements timed without HTTP; and EXPLAIN of each hot
+ * query on the large one.
+ */
+async function largeDbPhase(o: { small: BenchDatabase; smallBase: string; smallUsers: BenchUser[]; issuer: TokenIssuer; keys: { privatePem: string; publicPem: string } }): Promise<LargeDbResult> {
+  const large = await createBenchDatabase(ADMIN_URL);
+  let api: Child | undefined;
+  try {
+    console.log(`   loading ${D.largeUsers} users × 100 tasks with COPY into ${large.name}`);
+    const load = await loadLargeDatabase(large, o.issuer, { users: D.largeUsers, tasksPerUser: 100, measured: D.largeMeasured, days: 30 }, console.log);
+    console.log(`   loaded in ${load.seconds.total} s (${JSON.stringify(load.seconds)}), ${load.sizeMb} MB`);
+    const port = await freePort();
+    api = startService('api-large', root, 'src/main', { cwd: root, env: serviceEnv(large.url, o.keys, null, port), logDir: LOGS });
+    const largeBase = `http://127.0.0.1:${port}`;
+    // live, not ready: readiness also wants a worker heartbeat, and no worker runs on this database
+    await waitForHttp(`${largeBase}/health/live`, 60_000, { child: api });
+    // 100 tasks, 2 of them hidden (lib/large-db.ts)
+    const probe = await api_(largeBase, load.users[0]!.token);
+    if (probe.status !== 200 || probe.body.data.length !== 25 || probe.body.pagination.total !== 100 - 2) throw new Error(`GET /tasks on the large database: ${probe.status} ${JSON.stringify(probe.body).slice(0, 300)}`);
+
+    const smallTokens = o.smallUsers.slice(0, load.users.length).map((u) => u.token);
+    const largeTokens = load.users.map((u) => u.token);
+    const rounds: { small: MixedResult; large: MixedResult }[] = [];
+    for (let r = 0; r < D.largeRounds; r++) {
+      const run = (name: string, url: string, tokens: string[]) => runLoad<MixedResult>(`largedb-${name}-${r}`, { kind: 'mixed', url, tokens, ratePerUser: D.largeRate, warmupSec: D.largeWarmup, durationSec: D.largeSeconds, listOnly: true });
+      const small = await run('small', o.smallBase, smallTokens);
+      const big = await run('large', largeBase, largeTokens);
+      console.log(`   round ${r + 1}: GET /tasks p50 / p95 / p99 small ${small.latency.p50} / ${small.latency.p95} / ${small.latency.p99} ms, large ${big.latency.p50} / ${big.latency.p95} / ${big.latency.p99} ms; errors ${small.errors} / ${big.errors}`);
+      rounds.push({ small, large: big });
+    }
+    const direct = { small: await timeList(o.small, o.smallUsers.slice(0, load.users.length)), large: await timeList(large, load.users) };
+    console.log(`   listTasks without HTTP p50 / p99: small ${direct.small.p50} / ${direct.small.p99} ms, large ${direct.large.p50} / ${direct.large.p99} ms`);
+    const explain = await explainHotQueries(large.pool, load.users[0]!.id);
+    for (const e of explain) console.log(`   EXPLAIN ${e.name}: ${e.ok ? 'index' : 'NOT index-only'} (${e.indexes.join(', ') || 'no index'}${e.seqScans.length ? `; Seq Scan on ${e.seqScans.join(', ')}` : ''}), ${e.executionMs} ms`);
+    const p99 = (k: 'small' | 'large') => rounds.reduce((s, x) => s + x[k].latency.p99, 0) / rounds.length;
+    return { load: { ...load, users: load.users.length }, tasksPerUser: 100, usersTotal: D.largeUsers, ratePerUser: D.largeRate, rounds, p99Small: Math.round(p99('small') * 100) / 100, p99Large: Math.round(p99('large') * 100) / 100, direct, explain };
+  } finally {
+    if (api) await stop(api);
+    if (process.env.BENCH_KEEP_DB !== '1') await large.drop().catch((err) => console.error('could not drop the large database', err));
+    else console.log(`   kept the large database ${large.url}`);
+  }
+}
+
+async function api_(base: string, token: string) {
+  const res = await fetch(`${base}/api/v1/tasks`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** listTasks on the benchmark's own pool, one at a time: the database's share of GET /tasks. */
+async function timeList(bench: BenchDatabase, users: BenchUser[]) {
+  const ms: number[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    for (const u of users) {
+      const t0 = performance.now();
+      await listTasks(bench.db, u.id, {}, { offset: 0, limit: 25 });
+      if (pass > 0) ms.push(performance.now() - t0);
+    }
+  }
+  return summarize(ms);
 }
 
 // ---------------------------------------------------------------- reminders
