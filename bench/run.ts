@@ -20,6 +20,7 @@ import { writeReport, type BenchResults, type LargeDbResult } from './lib/report
 import { startDbSampler } from './lib/db-sampler.js';
 import { explainHotQueries } from './lib/explain.js';
 import { loadLargeDatabase } from './lib/large-db.js';
+import { searchPhase, syncCatchUpPhase } from './lib/search-sync.js';
 import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
 import { slope, summarize } from './lib/stats.js';
 
@@ -31,10 +32,12 @@ import { slope, summarize } from './lib/stats.js';
 //   BENCH_QUICK=1            short durations, for development (the recorded run uses the full ones)
 //   BENCH_DATABASE_URL       server for the API benchmarks (default postgres://postgres@127.0.0.1:5432/postgres);
 //                            a database of its own is created there and dropped at the end
-//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, largedb, coldstart
+//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, search, sync, largedb, coldstart
 //                            (throughput includes the Fastify peer of bench/peer-fastify/ as a second
 //                            baseline; largedb loads 10 000 users × 100 tasks with COPY into a
 //                            database of its own, QUICK 1 000 × 100, and EXPLAINs the hot queries)
+//                            (search: one user's 100 000 items beside another's 10 000, QUICK 20 000 and
+//                            2 000; sync: a client 10 000 changes behind pages GET /sync to the end)
 //   BENCH_LARGE_USERS=n      users of the large database (default 10 000; QUICK 1 000), 100 tasks each
 //   BENCH_KEEP_DB=1          keep the benchmark databases (small and large) instead of dropping them
 //   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
@@ -57,8 +60,8 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-'));
 const LOGS = path.join(WORK, 'logs');
 
 const D = QUICK
-  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
-  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
+  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, searchSmall: 2_000, searchLarge: 20_000, searches: 140, syncChanges: 10_000, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
+  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3, searchSmall: 10_000, searchLarge: 100_000, searches: 400, syncChanges: 10_000, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
 // The mixed phase's measured window and each user's pace can be set for a run (say so in the report).
 if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
 if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
@@ -204,7 +207,7 @@ async function main() {
 
   await phase('coldstart', coldStart);
 
-  const needsService = ['throughput', 'mixed', 'credits', 'reminders', 'largedb'].some(wants);
+  const needsService = ['throughput', 'mixed', 'credits', 'reminders', 'search', 'sync', 'largedb'].some(wants);
   if (!needsService) return;
 
   let bench: BenchDatabase | undefined;
@@ -404,6 +407,16 @@ async function main() {
 
     await phase('reminders', async () => {
       await remindersPhase(bench!, base, users);
+    });
+
+    await phase('search', async () => {
+      results.search = await searchPhase({ bench: bench!, issuer, base, small: D.searchSmall, large: D.searchLarge, searches: D.searches, log: console.log });
+      const x = results.search;
+      console.log(`   p50 / p95 / p99: ${x.small.items} items ${x.small.latency.p50} / ${x.small.latency.p95} / ${x.small.latency.p99} ms, ${x.large.items} items ${x.large.latency.p50} / ${x.large.latency.p95} / ${x.large.latency.p99} ms`);
+    });
+
+    await phase('sync', async () => {
+      results.syncCatchUp = await syncCatchUpPhase({ bench: bench!, issuer, base, changes: D.syncChanges, log: console.log });
     });
 
     await phase('largedb', async () => {

@@ -53,7 +53,7 @@ function rng(seed: number) {
 const ts = (ms: number) => new Date(ms).toISOString();
 
 /** Writes `lines` (COPY text format, each ending in \n) into `table` through COPY FROM STDIN. */
-async function copyInto(client: pg.PoolClient, table: string, columns: string[], lines: Iterable<string>): Promise<number> {
+export async function copyInto(client: pg.PoolClient, table: string, columns: string[], lines: Iterable<string>): Promise<number> {
   const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
   let buf = '';
   let n = 0;

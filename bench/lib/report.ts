@@ -4,6 +4,7 @@ import type { DbWindow } from './db-sampler.js';
 import type { BurstResult, MixedResult, ThroughputResult } from '../load.js';
 import type { ExplainedQuery } from './explain.js';
 import type { LargeDbLoad } from './large-db.js';
+import type { SearchPhaseResult, SyncCatchUpResult } from './search-sync.js';
 import { renderChart, type LatencyGroup } from './chart.js';
 import { median, type LatencySummary } from './stats.js';
 
@@ -65,6 +66,8 @@ export interface BenchResults {
   coldStart?: { first: { readyMs: number; selfReported: number | null }; later: { readyMs: number; selfReported: number | null }[]; baseline: { firstMs: number; laterMs: number[] } };
   explain?: string[];
   largeDb?: LargeDbResult;
+  search?: SearchPhaseResult;
+  syncCatchUp?: SyncCatchUpResult;
   profile?: string;
   errors: { phase: string; message: string }[];
   notes: string[];
@@ -142,6 +145,9 @@ const mark = (m: boolean | null) => (m === null ? '—' : m ? '✅ yes' : '❌ *
 export const THROUGHPUT_TARGET = 0.9;
 export const PEER_TARGET = 1.0;
 
+/** Issue 18: search over 100 000 items of one user, and sync catch-up of 10 000 changes. */
+export const SEARCH_P95_MS = 15;
+export const SYNC_CATCH_UP_MS = 1000;
 /** Issue 18: GET /tasks p99 on 10 000 users × 100 tasks within 1.2× the small database's. */
 export const LARGE_DB_P99_RATIO = 1.2;
 
@@ -195,6 +201,14 @@ export function figures(r: BenchResults): Row[] {
       target: `no growth (≤ ${RSS_GROWTH_PCT} %)`,
       met: growth <= limit && trend <= limit,
     });
+  }
+  if (r.search) {
+    const x = r.search;
+    rows.push({ figure: `Search over ${x.large.items.toLocaleString('en-US')} items of one user, p95 (${x.searches} searches, one at a time)`, ours: ms(x.large.latency.p95), baseline: `${ms(x.small.latency.p95)} on ${x.small.items.toLocaleString('en-US')} items`, ratio: ratio(x.large.latency.p95, x.small.latency.p95), target: `≤ ${SEARCH_P95_MS} ms`, met: x.large.latency.p95 <= SEARCH_P95_MS });
+  }
+  if (r.syncCatchUp) {
+    const x = r.syncCatchUp;
+    rows.push({ figure: `Sync catch-up: a client ${x.changes.toLocaleString('en-US')} changes behind pages to the end (limit ${x.limit})`, ours: `${ms(x.totalMs)} in ${x.pages} pages`, baseline: '—', ratio: '—', target: `≤ ${ms(SYNC_CATCH_UP_MS)}`, met: x.totalMs <= SYNC_CATCH_UP_MS });
   }
   if (r.largeDb) {
     const l = r.largeDb;
@@ -342,6 +356,19 @@ export function markdown(r: BenchResults, fixes: string): string {
   if (r.coldStart) {
     const c = r.coldStart;
     out.push('## Cold start', '', table(['run', 'to /health/ready', 'npm start says'], [[1, ms(c.first.readyMs), c.first.selfReported === null ? '—' : `${c.first.selfReported} s`], ...c.later.map((l, i) => [i + 2, ms(l.readyMs), l.selfReported === null ? '—' : `${l.selfReported} s`])]), '');
+  }
+  if (r.search) {
+    const x = r.search;
+    out.push('## Search', '', `GET /search of one user with ${x.large.items.toLocaleString('en-US')} items and of another with ${x.small.items.toLocaleString('en-US')} (half tasks, most with a description, three tenths subtasks, a fifth notes; written with COPY, the service's triggers indexing them), the same ${x.searches} queries for each after 30 untimed, one at a time over HTTP against the main API (vocabulary and queries: \`bench/lib/words.ts\`, as \`npm run bench:search\`).`, '');
+    out.push(table(['kind', `p50 / p95 / p99, ${x.small.items} items`, 'mean matches', `p50 / p95 / p99, ${x.large.items} items`, 'mean matches'], Object.keys(x.large.byKind).map((k) => {
+      const a = x.small.byKind[k];
+      const b = x.large.byKind[k]!;
+      return [k, a ? `${ms(a.latency.p50)} / ${ms(a.latency.p95)} / ${ms(a.latency.p99)}` : '—', a?.meanTotal ?? '—', `${ms(b.latency.p50)} / ${ms(b.latency.p95)} / ${ms(b.latency.p99)}`, b.meanTotal];
+    })), '');
+  }
+  if (r.syncCatchUp) {
+    const x = r.syncCatchUp;
+    out.push('## Sync catch-up', '', `A client in step with its user (cursor at the end) falls ${x.changes.toLocaleString('en-US')} changes behind (${x.changes / 2} new tasks written with COPY, then one edit of each), then pages \`GET /sync?limit=${x.limit}\` until \`has_more\` is false, one page after the other: ${x.pages} pages, ${x.objects} objects, ${ms(x.totalMs)} in all; a page p50 ${ms(x.page.p50)}, p95 ${ms(x.page.p95)}, max ${ms(x.page.max)}. The clock starts once every change is visible to sync (it waits for older transactions on the server to end).`, '');
   }
   if (r.largeDb) {
     const l = r.largeDb;
