@@ -504,8 +504,15 @@ async function largeDbPhase(o: { small: BenchDatabase; smallBase: string; smallU
     const rounds: { small: MixedResult; large: MixedResult }[] = [];
     for (let r = 0; r < D.largeRounds; r++) {
       const run = (name: string, url: string, tokens: string[]) => runLoad<MixedResult>(`largedb-${name}-${r}`, { kind: 'mixed', url, tokens, ratePerUser: D.largeRate, warmupSec: D.largeWarmup, durationSec: D.largeSeconds, listOnly: true });
-      const small = await run('small', o.smallBase, smallTokens);
-      const big = await run('large', largeBase, largeTokens);
+      // Alternating which goes first, so neither always gets the quieter moment.
+      let small: MixedResult, big: MixedResult;
+      if (r % 2 === 0) {
+        small = await run('small', o.smallBase, smallTokens);
+        big = await run('large', largeBase, largeTokens);
+      } else {
+        big = await run('large', largeBase, largeTokens);
+        small = await run('small', o.smallBase, smallTokens);
+      }
       console.log(`   round ${r + 1}: GET /tasks p50 / p95 / p99 small ${small.latency.p50} / ${small.latency.p95} / ${small.latency.p99} ms, large ${big.latency.p50} / ${big.latency.p95} / ${big.latency.p99} ms; errors ${small.errors} / ${big.errors}`);
       rounds.push({ small, large: big });
     }
