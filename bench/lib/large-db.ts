@@ -179,17 +179,29 @@ export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssue
     copy = lap();
 
     // What the triggers would have written: the search documents (as migration 0011 derives them)
-    // and one change per entity for sync, in the order the entities were created.
-    await client.query(`insert into search_documents (id, user_id, kind, task_id, title, body, document)
-      select id, user_id, 'task', null, title, description, search_document(title, description) from task_instances`);
-    await client.query(`insert into search_documents (id, user_id, kind, task_id, title, body, document)
-      select s.id, t.user_id, 'subtask', s.task_id, s.title, '', search_document(s.title, '') from subtasks s join task_instances t on t.id = s.task_id`);
-    await client.query(`insert into sync_changes (user_id, entity_type, entity_id, deleted, changed_at)
-      select user_id, kind, id, false, at from (
-        select user_id, 'task' as kind, id, updated_at as at from task_instances
-        union all select t.user_id, 'subtask', s.id, s.updated_at from subtasks s join task_instances t on t.id = s.task_id
-        union all select user_id, 'reminder', id, updated_at from reminders) c
-      order by at`);
+    // and one change per entity for sync, in the order the entities were created; three statements
+    // on three connections at once (the server's cores, not one backend, are the limit).
+    const derive = async (statement: string) => {
+      const c = await bench.pool.connect();
+      try {
+        await c.query(`set session_replication_role = replica`);
+        await c.query(statement);
+      } finally {
+        c.release();
+      }
+    };
+    await Promise.all([
+      derive(`insert into search_documents (id, user_id, kind, task_id, title, body, document)
+        select id, user_id, 'task', null, title, description, search_document(title, description) from task_instances`),
+      derive(`insert into search_documents (id, user_id, kind, task_id, title, body, document)
+        select s.id, t.user_id, 'subtask', s.task_id, s.title, '', search_document(s.title, '') from subtasks s join task_instances t on t.id = s.task_id`),
+      derive(`insert into sync_changes (user_id, entity_type, entity_id, deleted, changed_at)
+        select user_id, kind, id, false, at from (
+          select user_id, 'task' as kind, id, updated_at as at from task_instances
+          union all select t.user_id, 'subtask', s.id, s.updated_at from subtasks s join task_instances t on t.id = s.task_id
+          union all select user_id, 'reminder', id, updated_at from reminders) c
+        order by at`),
+    ]);
     for (const t of ['search_documents', 'sync_changes']) rows[t] = Number((await client.query(`select count(*)::int as n from ${t}`)).rows[0].n);
     derived = lap();
     log(`   derived search_documents (${rows.search_documents}) and sync_changes (${rows.sync_changes}) in ${derived} s`);
