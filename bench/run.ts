@@ -136,7 +136,7 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
 async function listSql(pool: pg.Pool, userId: string): Promise<CompiledQuery[]> {
   const captured: CompiledQuery[] = [];
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: (e) => void (e.level === 'query' && captured.push(e.query)) });
-  await listTasks(db, userId, {}, { offset: 0, limit: 25 });
+  await listTasks(db, { userId, filter: {}, page: { offset: 0, limit: 25 } });
   return captured;
 }
 
@@ -218,7 +218,7 @@ async function main() {
     const keys = generateSigningKeys();
     const config = loadConfig({ NODE_ENV: 'production', PUBLIC_API_URL: 'http://127.0.0.1/api/v1', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
     const issuer: TokenIssuer = {
-      keys: signingKeysFromPem(keys.privatePem, keys.publicPem),
+      keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }),
       access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 },
       refreshTtlDays: 7,
       refreshReuseGraceSeconds: 10,
@@ -488,7 +488,7 @@ async function largeDbPhase(o: { small: BenchDatabase; smallBase: string; smallU
   let api: Child | undefined;
   try {
     console.log(`   loading ${D.largeUsers} users × 100 tasks with COPY into ${large.name}`);
-    const load = await loadLargeDatabase(large, o.issuer, { users: D.largeUsers, tasksPerUser: 100, measured: D.largeMeasured, days: 30 }, console.log);
+    const load = await loadLargeDatabase(large, o.issuer, { users: D.largeUsers, tasksPerUser: 100, measured: D.largeMeasured, days: 30, log: console.log });
     console.log(`   loaded in ${load.seconds.total} s (${JSON.stringify(load.seconds)}), ${load.sizeMb} MB`);
     const port = await freePort();
     api = startService('api-large', root, 'src/main', { cwd: root, env: serviceEnv(large.url, o.keys, null, port), logDir: LOGS });
@@ -540,7 +540,7 @@ async function timeList(bench: BenchDatabase, users: BenchUser[]) {
   for (let pass = 0; pass < 3; pass++) {
     for (const u of users) {
       const t0 = performance.now();
-      await listTasks(bench.db, u.id, {}, { offset: 0, limit: 25 });
+      await listTasks(bench.db, { userId: u.id, filter: {}, page: { offset: 0, limit: 25 } });
       if (pass > 0) ms.push(performance.now() - t0);
     }
   }

@@ -73,13 +73,13 @@ export async function explain(pool: pg.Pool, name: string, q: CompiledQuery): Pr
  */
 export async function explainHotQueries(pool: pg.Pool, userId: string): Promise<ExplainedQuery[]> {
   const groups: [string, CompiledQuery[]][] = [];
-  groups.push(['GET /tasks', await capture(pool, (db) => listTasks(db, userId, {}, { offset: 0, limit: 25 }))]);
+  groups.push(['GET /tasks', await capture(pool, (db) => listTasks(db, { userId, filter: {}, page: { offset: 0, limit: 25 } }))]);
   let cursor: string | undefined;
-  groups.push(['GET /sync, snapshot page 1', await capture(pool, async (db) => (cursor = (await syncChanges(db, userId, undefined, 100)).cursor))]);
-  groups.push(['GET /sync, snapshot page 2', await capture(pool, (db) => syncChanges(db, userId, cursor, 100))]);
-  groups.push(['GET /sync, delta page', await capture(pool, (db) => syncChanges(db, userId, encodeCursor(userId, { phase: 'delta', xid: 1n, seq: 0n }), 100))]);
-  groups.push(['GET /search "report"', await capture(pool, (db) => searchItems(db, userId, 'report', { offset: 0, limit: 25 }))]);
-  groups.push(['GET /search "pla" (prefix)', await capture(pool, (db) => searchItems(db, userId, 'pla', { offset: 0, limit: 25 }))]);
+  groups.push(['GET /sync, snapshot page 1', await capture(pool, async (db) => (cursor = (await syncChanges(db, { userId, cursorText: undefined, limit: 100 })).cursor))]);
+  groups.push(['GET /sync, snapshot page 2', await capture(pool, (db) => syncChanges(db, { userId, cursorText: cursor, limit: 100 }))]);
+  groups.push(['GET /sync, delta page', await capture(pool, (db) => syncChanges(db, { userId, cursorText: encodeCursor(userId, { phase: 'delta', xid: 1n, seq: 0n }), limit: 100 }))]);
+  groups.push(['GET /search "report"', await capture(pool, (db) => searchItems(db, { userId, q: 'report', page: { offset: 0, limit: 25 } }))]);
+  groups.push(['GET /search "pla" (prefix)', await capture(pool, (db) => searchItems(db, { userId, q: 'pla', page: { offset: 0, limit: 25 } }))]);
   // None is due (the loaded ones fire next week), so the claim changes nothing when captured.
   groups.push(['reminders due (reminder_fire job)', await capture(pool, (db) => fireDueReminders(db, 100))]);
   const out: ExplainedQuery[] = [];

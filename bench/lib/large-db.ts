@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { TokenIssuer } from '../../src/domain/auth/sessions.js';
 import { createUsers, type BenchDatabase, type BenchUser } from './setup.js';
+import { rng } from './words.js';
 
 // The large database of issue 18: `users` × `tasksPerUser` tasks (10 000 × 100 = 1 M in the recorded
 // run) with subtasks, reminders and 30 days of activity, written with COPY, the way a restore or a
@@ -29,6 +30,8 @@ export interface LargeDbOptions {
   measured: number;
   /** Days of history: tasks created and activity over this many days before now. */
   days: number;
+  /** Progress lines. */
+  log?: (s: string) => void;
 }
 
 export interface LargeDbLoad {
@@ -45,15 +48,10 @@ const SUBTASKS = ['Find the number', 'Draft the summary', 'Send it for review', 
 const PRIORITIES = ['low', 'medium', 'high'];
 const ACTIONS = ['task_created', 'task_updated', 'task_completed'];
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
-
 const ts = (ms: number) => new Date(ms).toISOString();
 
 /** Writes `lines` (COPY text format, each ending in \n) into `table` through COPY FROM STDIN. */
-export async function copyInto(client: pg.PoolClient, table: string, columns: string[], lines: Iterable<string>): Promise<number> {
+export async function copyInto(client: pg.PoolClient, { table, columns }: { table: string; columns: string[] }, lines: Iterable<string>): Promise<number> {
   const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
   let buf = '';
   let n = 0;
@@ -75,7 +73,8 @@ interface Generated {
 }
 
 /** Loads the large database into `bench` (migrated and empty); returns its measured users. */
-export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssuer, o: LargeDbOptions, log: (s: string) => void = () => {}): Promise<LargeDbLoad> {
+export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssuer, o: LargeDbOptions): Promise<LargeDbLoad> {
+  const log = o.log ?? (() => {});
   const t0 = Date.now();
   const lap = (() => {
     let last = Date.now();
@@ -103,7 +102,7 @@ export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssue
     for (const d of dropped) await client.query(`drop index ${d.name}`);
 
     const otherIds = Array.from({ length: o.users - measured.length }, () => randomUUID());
-    rows.users = measured.length + (await copyInto(client, 'users', ['id', 'google_id', 'email', 'name'], (function* () {
+    rows.users = measured.length + (await copyInto(client, { table: 'users', columns: ['id', 'google_id', 'email', 'name'] }, (function* () {
       for (let i = 0; i < otherIds.length; i++) yield `${otherIds[i]}\tbench-large-${i}\tlarge-other-${i}@bench.example\tBench user ${i}\n`;
     })()));
     const userIds = [...measured.map((u) => u.id), ...otherIds];
@@ -114,10 +113,7 @@ export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssue
     // Per task: what its subtasks and reminders need to know.
     const facts: { created: number; completedAt: number | null }[][] = userIds.map(() => []);
 
-    rows.task_instances = await copyInto(
-      client,
-      'task_instances',
-      ['id', 'user_id', 'title', 'description', 'priority', 'due_date', 'estimated_duration', 'completed', 'completed_at', 'completed_by', 'hidden', 'version', 'created_at', 'updated_at'],
+    rows.task_instances = await copyInto(client, { table: 'task_instances', columns: ['id', 'user_id', 'title', 'description', 'priority', 'due_date', 'estimated_duration', 'completed', 'completed_at', 'completed_by', 'hidden', 'version', 'created_at', 'updated_at'] },
       (function* () {
         for (let u = 0; u < userIds.length; u++) {
           for (let k = 0; k < o.tasksPerUser; k++) {
@@ -135,7 +131,7 @@ export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssue
     );
     log(`   task_instances: ${rows.task_instances} rows`);
 
-    rows.subtasks = await copyInto(client, 'subtasks', ['id', 'task_id', 'title', 'completed', 'completed_at', 'order_index', 'created_at', 'updated_at'], (function* () {
+    rows.subtasks = await copyInto(client, { table: 'subtasks', columns: ['id', 'task_id', 'title', 'completed', 'completed_at', 'order_index', 'created_at', 'updated_at'] }, (function* () {
       for (let u = 0; u < userIds.length; u++) {
         const tasks = gen.taskIds[u]!;
         for (let k = 0; k < tasks.length; k += 3) {
@@ -152,7 +148,7 @@ export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssue
 
     // Reminders: every 5th task has one; those of every 10th fall due in the coming week (not fired),
     // the others fired a day after their task was created.
-    rows.reminders = await copyInto(client, 'reminders', ['id', 'user_id', 'task_id', 'type', 'method', 'scheduled_at', 'fired', 'fired_at', 'created_at', 'updated_at'], (function* () {
+    rows.reminders = await copyInto(client, { table: 'reminders', columns: ['id', 'user_id', 'task_id', 'type', 'method', 'scheduled_at', 'fired', 'fired_at', 'created_at', 'updated_at'] }, (function* () {
       for (let u = 0; u < userIds.length; u++) {
         const tasks = gen.taskIds[u]!;
         for (let k = 0; k < tasks.length; k += 5) {
@@ -166,7 +162,7 @@ export async function loadLargeDatabase(bench: BenchDatabase, issuer: TokenIssue
     log(`   reminders: ${rows.reminders} rows`);
 
     // Activity: three entries a day per user over the history, on that user's tasks.
-    rows.activity_logs = await copyInto(client, 'activity_logs', ['id', 'user_id', 'entity_type', 'entity_id', 'action', 'source', 'created_at', 'updated_at'], (function* () {
+    rows.activity_logs = await copyInto(client, { table: 'activity_logs', columns: ['id', 'user_id', 'entity_type', 'entity_id', 'action', 'source', 'created_at', 'updated_at'] }, (function* () {
       for (let u = 0; u < userIds.length; u++) {
         const tasks = gen.taskIds[u]!;
         for (let d = 0; d < o.days * 3; d++) {

@@ -33,7 +33,8 @@ export interface SyncCatchUpResult {
 }
 
 /** Tasks (half, most with a description), subtasks (three tenths) and notes (a fifth) of one user. */
-async function seedItems(bench: BenchDatabase, userId: string, items: number, seed: number): Promise<void> {
+async function seedItems(bench: BenchDatabase, userId: string, o: { items: number; seed: number }): Promise<void> {
+  const { items, seed } = o;
   const v = makeVocabulary(seed);
   const tasks = Math.round(items * 0.5);
   const subtasks = Math.round(items * 0.3);
@@ -41,11 +42,11 @@ async function seedItems(bench: BenchDatabase, userId: string, items: number, se
   const taskIds = Array.from({ length: tasks }, () => randomUUID());
   const client = await bench.pool.connect();
   try {
-    await copyInto(client, 'task_instances', ['id', 'user_id', 'title', 'description'], (function* () {
+    await copyInto(client, { table: 'task_instances', columns: ['id', 'user_id', 'title', 'description'] }, (function* () {
       for (const id of taskIds) yield `${id}\t${userId}\t${v.cap(v.phrase(2 + Math.floor(v.rand() * 4)))}\t${v.rand() < 0.7 ? `${v.cap(v.phrase(4 + Math.floor(v.rand() * 12)))}.` : ''}\n`;
     })());
     const order = new Map<string, number>();
-    await copyInto(client, 'subtasks', ['task_id', 'title', 'order_index'], (function* () {
+    await copyInto(client, { table: 'subtasks', columns: ['task_id', 'title', 'order_index'] }, (function* () {
       for (let i = 0; i < subtasks; i++) {
         const taskId = taskIds[Math.floor(v.rand() * taskIds.length)]!;
         const k = order.get(taskId) ?? 0;
@@ -53,7 +54,7 @@ async function seedItems(bench: BenchDatabase, userId: string, items: number, se
         yield `${taskId}\t${v.cap(v.phrase(2 + Math.floor(v.rand() * 4)))}\t${k}\n`;
       }
     })());
-    await copyInto(client, 'notes', ['user_id', 'content'], (function* () {
+    await copyInto(client, { table: 'notes', columns: ['user_id', 'content'] }, (function* () {
       for (let i = 0; i < notes; i++) yield `${userId}\t${v.cap(v.phrase(3))}\\n${v.cap(v.phrase(10 + Math.floor(v.rand() * 25)))}.\n`;
     })());
   } finally {
@@ -61,7 +62,8 @@ async function seedItems(bench: BenchDatabase, userId: string, items: number, se
   }
 }
 
-async function timeSearches(base: string, user: BenchUser, items: number, searches: number, warmup: number, seed: number): Promise<SearchRun> {
+async function timeSearches(base: string, user: BenchUser, o: { items: number; searches: number; warmup: number; seed: number }): Promise<SearchRun> {
+  const { items, searches, warmup, seed } = o;
   const v = makeVocabulary(seed);
   const search = async (q: string) => {
     const t0 = performance.now();
@@ -89,12 +91,12 @@ async function timeSearches(base: string, user: BenchUser, items: number, search
 export async function searchPhase(o: { bench: BenchDatabase; issuer: TokenIssuer; base: string; small: number; large: number; searches: number; log: (s: string) => void }): Promise<SearchPhaseResult> {
   const [a, b] = await createUsers(o.bench.db, o.issuer, 2, 'search');
   const t0 = Date.now();
-  await seedItems(o.bench, a!.id, o.small, 1);
-  await seedItems(o.bench, b!.id, o.large, 2);
+  await seedItems(o.bench, a!.id, { items: o.small, seed: 1 });
+  await seedItems(o.bench, b!.id, { items: o.large, seed: 2 });
   await o.bench.pool.query('analyze task_instances, subtasks, notes, search_documents, sync_changes');
   o.log(`   ${o.small} and ${o.large} items written in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const small = await timeSearches(o.base, a!, o.small, o.searches, 30, 20261127);
-  const large = await timeSearches(o.base, b!, o.large, o.searches, 30, 20261127);
+  const small = await timeSearches(o.base, a!, { items: o.small, searches: o.searches, warmup: 30, seed: 20261127 });
+  const large = await timeSearches(o.base, b!, { items: o.large, searches: o.searches, warmup: 30, seed: 20261127 });
   return { small, large, searches: o.searches };
 }
 
@@ -120,7 +122,7 @@ export async function syncCatchUpPhase(o: { bench: BenchDatabase; issuer: TokenI
   const half = Math.floor(o.changes / 2);
   const client = await o.bench.pool.connect();
   try {
-    await copyInto(client, 'task_instances', ['user_id', 'title'], (function* () {
+    await copyInto(client, { table: 'task_instances', columns: ['user_id', 'title'] }, (function* () {
       for (let i = 0; i < half; i++) yield `${user!.id}\tTask to sync ${i}\n`;
     })());
     await client.query(`update task_instances set title = title || ' (edited)', version = version + 1, updated_at = now() where user_id = $1`, [user!.id]);

@@ -60,7 +60,7 @@ export async function captureListStatements(): Promise<Map<string, ListShape>> {
         return { rows: captured.length === 1 ? Array.from({ length: LIMIT }, () => ({ ...row })) : [{ n: 100 }] };
       },
     } as unknown as Executor;
-    await listTasks(recorder, USER, f, { offset: OFFSET, limit: LIMIT });
+    await listTasks(recorder, { userId: USER, filter: f, page: { offset: OFFSET, limit: LIMIT } });
     if (captured.length !== 2) throw new Error(`peer statements: expected a page and a count statement, captured ${captured.length}`);
     const key = shapeKey(f);
     const [page, count] = captured.map((q, i) => ({ name: `list_${key}_${i === 0 ? 'page' : 'count'}`, text: q.sql, params: q.parameters.map(nameOf) })) as [ListStatement, ListStatement];
