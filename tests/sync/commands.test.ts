@@ -214,3 +214,24 @@ describe('the cursor', () => {
     expect([...replica.copy.task.keys()]).toContain(later.id);
   });
 });
+
+describe('rate limit', () => {
+  it('counts each command like its single operation: a batch that does not fit is a 429 and applies nothing', async () => {
+    const limited = await startTestApp({ env: { RATE_LIMIT_GENERAL: '10' } });
+    try {
+      const user = await signUp(limited);
+      const notes = (n: number) => Array.from({ length: n }, (_, k) => cmd('note_add', { args: { content: `Note ${k}` } }));
+      const first = await user.api.post('/sync', { commands: notes(4) });
+      expect(first.status, first.text).toBe(200);
+      const remaining = Number(first.headers.get('x-ratelimit-remaining'));
+      expect(remaining).toBeLessThanOrEqual(6);
+      const before = await limited.db.selectFrom('notes').select('id').where('user_id', '=', user.id).execute();
+      const refused = await user.api.post('/sync', { commands: notes(remaining + 1) });
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('RATE_LIMIT_EXCEEDED');
+      expect(await limited.db.selectFrom('notes').select('id').where('user_id', '=', user.id).execute()).toEqual(before);
+    } finally {
+      await limited.close();
+    }
+  });
+});
