@@ -1340,6 +1340,10 @@ export interface paths {
          *     fit the operation's schema) or with a repeated `temp_id` is a 400 and nothing is applied.
          *     Each command counts against the rate limit like its single operation (the batch is refused
          *     with 429 before anything is applied when they do not fit). No command costs credits.
+         *
+         *     The `Idempotency-Key` header works as on every write: the same key and body replay the whole
+         *     first answer. The commands' own `uuid`s are what makes a batch safe to send again under a new
+         *     key.
          */
         post: operations["applySyncCommands"];
         delete?: never;
@@ -7531,7 +7535,13 @@ export interface operations {
     applySyncCommands: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7557,7 +7567,8 @@ export interface operations {
             /**
              * @description `VALIDATION_ERROR`: the body does not fit the contract (more than 100 commands, an unknown
              *     `type`, `args` the operation would refuse by its schema) or two commands share a
-             *     `temp_id`. Nothing is applied.
+             *     `temp_id`. Nothing is applied. `IDEMPOTENCY_KEY_REQUIRED`: the `Idempotency-Key` header
+             *     is missing.
              */
             400: {
                 headers: {
@@ -7572,11 +7583,13 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     search: {
