@@ -120,6 +120,29 @@ describe('idempotency by uuid', () => {
     expect((await user.api.get('/tasks', { query: { completed: true } })).body.data.map((x: any) => x.title)).toEqual(['Once only']);
   });
 
+  it('the same batch sent twice at once is applied once; both answers agree', async () => {
+    const user = await signUp(t);
+    const task = await newTask(user, { title: 'Raced' });
+    const batch = [
+      cmd('task_add', { temp_id: 'a', args: { title: 'Only one of me' } }),
+      cmd('subtask_add', { id: 'a', args: { title: 'Only one step' } }),
+      cmd('task_update', { id: task.id, args: { title: 'Raced once', version: 1 } }),
+      cmd('note_add', { args: { content: 'Only one note' } }),
+    ];
+    const [one, two] = await Promise.all([send(user, batch), send(user, batch)]);
+    expect(one.status, one.text).toBe(200);
+    expect(two.status, two.text).toBe(200);
+    expect(two.body.data.results).toEqual(one.body.data.results);
+    expect(two.body.data.temp_id_mapping).toEqual(one.body.data.temp_id_mapping);
+    expect(one.body.data.results.map((r: any) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    const titles = (await user.api.get('/tasks')).body.data.map((x: any) => [x.title, x.version, x.subtask_count]);
+    expect(titles.sort()).toEqual([
+      ['Only one of me', 1, 1],
+      ['Raced once', 2, 0],
+    ]);
+    expect((await user.api.get('/notes')).body.data).toHaveLength(1);
+  });
+
   it('a uuid used again for another command is that command\'s IDEMPOTENCY_KEY_MISMATCH, and nothing is applied', async () => {
     const user = await signUp(t);
     const first = cmd('note_add', { args: { content: 'First' } });
