@@ -100,21 +100,31 @@ export async function applySyncCommands({ db, actor, commands, describeError }: 
     firstWithTempId.set(c.temp_id, i);
   });
 
-  const mapping = new Map<string, string>();
+  const batch: Batch = { db, actor, describeError, mapping: new Map() };
   const results: SyncCommandResult[] = [];
   for (const c of commands) {
-    const result = await applyOne(db, actor, c, mapping, describeError);
-    if (result.status === 'ok' && 'temp_id' in c && c.temp_id !== undefined && result.id) mapping.set(c.temp_id, result.id);
+    const result = await applyOne(batch, c);
+    if (result.status === 'ok' && 'temp_id' in c && c.temp_id !== undefined && result.id) batch.mapping.set(c.temp_id, result.id);
     results.push(result);
   }
-  return { results, temp_id_mapping: Object.fromEntries(mapping), cursor: await cursorNow(db, actor.userId) };
+  return { results, temp_id_mapping: Object.fromEntries(batch.mapping), cursor: await cursorNow(db, actor.userId) };
 }
 
-async function applyOne(db: Database, actor: Actor, c: SyncCommand, mapping: Map<string, string>, describeError: DescribeError): Promise<SyncCommandResult> {
+/** What every command of a batch shares: the caller, the temp_ids mapped so far, how errors answer. */
+interface Batch {
+  db: Database;
+  actor: Actor;
+  describeError: DescribeError;
+  /** temp_id → real id, for the commands applied so far. */
+  mapping: Map<string, string>;
+}
+
+async function applyOne(batch: Batch, c: SyncCommand): Promise<SyncCommandResult> {
+  const { db, actor, describeError } = batch;
   const fingerprint = fingerprintOf(c);
   const tempId = 'temp_id' in c ? (c.temp_id ?? null) : null;
   const stored = await storedCommand(db, actor.userId, c.uuid);
-  if (stored) return answerStored(c, stored, fingerprint, describeError);
+  if (stored) return answerStored(batch, c, { stored, fingerprint });
 
   const okStatus = c.type.endsWith('_add') ? 201 : 200;
   try {
@@ -126,7 +136,7 @@ async function applyOne(db: Database, actor: Actor, c: SyncCommand, mapping: Map
         .returning('uuid')
         .executeTakeFirst();
       if (!claimed) throw new AlreadyApplied();
-      const entityId = await run(trx, actor, c, (ref) => resolve(ref, mapping, c.type));
+      const entityId = await run(trx, batch, c);
       await trx.updateTable('sync_commands').set({ entity_id: entityId }).where('user_id', '=', actor.userId).where('uuid', '=', c.uuid).execute();
       return entityId;
     });
@@ -148,7 +158,7 @@ async function applyOne(db: Database, actor: Actor, c: SyncCommand, mapping: Map
     // A concurrent request with the same uuid stored it first: answer what it stored.
     const first = await storedCommand(db, actor.userId, c.uuid);
     if (!first) throw caught;
-    return answerStored(c, first, fingerprint, describeError);
+    return answerStored(batch, c, { stored: first, fingerprint });
   }
 }
 
@@ -161,7 +171,7 @@ async function storedCommand(db: Executor, userId: string, uuid: string): Promis
     .executeTakeFirst();
 }
 
-function answerStored(c: SyncCommand, stored: Stored, fingerprint: string, describeError: DescribeError): SyncCommandResult {
+function answerStored({ describeError }: Batch, c: SyncCommand, { stored, fingerprint }: { stored: Stored; fingerprint: string }): SyncCommandResult {
   if (stored.fingerprint !== fingerprint) {
     const { status, error } = describeError(
       new DomainError('IDEMPOTENCY_KEY_MISMATCH', 'This command uuid was already used for another command; send a new uuid', [{ field: 'uuid', message: 'was used for another command' }]),
@@ -181,7 +191,8 @@ function resolve(ref: string, mapping: Map<string, string>, type: SyncCommand['t
 }
 
 /** Applies one command through its single operation's use case; answers the entity's id. */
-async function run(trx: Executor, actor: Actor, c: SyncCommand, id: (ref: string) => string): Promise<string> {
+async function run(trx: Executor, { actor, mapping }: Batch, c: SyncCommand): Promise<string> {
+  const id = (ref: string) => resolve(ref, mapping, c.type);
   switch (c.type) {
     case 'task_add':
       return (await createTask(trx, actor, c.args)).task.id;
