@@ -7,7 +7,7 @@ import { errorBody, statusOf } from '../http/errors.js';
 import { rateLimitHeaders, rateLimitKey } from '../http/rate-limit.js';
 
 export const syncChanges: Handler<'syncChanges'> = async (req, ctx) => {
-  return { status: 200, body: { data: await changesSince(ctx.deps.db, caller(ctx).userId, req.query.cursor, req.query.limit ?? DEFAULT_LIMIT) } };
+  return { status: 200, body: { data: await changesSince(ctx.deps.db, { userId: caller(ctx).userId, cursorText: req.query.cursor, limit: req.query.limit ?? DEFAULT_LIMIT }) } };
 };
 
 /**

@@ -197,40 +197,40 @@ async function run(trx: Executor, { actor, mapping }: Batch, c: SyncCommand): Pr
     case 'task_add':
       return (await createTask(trx, actor, c.args)).task.id;
     case 'task_update':
-      return (await updateTask(trx, actor, id(c.id), c.args)).task.id;
+      return (await updateTask(trx, { actor, taskId: id(c.id), input: c.args })).task.id;
     case 'task_complete':
-      return (await updateTask(trx, actor, id(c.id), { completed: true })).task.id;
+      return (await updateTask(trx, { actor, taskId: id(c.id), input: { completed: true } })).task.id;
     case 'task_uncomplete':
-      return (await updateTask(trx, actor, id(c.id), { completed: false })).task.id;
+      return (await updateTask(trx, { actor, taskId: id(c.id), input: { completed: false } })).task.id;
     case 'task_delete': {
       const taskId = id(c.id);
       await deleteTask(trx, actor, taskId);
       return taskId;
     }
     case 'subtask_add':
-      return (await insertSubtasks(trx, actor, id(c.id), [c.args.title], 'user', c.args.order_index)).subtasks[0]!.id;
+      return (await insertSubtasks(trx, { actor, taskId: id(c.id), titles: [c.args.title], source: 'user', at: c.args.order_index })).subtasks[0]!.id;
     case 'subtask_update':
-      return (await updateSubtask(trx, actor, id(c.id), c.args)).subtask.id;
+      return (await updateSubtask(trx, { actor, subtaskId: id(c.id), input: c.args })).subtask.id;
     case 'subtask_delete':
       return (await deleteSubtask(trx, actor, id(c.id))).id;
     case 'subtask_reorder': {
       const taskId = id(c.id);
-      await reorderSubtasks(trx, actor, taskId, c.args.subtask_ids);
+      await reorderSubtasks(trx, { actor, taskId, subtaskIds: c.args.subtask_ids });
       return taskId;
     }
     case 'note_add':
       return (await createNote(trx, actor, c.args)).id;
     case 'note_update':
-      return (await updateNote(trx, actor, id(c.id), c.args)).id;
+      return (await updateNote(trx, { actor, noteId: id(c.id), input: c.args })).id;
     case 'note_delete': {
       const noteId = id(c.id);
       await deleteNote(trx, actor, noteId);
       return noteId;
     }
     case 'reminder_add':
-      return (await createReminder(trx, actor, id(c.id), c.args)).id;
+      return (await createReminder(trx, { actor, taskId: id(c.id), input: c.args })).id;
     case 'reminder_update':
-      return (await updateReminder(trx, actor, id(c.id), c.args)).id;
+      return (await updateReminder(trx, { actor, reminderId: id(c.id), input: c.args })).id;
     case 'reminder_delete':
       return (await deleteReminder(trx, actor, id(c.id))).id;
   }
