@@ -11,6 +11,7 @@ export interface CleanupResult {
   webhookEvents: number;
   webhookDeliveries: number;
   abandonedVoiceSessions: number;
+  syncCommands: number;
 }
 
 const BATCH = 5_000;
@@ -33,7 +34,8 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
  * expired (a counter belongs to one token, its jti; none lives longer than an hour, the longest
  * JWT_ACCESS_EXPIRY_MINUTES allows, and none is counted before it is issued), webhook event ids older
  * than 90 days (far beyond Checkout.com's retry schedule), finished outgoing webhook deliveries older
- * than 30 days (issue 19; a pending one is never deleted), and voice sessions a crash left open.
+ * than 30 days (issue 19; a pending one is never deleted), voice sessions a crash left open, and
+ * offline sync commands' stored results after 30 days (a batch replayed later is applied again).
  * Idempotent: running it twice changes nothing more.
  */
 export async function cleanup(db: Database, now = new Date()): Promise<CleanupResult> {
@@ -57,5 +59,6 @@ export async function cleanup(db: Database, now = new Date()): Promise<CleanupRe
                   where status = 'active' and started_at <= ${now}::timestamptz - interval '1 hour'`.execute(db)
       ).numAffectedRows ?? 0,
     ),
+    syncCommands: await deleteInBatches(db, 'sync_commands', sql`created_at <= ${now}::timestamptz - interval '30 days'`),
   };
 }
