@@ -1327,7 +1327,7 @@ export interface paths {
          *     Results come in the order of the commands: `status: ok` with the `id` of the entity the command
          *     created or acted on, or `status: error` with the `error` the single operation would have
          *     answered (`http_status` is its status). One command's failure — a stale `version` (409
-         *     `CONFLICT` with `current_version`), another user's or an unknown id (404 `NOT_FOUND`), a limit,
+         *     `CONFLICT` with `current_version`), another user's id (403 `FORBIDDEN`), an unknown id (404 `NOT_FOUND`), a limit,
          *     an archived task — never undoes or stops the others. `subtask_reorder` takes real subtask ids
          *     only; place subtasks made in the same batch with `order_index`.
          *

@@ -170,7 +170,7 @@ describe('per-command failures', () => {
     expect((await user.api.get('/tasks')).body.data.map((x: any) => x.title).sort()).toEqual(['After', 'Changed on the web']);
   });
 
-  it("another user's ids are each command's 404 NOT_FOUND and nothing of theirs changes", async () => {
+  it("another user's ids are each command's 403 FORBIDDEN, as in the single operations, and nothing of theirs changes", async () => {
     const owner = await signUp(t);
     const intruder = await signUp(t);
     const task = await newTask(owner, { title: 'Mine', due_date: inDays(1) });
@@ -193,7 +193,7 @@ describe('per-command failures', () => {
       cmd('reminder_delete', { id: reminder.id }),
     ]);
     expect(res.status).toBe(200);
-    for (const r of res.body.data.results) expect(r, r.type).toMatchObject({ status: 'error', http_status: 404, error: { code: 'NOT_FOUND' } });
+    for (const r of res.body.data.results) expect(r, r.type).toMatchObject({ status: 'error', http_status: 403, error: { code: 'FORBIDDEN' } });
     expect(res.text).not.toContain(owner.id);
     // Only the intruder's stored results were written.
     const diff = diffSnapshots(before, await snapshotDatabase(t));

@@ -89,7 +89,7 @@ interface Stored {
  * single operation's use case and in its own transaction, and once per (user, uuid): the result is
  * stored with the change (a failure in a transaction of its own), and a command whose uuid is stored
  * answers that result again without being applied. A failure is that command's result, never the
- * batch's. Another user's id answers NOT_FOUND, as an unknown one does.
+ * batch's. Another user's id answers FORBIDDEN, as its single operation does (SPEC FR-005).
  */
 export async function applySyncCommands({ db, actor, commands, describeError }: ApplySyncCommandsInput): Promise<SyncCommandsResult> {
   const firstWithTempId = new Map<string, number>();
@@ -144,9 +144,7 @@ async function applyOne(batch: Batch, c: SyncCommand): Promise<SyncCommandResult
   } catch (caught) {
     if (!(caught instanceof AlreadyApplied) && !(caught instanceof DomainError)) throw caught;
     if (caught instanceof DomainError) {
-      // Another user's id is not revealed: the batch answers it like an unknown one.
-      const err = caught.code === 'FORBIDDEN' ? notFound(TARGET[c.type] ?? 'Resource') : caught;
-      const { status, error } = describeError(err);
+      const { status, error } = describeError(caught);
       const kept = await db
         .insertInto('sync_commands')
         .values({ user_id: actor.userId, uuid: c.uuid, type: c.type, fingerprint, temp_id: tempId, http_status: status, error: JSON.stringify(error) })
