@@ -2417,14 +2417,14 @@ export interface paths {
         };
         /**
          * Get a webhook endpoint
-         * @description One of the caller's endpoints (without its secret). Another user's is a 404.
+         * @description One of the caller's endpoints (without its secret). Another user's is a 403 `FORBIDDEN`.
          */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
         /**
          * Delete a webhook endpoint
-         * @description Deletes the endpoint with its deliveries; pending deliveries are not sent. Another user's is a 404.
+         * @description Deletes the endpoint with its deliveries; pending deliveries are not sent. Another user's is a 403 `FORBIDDEN`.
          */
         delete: operations["deleteWebhook"];
         options?: never;
@@ -9493,6 +9493,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -9532,6 +9533,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
@@ -9577,6 +9579,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
@@ -9619,6 +9622,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];

@@ -359,7 +359,7 @@ describe('(b) ids the matrix cannot derive from a path parameter', () => {
 });
 
 describe('(b) offline commands name ids inside a batch', () => {
-  it("applySyncCommands answers each command on another user's ids with its own 404 NOT_FOUND, reveals nothing and changes nothing of theirs", async () => {
+  it("applySyncCommands answers each command on another user's ids with 403 FORBIDDEN as its single operation does, and changes nothing of theirs", async () => {
     const task = await createTask(owner);
     const subtask = await createSubtask(owner);
     const note = await createNote(owner);
@@ -385,7 +385,7 @@ describe('(b) offline commands name ids inside a batch', () => {
     const res = await intruder.api.post('/sync', { commands });
     expect(res.status, res.text).toBe(200);
     expect(res.body.data.results.map((r: { type: string; status: string; error?: { code: string } }) => [r.type, r.status, r.error?.code])).toEqual(
-      commands.map((c) => [c.type, 'error', 'NOT_FOUND']),
+      commands.map((c) => [c.type, 'error', 'FORBIDDEN']),
     );
     expect(res.text).not.toContain(owner.id);
     // Only the intruder's own stored command results were written.

@@ -127,7 +127,7 @@ describe('managing webhook endpoints', () => {
     expect(page.body.pagination).toEqual({ offset: 4, limit: 4, total: 9, has_more: true });
   });
 
-  it("another user's endpoint is a 404 for every operation, and nothing changes", async () => {
+  it("another user's endpoint is a 403 FORBIDDEN for every operation (SPEC FR-005), and nothing changes", async () => {
     const owner = await signUp(t);
     const intruder = await signUp(t);
     const hook = await addWebhook(owner, freshPath());
@@ -138,8 +138,8 @@ describe('managing webhook endpoints', () => {
       await intruder.api.delete(`/webhooks/${hook.id}`),
       await intruder.api.get(`/webhooks/${hook.id}/deliveries`),
     ]) {
-      expect(res.status).toBe(404);
-      expect(res.body.error.code).toBe('NOT_FOUND');
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('FORBIDDEN');
     }
     expect((await intruder.api.get('/webhooks')).body.data).toEqual([]);
     expect(diffSnapshots(before, await snapshotDatabase(t))).toEqual({});

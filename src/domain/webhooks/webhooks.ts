@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Database, Executor } from '../../../db/index.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../../db/schema/index.js';
-import { invalidField, limitExceeded, notFound } from '../../core/errors.js';
+import { forbidden, invalidField, limitExceeded, notFound } from '../../core/errors.js';
 import { toPage, type PageParams, type Pagination } from '../../core/pagination.js';
 import type { UrlCheck } from '../../integrations/webhook-sender.js';
 import { lockFor } from '../locks.js';
@@ -92,8 +92,9 @@ export async function createWebhook(db: Database, { checkUrl, userId, input }: {
 }
 
 async function ownedWebhook(db: Executor, userId: string, webhookId: string): Promise<WebhookRow> {
-  const row = await db.selectFrom('webhooks').selectAll().where('id', '=', webhookId).where('user_id', '=', userId).executeTakeFirst();
+  const row = await db.selectFrom('webhooks').selectAll().where('id', '=', webhookId).executeTakeFirst();
   if (!row) throw notFound('Webhook');
+  if (row.user_id !== userId) throw forbidden();
   return row;
 }
 
@@ -121,7 +122,7 @@ export interface UpdateWebhookInput {
  * endpoint afresh (failure count reset). The secret never changes here.
  */
 export async function updateWebhook(db: Database, { checkUrl, userId, webhookId, input }: { checkUrl: CheckUrl; userId: string; webhookId: string; input: UpdateWebhookInput }): Promise<Webhook> {
-  await ownedWebhook(db, userId, webhookId); // 404 before the (slow) address check
+  await ownedWebhook(db, userId, webhookId); // 404/403 before the (slow) address check
   const url = input.url === undefined ? undefined : await checkedUrl(checkUrl, input.url);
   const now = new Date();
   const row = await db
@@ -144,6 +145,7 @@ export async function updateWebhook(db: Database, { checkUrl, userId, webhookId,
 
 /** Deletes an endpoint with its deliveries; their waiting jobs find nothing to send. */
 export async function deleteWebhook(db: Executor, userId: string, webhookId: string): Promise<{ id: string; deleted: true }> {
+  await ownedWebhook(db, userId, webhookId);
   const row = await db.deleteFrom('webhooks').where('id', '=', webhookId).where('user_id', '=', userId).returning('id').executeTakeFirst();
   if (!row) throw notFound('Webhook');
   return { id: row.id, deleted: true };
