@@ -7417,9 +7417,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `no-store`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control"?: "no-store";
                     /** @description `no`: a buffering proxy must pass each event on at once. */
-                    "X-Accel-Buffering"?: string;
+                    "X-Accel-Buffering"?: "no";
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
@@ -7446,12 +7446,16 @@ export interface operations {
             /**
              * @description No valid access token and no valid ticket (`UNAUTHORIZED`): a ticket that is unknown,
              *     already used, expired or whose session ended; or an access token that expired
-             *     (`TOKEN_EXPIRED`, with `refresh_required`).
+             *     (`TOKEN_EXPIRED`, with `refresh_required`). `X-RateLimit-*` come with a ticket refused as
+             *     the stream opens (after the request was counted), not with one refused before.
              */
             401: {
                 headers: {
                     /** @description `Bearer` with the error. */
                     "WWW-Authenticate"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
