@@ -43,6 +43,10 @@ interface Kind {
  * after `ttlMs` at the latest. Remembering starts only once the connection has received a
  * notification it sent itself: through a transaction pooler (PgBouncer), where LISTEN silently
  * hears nothing, every check keeps asking the database.
+ *
+ * The same connection carries other channels for whoever subscribes (the live updates of GET
+ * /events: `sync_changed`, `event_stream_replaced`), and a key's end can be watched (a stream ends
+ * with its session or account): one listening connection per process, whatever listens.
  */
 export class LiveKeyCache {
   private readonly kinds = new Map<string, Kind>();
