@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     const version = (await bench.pool.query('select version() as v')).rows[0].v as string;
     const keys = generateSigningKeys();
     const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
-    const issuer: TokenIssuer = { keys: signingKeysFromPem(keys.privatePem, keys.publicPem), access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 }, refreshTtlDays: 7, refreshReuseGraceSeconds: 10 };
+    const issuer: TokenIssuer = { keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }), access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 }, refreshTtlDays: 7, refreshReuseGraceSeconds: 10 };
     const users = await createUsers(bench.db, issuer, STREAMS, 'events');
 
     const bases: string[] = [];

@@ -125,7 +125,7 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
 async function listSql(pool: pg.Pool, userId: string): Promise<CompiledQuery[]> {
   const captured: CompiledQuery[] = [];
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: (e) => void (e.level === 'query' && captured.push(e.query)) });
-  await listTasks(db, userId, {}, { offset: 0, limit: 25 });
+  await listTasks(db, { userId, filter: {}, page: { offset: 0, limit: 25 } });
   return captured;
 }
 
@@ -207,7 +207,7 @@ async function main() {
     const keys = generateSigningKeys();
     const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
     const issuer: TokenIssuer = {
-      keys: signingKeysFromPem(keys.privatePem, keys.publicPem),
+      keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }),
       access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 },
       refreshTtlDays: 7,
       refreshReuseGraceSeconds: 10,

@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     const version = (await bench.pool.query('select version() as v')).rows[0].v as string;
     const keys = generateSigningKeys();
     const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
-    const issuer: TokenIssuer = { keys: signingKeysFromPem(keys.privatePem, keys.publicPem), access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 }, refreshTtlDays: 7, refreshReuseGraceSeconds: 10 };
+    const issuer: TokenIssuer = { keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }), access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 }, refreshTtlDays: 7, refreshReuseGraceSeconds: 10 };
     const [user, ...others] = await createUsers(bench.db, issuer, 1 + OTHER_USERS, 'search');
     const started = Date.now();
     await seed(bench, user!.id);
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     const direct: number[] = [];
     for (const { q } of queries(SEARCHES)) {
       const t0 = performance.now();
-      await searchItems(bench.db, user!.id, q, { offset: 0, limit: 25 });
+      await searchItems(bench.db, { userId: user!.id, q, page: { offset: 0, limit: 25 } });
       direct.push(performance.now() - t0);
     }
 
