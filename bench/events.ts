@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     bench = await createBenchDatabase(ADMIN_URL);
     const version = (await bench.pool.query('select version() as v')).rows[0].v as string;
     const keys = generateSigningKeys();
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
+    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, PUBLIC_API_URL: 'http://127.0.0.1/api/v1', JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
     const issuer: TokenIssuer = { keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }), access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 }, refreshTtlDays: 7, refreshReuseGraceSeconds: 10 };
     const users = await createUsers(bench.db, issuer, STREAMS, 'events');
 
