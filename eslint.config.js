@@ -16,7 +16,7 @@ const maxParams = { '@typescript-eslint/max-params': ['error', { max: 3 }] };
 const database = { group: ['**/db/*', '**/db/**/*'], message: 'Handlers call domain functions; queries and row types live in src/domain/<area>.' };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'codegen/', 'coverage/', '.data/', 'bench/results/', 'dist/'] },
+  { ignores: ['node_modules/', 'codegen/', 'coverage/', '.data/', 'bench/results/', 'bench/.build/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
