@@ -20,7 +20,7 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   /**
    * How long to read an event stream (text/event-stream) before hanging up: a live stream never
-   * ends by itself. 300 ms by default.
+   * ends by itself. 300 ms by default for GET; a POST's stream is read to its end unless this is set.
    */
   streamMs?: number;
   /** Skip the contract check (only for requests that deliberately leave the contract, e.g. a raw socket). */
@@ -57,7 +57,9 @@ export class TestClient {
     }
     const res = await fetch(url, { method, headers, body });
     const contentType = res.headers.get('content-type');
-    const text = contentType?.startsWith('text/event-stream') && res.body ? await readFor(res.body, opts.streamMs ?? 300) : await res.text();
+    // A live stream (GET /events) never ends by itself; the chat's streams (POST) do, and are read whole.
+    const live = contentType?.startsWith('text/event-stream') && (method === 'GET' || opts.streamMs !== undefined);
+    const text = live && res.body ? await readFor(res.body, opts.streamMs ?? 300) : await res.text();
     let parsed: unknown = text;
     if (contentType?.includes('json') && text) parsed = JSON.parse(text);
     else if (!text) parsed = undefined;
