@@ -1353,6 +1353,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live updates of the user's changes (server-sent events)
+         * @description The changes `GET /sync` hands out, pushed as they are committed: an open
+         *     `text/event-stream` (WHATWG HTML, "Server-sent events") on which every change of the user's
+         *     tasks, subtasks, reminders, notes and notifications arrives within about a second, whichever
+         *     API process or background job made it.
+         *
+         *     **Events.** Each is an `event:` line, an `id:` line, one `data:` line holding a single-line
+         *     JSON object, and an empty line.
+         *     * `changes`, data `SyncChanges`: exactly one page of `GET /sync` (the same entities, deletions
+         *       and order, at most 100 changes a page), applied to the local copy the same way. Its `id`
+         *       is the page's `cursor`. `has_more: true` says the next page follows at once.
+         *     * `end`, data `EventStreamEnd`, and the server closes the stream: `replaced` (an eleventh
+         *       stream of the user opened, see below), `session_ended` (the sign-in behind the token or
+         *       ticket ended: logout, a newer sign-in), `account_deleted`. Do not reconnect after `end`
+         *       (an `EventSource` must be `close()`d, or it reconnects by itself); after
+         *       `session_ended`, sign in again first.
+         *     * A comment line (`: heartbeat`) every 25 s keeps proxies from cutting an idle stream.
+         *
+         *     **Where a stream starts.** With a cursor (`Last-Event-ID`, else `cursor`), after it: nothing
+         *     committed after the event that cursor came with is lost, and nothing is sent twice. Without
+         *     one, from the start, as `GET /sync` without a cursor: a full snapshot of the user's data,
+         *     page by page, then the changes. A usual client syncs with `GET /sync` first and opens the
+         *     stream with the last `cursor` it got. A cursor that is malformed or another user's is a 400
+         *     before the stream opens: start over without one. The same commit-safe order as sync holds:
+         *     a change is sent once every database transaction that began before it has ended, so a
+         *     long-running transaction delays changes, never loses them. A stream that says nothing for a
+         *     while has nothing to say.
+         *
+         *     **Authentication.** `Authorization: Bearer <access token>`, as everywhere; or, for
+         *     `EventSource` (which cannot send headers), `?ticket=` with a one-use ticket from
+         *     `POST /events/ticket`, valid 60 s. A ticket is spent by the first request that opens a
+         *     stream with it (a 400 or a 429 before it does not spend it); used, expired, unknown or
+         *     belonging to an ended session, it is a 401. With both, the bearer token is used and the
+         *     ticket left alone. The stream lives on after the access token expires, and ends (`end`)
+         *     with its session or account.
+         *
+         *     **Reconnecting.** A browser's `EventSource` reconnects on its own with `Last-Event-ID`,
+         *     but to the same URL, whose ticket is spent: it then fails (401) and stops. Get a new
+         *     ticket and open `?ticket=<new>&cursor=<the id of the last event received>`. A client with a
+         *     bearer token sends `Last-Event-ID` itself.
+         *
+         *     **At most 10 open streams per user**, across every server: opening the eleventh ends the
+         *     oldest one (its `end` event says `replaced`), so the newest tabs or devices stay live.
+         *     Opening a stream counts against the general rate limit like any request; the stream itself
+         *     does not.
+         *
+         *     **Proxies.** The answer carries `Cache-Control: no-store` and `X-Accel-Buffering: no`
+         *     (nginx-style proxies must not buffer it); a proxy in front must allow an idle time above the
+         *     25 s heartbeat (see docs/OPERATIONS.md). `HEAD` answers the headers of an open stream and
+         *     ends; it neither spends a ticket nor counts as an open stream.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A one-use ticket to open the event stream from a browser
+         * @description A secret for `GET /events?ticket=`, since a browser's `EventSource` cannot send an
+         *     `Authorization` header: valid 60 s (`expires_at`), spent by the first stream it opens. It
+         *     stands for the caller's session: a stream opened with it ends when the session does. Only a
+         *     hash of it is stored. Keep it out of logs and history (it sits in a URL): it is worthless
+         *     once used or expired.
+         *
+         *     An idempotent replay (same `Idempotency-Key`) answers the same `expires_at` with `ticket`
+         *     `null`: the secret is not kept for replays; ask again with a new key.
+         */
+        post: operations["createEventTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/search": {
         parameters: {
             query?: never;
@@ -2627,6 +2722,26 @@ export interface components {
         };
         SyncResponse: {
             data: components["schemas"]["SyncChanges"];
+        };
+        /** @description Data of the `end` event of `GET /events`; the server closes the stream after it. Do not reconnect. */
+        EventStreamEnd: {
+            /**
+             * @description `replaced`: the user opened an eleventh stream, and this was the oldest of ten.
+             *     `session_ended`: the sign-in behind the stream's token or ticket ended (sign in again).
+             *     `account_deleted`: the account is gone.
+             * @enum {string}
+             */
+            reason: "replaced" | "session_ended" | "account_deleted";
+            message: string;
+        };
+        EventTicket: {
+            /** @description Pass it as `ticket` to `GET /events` within 60 s; one use. `null` in an idempotent replay. */
+            ticket: string | null;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        EventTicketResponse: {
+            data: components["schemas"]["EventTicket"];
         };
         /**
          * Format: uuid
@@ -7818,6 +7933,124 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where to start, when `Last-Event-ID` is not sent; a `cursor` of `GET /sync` or the `id` of an event.
+                 * @example ZHx4MTAyOTQ6czQ4fGE5YzFkMmU0ZjYwODdiM2M
+                 */
+                cursor?: string;
+                /**
+                 * @description A one-use ticket from `POST /events/ticket`, for clients that cannot send `Authorization`.
+                 * @example pfevt_3q2v8Kc1xZpL0mN4bR7tY9wE5uI6oA2sD8fG1hJ4kL3
+                 */
+                ticket?: string;
+            };
+            header?: {
+                /**
+                 * @description The `id` of the last event received; wins over `cursor`. `EventSource` sends it when it reconnects.
+                 * @example ZHx4MTAyOTQ6czQ4fGE5YzFkMmU0ZjYwODdiM2M
+                 */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The open event stream. */
+            200: {
+                headers: {
+                    /** @description `no-store`. */
+                    "Cache-Control"?: "no-store";
+                    /** @description `no`: a buffering proxy must pass each event on at once. */
+                    "X-Accel-Buffering"?: "no";
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The query or `Last-Event-ID` is invalid (`VALIDATION_ERROR`), for instance a cursor that is malformed or another user's. */
+            400: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /**
+             * @description No valid access token and no valid ticket (`UNAUTHORIZED`): a ticket that is unknown,
+             *     already used, expired or whose session ended; or an access token that expired
+             *     (`TOKEN_EXPIRED`, with `refresh_required`). `X-RateLimit-*` come with a ticket refused as
+             *     the stream opens (after the request was counted), not with one refused before.
+             */
+            401: {
+                headers: {
+                    /** @description `Bearer` with the error. */
+                    "WWW-Authenticate"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createEventTicket: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new ticket. */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTicketResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -200,6 +200,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   return {
     server,
     close: async () => {
+      await deps.liveUpdates.close();
       await deps.liveKeys.close();
       await voice.close();
       await new Promise<void>((resolve) => {

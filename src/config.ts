@@ -69,6 +69,9 @@ const schema = z.object({
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
 
   IDEMPOTENCY_TTL_HOURS: int(24, 1, 168),
+  // GET /events: a comment this often on an idle stream; keep it under the proxy's idle timeouts
+  // (deploy/haproxy.cfg: 65 s). Lower only in tests.
+  EVENTS_HEARTBEAT_MS: int(25_000, 50, 55_000),
 
   WORKER_CONCURRENCY: int(4, 1, 64),
   // How often an idle worker looks for jobs that became due (new jobs are announced at once by

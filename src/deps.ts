@@ -19,6 +19,7 @@ import { loadContract } from './core/contract.js';
 import { LiveKeyCache, type LiveKeys } from './domain/live-keys.js';
 import { defineLiveAccounts } from './domain/users/live-accounts.js';
 import { defineLiveSessions } from './domain/auth/live-sessions.js';
+import { LiveUpdates } from './domain/live-updates/hub.js';
 
 /** Everything a request handler or job may use, built once per process (or per test app). */
 export interface AppDeps {
@@ -45,11 +46,15 @@ export interface AppDeps {
   liveAccounts: LiveKeys;
   /** Which sessions (a token's `sid`) are live, for the per-request token check. */
   liveSessions: LiveKeys;
+  /** The open GET /events streams of this process, woken through `liveKeys`' connection. */
+  liveUpdates: LiveUpdates;
 }
 
 export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; log: Logger; keys: SigningKeys; contract?: Contract }): AppDeps {
   const { config } = opts;
   const liveKeys = new LiveKeyCache({ log: opts.log });
+  const liveAccounts = defineLiveAccounts(liveKeys, opts.db);
+  const liveSessions = defineLiveSessions(liveKeys, opts.db);
   return {
     config,
     db: opts.db,
@@ -71,7 +76,8 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     ai: createAiProvider(config, opts.log),
     speech: createSpeechProvider(config, opts.log),
     liveKeys,
-    liveAccounts: defineLiveAccounts(liveKeys, opts.db),
-    liveSessions: defineLiveSessions(liveKeys, opts.db),
+    liveAccounts,
+    liveSessions,
+    liveUpdates: new LiveUpdates({ db: opts.db, keys: liveKeys, liveAccounts, liveSessions, log: opts.log }),
   };
 }

@@ -153,6 +153,23 @@ export interface DeletionTombstones {
   user_id: string;
 }
 
+export interface EventStreams {
+  id: string;
+  lease_until: Timestamp;
+  opened_at: Generated<Timestamp>;
+  user_id: string;
+}
+
+export interface EventTickets {
+  created_at: Generated<Timestamp>;
+  email: string;
+  expires_at: Timestamp;
+  session_id: string;
+  tier: "free" | "pro";
+  token_hash: string;
+  user_id: string;
+}
+
 export interface FocusSessions {
   created_at: Generated<Timestamp>;
   duration_seconds: number | null;
@@ -467,6 +484,8 @@ export interface DB {
   credit_lots: CreditLots;
   credit_purchases: CreditPurchases;
   deletion_tombstones: DeletionTombstones;
+  event_streams: EventStreams;
+  event_tickets: EventTickets;
   focus_sessions: FocusSessions;
   idempotency_keys: IdempotencyKeys;
   notes: Notes;

@@ -27,6 +27,8 @@ export interface OperationInfo {
   path: string;
   rateLimit: RateLimitBucket;
   authenticated: boolean;
+  /** Also accepts a one-use ticket in `?ticket=` (the `eventTicket` scheme: GET /events). */
+  ticketAuth: boolean;
   deprecated: boolean;
   deprecatedAt?: string;
   sunset?: string;
@@ -75,6 +77,7 @@ export function loadContract(file = CONTRACT_PATH): Contract {
         path: p,
         rateLimit: (op['x-rate-limit'] ?? 'general') as RateLimitBucket,
         authenticated: security.some((s: Record<string, unknown>) => 'bearerAuth' in s),
+        ticketAuth: security.some((s: Record<string, unknown>) => 'eventTicket' in s),
         deprecated: op.deprecated === true,
         deprecatedAt: op['x-deprecated-at'],
         sunset: op['x-sunset'],

@@ -8,11 +8,27 @@ export interface LiveKeys {
   isLive(key: string): Promise<boolean>;
   /** Forgets the key at once: this process ended it (the others hear of it from the database). */
   forget(key: string): void;
+  /**
+   * Calls `onEnd` when this process hears that the key ended (its notification, or forget()).
+   * While the listening connection is down nothing is heard: check isLive() then. Returns the unwatch.
+   */
+  watch(key: string, onEnd: () => void): () => void;
+}
+
+/** Hears every notification on a channel, and whether the shared connection is listening. */
+export interface ChannelSubscriber {
+  heard(payload: string): void;
+  /**
+   * `true` once the connection hears its channels (again, after a loss: notifications sent while
+   * it was down were missed), `false` when it is lost.
+   */
+  listening(on: boolean): void;
 }
 
 interface Kind {
   lookup: (key: string) => Promise<boolean>;
   seen: Map<string, number>;
+  watchers: Map<string, Set<() => void>>;
   /** Bumped on every forget: a lookup that started before one may hold an answer from before it. */
   generation: number;
 }
@@ -27,9 +43,14 @@ interface Kind {
  * after `ttlMs` at the latest. Remembering starts only once the connection has received a
  * notification it sent itself: through a transaction pooler (PgBouncer), where LISTEN silently
  * hears nothing, every check keeps asking the database.
+ *
+ * The same connection carries other channels for whoever subscribes (the live updates of GET
+ * /events: `sync_changed`, `event_stream_replaced`), and a key's end can be watched (a stream ends
+ * with its session or account): one listening connection per process, whatever listens.
  */
 export class LiveKeyCache {
   private readonly kinds = new Map<string, Kind>();
+  private readonly subscribers = new Map<string, ChannelSubscriber[]>();
   private listening = false;
   private listener: pg.Client | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -41,12 +62,34 @@ export class LiveKeyCache {
   /** A kind of key, ended by a notification on `channel` whose payload is the key. Define kinds before listen(). */
   define(channel: string, lookup: (key: string) => Promise<boolean>): LiveKeys {
     if (this.kinds.has(channel)) throw new Error(`live keys on channel ${channel} are already defined`);
-    const kind: Kind = { lookup, seen: new Map(), generation: 0 };
+    const kind: Kind = { lookup, seen: new Map(), watchers: new Map(), generation: 0 };
     this.kinds.set(channel, kind);
     return {
       isLive: (key) => this.isLive(kind, key),
       forget: (key) => this.forget(kind, key),
+      watch: (key, onEnd) => {
+        let set = kind.watchers.get(key);
+        if (!set) kind.watchers.set(key, (set = new Set()));
+        const fn = () => onEnd();
+        set.add(fn);
+        return () => {
+          set.delete(fn);
+          if (set.size === 0 && kind.watchers.get(key) === set) kind.watchers.delete(key);
+        };
+      },
     };
+  }
+
+  /**
+   * Another use of the same connection: `subscriber` hears every notification on `channel` (whose
+   * payload is up to the sender). Subscribe before listen(). One connection per process serves
+   * every kind and every subscriber.
+   */
+  subscribe(channel: string, subscriber: ChannelSubscriber): void {
+    if (this.kinds.has(channel)) throw new Error(`channel ${channel} carries live keys`);
+    const list = this.subscribers.get(channel) ?? [];
+    list.push(subscriber);
+    this.subscribers.set(channel, list);
   }
 
   private async isLive(kind: Kind, key: string): Promise<boolean> {
@@ -62,11 +105,13 @@ export class LiveKeyCache {
   private forget(kind: Kind, key: string): void {
     kind.generation++;
     kind.seen.delete(key);
+    const watchers = kind.watchers.get(key);
+    if (watchers) for (const fn of [...watchers]) fn();
   }
 
   /** Starts listening with a connection made from `pool`'s settings; reconnects until close(). */
   listen(pool: pg.Pool): void {
-    const channels = [...this.kinds.keys()];
+    const channels = [...this.kinds.keys(), ...this.subscribers.keys()];
     if (this.closed || this.listener || channels.length === 0) return;
     const Client = (pool as unknown as { Client: typeof pg.Client }).Client ?? pg.Client;
     const client = new Client({ ...(pool as unknown as { options: pg.ClientConfig }).options, application_name: 'perpetua-flow-live-keys', keepAlive: true });
@@ -76,6 +121,7 @@ export class LiveKeyCache {
       this.listener = undefined;
       clearInterval(this.ping);
       this.stopRemembering();
+      this.tellSubscribers(false);
       client.removeAllListeners('notification');
       void client.end().catch(() => {});
       if (this.closed) return;
@@ -88,10 +134,15 @@ export class LiveKeyCache {
     // Sent after every LISTEN: hearing it means each channel is heard.
     const probe = `probe:${randomUUID()}`;
     client.on('notification', (msg) => {
-      const kind = this.kinds.get(msg.channel);
-      if (!kind || !msg.payload || this.listener !== client) return;
-      if (msg.payload !== probe) return this.forget(kind, msg.payload);
+      if (!msg.payload || this.listener !== client) return;
+      if (msg.payload !== probe) {
+        const kind = this.kinds.get(msg.channel);
+        if (kind) return this.forget(kind, msg.payload);
+        for (const sub of this.subscribers.get(msg.channel) ?? []) sub.heard(msg.payload);
+        return;
+      }
       this.listening = true;
+      this.tellSubscribers(true);
       this.ping = setInterval(() => void client.query('select 1').catch((err: Error) => lost(err)), 10_000);
       this.ping.unref();
     });
@@ -104,14 +155,24 @@ export class LiveKeyCache {
       .catch((err: Error) => lost(err));
   }
 
+  /** Whether notifications are heard now (the connection is up and heard its own probe). */
+  get isListening(): boolean {
+    return this.listening;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
     clearInterval(this.ping);
     this.stopRemembering();
+    this.tellSubscribers(false);
     const client = this.listener;
     this.listener = undefined;
     await client?.end().catch(() => {});
+  }
+
+  private tellSubscribers(on: boolean): void {
+    for (const list of this.subscribers.values()) for (const sub of list) sub.listening(on);
   }
 
   private stopRemembering(): void {

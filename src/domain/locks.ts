@@ -12,6 +12,8 @@
 //   6. the user row (users), only ever locked by deleting it (account deletion, which takes the
 //      'account' and 'subscription' locks first, then deletes rows 2–5 in this order). Inserting
 //      any user-owned row takes a KEY SHARE lock on it, so it must come after everything else.
+// The 'event-streams' lock (registering a GET /events stream) is taken alone, then its row's
+// insert takes the KEY SHARE on the user row (6).
 // Event handlers' own locks ('achievements', ...) come after all of these. A path that must read a
 // row to learn which lock it needs reads it without a lock, takes the locks in order, then reads it
 // again under them. Inserting a row that references a template or task takes a KEY SHARE lock on

@@ -17,6 +17,13 @@ const BEARER_SCHEME = 'bearerAuth';
  * may appear only there, as an optional alternative (`[{}, {scheme: []}]`).
  */
 const HANDLER_CHECKED_SCHEMES: Record<string, string> = { metricsToken: 'getMetrics' };
+/**
+ * Alternatives to the bearer token that the dispatcher checks (src/http/pipeline/authenticate.ts),
+ * each on its one operation only, as `[{bearerAuth: []}, {scheme: []}]`: GET /events' one-use ticket.
+ */
+const BEARER_ALTERNATIVES: Record<string, { operationId: string; in: string; name: string }> = {
+  eventTicket: { operationId: 'streamEvents', in: 'query', name: 'ticket' },
+};
 
 /** Where and what, e.g. `GET /tasks: parameter "tags" in query: array values (style/explode)`. */
 export type UnsupportedFeature = string;
@@ -32,6 +39,13 @@ export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeatur
   const resolve = resolver(doc);
 
   for (const [name, scheme] of Object.entries<Record<string, any>>(doc.components?.securitySchemes ?? {})) {
+    const alternative = BEARER_ALTERNATIVES[name];
+    if (alternative) {
+      if (scheme.type !== 'apiKey' || scheme.in !== alternative.in || scheme.name !== alternative.name) {
+        found.push(`security scheme "${name}": checked as an apiKey in ${alternative.in} named "${alternative.name}"`);
+      }
+      continue;
+    }
     const known = name === BEARER_SCHEME || name in HANDLER_CHECKED_SCHEMES;
     if (!known || scheme.type !== 'http' || String(scheme.scheme).toLowerCase() !== 'bearer') {
       found.push(`security scheme "${name}": only "${BEARER_SCHEME}" (http bearer) is checked`);
@@ -45,6 +59,13 @@ export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeatur
       const own = handlerChecked.every((k) => HANDLER_CHECKED_SCHEMES[k] === operationId);
       const optional = alternatives.length === 2 && alternatives.some((keys) => keys.length === 0) && alternatives.some((keys) => keys.length === 1);
       if (!own || !optional) found.push(`${where}: ${handlerChecked.join(', ')} is checked only by ${handlerChecked.map((k) => HANDLER_CHECKED_SCHEMES[k]).join(', ')}, as [{}, {scheme: []}]`);
+      return;
+    }
+    const alternativeOf = alternatives.flat().filter((k) => k in BEARER_ALTERNATIVES);
+    if (alternativeOf.length) {
+      const own = alternativeOf.every((k) => BEARER_ALTERNATIVES[k]!.operationId === operationId);
+      const shape = alternatives.length === 2 && alternatives.every((keys) => keys.length === 1) && alternatives.some((keys) => keys[0] === BEARER_SCHEME);
+      if (!own || !shape) found.push(`${where}: ${alternativeOf.join(', ')} is checked only on ${alternativeOf.map((k) => BEARER_ALTERNATIVES[k]!.operationId).join(', ')}, as [{${BEARER_SCHEME}: []}, {scheme: []}]`);
       return;
     }
     if (alternatives.some((keys) => keys.some((k) => k !== BEARER_SCHEME))) found.push(`${where}: security other than "${BEARER_SCHEME}"`);

@@ -6,7 +6,10 @@ import type { ServerResponse } from 'node:http';
 export const KEEP_ALIVE_MS = 15_000;
 
 export interface EventStream {
-  send(event: string, data: unknown): void;
+  /** Writes one event (with an `id:` line when given); false when the client's buffer is full: await drained(). */
+  send(event: string, data: unknown, id?: string): boolean;
+  /** Resolves once the client has taken what was written (or went away). */
+  drained(): Promise<void>;
   /** Ends the response (after the last event). */
   end(): void;
   /**
@@ -22,7 +25,8 @@ export interface EventStream {
 }
 
 /** Sends the 200 with `text/event-stream` and returns a writer for its events. */
-export function openEventStream(res: ServerResponse): EventStream {
+export function openEventStream(res: ServerResponse, opts: { keepAliveMs?: number; comment?: string } = {}): EventStream {
+  const comment = `: ${opts.comment ?? 'keep-alive'}\n\n`;
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-store', // an answer for one caller, like every authenticated one
@@ -36,8 +40,8 @@ export function openEventStream(res: ServerResponse): EventStream {
   let disconnected = res.destroyed || !res.socket || res.socket.destroyed;
   const listeners: (() => void)[] = [];
   const keepAlive = setInterval(() => {
-    if (!ended && !disconnected) res.write(': keep-alive\n\n');
-  }, KEEP_ALIVE_MS);
+    if (!ended && !disconnected) res.write(comment);
+  }, opts.keepAliveMs ?? KEEP_ALIVE_MS);
   res.on('close', () => {
     clearInterval(keepAlive);
     if (ended) return;
@@ -45,9 +49,22 @@ export function openEventStream(res: ServerResponse): EventStream {
     for (const fn of listeners) fn();
   });
   return {
-    send(event, data) {
-      if (ended || disconnected) return;
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    send(event, data, id) {
+      if (ended || disconnected) return true;
+      // JSON.stringify escapes line breaks inside strings: the data is one line. Ids are cursors (base64url).
+      return res.write(`event: ${event}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
+    },
+    drained() {
+      if (disconnected || !res.writableNeedDrain) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
     },
     end() {
       this.finish();

@@ -356,6 +356,25 @@ describe('(b) ids the matrix cannot derive from a path parameter', () => {
     await expectDatabaseUnchanged(t, before, 'another user\'s sync cursor and search');
     covered.b.add('syncChanges').add('search');
   });
+
+  it('streamEvents refuses another user\'s cursor, as cursor or Last-Event-ID (400), and its stream carries nothing of theirs; nothing changes', async () => {
+    const task = await createTask(owner);
+    const ownerCursor = (await owner.api.get('/sync')).body.data.cursor as string;
+    const before = await snapshotDatabase(t);
+    const byQuery = await intruder.api.get('/events', { query: { cursor: ownerCursor } });
+    expectEnvelope(byQuery, 400, 'VALIDATION_ERROR', 'streamEvents with another user\'s cursor');
+    expect(byQuery.body.error.details.map((d: { field: string }) => d.field)).toEqual(['query.cursor']);
+    const byHeader = await intruder.api.get('/events', { headers: { 'last-event-id': ownerCursor } });
+    expectEnvelope(byHeader, 400, 'VALIDATION_ERROR', 'streamEvents with another user\'s Last-Event-ID');
+    expect(byHeader.body.error.details.map((d: { field: string }) => d.field)).toEqual(['header.last-event-id']);
+    await expectDatabaseUnchanged(t, before, 'another user\'s stream cursor');
+    const own = await intruder.api.get('/events', { streamMs: 500 });
+    expect(own.status).toBe(200);
+    expect(own.text).toContain('event: changes');
+    expect(own.text).not.toContain(task.id);
+    expect(own.text).not.toContain(owner.id);
+    covered.b.add('streamEvents');
+  });
 });
 
 describe('(b) offline commands name ids inside a batch', () => {

@@ -6,6 +6,7 @@ import { startFakeCheckout, type FakeCheckout } from '../fakes/checkout.js';
 import { createTestDatabase } from '../helpers/app.js';
 import { TestClient } from '../helpers/client.js';
 import { serviceEnv, startService, stopAllServices, type Service } from '../helpers/services.js';
+import { EventStreamClient } from '../sync/event-stream.js';
 
 // Two API processes and two worker processes on one database, as production runs them (SPEC §2:
 // every piece of shared state lives in PostgreSQL). Every request goes to a real process through
@@ -178,6 +179,31 @@ describe('two API processes and two workers on one database', () => {
       newer = { ...replaced, via: [new TestClient(apis[0].baseUrl, res.body.access_token), new TestClient(apis[1].baseUrl, res.body.access_token)] };
     });
     for (const api of newer!.via) expect((await api.get('/tasks')).status).toBe(200);
+  });
+
+  it('push a change made through either API, or by a worker, to a stream on the other API (GET /events), and end it with the session', async () => {
+    const user = await signIn();
+    const cursor = (await user.via[0].get('/sync', { query: { limit: 100 } })).body.data.cursor as string;
+    const stream = await EventStreamClient.open(apis[1].baseUrl, { token: user.via[1].token!, cursor });
+    try {
+      expect(stream.status).toBe(200);
+      const hasTask = (id: string) => (d: any) => d.tasks.some((x: any) => x.id === id);
+      // Through the other process, then through the stream's own.
+      for (const via of [user.via[0], user.via[1]]) {
+        const task = await via.post('/tasks', { title: 'Live', due_date: new Date(Date.now() - 60_000).toISOString() });
+        expect(task.status, task.text).toBe(201);
+        await stream.changes(hasTask(task.body.data.id), { ms: 5_000 });
+      }
+      // A reminder due already: one of the worker processes fires it, and its notification arrives.
+      const task = await user.via[0].post('/tasks', { title: 'Stand-up' });
+      const reminder = await user.via[0].post(`/tasks/${task.body.data.id}/reminders`, { type: 'absolute', scheduled_at: new Date(Date.now() - 60_000).toISOString() });
+      expect(reminder.status, reminder.text).toBe(201);
+      await stream.changes((d) => d.notifications.some((n: any) => n.task_id === task.body.data.id), { ms: 20_000 });
+      expect((await user.via[0].post('/auth/logout', { refresh_token: user.refreshToken })).status).toBe(200);
+      expect((await stream.ending(5_000))?.data.reason).toBe('session_ended');
+    } finally {
+      stream.close();
+    }
   });
 
   it('apply a webhook event delivered to both APIs at the same moment once', async () => {

@@ -16,6 +16,7 @@ import { createTestDatabase } from '../helpers/app.js';
 import { TestClient } from '../helpers/client.js';
 import { assertMatchesContract, contract } from '../helpers/contract.js';
 import { freePort, serviceEnv, startService, stopAllServices, type Service } from '../helpers/services.js';
+import { EventStreamClient } from '../sync/event-stream.js';
 
 // Two API processes behind a real HAProxy, configured by deploy/haproxy.cfg itself with only its
 // addresses replaced, as deploy/compose.yaml runs them. Loopback is a whole /8 on Linux: HAProxy
@@ -54,6 +55,8 @@ function haproxyConfig(lbPort: number, apiAddresses: string[]): string {
   };
   let cfg = replace(deployed, /^(\s*)bind :8080$/, `$1bind 127.0.0.1:${lbPort}`);
   cfg = replace(cfg, /^(\s*)server-template api .*$/, apiAddresses.map((a, i) => `$1server api${i + 1} ${a} source ${PROXY_SOURCE}`).join('\n'));
+  // GET /api/v1/events has a backend of its own, on the same processes.
+  cfg = replace(cfg, /^(\s*)server-template api-events .*$/, apiAddresses.map((a, i) => `$1server api-events${i + 1} ${a} source ${PROXY_SOURCE}`).join('\n'));
   return cfg;
 }
 
@@ -95,6 +98,7 @@ beforeAll(async () => {
     OPENAI_BASE_URL: ai.baseUrl,
     DEEPGRAM_API_KEY: dg.apiKey,
     DEEPGRAM_URL: dg.baseUrl,
+    EVENTS_HEARTBEAT_MS: '300',
   });
   const [a, b] = await Promise.all([startService('api', env), startService('api', env)]);
   apis = [a, b];
@@ -241,6 +245,26 @@ describe('two API processes behind HAProxy (deploy/haproxy.cfg)', () => {
     expect(events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('')).toBe('First the figures, then the summary, then the slides.');
     // Ten words 150 ms apart: the first arrives long before the last (a buffering proxy would deliver them together).
     expect(firstDeltaAt! - started).toBeLessThan(endedAt - started - 600);
+  });
+
+  it('passes the live-update stream (GET /events) through HAProxy as it is written: heartbeats and changes, not buffered', async () => {
+    const user = await signIn('127.0.0.9');
+    const ticket = await requestFrom('127.0.0.9', lb.url, 'POST', '/events/ticket', { headers: { authorization: `Bearer ${user.token}`, 'idempotency-key': randomUUID() } });
+    expect(ticket.status).toBe(201);
+    const stream = await EventStreamClient.open(lb.url, { ticket: ticket.body.data.ticket });
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.headers['x-accel-buffering']).toBe('no');
+      // The snapshot page (an empty account), then heartbeats as they are written, 300 ms apart:
+      // the third comes well after the first (a buffering proxy would deliver them together).
+      await stream.until(() => stream.comments.length >= 3, 5_000, 'three heartbeats');
+      expect(stream.comments[2]!.at - stream.comments[0]!.at).toBeGreaterThan(300);
+      const task = await requestFrom('127.0.0.9', lb.url, 'POST', '/tasks', { body: { title: 'Through the proxy' }, headers: { authorization: `Bearer ${user.token}`, 'idempotency-key': randomUUID() } });
+      expect(task.status).toBe(201);
+      await stream.changes((d) => d.tasks.some((x: any) => x.id === task.body.data.id), { ms: 5_000 });
+    } finally {
+      stream.close();
+    }
   });
 
   it('relays the voice WebSocket through HAProxy: audio up, transcripts down, completed and charged', async () => {

@@ -278,6 +278,10 @@ function overridesFor(op: Operation, fx: Fixture): Override {
         );
       case 'refresh_token':
         return fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...fx.refreshTokens) }, { weight: 1, arbitrary: arbitraryFromSchema(schema) });
+      case 'ticket':
+        // GET /events' one-use ticket: random text almost never matches `^pfevt_…{43}$`, which the
+        // generic generator's text branch would filter for forever.
+        return fc.stringMatching(/^pfevt_[A-Za-z0-9_-]{43}$/);
       case 'token':
         // The WebSocket's ?token= is an access token (a JWT, ASCII). The contract allows any 4096
         // characters, but 4096 non-ASCII ones percent-encode past Node's 16 KB header limit and get

@@ -18,6 +18,11 @@ export interface RequestOptions {
   /** A fixed key; `null` sends none. By default authenticated POST/PATCH/PUT get a fresh one. */
   idempotencyKey?: string | null;
   query?: Record<string, string | number | boolean | undefined>;
+  /**
+   * How long to read an event stream (text/event-stream) before hanging up: a live stream never
+   * ends by itself. 300 ms by default for GET; a POST's stream is read to its end unless this is set.
+   */
+  streamMs?: number;
   /** Skip the contract check (only for requests that deliberately leave the contract, e.g. a raw socket). */
   unchecked?: boolean;
 }
@@ -51,8 +56,10 @@ export class TestClient {
       headers['idempotency-key'] = opts.idempotencyKey;
     }
     const res = await fetch(url, { method, headers, body });
-    const text = await res.text();
     const contentType = res.headers.get('content-type');
+    // A live stream (GET /events) never ends by itself; the chat's streams (POST) do, and are read whole.
+    const live = contentType?.startsWith('text/event-stream') && (method === 'GET' || opts.streamMs !== undefined);
+    const text = live && res.body ? await readFor(res.body, opts.streamMs ?? 300) : await res.text();
     let parsed: unknown = text;
     if (contentType?.includes('json') && text) parsed = JSON.parse(text);
     else if (!text) parsed = undefined;
@@ -79,4 +86,23 @@ export class TestClient {
   delete<T = any>(path: string, opts?: RequestOptions) {
     return this.request<T>('DELETE', path, opts);
   }
+}
+
+/** What a stream sends within `ms` (or until it ends); then the connection is dropped. */
+async function readFor(body: ReadableStream<Uint8Array>, ms: number): Promise<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    let timer: NodeJS.Timeout | undefined;
+    const next = await Promise.race([reader.read(), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left)))]);
+    clearTimeout(timer);
+    if (next === 'timeout' || next.done) break;
+    text += decoder.decode(next.value, { stream: true });
+  }
+  await reader.cancel().catch(() => {});
+  return text;
 }

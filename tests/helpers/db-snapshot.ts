@@ -3,9 +3,10 @@ import type { TestApp } from './app.js';
 
 /**
  * Tables a rejected request may legitimately touch: the idempotency record of its key, the rate
- * limiter's counters and the worker's heartbeat.
+ * limiter's counters, the worker's heartbeat, and the open GET /events streams (a stream that was
+ * answered 200 unregisters itself when its client leaves, while later requests run).
  */
-const BOOKKEEPING = new Set(['idempotency_keys', 'rate_limits', 'worker_heartbeats']);
+const BOOKKEEPING = new Set(['idempotency_keys', 'rate_limits', 'worker_heartbeats', 'event_streams']);
 
 export type DatabaseSnapshot = Record<string, string[]>;
 

@@ -51,13 +51,13 @@ export class Replica {
  * transaction older than it has ended, and transaction ids are shared by the whole server: another
  * test's open transaction, in any database, briefly holds changes back.
  */
-export async function settled(t: TestApp, userId: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+export async function settled(t: TestApp, userId: string, pollMs = 50): Promise<void> {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
     const { rows } = await sql<{ ok: boolean }>`
       select coalesce(max(xid::text::numeric), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::numeric as ok
         from sync_changes where user_id = ${userId}`.execute(t.db);
     if (rows[0]!.ok) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error('changes did not become final within 15 s');
 }

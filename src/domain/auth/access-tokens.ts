@@ -22,6 +22,8 @@ export interface AuthContext {
    * the per-task AI counters, which a token refresh resets. Tokens without one count by their `sid`.
    */
   tokenId: string;
+  /** Set when the caller came with a ticket for GET /events: it is spent when the stream opens. */
+  eventTicket?: string;
 }
 
 export interface AccessTokenSettings {

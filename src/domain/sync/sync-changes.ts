@@ -31,7 +31,26 @@ interface Position {
  * state, whatever change named them: a client that applies every page converges on the server.
  */
 export async function syncChanges(db: Database, { userId, cursorText, limit }: { userId: string; cursorText: string | undefined; limit: number }): Promise<SyncChanges> {
-  const cursor = cursorText === undefined ? undefined : decodeCursor(userId, cursorText, KINDS.length);
+  return (await readChanges(db, { userId, cursor: cursorText, limit, askPending: false })).changes;
+}
+
+/** The cursor a stream or a sync starts from, checked: a 400 naming `field` when it is not one of the user's. */
+export function checkCursor(userId: string, cursorText: string, field = 'query.cursor'): void {
+  try {
+    decodeCursor(userId, cursorText, KINDS.length);
+  } catch {
+    throw invalidField(field, 'is not a cursor of this user; sync again without a cursor');
+  }
+}
+
+/**
+ * A page as syncChanges reads it, and whether changes after its cursor are already committed but
+ * not yet final (a transaction older than them is still running): a follower (GET /events) then
+ * reads again shortly instead of waiting for the next notification.
+ */
+export async function readChanges(db: Database, opts: { userId: string; cursor: string | undefined; limit: number; askPending?: boolean }): Promise<{ changes: SyncChanges; pending: boolean }> {
+  const { userId, limit } = opts;
+  const cursor = opts.cursor === undefined ? undefined : decodeCursor(userId, opts.cursor, KINDS.length);
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
@@ -42,7 +61,18 @@ export async function syncChanges(db: Database, { userId, cursorText, limit }: {
         throw invalidField('query.cursor', 'is not a cursor of this user; sync again without a cursor');
       }
       const start = cursor ?? { phase: 'snapshot', boundary: pos.xmin, kind: 0, afterId: null };
-      return start.phase === 'snapshot' ? snapshotPage(trx, { userId, cursor: start, pos, limit }) : deltaPage(trx, { userId, cursor: start, pos, limit });
+      const changes = start.phase === 'snapshot' ? await snapshotPage(trx, { userId, cursor: start, pos, limit }) : await deltaPage(trx, { userId, cursor: start, pos, limit });
+      if (changes.has_more || opts.askPending === false) return { changes, pending: false };
+      const next = decodeCursor(userId, changes.cursor, KINDS.length);
+      if (next.phase !== 'delta') return { changes, pending: false };
+      // Visible in this snapshot, so committed; at or above xmin, so held back by an older transaction.
+      const { rows } = await sql<{ one: number }>`
+        select 1 as one from sync_changes
+         where user_id = ${userId}
+           and (xid, seq) > (${next.xid.toString()}::xid8, ${next.seq.toString()}::bigint)
+           and xid >= ${pos.xmin.toString()}::xid8
+         limit 1`.execute(trx);
+      return { changes, pending: rows.length > 0 };
     });
 }
 

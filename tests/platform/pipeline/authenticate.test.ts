@@ -41,4 +41,15 @@ describe('pipeline step: authenticate', () => {
     await expect(authenticate({ authorization: `Bearer ${token}` }, deps([], [SESSION]))).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: 'The account no longer exists' });
     await expect(authenticate({ authorization: `Bearer ${token}` }, deps([USER], []))).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: 'The session has ended; sign in again' });
   });
+
+  it('takes a ticket only without an Authorization header, refusing a malformed one before asking the database', async () => {
+    // A bearer token wins: the ticket is not looked at.
+    const auth = await authenticate({ authorization: `Bearer ${token}` }, deps([USER], [SESSION]), `pfevt_${'A'.repeat(43)}`);
+    expect(auth.eventTicket).toBeUndefined();
+    for (const malformed of ['', 'pfevt_short', `pfcal_${'A'.repeat(43)}`, `pfevt_${'A'.repeat(42)}!`]) {
+      await expect(authenticate({}, untouchable, malformed)).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('ticket') });
+    }
+    // Not a string (a repeated ?ticket=): as without one.
+    await expect(authenticate({}, untouchable, ['a', 'b'])).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: 'Authentication required' });
+  });
 });
