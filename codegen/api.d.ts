@@ -2389,6 +2389,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The user's personal access tokens
+         * @description Every personal access token of the user, newest first, without its secret (only a hash of it
+         *     is stored). At most 50. A personal access token cannot call this operation: tokens are
+         *     managed only with a signed-in session (403 `TOKEN_NOT_ALLOWED`).
+         */
+        get: operations["listPersonalTokens"];
+        put?: never;
+        /**
+         * Make a personal access token
+         * @description Makes a personal access token for scripts, integrations and the user's AI assistant (see the
+         *     `personalToken` security scheme). The secret `token` (`pfpat_` and 43 base64url characters,
+         *     256 random bits) is in this answer only: only its SHA-256 is stored. An idempotent replay
+         *     (same `Idempotency-Key`) answers the same token with `token: null` — make a new one to see a
+         *     secret again.
+         *
+         *     * `name` is trimmed: 1–100 characters, not only whitespace.
+         *     * `scopes`: what the token may do, 1–20 distinct `TokenScope` values. Each operation names the
+         *       scopes it needs in its `security` (`personalToken: [...]`); an operation without a
+         *       `personalToken` requirement never accepts a token (403 `TOKEN_NOT_ALLOWED`): tokens cannot
+         *       manage tokens, the account, billing or the calendar feed.
+         *     * `expires_at` (optional): after it the token gets 401 `UNAUTHORIZED`; it must lie in the
+         *       future (400 naming `body.expires_at`). Omitted or `null`: the token lasts until deleted.
+         *
+         *     A user may have at most 50 tokens: the 51st is a 409 `LIMIT_EXCEEDED` with `limit`.
+         *     A personal access token cannot call this operation (403 `TOKEN_NOT_ALLOWED`).
+         */
+        post: operations["createPersonalToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1a4-2b7c-7d1e-9f20-3a4b5c6d7e8f */
+                token_id: components["parameters"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a personal access token
+         * @description Deletes the token: from this answer on it gets 401 `UNAUTHORIZED` on every API process
+         *     (each is told at commit). Another user's token, or one already deleted, is a 404. A personal
+         *     access token cannot call this operation (403 `TOKEN_NOT_ALLOWED`).
+         */
+        delete: operations["deletePersonalToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2478,7 +2544,7 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "EXPECTATION_FAILED";
+        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "EXPECTATION_FAILED" | "INSUFFICIENT_SCOPE" | "TOKEN_NOT_ALLOWED";
         ErrorDetail: {
             /** @description Where the problem is: `body.title`, `query.limit`, `path.task_id`, `header.if-match`. */
             field: string;
@@ -2519,6 +2585,8 @@ export interface components {
                  * @description With `INSUFFICIENT_CREDITS`: the current balance.
                  */
                 credits_available?: number;
+                /** @description With `INSUFFICIENT_SCOPE`: every scope the operation needs. */
+                required_scopes?: components["schemas"]["TokenScope"][];
             };
         };
         ApiIndex: {
@@ -3119,6 +3187,45 @@ export interface components {
              * @description New position; beyond the end: last.
              */
             order_index?: number;
+        };
+        /**
+         * @description What a personal access token may do. The one list of scopes: each operation that accepts
+         *     tokens names the scopes it needs in its `security` (`personalToken: [...]`), and the server
+         *     refuses to start when one names a scope missing here.
+         * @enum {string}
+         */
+        TokenScope: "profile:read" | "tasks:read" | "tasks:write" | "notes:read" | "notes:write" | "reminders:read" | "reminders:write" | "templates:read" | "templates:write" | "focus:read" | "focus:write" | "notifications:read" | "notifications:write" | "activity:read" | "ai:use";
+        CreatePersonalTokenRequest: {
+            /** @description A label for the user; trimmed, not only whitespace. */
+            name: string;
+            scopes: components["schemas"]["TokenScope"][];
+            /** @description When the token stops working (in the future); `null` or omitted for never. */
+            expires_at?: components["schemas"]["InputTimestamp"] | null;
+        };
+        PersonalToken: {
+            id: components["schemas"]["Uuid"];
+            name: string;
+            scopes: components["schemas"]["TokenScope"][];
+            expires_at: components["schemas"]["Timestamp"] | null;
+            created_at: components["schemas"]["Timestamp"];
+            /** @description The last request made with the token (noted at most once a minute); `null` before the first. */
+            last_used_at: components["schemas"]["Timestamp"] | null;
+        };
+        PersonalTokenCreated: {
+            id: components["schemas"]["Uuid"];
+            name: string;
+            scopes: components["schemas"]["TokenScope"][];
+            expires_at: components["schemas"]["Timestamp"] | null;
+            created_at: components["schemas"]["Timestamp"];
+            last_used_at: components["schemas"]["Timestamp"] | null;
+            /** @description The secret, shown once (`null` in an idempotent replay). Send it as `Authorization: Bearer <token>`. */
+            token: string | null;
+        };
+        PersonalTokenCreatedResponse: {
+            data: components["schemas"]["PersonalTokenCreated"];
+        };
+        PersonalTokenListResponse: {
+            data: components["schemas"]["PersonalToken"][];
         };
         DeletedResourceResponse: {
             data: components["schemas"]["DeletedResource"];
@@ -4195,7 +4302,10 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description No valid access token (`UNAUTHORIZED`), or it expired (`TOKEN_EXPIRED`, with `refresh_required`). */
+        /**
+         * @description No valid access token (`UNAUTHORIZED`), or it expired (`TOKEN_EXPIRED`, with `refresh_required`).
+         *     A personal access token that is unknown, deleted or expired gets `UNAUTHORIZED`.
+         */
         Unauthorized: {
             headers: {
                 /** @description `Bearer` with the error. */
@@ -4207,7 +4317,11 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The resource exists and belongs to another user (`FORBIDDEN`). */
+        /**
+         * @description The resource exists and belongs to another user (`FORBIDDEN`); or a personal access token
+         *     without a scope the operation needs (`INSUFFICIENT_SCOPE`) or on an operation that never
+         *     accepts tokens (`TOKEN_NOT_ALLOWED`).
+         */
         Forbidden: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -4220,7 +4334,28 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description A Pro feature used on the free tier (`TIER_REQUIRED`). */
+        /**
+         * @description A personal access token without a scope the operation needs (`INSUFFICIENT_SCOPE`, with
+         *     `required_scopes`), or one used for an operation that never accepts tokens
+         *     (`TOKEN_NOT_ALLOWED`); see the `personalToken` security scheme.
+         */
+        TokenRefused: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /**
+         * @description A Pro feature used on the free tier (`TIER_REQUIRED`); or a personal access token without a
+         *     scope the operation needs (`INSUFFICIENT_SCOPE`) or on an operation that never accepts
+         *     tokens (`TOKEN_NOT_ALLOWED`).
+         */
         TierRequired: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -4439,6 +4574,8 @@ export interface components {
         Offset: number;
         /** @description How many items to return. */
         Limit: number;
+        /** @example 0193f1a4-2b7c-7d1e-9f20-3a4b5c6d7e8f */
+        TokenId: string;
         /** @example 0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d */
         TaskId: string;
         /** @example 0193f1a2-8d5f-7c9b-8d2e-3f4a5b6c7d8e */
@@ -4918,6 +5055,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -4972,6 +5110,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -5015,6 +5154,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -5050,6 +5190,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5100,6 +5241,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5157,6 +5299,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description `LIMIT_EXCEEDED`: the active-task limit is reached (`limit` gives it).
              *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
@@ -5451,6 +5594,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5973,6 +6117,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6028,6 +6173,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description `LIMIT_EXCEEDED`: the first instance would exceed the active-task limit (`limit` gives it).
              *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
@@ -6691,6 +6837,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6768,6 +6915,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -6864,6 +7012,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description `CONFLICT`: another user has registered this endpoint.
              *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
@@ -6924,6 +7073,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
@@ -6956,6 +7106,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6991,6 +7142,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -7028,6 +7180,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
@@ -7151,6 +7304,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7205,7 +7359,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
-            /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
+            /**
+             * @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. A
+             *     personal access token cannot call this operation (`TOKEN_NOT_ALLOWED`).
+             */
             403: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -7267,6 +7424,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7318,6 +7476,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7354,6 +7513,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7971,6 +8131,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8060,6 +8221,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8094,6 +8256,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8128,6 +8291,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8157,6 +8321,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8192,7 +8357,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
-            /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
+            /**
+             * @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. A
+             *     personal access token cannot call this operation (`TOKEN_NOT_ALLOWED`).
+             */
             403: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -8357,6 +8525,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8447,6 +8616,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /** @description No focus session is open (`NOT_FOUND`). */
             404: {
                 headers: {
@@ -8591,6 +8761,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8626,6 +8797,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["SubscriptionCheckoutConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -8667,6 +8839,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["SubscriptionCheckoutConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -8710,6 +8883,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description There is no `active`, `past_due` or `grace` subscription to cancel — never subscribed,
              *     already cancelled or expired (`CONFLICT`) — or the first request with this
@@ -8782,6 +8956,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            403: components["responses"]["TokenRefused"];
             /**
              * @description The purchase would take this calendar month's purchases over 500 credits
              *     (`LIMIT_EXCEEDED`, with `limit`), or the first request with this `Idempotency-Key` is
@@ -8874,6 +9049,152 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["PaymentServiceUnavailable"];
+        };
+    };
+    listPersonalTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tokens. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalTokenListResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPersonalToken: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePersonalTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The new token, with its secret (shown once). */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalTokenCreatedResponse"];
+                };
+            };
+            /**
+             * @description The body is invalid (`VALIDATION_ERROR`) — including a blank name and an `expires_at` that
+             *     is not in the future — or the `Idempotency-Key` header is missing (`IDEMPOTENCY_KEY_REQUIRED`).
+             */
+            400: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
+            /**
+             * @description The user has 50 tokens (`LIMIT_EXCEEDED`, with `limit`), or a request with this
+             *     `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`).
+             */
+            409: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    deletePersonalToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
+            path: {
+                /** @example 0193f1a4-2b7c-7d1e-9f20-3a4b5c6d7e8f */
+                token_id: components["parameters"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token is revoked. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedResourceResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
 }

@@ -18,6 +18,7 @@ import { loadContract } from './core/contract.js';
 import { LiveKeyCache, type LiveKeys } from './domain/live-keys.js';
 import { defineLiveAccounts } from './domain/users/live-accounts.js';
 import { defineLiveSessions } from './domain/auth/live-sessions.js';
+import { defineLivePersonalTokens, PersonalTokens } from './domain/auth/personal-tokens.js';
 
 /** Everything a request handler or job may use, built once per process (or per test app). */
 export interface AppDeps {
@@ -42,6 +43,8 @@ export interface AppDeps {
   liveAccounts: LiveKeys;
   /** Which sessions (a token's `sid`) are live, for the per-request token check. */
   liveSessions: LiveKeys;
+  /** Resolves personal access tokens (`pfpat_…`); a deleted one stops at once on every process. */
+  personalTokens: PersonalTokens;
 }
 
 export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; log: Logger; keys: SigningKeys; contract?: Contract }): AppDeps {
@@ -69,5 +72,6 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     liveKeys,
     liveAccounts: defineLiveAccounts(liveKeys, opts.db),
     liveSessions: defineLiveSessions(liveKeys, opts.db),
+    personalTokens: new PersonalTokens(opts.db, defineLivePersonalTokens(liveKeys, opts.db)),
   };
 }

@@ -17,6 +17,7 @@ import * as subtasks from './subtasks.js';
 import * as sync from './sync.js';
 import * as tasks from './tasks.js';
 import * as templates from './templates.js';
+import * as tokens from './tokens.js';
 import * as users from './users.js';
 
 /** Every operation of openapi.yaml, by operationId. The type makes a missing or unknown one a compile error. */
@@ -40,4 +41,5 @@ export const handlers: HandlerRegistry = {
   ...calendar,
   ...sync,
   ...search,
+  ...tokens,
 };

@@ -55,7 +55,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
     if (dep) for (const [k, v] of Object.entries(dep)) res.setHeader(k, v);
 
     if (info.authenticated) varyOn(res, 'Authorization'); // also on its 401
-    const auth = info.authenticated ? await authenticate(req.headers, deps) : null;
+    const auth = info.authenticated ? await authenticate(req.headers, deps, info) : null;
     if (auth) state.userId = auth.userId;
     if (info.rateLimit !== 'none') writeRateLimitHeaders(res, await countRequest(deps.rateLimits, info.rateLimit, req, auth?.userId));
     const request = validateRequest(validation, info, req, params);

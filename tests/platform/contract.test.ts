@@ -59,6 +59,15 @@ describe('openapi.yaml', () => {
     }
   });
 
+  it('documents the 403 a personal access token gets on every operation that takes a bearer credential', () => {
+    for (const op of operations.filter((o) => o.authenticated)) {
+      const examples = Object.values<any>(resolve(raw(op.operationId).responses['403'])?.content?.['application/json']?.examples ?? {});
+      const codes = examples.map((e) => resolve(e).value.error.code);
+      // An operation that accepts tokens refuses one without its scopes; any other refuses every token.
+      expect(codes, `${op.operationId} 403`).toContain(op.tokenScopes ? 'INSUFFICIENT_SCOPE' : 'TOKEN_NOT_ALLOWED');
+    }
+  });
+
   // What client generators need (npm run generators:check compiles their output): openapi-zod-client
   // emits z.enum([..., null]), which does not compile, for an enum that lists null; openapi-typescript
   // (default flags) makes a property that carries its own `default` required.

@@ -22,6 +22,11 @@ export interface AuthContext {
    * the per-task AI counters, which a token refresh resets. Tokens without one count by their `sid`.
    */
   tokenId: string;
+  /**
+   * Set when the caller is a personal access token: its id and scopes. `sessionId` and `tokenId`
+   * are then the token's id.
+   */
+  personalToken?: { id: string; scopes: readonly string[] };
 }
 
 export interface AccessTokenSettings {
