@@ -69,6 +69,8 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
             runHandler(op.handler, request, ctx, state),
           )
         : await runHandler(op.handler, request, ctx, state);
+    // A token's last use is noted for answered requests only: a refused one changes nothing.
+    if (auth?.personalToken && (result === STREAMED || result.status === 'stream' || result.status < 400)) await deps.personalTokens.touch(auth.personalToken.id);
     if (result === STREAMED) return;
     if (result.status === 'stream') return writeStream(res, result as StreamReply);
     writeAnswer(res, result, request.headers, op.replayStream, state.contentType);

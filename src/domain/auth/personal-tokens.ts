@@ -109,8 +109,6 @@ export interface PersonalTokenCaller {
   email: string;
   tier: 'free' | 'pro';
   scopes: readonly TokenScope[];
-  /** The secret's hash, by which this process remembers the token. */
-  hash: string;
 }
 
 interface Resolved {
@@ -118,7 +116,6 @@ interface Resolved {
   expiresAt: number | null;
   /** Until when this entry may be used without reading the row again. */
   until: number;
-  touchedAt: number;
 }
 
 /**
@@ -129,6 +126,8 @@ interface Resolved {
  */
 export class PersonalTokens {
   private readonly resolved = new Map<string, Resolved>();
+  /** When this process last wrote each token's `last_used_at`. */
+  private readonly touched = new Map<string, number>();
 
   constructor(
     private readonly db: Executor,
@@ -153,10 +152,9 @@ export class PersonalTokens {
         throw unauthorized('Invalid personal access token');
       }
       entry = {
-        caller: { tokenId: row.id, userId: row.user_id, email: row.email, tier: row.tier as 'free' | 'pro', scopes: row.scopes as TokenScope[], hash },
+        caller: { tokenId: row.id, userId: row.user_id, email: row.email, tier: row.tier as 'free' | 'pro', scopes: row.scopes as TokenScope[] },
         expiresAt: row.expires_at?.getTime() ?? null,
         until: now + (this.opts.ttlMs ?? 30_000),
-        touchedAt: entry?.touchedAt ?? row.last_used_at?.getTime() ?? 0,
       };
       const max = this.opts.maxEntries ?? 10_000;
       if (this.resolved.size >= max) this.resolved.delete(this.resolved.keys().next().value!);
@@ -170,15 +168,19 @@ export class PersonalTokens {
     return { ...entry.caller };
   }
 
-  /** Notes a request made with the token in `last_used_at`, at most once a minute (per process). */
-  async touch(caller: PersonalTokenCaller, now = new Date()): Promise<void> {
-    const entry = this.resolved.get(caller.hash);
-    if (entry && now.getTime() - entry.touchedAt < TOUCH_INTERVAL_MS) return;
-    if (entry) entry.touchedAt = now.getTime();
+  /**
+   * Notes a request the token made in `last_used_at`, at most once a minute (per process). Called
+   * for answered requests only: a refused one changes nothing.
+   */
+  async touch(tokenId: string, now = new Date()): Promise<void> {
+    const last = this.touched.get(tokenId);
+    if (last !== undefined && now.getTime() - last < TOUCH_INTERVAL_MS) return;
+    if (this.touched.size >= (this.opts.maxEntries ?? 10_000)) this.touched.delete(this.touched.keys().next().value!);
+    this.touched.set(tokenId, now.getTime());
     await this.db
       .updateTable('personal_access_tokens')
       .set({ last_used_at: now })
-      .where('id', '=', caller.tokenId)
+      .where('id', '=', tokenId)
       .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', new Date(now.getTime() - TOUCH_INTERVAL_MS))]))
       .execute();
   }

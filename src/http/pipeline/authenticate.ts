@@ -30,8 +30,6 @@ export async function authenticate(headers: IncomingHttpHeaders, deps: Authentic
     if (accepts.tokenScopes === null) throw tokenNotAllowed();
     const missing = accepts.tokenScopes.filter((s) => !token.scopes.includes(s as never));
     if (missing.length) throw insufficientScope(accepts.tokenScopes, missing);
-    // Only a request the token may make is noted: a refused one changes nothing.
-    await deps.personalTokens.touch(token);
     return { userId: token.userId, email: token.email, tier: token.tier, sessionId: token.tokenId, tokenId: token.tokenId, personalToken: { id: token.tokenId, scopes: token.scopes } };
   }
   if (accepts.tokenOnly) throw unauthorized('This operation takes a personal access token (pfpat_…)');
