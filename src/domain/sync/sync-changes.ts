@@ -54,7 +54,11 @@ async function position(trx: Executor): Promise<Position> {
 
 const empty = (): Omit<SyncChanges, 'cursor' | 'has_more'> => ({ tasks: [], subtasks: [], reminders: [], notes: [], notifications: [], deletions: [] });
 
-/** Changes after the cursor whose transactions are final, in (xid, seq) order. */
+/**
+ * Changes after the cursor whose transactions are final, in (xid, seq) order. The ORDER BY names the
+ * table's columns: a bare `xid, seq` there means the text output columns of the same names, which
+ * sort "100" before "98" and made the cursor skip changes (tests/sync/sync.test.ts, power of ten).
+ */
 async function deltaPage(trx: Executor, userId: string, c: Extract<SyncCursor, { phase: 'delta' }>, pos: Position, limit: number): Promise<SyncChanges> {
   const { rows } = await sql<{ xid: string; seq: string; entity_type: SyncEntityType; entity_id: string; changed_at: Date }>`
     select xid::text as xid, seq::text as seq, entity_type, entity_id, changed_at
@@ -62,7 +66,7 @@ async function deltaPage(trx: Executor, userId: string, c: Extract<SyncCursor, {
      where user_id = ${userId}
        and (xid, seq) > (${c.xid.toString()}::xid8, ${c.seq.toString()}::bigint)
        and xid < ${pos.xmin.toString()}::xid8
-     order by xid, seq
+     order by sync_changes.xid, sync_changes.seq
      limit ${limit + 1}`.execute(trx);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
