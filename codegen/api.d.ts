@@ -2455,6 +2455,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Model Context Protocol server for the user's AI assistant
+         * @description A [Model Context Protocol](https://modelcontextprotocol.io) server over the Streamable
+         *     HTTP transport, for the user's AI assistant (Claude Desktop, an IDE, an agent). Authenticated
+         *     by a personal access token only (`Authorization: Bearer pfpat_…`; an access token gets 401).
+         *     The body is one JSON-RPC 2.0 message (`initialize`, `tools/list`, `tools/call`, `ping`, or a
+         *     notification); the answer is its JSON-RPC response as `application/json` (200), or 202 with
+         *     no body for a notification. The server is stateless: no `Mcp-Session-Id`, no server-initiated
+         *     stream, so `GET` and `DELETE /mcp` answer 405.
+         *
+         *     The tools are listed in `x-mcp-tools` below with the token scopes each needs and the schema of
+         *     its arguments (the same schemas as the REST operations'); `tools/list` shows only the tools
+         *     the token's scopes allow. Each goes through the same domain functions and rules as the REST
+         *     operation (limits, versions, tiers) and records its changes in the activity log with
+         *     `source: ai`. A call beyond the token's scopes, arguments the schema refuses, and every rule
+         *     the REST operation would answer with a 4xx come back as a tool result with `isError: true`
+         *     whose text starts with the error code (`INSUFFICIENT_SCOPE: …`, `VALIDATION_ERROR: …`,
+         *     `NOT_FOUND: …`), and change nothing. Every request counts against the user's `general`
+         *     rate limit like any other. `Idempotency-Key` is optional here (MCP clients send none; JSON-RPC
+         *     requests carry their own `id`): a client that sends one gets the stored answer on a retry.
+         */
+        post: operations["callMcp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3208,7 +3245,7 @@ export interface components {
             scopes: components["schemas"]["TokenScope"][];
             expires_at: components["schemas"]["Timestamp"] | null;
             created_at: components["schemas"]["Timestamp"];
-            /** @description The last request made with the token (noted at most once a minute); `null` before the first. */
+            /** @description The last request made with the token that was answered (not refused), noted at most once a minute; `null` before the first. */
             last_used_at: components["schemas"]["Timestamp"] | null;
         };
         PersonalTokenCreated: {
@@ -3226,6 +3263,30 @@ export interface components {
         };
         PersonalTokenListResponse: {
             data: components["schemas"]["PersonalToken"][];
+        };
+        /**
+         * @description One JSON-RPC 2.0 message from an MCP client: a request (with `id`) or a notification. The
+         *     `params` are read by the method (a tool's `arguments` by the tool's schema in `x-mcp-tools`).
+         */
+        McpMessage: {
+            /** @constant */
+            jsonrpc: "2.0";
+            id?: string | number;
+            method: string;
+            params?: Record<string, never>;
+        };
+        /** @description The JSON-RPC 2.0 response, with `result` or `error`. */
+        McpResponse: {
+            /** @constant */
+            jsonrpc: "2.0";
+            id?: string | number | null;
+            /** @description What the method answers (`tools/list`: `tools`; `tools/call`: `content`, `structuredContent`, `isError`). */
+            result?: Record<string, never>;
+            error?: {
+                /** Format: int32 */
+                code: number;
+                message: string;
+            };
         };
         DeletedResourceResponse: {
             data: components["schemas"]["DeletedResource"];
@@ -9191,6 +9252,65 @@ export interface operations {
             403: components["responses"]["TokenRefused"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    callMcp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+                /**
+                 * @description The protocol version negotiated by `initialize` (the SDK clients send it on every later request).
+                 * @example 2025-06-18
+                 */
+                "Mcp-Protocol-Version"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpMessage"];
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response to the request (a result, or a JSON-RPC error such as an unknown method). */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpResponse"];
+                };
+            };
+            /** @description A notification (a message without `id`) was accepted; no body. */
+            202: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

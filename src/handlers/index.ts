@@ -6,6 +6,7 @@ import * as auth from './auth.js';
 import * as calendar from './calendar.js';
 import * as credits from './credits.js';
 import * as focus from './focus.js';
+import * as mcp from './mcp.js';
 import * as notes from './notes.js';
 import * as notifications from './notifications.js';
 import * as operations from './operations.js';
@@ -42,4 +43,5 @@ export const handlers: HandlerRegistry = {
   ...sync,
   ...search,
   ...tokens,
+  ...mcp,
 };

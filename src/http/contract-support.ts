@@ -93,6 +93,11 @@ export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeatur
         if (!OPERATION_KEYS.has(key) && !key.startsWith('x-')) found.push(`${where}: "${key}"`);
       }
       checkSecurity(where, op.security, op.operationId);
+      // MCP tools (POST /mcp) check the scopes they name themselves: each must be a TokenScope.
+      for (const [tool, d] of Object.entries<Record<string, any>>(op['x-mcp-tools'] ?? {})) {
+        if (!Array.isArray(d?.scopes) || d.scopes.length === 0) found.push(`${where}: MCP tool "${tool}" names no scope`);
+        for (const scope of d?.scopes ?? []) if (!scopes.has(scope)) found.push(`${where}: MCP tool "${tool}": scope "${String(scope)}" is not a TokenScope`);
+      }
       for (const raw of [...(item.parameters ?? []), ...(op.parameters ?? [])]) {
         const p = resolve(raw);
         const what = `${where}: parameter "${p.name}" in ${p.in}`;

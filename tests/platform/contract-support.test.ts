@@ -27,6 +27,7 @@ describe('the contract router refuses OpenAPI features it does not implement', (
     ['tokens for the whole document', (d) => (d.security = [{ bearerAuth: [] }, { personalToken: ['tasks:read'] }]), /document: "personalToken" \(tokens are accepted per operation\)/],
     ['a token requirement combined with the access token in one object', (d) => (d.paths['/tasks'].get.security = [{ bearerAuth: [], personalToken: ['tasks:read'] }]), /GET \/tasks: security must be/],
     ['tokens as optional authentication', (d) => (d.paths['/tasks'].get.security = [{}, { personalToken: ['tasks:read'] }]), /GET \/tasks: security must be/],
+    ['an MCP tool with a scope that is not a TokenScope', (d) => (d.paths['/mcp'].post['x-mcp-tools'].list_tasks.scopes = ['admin']), /POST \/mcp: MCP tool "list_tasks": scope "admin" is not a TokenScope/],
     ['a cookie parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'session', in: 'cookie', schema: { type: 'string' } }), /parameter "session" in cookie/],
     ['an array query parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'ids', in: 'query', schema: { type: 'array', items: { type: 'string' } } }), /parameter "ids" in query: a non-scalar schema/],
     ['style and explode', (d) => d.paths['/tasks'].get.parameters.push({ name: 'tag', in: 'query', style: 'pipeDelimited', explode: false, schema: { type: 'string' } }), /parameter "tag" in query: "style"/],
