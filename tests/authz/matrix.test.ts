@@ -491,7 +491,8 @@ describe('coverage', () => {
     console.log(
       `authorization matrix: (a) ${covered.a.size} operations answer 401 without a valid token (${bearerOps.length} bearerAuth + ${websocketOps.length} WebSocket); ` +
         `(b) ${covered.b.size} operations refuse another user's ids (${coveredPathIdOps.length} with a path id, ${otherIdOps.length} with an id in the query or body, the rest by endpoint, filter or feed secret); ` +
-        `(c) ${covered.c.size} Pro features refuse a free user`,
+        `(c) ${covered.c.size} Pro features refuse a free user; ` +
+        `(d) ${covered.d.size} operations refuse personal tokens without their scopes (${bearerOps.filter((op) => op.info.tokenScopes).length} accept tokens)`,
     );
     expect(covered.a.size).toBeGreaterThan(0);
     expect(covered.b.size).toBeGreaterThan(0);
