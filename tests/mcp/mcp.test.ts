@@ -141,6 +141,22 @@ describe('the MCP server', () => {
     }
   });
 
+  it('counts every call against the user\'s rate limit, with the user\'s other requests', async () => {
+    const limited = await startTestApp({ databaseUrl: t.databaseUrl, env: { RATE_LIMIT_GENERAL: '3' } });
+    try {
+      const u = await signUp(limited);
+      const { token } = await createPersonalToken(u, ['tasks:read']); // 1
+      const call = () => limited.api.as(token).post('/mcp', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { idempotencyKey: null });
+      expect((await call()).status).toBe(200); // 2
+      expect((await u.api.get('/tasks')).status).toBe(200); // 3
+      const refused = await call();
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('RATE_LIMIT_EXCEEDED');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('takes a personal access token only: an access token, no token or a deleted one gets 401', async () => {
     const body = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
     for (const auth of [user.token, null]) {
