@@ -23,7 +23,7 @@ const stored = (user: TestUser) =>
     .where('user_id', '=', user.id)
     .executeTakeFirstOrThrow();
 const nightly = (at: Date) => streakCalculate({ db: t.db }, { now: at.toISOString() });
-const stats = async (user: TestUser, now: Date) => (await getMyAchievements(t.db, t.config, user.id, now)).stats;
+const stats = async (user: TestUser, now: Date) => (await getMyAchievements(t.db, { settings: t.config, userId: user.id, now })).stats;
 
 describe('streaks', () => {
   it('continues across UTC midnight: 23:59:59 and 00:00:01 are two days', async () => {

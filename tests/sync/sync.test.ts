@@ -254,7 +254,7 @@ describe('commit order', () => {
     const ten = 10 ** String(Number(max ?? 0) + 10).length;
     await sql`select setval(pg_get_serial_sequence('sync_changes', 'seq'), ${ten - 3})`.execute(t.db);
     expect((await user.api.delete(`/tasks/${task.id}`)).status).toBe(200);
-    const rows = await t.db.selectFrom('sync_changes').select(['seq', 'entity_type', 'deleted']).where('user_id', '=', user.id).where('seq', '>=', String(ten - 2)).orderBy('seq').execute();
+    const rows = await t.db.selectFrom('sync_changes').select(['seq', 'entity_type', 'deleted']).where('user_id', '=', user.id).where('seq', '>=', ten - 2).orderBy('seq').execute();
     expect(rows.map((r) => `${r.entity_type}${r.deleted ? ' deleted' : ''}`)).toEqual(['task deleted', 'subtask deleted', 'task', 'reminder deleted']);
     expect(rows.map((r) => Number(r.seq))).toEqual([ten - 2, ten - 1, ten, ten + 1]);
 
