@@ -48,16 +48,16 @@ type Args = Record<string, any>;
 
 /** The tools' bodies, by name; the contract declares the same names (checked when the tools are built). */
 const RUN: Record<string, (c: ToolContext, args: Args) => Promise<unknown>> = {
-  list_tasks: async (c, { limit, offset, ...filters }) => listTasks(c.db, c.actor.userId, filters, pageParams({ limit, offset })),
+  list_tasks: async (c, { limit, offset, ...filters }) => listTasks(c.db, { userId: c.actor.userId, filter: filters, page: pageParams({ limit, offset }) }),
   search_tasks: async (c, { q, limit }) => {
-    const found = await searchItems(c.db, c.actor.userId, q, pageParams({ limit }));
+    const found = await searchItems(c.db, { userId: c.actor.userId, q, page: pageParams({ limit }) });
     // Notes need notes:read, which this tool does not ask for.
     return { data: found.data.filter((item) => item.kind !== 'note') };
   },
   create_task: async (c, args) => (await createTask(c.db, c.actor, args as Parameters<typeof createTask>[2])).task,
-  update_task: async (c, { task_id, changes }) => (await updateTask(c.db, c.actor, task_id, changes)).task,
-  complete_task: async (c, { task_id }) => (await updateTask(c.db, c.actor, task_id, { completed: true })).task,
-  add_subtasks: async (c, { task_id, titles }) => (await createSubtasks(c.db, c.actor, task_id, titles, 'user')).subtasks,
+  update_task: async (c, { task_id, changes }) => (await updateTask(c.db, { actor: c.actor, taskId: task_id, input: changes })).task,
+  complete_task: async (c, { task_id }) => (await updateTask(c.db, { actor: c.actor, taskId: task_id, input: { completed: true } })).task,
+  add_subtasks: async (c, { task_id, titles }) => (await createSubtasks(c.db, { actor: c.actor, taskId: task_id, titles, source: 'user' })).subtasks,
   add_note: async (c, args) => presentNote(await createNote(c.db, c.actor, args as Parameters<typeof createNote>[2])),
   list_todays_reminders: async (c) => {
     const user = await findUserById(c.db, c.actor.userId);
@@ -66,7 +66,7 @@ const RUN: Record<string, (c: ToolContext, args: Args) => Promise<unknown>> = {
     const wall = toFloating(now, zone);
     const midnight = new Date(Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth(), wall.getUTCDate()));
     const [start, end] = [wallClockToInstant(midnight, zone), wallClockToInstant(new Date(midnight.getTime() + DAY_MS), zone)];
-    const open = await listReminders(c.db, c.actor.userId, { fired: false }, pageParams({ limit: 100 }));
+    const open = await listReminders(c.db, { userId: c.actor.userId, filter: { fired: false }, page: pageParams({ limit: 100 }) });
     return { data: open.data.filter((r) => r.scheduled_at !== null && new Date(r.scheduled_at) >= start && new Date(r.scheduled_at) < end), time_zone: zone };
   },
 };
