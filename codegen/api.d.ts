@@ -2656,6 +2656,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The user's personal access tokens
+         * @description Every personal access token of the user, newest first, without its secret (only a hash of it
+         *     is stored). At most 50. A personal access token cannot call this operation: tokens are
+         *     managed only with a signed-in session (403 `TOKEN_NOT_ALLOWED`).
+         */
+        get: operations["listPersonalTokens"];
+        put?: never;
+        /**
+         * Make a personal access token
+         * @description Makes a personal access token for scripts, integrations and the user's AI assistant (see the
+         *     `personalToken` security scheme). The secret `token` (`pfpat_` and 43 base64url characters,
+         *     256 random bits) is in this answer only: only its SHA-256 is stored. An idempotent replay
+         *     (same `Idempotency-Key`) answers the same token with `token: null` — make a new one to see a
+         *     secret again.
+         *
+         *     * `name` is trimmed: 1–100 characters, not only whitespace.
+         *     * `scopes`: what the token may do, 1–20 distinct `TokenScope` values. Each operation names the
+         *       scopes it needs in its `security` (`personalToken: [...]`); an operation without a
+         *       `personalToken` requirement never accepts a token (403 `TOKEN_NOT_ALLOWED`): tokens cannot
+         *       manage tokens, the account, billing or the calendar feed.
+         *     * `expires_at` (optional): after it the token gets 401 `UNAUTHORIZED`; it must lie in the
+         *       future (400 naming `body.expires_at`). Omitted or `null`: the token lasts until deleted.
+         *
+         *     A user may have at most 50 tokens: the 51st is a 409 `LIMIT_EXCEEDED` with `limit`.
+         *     A personal access token cannot call this operation (403 `TOKEN_NOT_ALLOWED`).
+         */
+        post: operations["createPersonalToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193f1a4-2b7c-7d1e-9f20-3a4b5c6d7e8f */
+                token_id: components["parameters"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a personal access token
+         * @description Deletes the token: from this answer on it gets 401 `UNAUTHORIZED` on every API process
+         *     (each is told at commit). Another user's token is a 403 `FORBIDDEN`; an unknown or deleted one a 404. A personal
+         *     access token cannot call this operation (403 `TOKEN_NOT_ALLOWED`).
+         */
+        delete: operations["deletePersonalToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Model Context Protocol server for the user's AI assistant
+         * @description A [Model Context Protocol](https://modelcontextprotocol.io) server over the Streamable
+         *     HTTP transport, for the user's AI assistant (Claude Desktop, an IDE, an agent). Authenticated
+         *     by a personal access token only (`Authorization: Bearer pfpat_…`; an access token gets 401).
+         *     The body is one JSON-RPC 2.0 message (`initialize`, `tools/list`, `tools/call`, `ping`, or a
+         *     notification); the answer is its JSON-RPC response as `application/json` (200), or 202 with
+         *     no body for a notification. The server is stateless: no `Mcp-Session-Id`, no server-initiated
+         *     stream, so `GET` and `DELETE /mcp` answer 405.
+         *
+         *     The tools are listed in `x-mcp-tools` below with the token scopes each needs and the schema of
+         *     its arguments (the same schemas as the REST operations'); `tools/list` shows only the tools
+         *     the token's scopes allow. Each goes through the same domain functions and rules as the REST
+         *     operation (limits, versions, tiers) and records its changes in the activity log with
+         *     `source: ai`. A call beyond the token's scopes, arguments the schema refuses, and every rule
+         *     the REST operation would answer with a 4xx come back as a tool result with `isError: true`
+         *     whose text starts with the error code (`INSUFFICIENT_SCOPE: …`, `VALIDATION_ERROR: …`,
+         *     `NOT_FOUND: …`), and change nothing. Every request counts against the user's `general`
+         *     rate limit like any other. `Idempotency-Key` is optional here (MCP clients send none; JSON-RPC
+         *     requests carry their own `id`): a client that sends one gets the stored answer on a retry.
+         */
+        post: operations["callMcp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2975,7 +3078,7 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "EXPECTATION_FAILED";
+        ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "EXPECTATION_FAILED" | "INSUFFICIENT_SCOPE" | "TOKEN_NOT_ALLOWED";
         ErrorDetail: {
             /** @description Where the problem is: `body.title`, `query.limit`, `path.task_id`, `header.if-match`. */
             field: string;
@@ -3019,6 +3122,8 @@ export interface components {
              * @description With `INSUFFICIENT_CREDITS`: the current balance.
              */
             credits_available?: number;
+            /** @description With `INSUFFICIENT_SCOPE`: every scope the operation needs. */
+            required_scopes?: components["schemas"]["TokenScope"][];
         };
         ApiIndex: {
             /** @description The API's name (the contract's `info.title`). */
@@ -3620,6 +3725,69 @@ export interface components {
              * @description New position; beyond the end: last.
              */
             order_index?: number;
+        };
+        /**
+         * @description What a personal access token may do. The one list of scopes: each operation that accepts
+         *     tokens names the scopes it needs in its `security` (`personalToken: [...]`), and the server
+         *     refuses to start when one names a scope missing here.
+         * @enum {string}
+         */
+        TokenScope: "profile:read" | "tasks:read" | "tasks:write" | "notes:read" | "notes:write" | "reminders:read" | "reminders:write" | "templates:read" | "templates:write" | "focus:read" | "focus:write" | "notifications:read" | "notifications:write" | "activity:read" | "ai:use";
+        CreatePersonalTokenRequest: {
+            /** @description A label for the user; trimmed, not only whitespace. */
+            name: string;
+            scopes: components["schemas"]["TokenScope"][];
+            /** @description When the token stops working (in the future); `null` or omitted for never. */
+            expires_at?: components["schemas"]["InputTimestamp"] | null;
+        };
+        PersonalToken: {
+            id: components["schemas"]["Uuid"];
+            name: string;
+            scopes: components["schemas"]["TokenScope"][];
+            expires_at: components["schemas"]["Timestamp"] | null;
+            created_at: components["schemas"]["Timestamp"];
+            /** @description The last request made with the token that was answered (not refused), noted at most once a minute; `null` before the first. */
+            last_used_at: components["schemas"]["Timestamp"] | null;
+        };
+        PersonalTokenCreated: {
+            id: components["schemas"]["Uuid"];
+            name: string;
+            scopes: components["schemas"]["TokenScope"][];
+            expires_at: components["schemas"]["Timestamp"] | null;
+            created_at: components["schemas"]["Timestamp"];
+            last_used_at: components["schemas"]["Timestamp"] | null;
+            /** @description The secret, shown once (`null` in an idempotent replay). Send it as `Authorization: Bearer <token>`. */
+            token: string | null;
+        };
+        PersonalTokenCreatedResponse: {
+            data: components["schemas"]["PersonalTokenCreated"];
+        };
+        PersonalTokenListResponse: {
+            data: components["schemas"]["PersonalToken"][];
+        };
+        /**
+         * @description One JSON-RPC 2.0 message from an MCP client: a request (with `id`) or a notification. The
+         *     `params` are read by the method (a tool's `arguments` by the tool's schema in `x-mcp-tools`).
+         */
+        McpMessage: {
+            /** @constant */
+            jsonrpc: "2.0";
+            id?: string | number;
+            method: string;
+            params?: Record<string, never>;
+        };
+        /** @description The JSON-RPC 2.0 response, with `result` or `error`. */
+        McpResponse: {
+            /** @constant */
+            jsonrpc: "2.0";
+            id?: string | number | null;
+            /** @description What the method answers (`tools/list`: `tools`; `tools/call`: `content`, `structuredContent`, `isError`). */
+            result?: Record<string, never>;
+            error?: {
+                /** Format: int32 */
+                code: number;
+                message: string;
+            };
         };
         DeletedResourceResponse: {
             data: components["schemas"]["DeletedResource"];
@@ -4800,7 +4968,10 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description No valid access token (`UNAUTHORIZED`), or it expired (`TOKEN_EXPIRED`, with `refresh_required`). */
+        /**
+         * @description No valid access token (`UNAUTHORIZED`), or it expired (`TOKEN_EXPIRED`, with `refresh_required`).
+         *     A personal access token that is unknown, deleted or expired gets `UNAUTHORIZED`.
+         */
         Unauthorized: {
             headers: {
                 /** @description `Bearer` with the error. */
@@ -4812,7 +4983,11 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The resource exists and belongs to another user (`FORBIDDEN`). */
+        /**
+         * @description The resource exists and belongs to another user (`FORBIDDEN`); or a personal access token
+         *     without a scope the operation needs (`INSUFFICIENT_SCOPE`) or on an operation that never
+         *     accepts tokens (`TOKEN_NOT_ALLOWED`).
+         */
         Forbidden: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -4825,7 +5000,28 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description A Pro feature used on the free tier (`TIER_REQUIRED`). */
+        /**
+         * @description A personal access token without a scope the operation needs (`INSUFFICIENT_SCOPE`, with
+         *     `required_scopes`), or one used for an operation that never accepts tokens
+         *     (`TOKEN_NOT_ALLOWED`); see the `personalToken` security scheme.
+         */
+        TokenRefused: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /**
+         * @description A Pro feature used on the free tier (`TIER_REQUIRED`); or a personal access token without a
+         *     scope the operation needs (`INSUFFICIENT_SCOPE`) or on an operation that never accepts
+         *     tokens (`TOKEN_NOT_ALLOWED`).
+         */
         TierRequired: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -5044,6 +5240,8 @@ export interface components {
         Offset: number;
         /** @description How many items to return. */
         Limit: number;
+        /** @example 0193f1a4-2b7c-7d1e-9f20-3a4b5c6d7e8f */
+        TokenId: string;
         /** @example 0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d */
         TaskId: string;
         /** @example 0193f1a2-8d5f-7c9b-8d2e-3f4a5b6c7d8e */
@@ -5525,6 +5723,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5579,6 +5778,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -5622,6 +5822,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -5657,6 +5858,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5707,6 +5909,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5764,6 +5967,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description `LIMIT_EXCEEDED`: the active-task limit is reached (`limit` gives it).
              *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
@@ -6058,6 +6262,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6580,6 +6785,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6635,6 +6841,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description `LIMIT_EXCEEDED`: the first instance would exceed the active-task limit (`limit` gives it).
              *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
@@ -7298,6 +7505,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7375,6 +7583,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -7471,6 +7680,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description `CONFLICT`: another user has registered this endpoint.
              *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
@@ -7531,6 +7741,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
@@ -7563,6 +7774,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7598,6 +7810,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -7635,6 +7848,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
@@ -7758,6 +7972,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7812,7 +8027,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
-            /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
+            /**
+             * @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. A
+             *     personal access token cannot call this operation (`TOKEN_NOT_ALLOWED`).
+             */
             403: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -7874,6 +8092,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7930,6 +8149,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -8015,6 +8235,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8050,6 +8271,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["IdempotencyKeyInUse"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -8103,6 +8325,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8139,6 +8362,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8756,6 +8980,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8845,6 +9070,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8879,6 +9105,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8913,6 +9140,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8942,6 +9170,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -8977,7 +9206,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
-            /** @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. */
+            /**
+             * @description The id is not the caller's own (`FORBIDDEN`); another user's data is never shown. A
+             *     personal access token cannot call this operation (`TOKEN_NOT_ALLOWED`).
+             */
             403: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -9142,6 +9374,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -9232,6 +9465,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /** @description No focus session is open (`NOT_FOUND`). */
             404: {
                 headers: {
@@ -9376,6 +9610,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -9411,6 +9646,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["SubscriptionCheckoutConflict"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -9452,6 +9688,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             409: components["responses"]["SubscriptionCheckoutConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -9495,6 +9732,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description There is no `active`, `past_due` or `grace` subscription to cancel — never subscribed,
              *     already cancelled or expired (`CONFLICT`) — or the first request with this
@@ -9567,6 +9805,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            403: components["responses"]["TokenRefused"];
             /**
              * @description The purchase would take this calendar month's purchases over 500 credits
              *     (`LIMIT_EXCEEDED`, with `limit`), or the first request with this `Idempotency-Key` is
@@ -9621,6 +9860,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -9675,6 +9915,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
             /**
              * @description `LIMIT_EXCEEDED`: the caller has 10 endpoints (`limit` gives it).
              *     `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still running.
@@ -9929,6 +10170,211 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["PaymentServiceUnavailable"];
+        };
+    };
+    listPersonalTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tokens. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalTokenListResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPersonalToken: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePersonalTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The new token, with its secret (shown once). */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalTokenCreatedResponse"];
+                };
+            };
+            /**
+             * @description The body is invalid (`VALIDATION_ERROR`) — including a blank name and an `expires_at` that
+             *     is not in the future — or the `Idempotency-Key` header is missing (`IDEMPOTENCY_KEY_REQUIRED`).
+             */
+            400: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenRefused"];
+            /**
+             * @description The user has 50 tokens (`LIMIT_EXCEEDED`, with `limit`), or a request with this
+             *     `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`).
+             */
+            409: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    deletePersonalToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+            };
+            path: {
+                /** @example 0193f1a4-2b7c-7d1e-9f20-3a4b5c6d7e8f */
+                token_id: components["parameters"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token is revoked. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedResourceResponse"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
+        };
+    };
+    callMcp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional on deletes; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key"?: components["parameters"]["OptionalIdempotencyKey"];
+                /**
+                 * @description The protocol version negotiated by `initialize` (the SDK clients send it on every later request).
+                 * @example 2025-06-18
+                 */
+                "Mcp-Protocol-Version"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpMessage"];
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response to the request (a result, or a JSON-RPC error such as an unknown method). */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpResponse"];
+                };
+            };
+            /** @description A notification (a message without `id`) was accepted; no body. */
+            202: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
 }

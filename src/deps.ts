@@ -20,6 +20,7 @@ import { LiveKeyCache, type LiveKeys } from './domain/live-keys.js';
 import { defineLiveAccounts } from './domain/users/live-accounts.js';
 import { defineLiveSessions } from './domain/auth/live-sessions.js';
 import { LiveUpdates } from './domain/live-updates/hub.js';
+import { defineLivePersonalTokens, PersonalTokens } from './domain/auth/personal-tokens.js';
 
 /** Everything a request handler or job may use, built once per process (or per test app). */
 export interface AppDeps {
@@ -48,6 +49,8 @@ export interface AppDeps {
   liveSessions: LiveKeys;
   /** The open GET /events streams of this process, woken through `liveKeys`' connection. */
   liveUpdates: LiveUpdates;
+  /** Resolves personal access tokens (`pfpat_…`); a deleted one stops at once on every process. */
+  personalTokens: PersonalTokens;
 }
 
 export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; log: Logger; keys: SigningKeys; contract?: Contract }): AppDeps {
@@ -78,6 +81,7 @@ export function createDeps(opts: { config: Config; db: Database; pool: pg.Pool; 
     liveKeys,
     liveAccounts,
     liveSessions,
+    personalTokens: new PersonalTokens(opts.db, defineLivePersonalTokens(liveKeys, opts.db)),
     liveUpdates: new LiveUpdates({ db: opts.db, keys: liveKeys, liveAccounts, liveSessions, log: opts.log }),
   };
 }

@@ -225,6 +225,17 @@ export interface Notifications {
   user_id: string;
 }
 
+export interface PersonalAccessTokens {
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp | null;
+  id: Generated<string>;
+  last_used_at: Timestamp | null;
+  name: string;
+  scopes: string[];
+  token_hash: string;
+  user_id: string;
+}
+
 export interface PushSubscriptions {
   auth_key: string;
   created_at: Generated<Timestamp>;
@@ -490,6 +501,7 @@ export interface DB {
   idempotency_keys: IdempotencyKeys;
   notes: Notes;
   notifications: Notifications;
+  personal_access_tokens: PersonalAccessTokens;
   push_subscriptions: PushSubscriptions;
   rate_limits: RateLimits;
   refresh_tokens: RefreshTokens;

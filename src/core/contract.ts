@@ -21,14 +21,25 @@ const PARSED_CONTRACT_PATH = path.join(PROJECT_ROOT, 'dist', 'openapi.json');
  */
 export type RateLimitBucket = 'general' | 'ai' | 'auth' | 'webhook' | 'calendar-feed' | 'none';
 
+/** The security scheme of personal access tokens; its roles in a requirement are the scopes needed. */
+export const PERSONAL_TOKEN_SCHEME = 'personalToken';
+
 export interface OperationInfo {
   operationId: OperationId;
   method: string;
   path: string;
   rateLimit: RateLimitBucket;
+  /** Needs a bearer credential: an access token (`bearerAuth`) or a personal access token (`personalToken`). */
   authenticated: boolean;
   /** Also accepts a one-use ticket in `?ticket=` (the `eventTicket` scheme: GET /events). */
   ticketAuth: boolean;
+  /**
+   * The scopes a personal access token needs for the operation (its `personalToken` requirement,
+   * all of them), or null when the operation refuses personal access tokens.
+   */
+  tokenScopes: readonly string[] | null;
+  /** Only a personal access token is accepted (no `bearerAuth` alternative). */
+  tokenOnly: boolean;
   deprecated: boolean;
   deprecatedAt?: string;
   sunset?: string;
@@ -71,12 +82,16 @@ export function loadContract(file = CONTRACT_PATH): Contract {
       const security = op.security ?? globalSecurity;
       const params: any[] = [...(item.parameters ?? []), ...(op.parameters ?? [])];
       const idempotent = params.some((prm) => typeof prm.$ref === 'string' && /IdempotencyKey$/.test(prm.$ref));
+      const tokenRequirement = security.find((s: Record<string, unknown>) => PERSONAL_TOKEN_SCHEME in s) as Record<string, string[]> | undefined;
+      const jwt = security.some((s: Record<string, unknown>) => 'bearerAuth' in s);
       operations.set(op.operationId, {
         operationId: op.operationId,
         method: method.toUpperCase(),
         path: p,
         rateLimit: (op['x-rate-limit'] ?? 'general') as RateLimitBucket,
-        authenticated: security.some((s: Record<string, unknown>) => 'bearerAuth' in s),
+        authenticated: jwt || tokenRequirement !== undefined,
+        tokenScopes: tokenRequirement ? [...tokenRequirement[PERSONAL_TOKEN_SCHEME]!] : null,
+        tokenOnly: !jwt && tokenRequirement !== undefined,
         ticketAuth: security.some((s: Record<string, unknown>) => 'eventTicket' in s),
         deprecated: op.deprecated === true,
         deprecatedAt: op['x-deprecated-at'],

@@ -37,6 +37,13 @@ export const unauthorized = (message = 'Authentication required') =>
 export const accountGone = () => unauthorized('The account no longer exists');
 /** A valid access token whose session ended (logout, a refresh token reused, a newer sign-in). */
 export const sessionEnded = () => unauthorized('The session has ended; sign in again');
+/** A personal access token without every scope the operation needs. */
+export const insufficientScope = (required: readonly string[], missing: readonly string[]) =>
+  new DomainError('INSUFFICIENT_SCOPE', `This personal access token lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, undefined, {
+    required_scopes: [...required] as NonNullable<ErrorExtras['required_scopes']>,
+  });
+/** A personal access token on an operation that never accepts one (tokens, the account, billing). */
+export const tokenNotAllowed = () => new DomainError('TOKEN_NOT_ALLOWED', 'Personal access tokens cannot be used for this operation');
 export const forbidden = (message = 'This resource belongs to another user') => new DomainError('FORBIDDEN', message);
 export const tierRequired = (currentTier: 'free' | 'pro', message = 'This feature needs Pro') =>
   new DomainError('TIER_REQUIRED', message, undefined, { required_tier: 'pro', current_tier: currentTier });

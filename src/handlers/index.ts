@@ -6,6 +6,7 @@ import * as auth from './auth.js';
 import * as calendar from './calendar.js';
 import * as credits from './credits.js';
 import * as focus from './focus.js';
+import * as mcp from './mcp.js';
 import * as notes from './notes.js';
 import * as notifications from './notifications.js';
 import * as operations from './operations.js';
@@ -17,6 +18,7 @@ import * as subtasks from './subtasks.js';
 import * as sync from './sync.js';
 import * as tasks from './tasks.js';
 import * as templates from './templates.js';
+import * as tokens from './tokens.js';
 import * as users from './users.js';
 import * as webhooks from './webhooks.js';
 
@@ -42,4 +44,6 @@ export const handlers: HandlerRegistry = {
   ...sync,
   ...search,
   ...webhooks,
+  ...tokens,
+  ...mcp,
 };

@@ -10,8 +10,15 @@ const OPERATION_KEYS = new Set(['operationId', 'tags', 'summary', 'description',
 const PARAMETER_KEYS = new Set(['name', 'in', 'required', 'description', 'schema', 'example', 'examples', 'deprecated', '$ref']);
 const PARAMETER_LOCATIONS = new Set(['path', 'query', 'header']);
 const SCALAR_TYPES = new Set(['string', 'integer', 'number', 'boolean']);
-/** The one security scheme the dispatcher checks: `Authorization: Bearer <access token>`. */
+/** The security scheme the dispatcher checks: `Authorization: Bearer <access token>`. */
 const BEARER_SCHEME = 'bearerAuth';
+/**
+ * Personal access tokens, checked by the dispatcher too (same header, `pfpat_` prefix). An operation
+ * accepts them only by its own requirement, whose roles are the scopes it needs, all of them:
+ * `[{bearerAuth: []}, {personalToken: [scope, …]}]` (at least one scope), or `[{personalToken: […]}]`
+ * for an operation only tokens may call. Every scope must be a value of `TokenScope`.
+ */
+const TOKEN_SCHEME = 'personalToken';
 /**
  * Schemes the dispatcher leaves to one operation's handler, which checks them itself: the scheme
  * may appear only there, as an optional alternative (`[{}, {scheme: []}]`).
@@ -46,14 +53,34 @@ export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeatur
       }
       continue;
     }
-    const known = name === BEARER_SCHEME || name in HANDLER_CHECKED_SCHEMES;
+    const known = name === BEARER_SCHEME || name === TOKEN_SCHEME || name in HANDLER_CHECKED_SCHEMES;
     if (!known || scheme.type !== 'http' || String(scheme.scheme).toLowerCase() !== 'bearer') {
-      found.push(`security scheme "${name}": only "${BEARER_SCHEME}" (http bearer) is checked`);
+      found.push(`security scheme "${name}": only "${BEARER_SCHEME}" and "${TOKEN_SCHEME}" (http bearer) are checked`);
     }
   }
+  const scopes = new Set<string>(doc.components?.schemas?.TokenScope?.enum ?? []);
   const checkSecurity = (where: string, security: unknown, operationId?: string) => {
     if (!Array.isArray(security)) return;
     const alternatives = security.map((s: Record<string, unknown>) => Object.keys(s));
+    const roles = (s: Record<string, unknown>, k: string) => (Array.isArray(s[k]) ? (s[k] as unknown[]) : [s[k]]);
+    for (const s of security as Record<string, unknown>[]) {
+      for (const k of Object.keys(s)) {
+        if (k !== TOKEN_SCHEME && roles(s, k).length) found.push(`${where}: roles on "${k}" (only "${TOKEN_SCHEME}" takes scopes)`);
+      }
+    }
+    if (alternatives.flat().includes(TOKEN_SCHEME)) {
+      if (operationId === undefined) return void found.push(`${where}: "${TOKEN_SCHEME}" (tokens are accepted per operation)`);
+      const shapes = alternatives.map((keys) => keys.join('+')).sort().join(',');
+      if (shapes !== `${BEARER_SCHEME},${TOKEN_SCHEME}` && shapes !== TOKEN_SCHEME) {
+        return void found.push(`${where}: security must be [{${BEARER_SCHEME}: []}, {${TOKEN_SCHEME}: [scopes]}] or [{${TOKEN_SCHEME}: [scopes]}]`);
+      }
+      const requirement = (security as Record<string, unknown>[]).find((s) => TOKEN_SCHEME in s)!;
+      const named = roles(requirement, TOKEN_SCHEME);
+      if (shapes !== TOKEN_SCHEME && named.length === 0) found.push(`${where}: "${TOKEN_SCHEME}" names no scope`);
+      if (new Set(named).size !== named.length) found.push(`${where}: "${TOKEN_SCHEME}" names a scope twice`);
+      for (const scope of named) if (typeof scope !== 'string' || !scopes.has(scope)) found.push(`${where}: scope "${String(scope)}" is not a TokenScope`);
+      return;
+    }
     const handlerChecked = alternatives.flat().filter((k) => k in HANDLER_CHECKED_SCHEMES);
     if (handlerChecked.length) {
       const own = handlerChecked.every((k) => HANDLER_CHECKED_SCHEMES[k] === operationId);
@@ -87,6 +114,11 @@ export function unsupportedFeatures(doc: Record<string, any>): UnsupportedFeatur
         if (!OPERATION_KEYS.has(key) && !key.startsWith('x-')) found.push(`${where}: "${key}"`);
       }
       checkSecurity(where, op.security, op.operationId);
+      // MCP tools (POST /mcp) check the scopes they name themselves: each must be a TokenScope.
+      for (const [tool, d] of Object.entries<Record<string, any>>(op['x-mcp-tools'] ?? {})) {
+        if (!Array.isArray(d?.scopes) || d.scopes.length === 0) found.push(`${where}: MCP tool "${tool}" names no scope`);
+        for (const scope of d?.scopes ?? []) if (!scopes.has(scope)) found.push(`${where}: MCP tool "${tool}": scope "${String(scope)}" is not a TokenScope`);
+      }
       for (const raw of [...(item.parameters ?? []), ...(op.parameters ?? [])]) {
         const p = resolve(raw);
         const what = `${where}: parameter "${p.name}" in ${p.in}`;

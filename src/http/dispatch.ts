@@ -55,7 +55,7 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
     if (dep) for (const [k, v] of Object.entries(dep)) res.setHeader(k, v);
 
     if (info.authenticated) varyOn(res, 'Authorization'); // also on its 401
-    const auth = info.authenticated ? await authenticate(req.headers, deps, info.ticketAuth ? req.query.ticket : undefined) : null;
+    const auth = info.authenticated ? await authenticate(req.headers, deps, info.ticketAuth ? { ...info, ticket: req.query.ticket } : info) : null;
     if (auth) state.userId = auth.userId;
     if (info.rateLimit !== 'none') writeRateLimitHeaders(res, await countRequest(deps.rateLimits, info.rateLimit, req, auth?.userId));
     const request = validateRequest(validation, info, req, params);
@@ -69,6 +69,8 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
             runHandler(op.handler, request, ctx, state),
           )
         : await runHandler(op.handler, request, ctx, state);
+    // A token's last use is noted for answered requests only: a refused one changes nothing.
+    if (auth?.personalToken && (result === STREAMED || result.status === 'stream' || result.status < 400)) await deps.personalTokens.touch(auth.personalToken.id);
     if (result === STREAMED) return;
     if (result.status === 'stream') return writeStream(res, result as StreamReply);
     writeAnswer(res, result, request.headers, op.replayStream, state.contentType);

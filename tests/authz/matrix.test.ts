@@ -15,6 +15,7 @@ import {
   createFocusSession,
   createNote,
   createNotifications,
+  createPersonalToken,
   createReminder,
   createSubtask,
   createTask,
@@ -33,11 +34,17 @@ import { signUp, type TestUser } from '../helpers/users.js';
 //   (a) without a valid token every bearerAuth operation answers 401 with the error envelope;
 //   (b) another user's id — in the path, the query or the body — gets the documented 403 (or 404),
 //       and nothing changes, neither the owner's view of it nor any row of the database;
-//   (c) every Pro feature (a documented 403 TIER_REQUIRED) refuses a free user and changes nothing.
+//   (c) every Pro feature (a documented 403 TIER_REQUIRED) refuses a free user and changes nothing;
+//   (d) a personal access token: every operation that names scopes for it refuses a token that lacks
+//       any one of them (403 INSUFFICIENT_SCOPE) and lets one with exactly those scopes past
+//       authentication; every other bearer operation refuses a token with every scope (403
+//       TOKEN_NOT_ALLOWED: tokens, the account, billing); refusals change nothing.
 // Requests are valid (contract examples, real ids) so that the answer is about authorization and
 // not a 400.
 
 const isOwnedKind = isOwnedIdKind;
+/** Every scope a personal access token may have (the contract's TokenScope). */
+const ALL_SCOPES: string[] = contract.document.components.schemas.TokenScope.enum;
 
 /** Keys of owned ids anywhere in a body (`task_id` in `action_data`, …). */
 function idKeysIn(value: unknown, found = new Set<OwnedIdKind>()): Set<OwnedIdKind> {
@@ -113,7 +120,7 @@ let ai: FakeOpenAI;
 let dg: FakeDeepgram;
 let owner: TestUser; // A
 let intruder: TestUser; // B
-const covered = { a: new Set<string>(), b: new Set<string>(), c: new Set<string>() };
+const covered = { a: new Set<string>(), b: new Set<string>(), c: new Set<string>(), d: new Set<string>() };
 
 const bearerOps = operations.filter((op) => op.info.authenticated);
 const websocketOps = operations.filter((op) => op.websocket);
@@ -152,7 +159,15 @@ afterAll(async () => {
 describe('(a) without a valid token every protected operation answers 401', () => {
   let before: Awaited<ReturnType<typeof snapshotDatabase>>;
   let expiredToken: string;
+  let expiredPersonal: string;
+  let deletedPersonal: string;
   beforeAll(async () => {
+    const expiring = await createPersonalToken(owner, ALL_SCOPES);
+    await t.db.updateTable('personal_access_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expiring.id).execute();
+    expiredPersonal = expiring.token;
+    const deleted = await createPersonalToken(owner, ALL_SCOPES);
+    expect((await owner.api.delete(`/tokens/${deleted.id}`)).status).toBe(200);
+    deletedPersonal = deleted.token;
     before = await snapshotDatabase(t);
     const claims = jwt.decode(owner.token) as jwt.JwtPayload;
     const now = Math.floor(Date.now() / 1000);
@@ -163,6 +178,9 @@ describe('(a) without a valid token every protected operation answers 401', () =
     { what: 'no Authorization header', header: (): string | undefined => undefined, code: 'UNAUTHORIZED' },
     { what: 'a token that is not a JWT', header: () => 'Bearer not-a-jwt', code: 'UNAUTHORIZED' },
     { what: 'an expired token', header: () => `Bearer ${expiredToken}`, code: 'TOKEN_EXPIRED' },
+    { what: 'an unknown personal access token', header: () => `Bearer pfpat_${'A'.repeat(43)}`, code: 'UNAUTHORIZED' },
+    { what: 'an expired personal access token', header: () => `Bearer ${expiredPersonal}`, code: 'UNAUTHORIZED' },
+    { what: 'a deleted personal access token', header: () => `Bearer ${deletedPersonal}`, code: 'UNAUTHORIZED' },
   ];
 
   for (const op of bearerOps) {
@@ -172,9 +190,11 @@ describe('(a) without a valid token every protected operation answers 401', () =
       for (const v of variants) {
         const auth = v.header();
         const res = await send(t, op, { token: null, path, query, body: op.examples[0]?.value, headers: auth ? { authorization: auth } : {} });
-        expectEnvelope(res, 401, v.code, `${op.id} with ${v.what}`);
+        // An operation for personal tokens only refuses any access token as not one (no refresh helps).
+        const code = op.info.tokenOnly ? 'UNAUTHORIZED' : v.code;
+        expectEnvelope(res, 401, code, `${op.id} with ${v.what}`);
         expect(res.headers.get('www-authenticate'), `${op.id} with ${v.what}`).toMatch(/^Bearer/);
-        if (v.code === 'TOKEN_EXPIRED') expect(res.body.error.refresh_required).toBe(true);
+        if (code === 'TOKEN_EXPIRED') expect(res.body.error.refresh_required).toBe(true);
       }
       covered.a.add(op.id);
     });
@@ -210,6 +230,7 @@ describe('(b) another user’s ids get the documented 403 (or 404) and change no
     focus_session_id: () => createFocusSession(owner),
     user_id: async () => ownUser(owner),
     webhook_id: () => createWebhook(owner),
+    token_id: () => createPersonalToken(owner),
     notification_id: async () => {
       const n = notificationPool.shift();
       if (!n) throw new Error('the notification pool is empty');
@@ -281,7 +302,7 @@ describe('(b) ids the matrix cannot derive from a path parameter', () => {
     expect((await owner.api.post('/notifications/push-subscription', subscription)).status).toBe(201);
     const before = await snapshotDatabase(t);
     const removal = await intruder.api.delete('/notifications/push-subscription', { query: { endpoint: subscription.endpoint } });
-    expect(documentedCodes(op('removePushSubscription'), '403')).toEqual([]);
+    expect(documentedCodes(op('removePushSubscription'), '403')).not.toContain('FORBIDDEN');
     expectEnvelope(removal, 404, 'NOT_FOUND', 'removePushSubscription of another user\'s endpoint');
     const takeover = await intruder.api.post('/notifications/push-subscription', { ...browserSubscription(), endpoint: subscription.endpoint });
     expectEnvelope(takeover, 409, 'CONFLICT', 'registerPushSubscription of another user\'s endpoint');
@@ -478,12 +499,58 @@ describe('(c) every Pro feature refuses a free user with 403 TIER_REQUIRED and c
   }
 });
 
+describe('(d) a personal access token gets only what its scopes allow, and never tokens, the account or billing', () => {
+  let holder: TestUser;
+  const tokens = new Map<string, string>();
+  /** A token of holder's with these scopes (one per set). */
+  async function tokenWith(scopes: string[]): Promise<string> {
+    const key = [...scopes].sort().join(' ');
+    if (!tokens.has(key)) tokens.set(key, (await createPersonalToken(holder, scopes)).token);
+    return tokens.get(key)!;
+  }
+  beforeAll(async () => {
+    holder = await signUp(t, { name: 'Holder', tier: 'pro' });
+  });
+
+  for (const op of bearerOps) {
+    it(`${op.id} (${op.info.method} ${op.info.path}) ${op.info.tokenScopes ? `needs ${op.info.tokenScopes.join(', ')}` : 'refuses tokens'}`, async () => {
+      const { path, query } = requestFor(op);
+      const body = op.examples[0]?.value;
+      const required = op.info.tokenScopes;
+      const refusals = required
+        ? required.map((missing) => ({ scopes: ALL_SCOPES.filter((s) => s !== missing), code: 'INSUFFICIENT_SCOPE' }))
+        : [{ scopes: ALL_SCOPES, code: 'TOKEN_NOT_ALLOWED' }];
+      for (const refusal of refusals) {
+        const token = await tokenWith(refusal.scopes);
+        const what = `${op.id} with a token of ${refusal.scopes.length} scopes`;
+        const before = await snapshotDatabase(t);
+        const providerCalls = [ai.requests.length, dg.prerecordedRequests.length];
+        const res = await send(t, op, { token, path, query, body });
+        expectEnvelope(res, 403, refusal.code, what);
+        if (required) expect(res.body.error.required_scopes, what).toEqual(required);
+        await expectDatabaseUnchanged(t, before, what);
+        expect([ai.requests.length, dg.prerecordedRequests.length], `${what} called a provider`).toEqual(providerCalls);
+      }
+      if (required) {
+        // Exactly the scopes it names (any one for an operation that names none, callMcp, whose
+        // tools check theirs): past authentication, whatever the request then answers.
+        const exact = required.length ? [...required] : ['tasks:read'];
+        const res = await send(t, op, { token: await tokenWith(exact), path, query, body });
+        expect(res.status, `${op.id} with exactly ${exact.join(', ')}: ${res.text.slice(0, 300)}`).not.toBe(401);
+        expect(['INSUFFICIENT_SCOPE', 'TOKEN_NOT_ALLOWED'], `${op.id} with exactly ${exact.join(', ')}`).not.toContain(res.body?.error?.code);
+      }
+      covered.d.add(op.id);
+    });
+  }
+});
+
 describe('coverage', () => {
   it('covers every protected operation, every operation with a path id, and every Pro feature', () => {
     console.log(
       `authorization matrix: (a) ${covered.a.size} operations answer 401 without a valid token (${bearerOps.length} bearerAuth + ${websocketOps.length} WebSocket); ` +
         `(b) ${covered.b.size} operations refuse another user's ids (${coveredPathIdOps.length} with a path id, ${otherIdOps.length} with an id in the query or body, the rest by endpoint, filter or feed secret); ` +
-        `(c) ${covered.c.size} Pro features refuse a free user`,
+        `(c) ${covered.c.size} Pro features refuse a free user; ` +
+        `(d) ${covered.d.size} operations refuse personal tokens without their scopes (${bearerOps.filter((op) => op.info.tokenScopes).length} accept tokens)`,
     );
     expect(covered.a.size).toBeGreaterThan(0);
     expect(covered.b.size).toBeGreaterThan(0);
@@ -491,5 +558,6 @@ describe('coverage', () => {
     expect([...bearerOps, ...websocketOps].map((op) => op.id).filter((id) => !covered.a.has(id)), 'protected operations not covered by (a)').toEqual([]);
     expect(pathIdOps.map((op) => op.id).filter((id) => !covered.b.has(id)), 'operations with a path id not covered by (b) (add a factory for the id)').toEqual([]);
     expect(tierOps.map((op) => op.id).filter((id) => !covered.c.has(id)), 'Pro features not covered by (c)').toEqual([]);
+    expect(bearerOps.map((op) => op.id).filter((id) => !covered.d.has(id)), 'protected operations not covered by (d)').toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { TEST_TLS_CERT } from '../fakes/tls.js';
 import { startBillingApp, type BillingApp } from '../helpers/billing.js';
 import { contract, findOperation } from '../helpers/contract.js';
-import { createNote, createNotifications, createReminder, createSubtask, createTask, createTemplate, createWebhook, type OwnedResource } from '../helpers/resources.js';
+import { createNote, createNotifications, createPersonalToken, createReminder, createSubtask, createTask, createTemplate, createWebhook, type OwnedResource } from '../helpers/resources.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { FrontendClient, frontendErrorCode, parseAsFrontend } from './frontend-client.js';
 import {
@@ -487,6 +487,7 @@ describe('§1.2: the frontend calls response.json() on every 2xx', () => {
     reminder_id: async (u) => ({ endpoint: `/reminders/${(await createReminder(u)).id}` }),
     note_id: async (u) => ({ endpoint: `/notes/${(await createNote(u)).id}` }),
     template_id: async (u) => ({ endpoint: `/templates/${(await createTemplate(u)).id}` }),
+    token_id: async (u) => ({ endpoint: `/tokens/${(await createPersonalToken(u)).id}` }),
     notification_id: async (u) => ({ endpoint: `/notifications/${(await notificationOf(u)).id}` }),
     webhook_id: async (u) => ({ endpoint: `/webhooks/${(await createWebhook(u)).id}` }),
     removePushSubscription: async (u) => {

@@ -12,8 +12,8 @@ import { arbitraryFromSchema, bodyMutations, brokenValues, parameterAccepts, dat
 import type { ApiResponse } from '../helpers/client.js';
 import { giveCredits } from '../helpers/credits.js';
 import { changedTables, databaseDigest, type DatabaseDigest } from '../helpers/db-snapshot.js';
-import { operations, resolveRef, type Operation } from '../helpers/operations.js';
-import { createNotifications, createOwned, isOwnedIdKind, type OwnedIdKind } from '../helpers/resources.js';
+import { doc, operations, resolveRef, type Operation } from '../helpers/operations.js';
+import { createNotifications, createOwned, createPersonalToken, isOwnedIdKind, type OwnedIdKind } from '../helpers/resources.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 
 // Property-based tests of every operation in openapi.yaml, generated from the contract itself.
@@ -140,7 +140,13 @@ interface Fixture {
   pushSubscriptions: ReturnType<FakePushService['subscribe']>[];
   /** The secret of the owner's calendar feed, for operations that take one in the path. */
   calendarFeedTokens: string[];
+  /** A personal access token of the owner's with every scope (caller `token`), for bearer operations. */
+  personalToken: string | null;
 }
+
+/** Every scope a personal access token may have (the contract's TokenScope). */
+const ALL_SCOPES: string[] = doc.components.schemas.TokenScope.enum;
+const personalTokenOf = async (op: Operation, owner: TestUser) => (op.info.authenticated ? (await createPersonalToken(owner, ALL_SCOPES)).token : null);
 
 /** A Pro owner with credits and two of each kind of resource the operation names; notifications are the notifier's. */
 async function fixtureFor(op: Operation): Promise<Fixture> {
@@ -148,7 +154,7 @@ async function fixtureFor(op: Operation): Promise<Fixture> {
   const owner = usesNotifications ? notifier : await signUp(t, { tier: 'pro', name: 'Owner' });
   if (!usesNotifications) await giveCredits(t, owner.id, 'purchased', 500);
   const pushSubscriptions = [push.subscribe(), push.subscribe(), push.subscribe()];
-  const fixture: Fixture = { owner, ids: {}, subtasksByTask: [], refreshTokens: [owner.refreshToken], pushSubscriptions, calendarFeedTokens: [] };
+  const fixture: Fixture = { owner, ids: {}, subtasksByTask: [], refreshTokens: [owner.refreshToken], pushSubscriptions, calendarFeedTokens: [], personalToken: await personalTokenOf(op, owner) };
   if (op.pathParams.includes('token')) {
     const res = await owner.api.post('/calendar/feed');
     expect(res.status, res.text).toBe(201);
@@ -195,7 +201,8 @@ function resolveDeep(schema: unknown, depth = 0): unknown {
 
 // ------------------------------------------------------------------------------------ requests
 
-type Caller = 'owner' | 'stranger' | 'anonymous';
+/** `token`: the owner's personal access token with every scope (an operation that refuses tokens answers 403). */
+type Caller = 'owner' | 'token' | 'stranger' | 'anonymous';
 
 interface FuzzRequest {
   /** `valid`, or what was broken. */
@@ -399,7 +406,7 @@ function generatorsFor(op: Operation, fx: Fixture): Generators {
       );
 
   const callers: fc.WeightedArbitrary<Caller>[] = [{ weight: 8, arbitrary: fc.constant<Caller>('owner') }, { weight: 1, arbitrary: fc.constant<Caller>('stranger') }];
-  if (op.info.authenticated) callers.push({ weight: 1, arbitrary: fc.constant<Caller>('anonymous') });
+  if (op.info.authenticated) callers.push({ weight: 1, arbitrary: fc.constant<Caller>('anonymous') }, { weight: 2, arbitrary: fc.constant<Caller>('token') });
   return {
     fixture: fx,
     ownerRequest: (branch) => request(fc.constant<Caller>('owner'), branch),
@@ -513,7 +520,7 @@ function replacePathParam(op: Operation, path: string, name: string, value: stri
 let lastDigest: DatabaseDigest;
 
 function tokenOf(caller: Caller, fx: Fixture): string | null {
-  return caller === 'owner' ? fx.owner.token : caller === 'stranger' ? stranger.token : null;
+  return caller === 'owner' ? fx.owner.token : caller === 'token' ? fx.personalToken : caller === 'stranger' ? stranger.token : null;
 }
 
 async function send(op: Operation, fx: Fixture, r: FuzzRequest): Promise<ApiResponse> {
@@ -545,6 +552,7 @@ async function check(op: Operation, fx: Fixture, r: FuzzRequest): Promise<void> 
     // the notifier): later runs get a new one, so they are not all 401s.
     expect(await t.db.selectFrom('users').select('id').where('id', '=', fx.owner.id).executeTakeFirst(), what).toBeUndefined();
     fx.owner = await signUp(t, { tier: 'pro', name: 'Owner' });
+    fx.personalToken = await personalTokenOf(op, fx.owner);
   }
   const after = await databaseDigest(t);
   const changed = changedTables(lastDigest, after);

@@ -5,7 +5,7 @@ import type { TestUser } from './users.js';
 // as a user would build them. `view()` is the owner's own read of the resource, to compare before
 // and after someone else touches it.
 
-export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id', 'focus_session_id', 'user_id', 'webhook_id'] as const;
+export const OWNED_ID_KINDS = ['task_id', 'subtask_id', 'reminder_id', 'note_id', 'template_id', 'tombstone_id', 'notification_id', 'focus_session_id', 'user_id', 'webhook_id', 'token_id'] as const;
 export type OwnedIdKind = (typeof OWNED_ID_KINDS)[number];
 export const isOwnedIdKind = (name: string): name is OwnedIdKind => (OWNED_ID_KINDS as readonly string[]).includes(name);
 
@@ -32,6 +32,20 @@ async function viewOf(owner: TestUser, path: string) {
 async function findIn(owner: TestUser, path: string, id: string) {
   const res = await owner.api.get(path, { query: { limit: 100 } });
   return { status: res.status, item: (res.body?.data ?? []).find((x: { id?: string; tombstone_id?: string }) => (x.id ?? x.tombstone_id) === id) ?? null };
+}
+
+/** A personal access token of the owner's (its id; the secret is dropped). */
+export async function createPersonalToken(owner: TestUser, scopes: string[] = ['tasks:read']): Promise<OwnedResource & { token: string }> {
+  const created = ok(await owner.api.post('/tokens', { name: 'A script', scopes }), 'create a personal access token').data;
+  return {
+    kind: 'token_id',
+    id: created.id,
+    token: created.token,
+    view: async () => {
+      const res = await owner.api.get('/tokens');
+      return { status: res.status, item: (res.body?.data ?? []).find((x: { id: string }) => x.id === created.id) ?? null };
+    },
+  };
 }
 
 export async function createTask(owner: TestUser, fields: Record<string, unknown> = {}): Promise<OwnedResource> {
@@ -164,5 +178,7 @@ export async function createOwned(owner: TestUser, kind: Exclude<OwnedIdKind, 'n
       return ownUser(owner);
     case 'webhook_id':
       return createWebhook(owner);
+    case 'token_id':
+      return createPersonalToken(owner);
   }
 }

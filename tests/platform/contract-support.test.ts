@@ -9,7 +9,9 @@ const contract = loadContract();
 const copy = (): Record<string, any> => structuredClone(contract.document);
 
 describe('the contract router refuses OpenAPI features it does not implement', () => {
-  it('accepts openapi.yaml as it is', () => {
+  it('accepts openapi.yaml as it is, personal token scopes included', () => {
+    expect(contract.operations.get('listTasks')).toMatchObject({ authenticated: true, tokenScopes: ['tasks:read'], tokenOnly: false });
+    expect(contract.operations.get('createPersonalToken')).toMatchObject({ authenticated: true, tokenScopes: null, tokenOnly: false });
     expect(unsupportedFeatures(contract.document)).toEqual([]);
     expect(() => createOperationRouter(contract, '/api/v1')).not.toThrow();
   });
@@ -18,6 +20,14 @@ describe('the contract router refuses OpenAPI features it does not implement', (
     ['a second security scheme', (d) => (d.components.securitySchemes.apiKey = { type: 'apiKey', in: 'header', name: 'X-Api-Key' }), /security scheme "apiKey"/],
     ['the metrics token on another operation', (d) => (d.paths['/tasks'].get.security = [{}, { metricsToken: [] }]), /GET \/tasks: metricsToken is checked only by getMetrics/],
     ['optional authentication', (d) => (d.paths['/tasks'].get.security = [{}, { bearerAuth: [] }]), /GET \/tasks: alternative security requirements/],
+    ['a scope that is not a TokenScope', (d) => (d.paths['/tasks'].get.security = [{ bearerAuth: [] }, { personalToken: ['tasks:admin'] }]), /GET \/tasks: scope "tasks:admin" is not a TokenScope/],
+    ['a token requirement without a scope', (d) => (d.paths['/tasks'].get.security = [{ bearerAuth: [] }, { personalToken: [] }]), /GET \/tasks: "personalToken" names no scope/],
+    ['a scope named twice', (d) => (d.paths['/tasks'].get.security = [{ bearerAuth: [] }, { personalToken: ['tasks:read', 'tasks:read'] }]), /GET \/tasks: "personalToken" names a scope twice/],
+    ['roles on the access token', (d) => (d.paths['/tasks'].get.security = [{ bearerAuth: ['tasks:read'] }]), /GET \/tasks: roles on "bearerAuth"/],
+    ['tokens for the whole document', (d) => (d.security = [{ bearerAuth: [] }, { personalToken: ['tasks:read'] }]), /document: "personalToken" \(tokens are accepted per operation\)/],
+    ['a token requirement combined with the access token in one object', (d) => (d.paths['/tasks'].get.security = [{ bearerAuth: [], personalToken: ['tasks:read'] }]), /GET \/tasks: security must be/],
+    ['tokens as optional authentication', (d) => (d.paths['/tasks'].get.security = [{}, { personalToken: ['tasks:read'] }]), /GET \/tasks: security must be/],
+    ['an MCP tool with a scope that is not a TokenScope', (d) => (d.paths['/mcp'].post['x-mcp-tools'].list_tasks.scopes = ['admin']), /POST \/mcp: MCP tool "list_tasks": scope "admin" is not a TokenScope/],
     ['a cookie parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'session', in: 'cookie', schema: { type: 'string' } }), /parameter "session" in cookie/],
     ['an array query parameter', (d) => d.paths['/tasks'].get.parameters.push({ name: 'ids', in: 'query', schema: { type: 'array', items: { type: 'string' } } }), /parameter "ids" in query: a non-scalar schema/],
     ['style and explode', (d) => d.paths['/tasks'].get.parameters.push({ name: 'tag', in: 'query', style: 'pipeDelimited', explode: false, schema: { type: 'string' } }), /parameter "tag" in query: "style"/],

@@ -18,8 +18,11 @@ const resolve = (o: any): any => (o?.$ref ? resolve(o.$ref.slice(2).split('/').r
 const operations = [...contract.operations.values()];
 const raw = (id: string) => doc.paths[contract.operations.get(id as OperationId)!.path][contract.operations.get(id as OperationId)!.method.toLowerCase()];
 
-/** Input schemas reject unknown fields; the webhook takes the provider's format as it comes. */
-const OPEN_INPUTS = new Set(['handleCheckoutWebhook']);
+/**
+ * Input schemas reject unknown fields; the webhook takes the provider's format as it comes, and an
+ * MCP message's `params` depend on its method (a tool's arguments are checked by the tool's schema).
+ */
+const OPEN_INPUTS = new Set(['handleCheckoutWebhook', 'callMcp']);
 
 function objectSchemasWithoutClosedProperties(schema: any, seen = new Set<any>()): string[] {
   schema = resolve(schema);
@@ -56,6 +59,17 @@ describe('openapi.yaml', () => {
       expect(statuses, `${op.operationId} declares 422 or 4XX`).not.toEqual(expect.arrayContaining([expect.stringMatching(/^(422|4XX)$/)]));
       if (op.idempotent) expect(raw(op.operationId).responses.default, `${op.operationId} 422 (default)`).toEqual({ $ref: '#/components/responses/IdempotencyKeyMismatch' });
       if (op.hasBody) expect(statuses, `${op.operationId} 413/415`).toEqual(expect.arrayContaining(['413', '415']));
+    }
+  });
+
+  it('documents the 403 a personal access token gets on every operation that takes a bearer credential', () => {
+    for (const op of operations.filter((o) => o.authenticated)) {
+      const examples = Object.values<any>(resolve(raw(op.operationId).responses['403'])?.content?.['application/json']?.examples ?? {});
+      const codes = examples.map((e) => resolve(e).value.error.code);
+      // An operation that accepts tokens refuses one without its scopes; any other refuses every token.
+      // (An operation for tokens only that names no scopes, callMcp, checks its tools' scopes itself.)
+      if (op.tokenOnly && op.tokenScopes?.length === 0) continue;
+      expect(codes, `${op.operationId} 403`).toContain(op.tokenScopes ? 'INSUFFICIENT_SCOPE' : 'TOKEN_NOT_ALLOWED');
     }
   });
 
@@ -101,7 +115,9 @@ describe('openapi.yaml', () => {
       if (!op.authenticated) continue;
       const params = raw(op.operationId).parameters ?? [];
       const refs = params.map((p: any) => p.$ref);
-      if (['POST', 'PATCH', 'PUT'].includes(op.method)) expect(refs, op.operationId).toContain('#/components/parameters/IdempotencyKey');
+      // MCP clients send no Idempotency-Key (JSON-RPC requests carry an id): optional on callMcp.
+      if (op.operationId === 'callMcp') expect(refs, op.operationId).toContain('#/components/parameters/OptionalIdempotencyKey');
+      else if (['POST', 'PATCH', 'PUT'].includes(op.method)) expect(refs, op.operationId).toContain('#/components/parameters/IdempotencyKey');
       if (op.method === 'DELETE') expect(refs, op.operationId).toContain('#/components/parameters/OptionalIdempotencyKey');
     }
   });

@@ -24,6 +24,11 @@ export interface AuthContext {
   tokenId: string;
   /** Set when the caller came with a ticket for GET /events: it is spent when the stream opens. */
   eventTicket?: string;
+  /**
+   * Set when the caller is a personal access token: its id and scopes. `sessionId` and `tokenId`
+   * are then the token's id.
+   */
+  personalToken?: { id: string; scopes: readonly string[] };
 }
 
 export interface AccessTokenSettings {
