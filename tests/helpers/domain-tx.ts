@@ -26,18 +26,27 @@ import { withDatabase } from '../setup/global-setup.js';
 class RollbackConnection implements DatabaseConnection {
   depth = 0;
   private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly inner: DatabaseConnection) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.depth > 0) return this.inner.executeQuery<R>(query);
+    // One at a time: statements a caller runs concurrently (Promise.all) would interleave their
+    // savepoints on the one connection.
+    const run = this.queue.then(() => this.inSavepoint<R>(query));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async inSavepoint<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const name = `stmt_${++this.seq}`;
-    await this.inner.executeQuery(CompiledQuery.raw(`savepoint ${name}`));
+    await this.control(`savepoint ${name}`);
     try {
       const result = await this.inner.executeQuery<R>(query);
-      await this.inner.executeQuery(CompiledQuery.raw(`release savepoint ${name}`));
+      await this.control(`release savepoint ${name}`);
       return result;
     } catch (err) {
-      await this.inner.executeQuery(CompiledQuery.raw(`rollback to savepoint ${name}`));
+      await this.control(`rollback to savepoint ${name}`);
       throw err;
     }
   }
