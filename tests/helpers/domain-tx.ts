@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { CompiledQuery, Kysely, PostgresAdapter, PostgresDriver, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type QueryResult } from 'kysely';
-import type pg from 'pg';
-import { afterAll, inject, test as base } from 'vitest';
-import { createDatabase, type Database, type DatabaseHandle } from '../../db/index.js';
+import pg from 'pg';
+import { inject, test as base } from 'vitest';
+// db/index.ts also sets the type parsers every pool of the service uses (int8 as number).
+import type { Database } from '../../db/index.js';
+import '../../db/index.js';
 import type { UserRow } from '../../db/schema/index.js';
 import { countNoteConversion, countTaskCompletion } from '../../src/domain/achievements/subscribers.js';
 import type { Actor } from '../../src/domain/actor.js';
 import { domainEvents } from '../../src/domain/events/bus.js';
 import { signInDevUser } from '../../src/domain/users/sign-in.js';
-import { withDatabase } from '../setup/global-setup.js';
 
 // Fast tests (tests/domain/**): business rules called on the domain directly, with no HTTP server
 // and no database of their own. Every test gets a `db` whose writes all happen inside one
@@ -105,16 +106,24 @@ function kyselyOn(client: pg.PoolClient): Database {
   });
 }
 
-let handle: DatabaseHandle | undefined;
-/** One small pool per test file on the shared fast-test database. */
+const withDatabase = (url: string, database: string) => {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+};
+
+let shared: pg.Pool | undefined;
+/**
+ * One small pool per worker process on the shared fast-test database (test files share their
+ * worker's modules: vitest.config.ts, isolate false). Idle clients do not keep the process alive.
+ */
 function pool(): pg.Pool {
-  handle ??= createDatabase(withDatabase(inject('pgAdminUrl'), inject('domainDatabase')), { max: 2, applicationName: 'perpetua-domain-tests' });
-  return handle.pool;
+  if (!shared) {
+    shared = new pg.Pool({ connectionString: withDatabase(inject('pgAdminUrl'), inject('domainDatabase')), max: 2, allowExitOnIdle: true, application_name: 'perpetua-domain-tests' });
+    shared.on('error', () => {});
+  }
+  return shared;
 }
-afterAll(async () => {
-  await handle?.close();
-  handle = undefined;
-});
 
 let wired = false;
 /** The composition root's wiring (src/app.ts, jobs/runner.ts): completions count toward streaks and achievements. */
