@@ -69,7 +69,8 @@ export default async function setup(project: TestProject) {
     await c.query(`drop database if exists ${templateDatabase} with (force)`);
     // Databases of test files that crashed before their own teardown.
     const stale = await c.query<{ datname: string }>(`select datname from pg_database where datname like '${templateDatabase}_f_%'`);
-    for (const r of stale.rows) await c.query(`drop database if exists ${r.datname} with (force)`);
+    // (and those a file's close() was still dropping in the background when its worker ended)
+    for (const r of stale.rows) await c.query(`drop database if exists ${r.datname} with (force)`).catch(() => {});
     await c.end();
     await embedded?.stop();
   };
