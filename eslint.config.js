@@ -8,10 +8,15 @@ import tseslint from 'typescript-eslint';
 // direction it forbids.
 const transport = { group: ['**/http/*', '**/handlers/*', '**/ws/*'], message: 'The domain and the integrations know no HTTP: throw a DomainError (src/core/errors.ts), take what you need as a parameter.' };
 const domain = { group: ['**/domain/*', '**/domain/**/*'], message: 'An integration is an adapter: report a typed failure (src/integrations/failures.ts); the domain translates it.' };
+// src/deps.ts is the composition root's container (it builds the HTTP metrics and rate limits): only the
+// transport layer and the composition roots hold it; a use case receives what it uses instead.
+const container = { group: ['**/deps', '**/deps.js', '**/app', '**/app.js', '**/main', '**/main.js'], message: 'A use case receives what it uses (db or transaction, clock, a port), not the AppDeps container; the composition root (src/app.ts, jobs/runner.ts) wires them.' };
+// More than three parameters take one named object (README "How it is built").
+const maxParams = { '@typescript-eslint/max-params': ['error', { max: 3 }] };
 const database = { group: ['**/db/*', '**/db/**/*'], message: 'Handlers call domain functions; queries and row types live in src/domain/<area>.' };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'codegen/', 'coverage/', '.data/', 'bench/results/', 'dist/'] },
+  { ignores: ['node_modules/', 'codegen/', 'coverage/', '.data/', 'bench/results/', 'bench/.build/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -32,11 +37,11 @@ export default tseslint.config(
   },
   {
     files: ['src/domain/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [transport] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [transport, container] }], ...maxParams },
   },
   {
     files: ['src/integrations/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [transport, domain] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [transport, domain, container] }], ...maxParams },
   },
   {
     // No import cycles (type-only imports are erased at compile time and not counted by the rule).

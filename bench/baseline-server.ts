@@ -26,7 +26,7 @@ async function captureListSql(): Promise<CompiledQuery[]> {
       if (event.level === 'query') captured.push(event.query);
     },
   });
-  await listTasks(db, sampleUser!, {}, { offset: 0, limit: 25 });
+  await listTasks(db, { userId: sampleUser!, filter: {}, page: { offset: 0, limit: 25 } });
   return captured;
 }
 

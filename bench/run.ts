@@ -14,10 +14,13 @@ import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { creditBalance } from '../src/domain/credits/ledger.js';
 import { listTasks } from '../src/domain/tasks/list-tasks.js';
 import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './load.js';
-import { cpuSeconds, markGroup, productionServiceEnv, rssMb, sleep, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
+import { cpuSeconds, type Child, markGroup, productionServiceEnv, rssMb, sleep, startBundled, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
-import { writeReport, type BenchResults } from './lib/report.js';
+import { writeReport, type BenchResults, type LargeDbResult } from './lib/report.js';
 import { startDbSampler } from './lib/db-sampler.js';
+import { explainHotQueries } from './lib/explain.js';
+import { loadLargeDatabase } from './lib/large-db.js';
+import { searchPhase, syncCatchUpPhase } from './lib/search-sync.js';
 import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
 import { slope, summarize } from './lib/stats.js';
 
@@ -29,7 +32,14 @@ import { slope, summarize } from './lib/stats.js';
 //   BENCH_QUICK=1            short durations, for development (the recorded run uses the full ones)
 //   BENCH_DATABASE_URL       server for the API benchmarks (default postgres://postgres@127.0.0.1:5432/postgres);
 //                            a database of its own is created there and dropped at the end
-//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, coldstart
+//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, search, sync, largedb, coldstart
+//                            (throughput includes the Fastify peer of bench/peer-fastify/ as a second
+//                            baseline; largedb loads 10 000 users × 100 tasks with COPY into a
+//                            database of its own, QUICK 1 000 × 100, and EXPLAINs the hot queries)
+//                            (search: one user's 100 000 items beside another's 10 000, QUICK 20 000 and
+//                            2 000; sync: a client 10 000 changes behind pages GET /sync to the end)
+//   BENCH_LARGE_USERS=n      users of the large database (default 10 000; QUICK 1 000), 100 tasks each
+//   BENCH_KEEP_DB=1          keep the benchmark databases (small and large) instead of dropping them
 //   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
 //   BENCH_OUT=dir            where the results go (default bench/results)
 //   BENCH_MIX_SECONDS=n      the mixed workload's measured window (default 300; QUICK 30)
@@ -50,11 +60,12 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-'));
 const LOGS = path.join(WORK, 'logs');
 
 const D = QUICK
-  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1 }
-  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3 };
+  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, searchSmall: 2_000, searchLarge: 20_000, searches: 140, syncChanges: 10_000, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
+  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3, searchSmall: 10_000, searchLarge: 100_000, searches: 400, syncChanges: 10_000, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
 // The mixed phase's measured window and each user's pace can be set for a run (say so in the report).
 if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
 if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
+if (process.env.BENCH_LARGE_USERS) D.largeUsers = Number(process.env.BENCH_LARGE_USERS);
 
 /** What the API and the worker run with: production mode, the service's defaults unless stated. */
 function serviceEnv(databaseUrl: string, keys: { privatePem: string; publicPem: string }, ai: { baseUrl: string; apiKey: string } | null, port: number): NodeJS.ProcessEnv {
@@ -125,7 +136,7 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
 async function listSql(pool: pg.Pool, userId: string): Promise<CompiledQuery[]> {
   const captured: CompiledQuery[] = [];
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: (e) => void (e.level === 'query' && captured.push(e.query)) });
-  await listTasks(db, userId, {}, { offset: 0, limit: 25 });
+  await listTasks(db, { userId, filter: {}, page: { offset: 0, limit: 25 } });
   return captured;
 }
 
@@ -196,7 +207,7 @@ async function main() {
 
   await phase('coldstart', coldStart);
 
-  const needsService = ['throughput', 'mixed', 'credits', 'reminders'].some(wants);
+  const needsService = ['throughput', 'mixed', 'credits', 'reminders', 'search', 'sync', 'largedb'].some(wants);
   if (!needsService) return;
 
   let bench: BenchDatabase | undefined;
@@ -205,9 +216,9 @@ async function main() {
     const server = (await bench.pool.query('select version() as v, current_setting(\'synchronous_commit\') as sc, current_setting(\'fsync\') as fs, current_setting(\'shared_buffers\') as sb, current_setting(\'max_connections\') as mc')).rows[0];
     results.machine.postgres = `${String(server.v).split(' on ')[0]} (fsync ${server.fs}, synchronous_commit ${server.sc}, shared_buffers ${server.sb}, max_connections ${server.mc})`;
     const keys = generateSigningKeys();
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
+    const config = loadConfig({ NODE_ENV: 'production', PUBLIC_API_URL: 'http://127.0.0.1/api/v1', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
     const issuer: TokenIssuer = {
-      keys: signingKeysFromPem(keys.privatePem, keys.publicPem),
+      keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }),
       access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 },
       refreshTtlDays: 7,
       refreshReuseGraceSeconds: 10,
@@ -248,12 +259,38 @@ async function main() {
     await waitForLine(baseline, /^baseline listening on (\d+)/, 30_000);
     const baseUrl = `http://127.0.0.1:${baselinePort}`;
 
+    // The peer stack (Fastify 5, bench/peer-fastify): the same operation as a Fastify team would write it.
+    let peer: { url: string; pid: number } | null = null;
+    if (wants('throughput')) {
+      const port = await freePort();
+      const proc = startBundled('peer-fastify', root, 'bench/peer-fastify/server.ts', {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NODE_ENV: 'production',
+          PORT: String(port),
+          PEER_DATABASE_URL: bench.url,
+          PEER_POOL_MAX: String(effective.DATABASE_POOL_MAX),
+          PEER_JWT_PUBLIC_KEY: keys.publicPem,
+          PEER_JWT_ISSUER: effective.JWT_ISSUER,
+          PEER_JWT_AUDIENCE: effective.JWT_AUDIENCE,
+          PEER_RATE_LIMIT: String(effective.RATE_LIMIT_GENERAL),
+          PEER_RATE_WINDOW_SECONDS: String(effective.RATE_LIMIT_WINDOW_SECONDS),
+        },
+        logDir: LOGS,
+      });
+      await waitForLine(proc, /^peer listening on (\d+)/, 60_000);
+      peer = { url: `http://127.0.0.1:${port}`, pid: proc.pid };
+    }
+
     // The same request must get the same rows from both.
     const probe = await api(base, 'GET', '/tasks', users[0]!.token);
     const probeBase = await (await fetch(`${baseUrl}/api/v1/tasks`, { headers: { authorization: `Bearer ${users[0]!.token}` } })).json() as any;
     if (probe.status !== 200 || probe.body.data.length !== 25 || probeBase.data.length !== 25 || probe.body.data[0].id !== probeBase.data[0].id || probe.body.pagination.total !== probeBase.pagination.total) {
       throw new Error(`the API and the baseline disagree on GET /tasks: ${JSON.stringify(probe.body).slice(0, 300)}`);
     }
+    if (peer) await samePeerBody(base, peer.url, users[0]!.token);
 
     const tokens = users.map((u) => u.token);
     const seeds = await openTaskPairs(bench.db, users);
@@ -272,7 +309,9 @@ async function main() {
       const ours: ThroughputResult[] = [];
       const bare: ThroughputResult[] = [];
       const old: ThroughputResult[] = [];
+      const fastify: ThroughputResult[] = [];
       const contestants: [string, string, ThroughputResult[], number][] = [['ours', base, ours, apiProc.pid], ['baseline', baseUrl, bare, baseline.pid]];
+      if (peer) contestants.splice(1, 0, ['peer', peer.url, fastify, peer.pid]);
       if (before) contestants.splice(1, 0, ['before', before.url, old, before.pid]);
       for (let r = 0; r < D.tpRounds; r++) {
         // Alternating rounds, so a noisy moment hurts both sides alike.
@@ -288,6 +327,7 @@ async function main() {
       }
       const mean = (l: ThroughputResult[]) => l.reduce((s, x) => s + x.rps, 0) / l.length;
       results.throughput = { connections: D.tpConnections, ours, baseline: bare, oursRps: Math.round(mean(ours)), baselineRps: Math.round(mean(bare)), ratio: Math.round((mean(ours) / mean(bare)) * 1000) / 1000 };
+      if (fastify.length) results.throughput.peer = { runs: fastify, rps: Math.round(mean(fastify)), ratio: Math.round((mean(ours) / mean(fastify)) * 1000) / 1000 };
       if (old.length) results.throughput.before = { root: beforeRoot!, runs: old, rps: Math.round(mean(old)), ratio: Math.round((mean(old) / mean(bare)) * 1000) / 1000 };
     });
 
@@ -369,6 +409,20 @@ async function main() {
       await remindersPhase(bench!, base, users);
     });
 
+    await phase('search', async () => {
+      results.search = await searchPhase({ bench: bench!, issuer, base, small: D.searchSmall, large: D.searchLarge, searches: D.searches, log: console.log });
+      const x = results.search;
+      console.log(`   p50 / p95 / p99: ${x.small.items} items ${x.small.latency.p50} / ${x.small.latency.p95} / ${x.small.latency.p99} ms, ${x.large.items} items ${x.large.latency.p50} / ${x.large.latency.p95} / ${x.large.latency.p99} ms`);
+    });
+
+    await phase('sync', async () => {
+      results.syncCatchUp = await syncCatchUpPhase({ bench: bench!, issuer, base, changes: D.syncChanges, log: console.log });
+    });
+
+    await phase('largedb', async () => {
+      results.largeDb = await largeDbPhase({ small: bench!, smallBase: base, smallUsers: users, issuer, keys });
+    });
+
     await stop(apiProc);
     if (PROFILE) {
       const files = profilesIn(profileDir);
@@ -387,6 +441,24 @@ async function main() {
   }
 }
 
+/**
+ * The peer must serve what we serve: the same body for the same user and query (tests/bench/
+ * peer-fastify.test.ts checks more queries), or the comparison would price different work.
+ */
+async function samePeerBody(ours: string, peer: string, token: string): Promise<void> {
+  for (const query of ['', '?completed=false&limit=10', '?offset=20']) {
+    const get = async (base: string) => {
+      const res = await fetch(`${base}/api/v1/tasks${query}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, text: await res.text() };
+    };
+    const [a, b] = [await get(ours), await get(peer)];
+    if (a.status !== 200 || b.status !== 200 || JSON.stringify(JSON.parse(a.text)) !== JSON.stringify(JSON.parse(b.text))) {
+      throw new Error(`the API and the Fastify peer disagree on GET /tasks${query}: ours ${a.status} ${a.text.slice(0, 200)}; peer ${b.status} ${b.text.slice(0, 200)}`);
+    }
+  }
+  console.log('   the API and the Fastify peer answer the same bodies');
+}
+
 function machineCpu(): { busy: number } {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const idle = (line[3] ?? 0) + (line[4] ?? 0);
@@ -401,6 +473,78 @@ async function explainList(bench: BenchDatabase, userId: string): Promise<string
     out.push([q.sql, '', ...r.rows.map((row) => row['QUERY PLAN'] as string)].join('\n'));
   }
   return out;
+}
+
+// ---------------------------------------------------------------- large database
+
+/**
+ * The large database (issue 18): loaded with COPY into a database of its own (lib/large-db.ts), an
+ * API process of its own on it; GET /tasks latency at the same pace from as many users on both
+ * databases, in alternating rounds; the list statements timed without HTTP; and EXPLAIN of each hot
+ * query on the large one.
+ */
+async function largeDbPhase(o: { small: BenchDatabase; smallBase: string; smallUsers: BenchUser[]; issuer: TokenIssuer; keys: { privatePem: string; publicPem: string } }): Promise<LargeDbResult> {
+  const large = await createBenchDatabase(ADMIN_URL);
+  let api: Child | undefined;
+  try {
+    console.log(`   loading ${D.largeUsers} users × 100 tasks with COPY into ${large.name}`);
+    const load = await loadLargeDatabase(large, o.issuer, { users: D.largeUsers, tasksPerUser: 100, measured: D.largeMeasured, days: 30, log: console.log });
+    console.log(`   loaded in ${load.seconds.total} s (${JSON.stringify(load.seconds)}), ${load.sizeMb} MB`);
+    const port = await freePort();
+    api = startService('api-large', root, 'src/main', { cwd: root, env: serviceEnv(large.url, o.keys, null, port), logDir: LOGS });
+    const largeBase = `http://127.0.0.1:${port}`;
+    // live, not ready: readiness also wants a worker heartbeat, and no worker runs on this database
+    await waitForHttp(`${largeBase}/health/live`, 60_000, { child: api });
+    // 100 tasks, 2 of them hidden (lib/large-db.ts)
+    const probe = await api_(largeBase, load.users[0]!.token);
+    if (probe.status !== 200 || probe.body.data.length !== 25 || probe.body.pagination.total !== 100 - 2) throw new Error(`GET /tasks on the large database: ${probe.status} ${JSON.stringify(probe.body).slice(0, 300)}`);
+
+    const smallTokens = o.smallUsers.slice(0, load.users.length).map((u) => u.token);
+    const largeTokens = load.users.map((u) => u.token);
+    const rounds: { small: MixedResult; large: MixedResult }[] = [];
+    for (let r = 0; r < D.largeRounds; r++) {
+      const run = (name: string, url: string, tokens: string[]) => runLoad<MixedResult>(`largedb-${name}-${r}`, { kind: 'mixed', url, tokens, ratePerUser: D.largeRate, warmupSec: D.largeWarmup, durationSec: D.largeSeconds, listOnly: true });
+      // Alternating which goes first, so neither always gets the quieter moment.
+      let small: MixedResult, big: MixedResult;
+      if (r % 2 === 0) {
+        small = await run('small', o.smallBase, smallTokens);
+        big = await run('large', largeBase, largeTokens);
+      } else {
+        big = await run('large', largeBase, largeTokens);
+        small = await run('small', o.smallBase, smallTokens);
+      }
+      console.log(`   round ${r + 1}: GET /tasks p50 / p95 / p99 small ${small.latency.p50} / ${small.latency.p95} / ${small.latency.p99} ms, large ${big.latency.p50} / ${big.latency.p95} / ${big.latency.p99} ms; errors ${small.errors} / ${big.errors}`);
+      rounds.push({ small, large: big });
+    }
+    const direct = { small: await timeList(o.small, o.smallUsers.slice(0, load.users.length)), large: await timeList(large, load.users) };
+    console.log(`   listTasks without HTTP p50 / p99: small ${direct.small.p50} / ${direct.small.p99} ms, large ${direct.large.p50} / ${direct.large.p99} ms`);
+    const explain = await explainHotQueries(large.pool, load.users[0]!.id);
+    for (const e of explain) console.log(`   EXPLAIN ${e.name}: ${e.ok ? 'ok' : 'FAILS the check'} (${e.indexes.join(', ') || 'no index'}${e.seqScans.length ? `; Seq Scan on ${e.seqScans.join(', ')}` : ''}), ${e.executionMs} ms`);
+    const p99 = (k: 'small' | 'large') => rounds.reduce((s, x) => s + x[k].latency.p99, 0) / rounds.length;
+    return { load: { ...load, users: load.users.length }, tasksPerUser: 100, usersTotal: D.largeUsers, ratePerUser: D.largeRate, rounds, p99Small: Math.round(p99('small') * 100) / 100, p99Large: Math.round(p99('large') * 100) / 100, direct, explain };
+  } finally {
+    if (api) await stop(api);
+    if (process.env.BENCH_KEEP_DB !== '1') await large.drop().catch((err) => console.error('could not drop the large database', err));
+    else console.log(`   kept the large database ${large.url}`);
+  }
+}
+
+async function api_(base: string, token: string) {
+  const res = await fetch(`${base}/api/v1/tasks`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** listTasks on the benchmark's own pool, one at a time: the database's share of GET /tasks. */
+async function timeList(bench: BenchDatabase, users: BenchUser[]) {
+  const ms: number[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    for (const u of users) {
+      const t0 = performance.now();
+      await listTasks(bench.db, { userId: u.id, filter: {}, page: { offset: 0, limit: 25 } });
+      if (pass > 0) ms.push(performance.now() - t0);
+    }
+  }
+  return summarize(ms);
 }
 
 // ---------------------------------------------------------------- reminders

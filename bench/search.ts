@@ -10,6 +10,7 @@ import { searchItems } from '../src/domain/search/search-items.js';
 import { productionServiceEnv, startService, stopAll, waitForHttp } from './lib/proc.js';
 import { createBenchDatabase, createUsers, type BenchDatabase } from './lib/setup.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
+import { makeVocabulary } from './lib/words.js';
 
 // `npm run bench:search`: GET /search for one user with 10 000 items (tasks with descriptions,
 // subtasks, notes) on a database of its own, the API a child process in production mode. Writes
@@ -32,29 +33,7 @@ const OTHER_USERS = 40;
 const OTHER_ITEMS_EACH = 500;
 const LOGS = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-search-'));
 
-// A vocabulary with accents, drawn with a skewed distribution so some words are in thousands of
-// items and others in a handful: queries hit both ends, as real ones do.
-const WORDS = (
-  'report meeting call email review plan budget invoice dentist groceries garden passport renew book venue ' +
-  'flight hotel train ticket birthday gift present party cake coffee café crème brûlée résumé naïve façade ' +
-  'piñata jalapeño über straße müller zoë señor kitchen laundry vacuum window paint fence roof gutter ' +
-  'insurance taxes bank loan mortgage salary pension doctor pharmacy prescription vitamins gym yoga running ' +
-  'swimming bicycle repair tyre brakes chain oil filter battery charger laptop phone screen backup password ' +
-  'server deploy release sprint backlog ticket bug feature design mockup wireframe prototype research survey ' +
-  'interview candidate offer contract lawyer notary apartment lease deposit furniture sofa lamp curtain ' +
-  'plant water fertilizer seeds tomato basil lettuce cucumber strawberry apple orange banana mango bread ' +
-  'cheese butter milk eggs flour sugar salt pepper olive vinegar rice pasta noodles soup salad dinner lunch'
-).split(' ');
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
-const rand = rng(20261127);
-// rand()^1.3: the most frequent word is in about a fifth of the items, the rarest in a handful.
-const word = () => WORDS[Math.floor(WORDS.length * rand() ** 1.3)]!;
-const phrase = (n: number) => Array.from({ length: n }, word).join(' ');
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const { rand, phrase, cap, queries } = makeVocabulary(20261127);
 
 async function seed(bench: BenchDatabase, userId: string): Promise<void> {
   const taskIds: string[] = [];
@@ -92,23 +71,6 @@ async function seedOthers(bench: BenchDatabase, userIds: string[]): Promise<void
   }
 }
 
-/** Mixed queries: whole words common and rare, prefixes, two words, unaccented forms, no match. */
-function queries(n: number): { q: string; kind: string }[] {
-  const kinds: [string, () => string][] = [
-    ['common word', () => WORDS[Math.floor(rand() * 15)]!],
-    ['rare word', () => WORDS[WORDS.length - 1 - Math.floor(rand() * 40)]!],
-    ['prefix (3 letters)', () => word().slice(0, 3)],
-    ['prefix (2 letters)', () => word().slice(0, 2)],
-    ['two words', () => `${word()} ${word().slice(0, 4)}`],
-    ['without accents', () => ['cafe', 'creme brulee', 'resume', 'naive', 'facade', 'pinata', 'jalapeno', 'uber', 'strasse', 'muller', 'zoe', 'senor'][Math.floor(rand() * 12)]!],
-    ['no match', () => `zzq${Math.floor(rand() * 1000)}`],
-  ];
-  return Array.from({ length: n }, (_, i) => {
-    const [kind, make] = kinds[i % kinds.length]!;
-    return { q: make(), kind };
-  });
-}
-
 function report(all: LatencySummary, byKind: Map<string, { latency: LatencySummary; meanTotal: number }>, info: Record<string, string>): string {
   const pass = all.p95 <= TARGET_P95_MS;
   const row = (name: string, s: LatencySummary, total?: number) => `| ${name} | ${s.count} | ${s.p50} | ${s.p95} | ${s.p99} | ${s.max} |${total === undefined ? '' : ` ${Math.round(total)} |`}`;
@@ -138,8 +100,8 @@ async function main(): Promise<void> {
     bench = await createBenchDatabase(ADMIN_URL);
     const version = (await bench.pool.query('select version() as v')).rows[0].v as string;
     const keys = generateSigningKeys();
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
-    const issuer: TokenIssuer = { keys: signingKeysFromPem(keys.privatePem, keys.publicPem), access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 }, refreshTtlDays: 7, refreshReuseGraceSeconds: 10 };
+    const config = loadConfig({ NODE_ENV: 'production', PUBLIC_API_URL: 'http://127.0.0.1/api/v1', DATABASE_URL: bench.url, JWT_PRIVATE_KEY: keys.privatePem, JWT_PUBLIC_KEY: keys.publicPem });
+    const issuer: TokenIssuer = { keys: signingKeysFromPem({ privatePem: keys.privatePem, publicPem: keys.publicPem }), access: { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, expiresInSeconds: 900 }, refreshTtlDays: 7, refreshReuseGraceSeconds: 10 };
     const [user, ...others] = await createUsers(bench.db, issuer, 1 + OTHER_USERS, 'search');
     const started = Date.now();
     await seed(bench, user!.id);
@@ -185,7 +147,7 @@ async function main(): Promise<void> {
     const direct: number[] = [];
     for (const { q } of queries(SEARCHES)) {
       const t0 = performance.now();
-      await searchItems(bench.db, user!.id, q, { offset: 0, limit: 25 });
+      await searchItems(bench.db, { userId: user!.id, q, page: { offset: 0, limit: 25 } });
       direct.push(performance.now() - t0);
     }
 

@@ -15,7 +15,8 @@ export interface ChartInput {
   latency: LatencyGroup[];
   /** Mixed-workload targets drawn as dashed lines. */
   latencyTargets: { label: string; ms: number }[];
-  throughput: { label: string; rps: number; baseline?: boolean }[];
+  /** Ours first; `baseline` is the bare server the target is a share of; `peer` another stack to be ahead of. */
+  throughput: { label: string; rps: number; baseline?: boolean; peer?: boolean }[];
   /** Target ratio of the first bar to the second. */
   throughputTarget?: number;
   timeline: { t: number; p95: number; p99: number; rps: number }[];
@@ -27,7 +28,7 @@ export interface ChartInput {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const COLORS = { p50: '#7fb3d5', p95: '#2471a3', p99: '#154360', ours: '#2471a3', base: '#a6acaf', target: '#c0392b', rss: '#28b463' };
+const COLORS = { p50: '#7fb3d5', p95: '#2471a3', p99: '#154360', ours: '#2471a3', base: '#a6acaf', peer: '#d4ac0d', target: '#c0392b', rss: '#28b463' };
 
 function text(x: number, y: number, s: string, opts: { size?: number; anchor?: string; color?: string; weight?: string; rotate?: number } = {}) {
   const rot = opts.rotate ? ` transform="rotate(${opts.rotate} ${x} ${y})"` : '';
@@ -79,7 +80,7 @@ function throughputPanel(x0: number, y0: number, w: number, h: number, bars: Cha
   const bw = (w - 20) / bars.length;
   bars.forEach((b, i) => {
     const bh = (b.rps / max) * (bottom - top);
-    out.push(`<rect x="${left + i * bw + 12}" y="${bottom - bh}" width="${bw - 24}" height="${bh}" fill="${b.baseline ? COLORS.base : COLORS.ours}"/>`);
+    out.push(`<rect x="${left + i * bw + 8}" y="${bottom - bh}" width="${bw - 16}" height="${bh}" fill="${b.baseline ? COLORS.base : b.peer ? COLORS.peer : COLORS.ours}"/>`);
     out.push(text(left + i * bw + bw / 2, bottom - bh - 5, b.rps.toFixed(0), { anchor: 'middle', size: 12, weight: 'bold' }));
     out.push(text(left + i * bw + bw / 2, bottom + 15, b.label, { anchor: 'middle', size: 10 }));
   });
@@ -88,8 +89,9 @@ function throughputPanel(x0: number, y0: number, w: number, h: number, bars: Cha
     const ty = bottom - ((base.rps * target) / max) * (bottom - top);
     out.push(`<line x1="${left}" x2="${x0 + w}" y1="${ty}" y2="${ty}" stroke="${COLORS.target}" stroke-dasharray="5,4"/>`, text(x0 + w, ty - 4, `target ${Math.round(target * 100)} % of baseline`, { size: 9, anchor: 'end', color: COLORS.target }));
   }
-  const ours = bars.find((b) => !b.baseline);
-  if (ours && base) out.push(text(x0 + w / 2, y0 + h - 8, `ratio ${(ours.rps / base.rps).toFixed(2)}`, { anchor: 'middle', size: 12, weight: 'bold' }));
+  const ours = bars.find((b) => !b.baseline && !b.peer);
+  const peer = bars.find((b) => b.peer);
+  if (ours && base) out.push(text(x0 + w / 2, y0 + h - 8, `ratio ${(ours.rps / base.rps).toFixed(2)} of bare${peer ? `, ${(ours.rps / peer.rps).toFixed(2)} of peer` : ''}`, { anchor: 'middle', size: 12, weight: 'bold' }));
   out.push(`<line x1="${left}" x2="${x0 + w}" y1="${bottom}" y2="${bottom}" stroke="#888"/>`);
   return out.join('\n');
 }

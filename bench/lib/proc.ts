@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { buildSync } from 'esbuild';
 
 // Every process the benchmark starts is registered here and stopped by its PID (SIGTERM, then
 // SIGKILL) in run.ts's finally, so a failed or interrupted run leaves nothing behind.
@@ -47,6 +48,17 @@ export function startService(name: string, root: string, entry: 'src/main' | 'jo
     built.add(root);
   }
   return startCommand(name, process.execPath, [...(opts.nodeFlags ?? []), path.join(root, 'dist', `${entry}.js`), ...(opts.args ?? [])], opts);
+}
+
+/**
+ * A bench server compiled like the service (esbuild, plain JavaScript, no tsx at run time), so that
+ * a comparison with our compiled API does not charge the other side for the loader: its TypeScript
+ * is bundled into bench/.build/<name>.mjs, packages left to node_modules.
+ */
+export function startBundled(name: string, root: string, entry: string, opts: StartOptions): Child {
+  const outfile = path.join(root, 'bench', '.build', `${name}.mjs`);
+  buildSync({ entryPoints: [path.join(root, entry)], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
+  return startCommand(name, process.execPath, [...(opts.nodeFlags ?? []), outfile, ...(opts.args ?? [])], opts);
 }
 
 export function startCommand(name: string, command: string, args: string[], opts: StartOptions): Child {

@@ -82,7 +82,7 @@ export async function createUsers(db: Database, issuer: TokenIssuer, count: numb
     const email = `${prefix}-${i}@bench.example`;
     const user = await signInDevUser(db, { email }, { requestId: randomUUID(), kickstartCredits: opts.kickstartCredits ?? 5 });
     // Nothing in this process remembers sessions; the service's processes hear of ended ones from the database.
-    const session = await startSession(db, issuer, user, { isLive: async () => true, forget: () => {} });
+    const session = await startSession(db, { issuer, user, liveSessions: { isLive: async () => true, forget: () => {} } });
     const sid = (jwt.decode(session.access_token) as { sid: string }).sid;
     const token = signAccessToken(issuer.keys, { ...issuer.access, expiresInSeconds: 6 * 3600 }, { sub: user.id, email: user.email, tier: user.tier, sid });
     return { id: user.id, email: user.email, token };

@@ -6,5 +6,5 @@ import type { JobPayloads } from '../names.js';
 
 /** `push_deliver`: one notification to one (or, fanning out, every) push subscription of its user. */
 export function pushDeliver(deps: { db: Database; push: PushSender; log: Logger }, payload: JobPayloads['push_deliver']): Promise<PushDeliveryResult> {
-  return deliverPush(deps.db, deps.push, deps.log, payload);
+  return deliverPush(deps.db, { push: deps.push, log: deps.log, payload });
 }

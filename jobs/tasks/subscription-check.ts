@@ -8,5 +8,5 @@ import type { JobPayloads } from '../names.js';
 /** `subscription_check`, hourly: at `payload.now` when given (tests), otherwise now. */
 export function subscriptionCheck(deps: { db: Database; config: Config; checkout: CheckoutClient; log: Logger }, payload: JobPayloads['subscription_check']): Promise<SubscriptionCheckResult> {
   const now = payload.now ? new Date(payload.now) : new Date();
-  return checkSubscriptions(deps.db, deps.checkout, deps.config, deps.log, now);
+  return checkSubscriptions(deps.db, { checkout: deps.checkout, settings: deps.config, log: deps.log, now });
 }

@@ -9,13 +9,13 @@ export const listAchievements: Handler<'listAchievements'> = async (req, ctx) =>
 };
 
 export const getMyAchievements: Handler<'getMyAchievements'> = async (_req, ctx) => {
-  const data = await getMine(ctx.deps.db, ctx.deps.config, caller(ctx).userId);
+  const data = await getMine(ctx.deps.db, { settings: ctx.deps.config, userId: caller(ctx).userId });
   return { status: 200, body: { data } };
 };
 
 /** The production frontend's path for getMyAchievements: the caller's own id only. */
 export const getUserAchievements: Handler<'getUserAchievements'> = async (req, ctx) => {
   assertOwnUser(caller(ctx).userId, req.params.user_id);
-  const data = await getMine(ctx.deps.db, ctx.deps.config, caller(ctx).userId);
+  const data = await getMine(ctx.deps.db, { settings: ctx.deps.config, userId: caller(ctx).userId });
   return { status: 200, body: { data } };
 };

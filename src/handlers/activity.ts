@@ -5,7 +5,7 @@ import { caller, type Handler } from '../http/operation.js';
 
 export const listActivity: Handler<'listActivity'> = async (req, ctx) => {
   const { entity_type, entity_id, action, source } = req.query;
-  const page = await listActivityEntries(ctx.deps.db, caller(ctx).userId, { entityType: entity_type, entityId: entity_id, action, source }, pageParams(req.query));
+  const page = await listActivityEntries(ctx.deps.db, { userId: caller(ctx).userId, filter: { entityType: entity_type, entityId: entity_id, action, source }, page: pageParams(req.query) });
   return { status: 200, body: page };
 };
 
@@ -13,6 +13,6 @@ export const listActivity: Handler<'listActivity'> = async (req, ctx) => {
 export const listUserActivity: Handler<'listUserActivity'> = async (req, ctx) => {
   assertOwnUser(caller(ctx).userId, req.params.user_id);
   const { entity_type, entity_id, action, source } = req.query;
-  const page = await listActivityEntries(ctx.deps.db, caller(ctx).userId, { entityType: entity_type, entityId: entity_id, action, source }, pageParams(req.query));
+  const page = await listActivityEntries(ctx.deps.db, { userId: caller(ctx).userId, filter: { entityType: entity_type, entityId: entity_id, action, source }, page: pageParams(req.query) });
   return { status: 200, body: page };
 };

@@ -16,7 +16,7 @@ const aiCaller = (ctx: RequestContext): AiCaller => ({ actor: userActor(ctx), se
 /** The chat as server-sent events: `delta`…, then `done` (charged) or `error` (the reserved credit refunded). */
 async function chatEventStream(input: ChatInput, ctx: RequestContext): Promise<StreamReply> {
   const stop = new AbortController();
-  const chatStream = await openChatStream(ctx.deps, aiCaller(ctx), input, stop.signal);
+  const chatStream = await openChatStream(ctx.deps, { caller: aiCaller(ctx), input, signal: stop.signal });
   return {
     status: 'stream',
     async write(res) {

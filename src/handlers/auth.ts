@@ -9,19 +9,19 @@ export const signInWithGoogle: Handler<'signInWithGoogle'> = async (req, ctx) =>
   const { db, google, tokens } = ctx.deps;
   const identity = await fromProvider(() => google.verifyIdToken(req.body.id_token));
   const user = await signInGoogleUser(db, identity, { requestId: ctx.requestId, kickstartCredits: ctx.deps.config.KICKSTART_CREDITS });
-  return { status: 200, body: { ...(await startSession(db, tokens, user, ctx.deps.liveSessions)), user: presentAuthUser(user) } };
+  return { status: 200, body: { ...(await startSession(db, { issuer: tokens, user, liveSessions: ctx.deps.liveSessions })), user: presentAuthUser(user) } };
 };
 
 export const devLogin: Handler<'devLogin'> = async (req, ctx) => {
   const { db, tokens, config } = ctx.deps;
   if (!config.devLoginEnabled) throw notFound('Operation');
   const user = await signInDevUser(db, req.body, { requestId: ctx.requestId, kickstartCredits: config.KICKSTART_CREDITS });
-  return { status: 200, body: { ...(await startSession(db, tokens, user, ctx.deps.liveSessions)), user: presentAuthUser(user) } };
+  return { status: 200, body: { ...(await startSession(db, { issuer: tokens, user, liveSessions: ctx.deps.liveSessions })), user: presentAuthUser(user) } };
 };
 
 export const refreshSession: Handler<'refreshSession'> = async (req, ctx) => ({
   status: 200,
-  body: await rotateSession(ctx.deps.db, ctx.deps.tokens, req.body.refresh_token, ctx.deps.liveSessions),
+  body: await rotateSession(ctx.deps.db, { issuer: ctx.deps.tokens, refreshToken: req.body.refresh_token, liveSessions: ctx.deps.liveSessions }),
 });
 
 export const logout: Handler<'logout'> = async (req, ctx) => {

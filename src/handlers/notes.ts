@@ -13,7 +13,7 @@ import { pageParams } from '../core/pagination.js';
 
 export const listNotes: Handler<'listNotes'> = async (req, ctx) => ({
   status: 200,
-  body: await listNotesUseCase(ctx.deps.db, caller(ctx).userId, { archived: req.query.archived }, pageParams(req.query)),
+  body: await listNotesUseCase(ctx.deps.db, { userId: caller(ctx).userId, filter: { archived: req.query.archived }, page: pageParams(req.query) }),
 });
 
 export const createNote: Handler<'createNote'> = async (req, ctx) => ({
@@ -23,12 +23,12 @@ export const createNote: Handler<'createNote'> = async (req, ctx) => ({
 
 export const getNote: Handler<'getNote'> = async (req, ctx) => ({
   status: 200,
-  body: { data: presentNote(await ownedNote(ctx.deps.db, caller(ctx).userId, req.params.note_id)) },
+  body: { data: presentNote(await ownedNote(ctx.deps.db, { userId: caller(ctx).userId, noteId: req.params.note_id })) },
 });
 
 export const updateNote: Handler<'updateNote'> = async (req, ctx) => ({
   status: 200,
-  body: { data: presentNote(await updateNoteUseCase(ctx.deps.db, userActor(ctx), req.params.note_id, req.body)) },
+  body: { data: presentNote(await updateNoteUseCase(ctx.deps.db, { actor: userActor(ctx), noteId: req.params.note_id, input: req.body })) },
 });
 
 export const deleteNote: Handler<'deleteNote'> = async (req, ctx) => {
@@ -42,6 +42,6 @@ export const recoverNote: Handler<'recoverNote'> = async (req, ctx) => ({
 });
 
 export const convertNote: Handler<'convertNote'> = async (req, ctx) => {
-  const { conversion, unlockedAchievements } = await convertNoteToTask(ctx.deps, { actor: userActor(ctx), sessionId: caller(ctx).tokenId }, req.params.note_id);
+  const { conversion, unlockedAchievements } = await convertNoteToTask(ctx.deps, { caller: { actor: userActor(ctx), sessionId: caller(ctx).tokenId }, noteId: req.params.note_id });
   return { status: 200, body: { data: conversion, ...(unlockedAchievements.length ? { unlocked_achievements: unlockedAchievements } : {}) } };
 };

@@ -4,7 +4,7 @@ import { pageParams } from '../core/pagination.js';
 
 export const listNotifications: Handler<'listNotifications'> = async (req, ctx) => {
   const { offset, limit, unread_only } = req.query;
-  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, unread_only ?? false, pageParams({ offset, limit })) };
+  return { status: 200, body: await list(ctx.deps.db, { userId: caller(ctx).userId, unreadOnly: unread_only ?? false, page: pageParams({ offset, limit }) }) };
 };
 
 export const markNotificationRead: Handler<'markNotificationRead'> = async (req, ctx) => {

@@ -2,7 +2,7 @@ import { presentPushSubscription, registerPushSubscription as register, removePu
 import { caller, type Handler } from '../http/operation.js';
 
 export const registerPushSubscription: Handler<'registerPushSubscription'> = async (req, ctx) => {
-  const { subscription, created } = await register(ctx.deps.db, ctx.deps.push, caller(ctx).userId, { endpoint: req.body.endpoint, p256dh: req.body.p256dh_key, auth: req.body.auth_key });
+  const { subscription, created } = await register(ctx.deps.db, { push: ctx.deps.push, userId: caller(ctx).userId, keys: { endpoint: req.body.endpoint, p256dh: req.body.p256dh_key, auth: req.body.auth_key } });
   return { status: created ? 201 : 200, body: { data: presentPushSubscription(subscription) } };
 };
 

@@ -4,5 +4,5 @@ import { pageParams } from '../core/pagination.js';
 
 export const search: Handler<'search'> = async (req, ctx) => {
   const { q, ...page } = req.query;
-  return { status: 200, body: await searchItems(ctx.deps.db, caller(ctx).userId, q, pageParams(page)) };
+  return { status: 200, body: await searchItems(ctx.deps.db, { userId: caller(ctx).userId, q, page: pageParams(page) }) };
 };

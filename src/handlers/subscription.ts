@@ -15,13 +15,13 @@ export const getSubscription: Handler<'getSubscription'> = async (_req, ctx) => 
 };
 
 export const createCheckoutSession: Handler<'createCheckoutSession'> = async (req, ctx) => {
-  const page = await startCheckout(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, caller(ctx).userId, idempotencyKey(req.headers));
+  const page = await startCheckout(ctx.deps.db, { checkout: ctx.deps.checkout, settings: ctx.deps.config, userId: caller(ctx).userId, requestKey: idempotencyKey(req.headers) });
   return { status: 201, body: { data: { checkout_url: page.url, session_id: page.id } } };
 };
 
 export const upgradeSubscription: Handler<'upgradeSubscription'> = async (req, ctx) => {
   const userId = caller(ctx).userId;
-  const page = await startCheckout(ctx.deps.db, ctx.deps.checkout, ctx.deps.config, userId, idempotencyKey(req.headers));
+  const page = await startCheckout(ctx.deps.db, { checkout: ctx.deps.checkout, settings: ctx.deps.config, userId, requestKey: idempotencyKey(req.headers) });
   const current = await findSubscriptionState(ctx.deps.db, ctx.deps.config, userId);
   return { status: 200, body: { data: { ...current, checkout_url: page.url, session_id: page.id } } };
 };
@@ -47,6 +47,6 @@ export const purchaseCredits: Handler<'purchaseCredits'> = async (req, ctx) => {
 export const handleCheckoutWebhook: Handler<'handleCheckoutWebhook'> = async (req, ctx) => {
   // The signature first: nothing of an unsigned delivery is read or stored.
   verifyWebhookSignature(ctx.deps.config.CHECKOUT_WEBHOOK_SECRET, req.rawBody, req.headers['cko-signature']);
-  const ack = await handleCheckoutEvent(ctx.deps.db, ctx.deps.config, req.body as CheckoutEvent, ctx.requestId, ctx.log);
+  const ack = await handleCheckoutEvent(ctx.deps.db, { settings: ctx.deps.config, event: req.body as CheckoutEvent, requestId: ctx.requestId, log: ctx.log });
   return { status: 200, body: ack };
 };

@@ -16,7 +16,7 @@ const unlocked = <T>(list: T[]) => (list.length > 0 ? { unlocked_achievements: l
 
 export const listTasks: Handler<'listTasks'> = async (req, ctx) => {
   const { offset, limit, ...filters } = req.query;
-  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, filters, pageParams({ offset, limit })) };
+  return { status: 200, body: await list(ctx.deps.db, { userId: caller(ctx).userId, filter: filters, page: pageParams({ offset, limit }) }) };
 };
 
 export const createTask: Handler<'createTask'> = async (req, ctx) => {
@@ -30,12 +30,12 @@ export const getTask: Handler<'getTask'> = async (req, ctx) => {
 };
 
 export const updateTask: Handler<'updateTask'> = async (req, ctx) => {
-  const r = await update(ctx.deps.db, userActor(ctx), req.params.task_id, req.body, { ifMatch: ifMatchVersion(req.headers['if-match']) });
+  const r = await update(ctx.deps.db, { actor: userActor(ctx), taskId: req.params.task_id, input: req.body, opts: { ifMatch: ifMatchVersion(req.headers['if-match']) } });
   return { status: 200, body: { data: r.task, ...unlocked(r.unlockedAchievements) }, headers: etag(r.task.version) };
 };
 
 export const forceCompleteTask: Handler<'forceCompleteTask'> = async (req, ctx) => {
-  const r = await forceComplete(ctx.deps.db, userActor(ctx), req.params.task_id, req.body.version, ifMatchVersion(req.headers['if-match']));
+  const r = await forceComplete(ctx.deps.db, { actor: userActor(ctx), taskId: req.params.task_id, version: req.body.version, ifMatch: ifMatchVersion(req.headers['if-match']) });
   return {
     status: 200,
     body: { data: { task: r.task, unlocked_achievements: r.unlockedAchievements, streak: r.streak } },
@@ -48,7 +48,7 @@ export const deleteTask: Handler<'deleteTask'> = async (req, ctx) => {
 };
 
 export const listTombstones: Handler<'listTombstones'> = async (req, ctx) => {
-  return { status: 200, body: await listTombstoneRows(ctx.deps.db, caller(ctx).userId, pageParams(req.query)) };
+  return { status: 200, body: await listTombstoneRows(ctx.deps.db, { userId: caller(ctx).userId, page: pageParams(req.query) }) };
 };
 
 export const recoverTask: Handler<'recoverTask'> = async (req, ctx) => {

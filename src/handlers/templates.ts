@@ -7,7 +7,7 @@ import { pageParams } from '../core/pagination.js';
 
 export const listTemplates: Handler<'listTemplates'> = async (req, ctx) => {
   const { offset, limit, include_inactive } = req.query;
-  return { status: 200, body: await list(ctx.deps.db, caller(ctx).userId, include_inactive ?? false, pageParams({ offset, limit })) };
+  return { status: 200, body: await list(ctx.deps.db, { userId: caller(ctx).userId, includeInactive: include_inactive ?? false, page: pageParams({ offset, limit }) }) };
 };
 
 export const createTemplate: Handler<'createTemplate'> = async (req, ctx) => {
@@ -19,7 +19,7 @@ export const getTemplate: Handler<'getTemplate'> = async (req, ctx) => {
 };
 
 export const updateTemplate: Handler<'updateTemplate'> = async (req, ctx) => {
-  return { status: 200, body: { data: await update(ctx.deps.db, userActor(ctx), req.params.template_id, req.body) } };
+  return { status: 200, body: { data: await update(ctx.deps.db, { actor: userActor(ctx), templateId: req.params.template_id, input: req.body }) } };
 };
 
 export const deleteTemplate: Handler<'deleteTemplate'> = async (req, ctx) => {

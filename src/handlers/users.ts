@@ -15,12 +15,12 @@ export const getCurrentUser: Handler<'getCurrentUser'> = async (_req, ctx) => {
 };
 
 export const updateCurrentUser: Handler<'updateCurrentUser'> = async (req, ctx) => {
-  const user = await updateProfile(ctx.deps.db, caller(ctx).userId, req.body, { requestId: ctx.requestId });
+  const user = await updateProfile(ctx.deps.db, { userId: caller(ctx).userId, input: req.body, ctx: { requestId: ctx.requestId } });
   return { status: 200, body: { data: presentUser(user) } };
 };
 
 export const deleteCurrentUser: Handler<'deleteCurrentUser'> = async (req, ctx) => {
-  const { id } = await deleteAccount(ctx.deps.db, caller(ctx).userId, req.body.confirm);
+  const { id } = await deleteAccount(ctx.deps.db, { userId: caller(ctx).userId, confirm: req.body.confirm });
   // other processes hear of it from the database; this one must not wait for that
   ctx.deps.liveAccounts.forget(id);
   return { status: 200, body: { data: { id, deleted: true } } };
@@ -35,7 +35,7 @@ export const exportCurrentUser: Handler<'exportCurrentUser'> = async (_req, ctx)
     async write(res) {
       const download = openJsonDownload(res, exportFileName(now));
       try {
-        await exportAccount(ctx.deps.db, ctx.deps.config, userId, (chunk) => download.write(chunk), now);
+        await exportAccount(ctx.deps.db, { settings: ctx.deps.config, userId, out: (chunk) => download.write(chunk), now });
         await download.end();
       } catch (err) {
         if (err instanceof ClientGone) return null;

@@ -19,8 +19,8 @@ const sessionsOf = (user: TestUser) => t.db.selectFrom('focus_sessions').selectA
 /** A session of a chosen length, measured by the server's own code (start and end at chosen instants). */
 async function focus(user: TestUser, taskId: string, seconds: number) {
   const start = new Date(Date.now() - seconds * 1000);
-  await startFocusSession(t.db, actorOf(user), taskId, start);
-  return endFocusSession(t.db, actorOf(user), taskId, new Date(start.getTime() + seconds * 1000));
+  await startFocusSession(t.db, { actor: actorOf(user), taskId, now: start });
+  return endFocusSession(t.db, { actor: actorOf(user), taskId, now: new Date(start.getTime() + seconds * 1000) });
 }
 
 describe('startFocusSession', () => {

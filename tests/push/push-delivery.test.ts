@@ -127,15 +127,15 @@ describe('push delivery', () => {
     const job = { notificationId: notification.id, subscriptionId: row.id };
 
     for (const addresses of [['127.0.0.1', '10.0.0.7'], ['fd00::7'], ['169.254.169.254']]) {
-      expect(await deliverPush(app.t.db, resolvingTo(addresses), app.t.deps.log, job), addresses.join()).toBe('refused');
+      expect(await deliverPush(app.t.db, { push: resolvingTo(addresses), log: app.t.deps.log, payload: job }), addresses.join()).toBe('refused');
     }
     expect(app.pushService.deliveriesTo(sub.endpoint)).toHaveLength(0);
     expect(await subscriptionExists(endpoint)).toBe(true);
     // a name that does not resolve right now is a network failure: thrown, so the worker retries it
-    await expect(deliverPush(app.t.db, resolvingTo([]), app.t.deps.log, job)).rejects.toThrow(/push delivery failed \(network\)/);
+    await expect(deliverPush(app.t.db, { push: resolvingTo([]), log: app.t.deps.log, payload: job })).rejects.toThrow(/push delivery failed \(network\)/);
 
     // The same endpoint resolving to the push service's address alone is delivered: the guard stopped it, not the network.
-    expect(await deliverPush(app.t.db, resolvingTo(['127.0.0.1']), app.t.deps.log, job)).toBe('delivered');
+    expect(await deliverPush(app.t.db, { push: resolvingTo(['127.0.0.1']), log: app.t.deps.log, payload: job })).toBe('delivered');
     expect(app.pushService.deliveriesTo(sub.endpoint)).toHaveLength(1);
   });
 
@@ -178,7 +178,7 @@ describe('push delivery', () => {
       .returning('id')
       .executeTakeFirstOrThrow();
     const unconfigured = createPushSender({ publicKey: undefined, privateKey: undefined, contact: undefined });
-    const result = await deliverPush(app.t.db, unconfigured, app.t.deps.log, { notificationId: notification.id, subscriptionId: registered.body.data.id });
+    const result = await deliverPush(app.t.db, { push: unconfigured, log: app.t.deps.log, payload: { notificationId: notification.id, subscriptionId: registered.body.data.id } });
     expect(result).toBe('skipped');
     expect(app.pushService.deliveriesTo(sub.endpoint)).toHaveLength(0);
   });

@@ -136,27 +136,27 @@ describe('registerPushSubscription: only public push endpoints', () => {
     };
 
     const mixed = 'https://push.mixed.test/push/a';
-    const refused = await registerPushSubscription(t.db, sender(['93.184.216.34', '10.1.2.3']), bob.id, keys(mixed)).catch((err: unknown) => err);
+    const refused = await registerPushSubscription(t.db, { push: sender(['93.184.216.34', '10.1.2.3']), userId: bob.id, keys: keys(mixed) }).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(DomainError);
     expect(refused).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field: 'body.endpoint', message: 'The push endpoint is not a public internet address' }] });
     expect(await rowsOf(mixed)).toHaveLength(0);
 
     const v6 = 'https://push.v6.test/push/a';
-    await expect(registerPushSubscription(t.db, sender(['2606:4700:4700::1111', 'fd00::7']), bob.id, keys(v6))).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+    await expect(registerPushSubscription(t.db, { push: sender(['2606:4700:4700::1111', 'fd00::7']), userId: bob.id, keys: keys(v6) })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
 
     const nowhere = 'https://push.nowhere.test/push/a';
     const notFound: LookupAll = async () => {
       throw Object.assign(new Error('getaddrinfo ENOTFOUND push.nowhere.test'), { code: 'ENOTFOUND' });
     };
     const unresolvable = createPushSender({ publicKey: undefined, privateKey: undefined, contact: undefined, lookup: notFound });
-    await expect(registerPushSubscription(t.db, unresolvable, bob.id, keys(nowhere))).rejects.toMatchObject({
+    await expect(registerPushSubscription(t.db, { push: unresolvable, userId: bob.id, keys: keys(nowhere) })).rejects.toMatchObject({
       code: 'VALIDATION_ERROR',
       details: [{ field: 'body.endpoint', message: "The push endpoint's host name does not resolve" }],
     });
     expect(await rowsOf(nowhere)).toHaveLength(0);
 
     const good = 'https://push.public.test/push/a';
-    const ok = await registerPushSubscription(t.db, sender(['93.184.216.34', '2606:4700:4700::1111']), bob.id, keys(good));
+    const ok = await registerPushSubscription(t.db, { push: sender(['93.184.216.34', '2606:4700:4700::1111']), userId: bob.id, keys: keys(good) });
     expect(ok.created).toBe(true);
     expect(await rowsOf(good)).toHaveLength(1);
   });

@@ -113,7 +113,7 @@ describe('monthly subscription credits', () => {
     await monthly.checkout.deliver(payment(cy));
     const sub = await monthly.t.db.selectFrom('subscriptions').select(['id', 'current_period_start']).where('user_id', '=', cy.id).executeTakeFirstOrThrow();
     const periodRef = `${sub.id}:${sub.current_period_start.toISOString()}`;
-    await monthly.t.db.transaction().execute((trx) => grantPeriodCredits(trx, monthly.t.config, cy.id, periodRef));
+    await monthly.t.db.transaction().execute((trx) => grantPeriodCredits(trx, { settings: monthly.t.config, userId: cy.id, periodRef }));
     expect((await creditBalance(monthly.t.db, cy.id)).subscription).toBe(100);
     expect((await subscriptionLedgerOf(cy)).map((e) => e.amount)).toEqual([100]);
   });

@@ -78,9 +78,9 @@ describe('createSubtasks (AI confirm-action)', () => {
     const task = await newTask(user);
     await newSubtask(user, task.id, 'existing');
     const actor = { userId: user.id, source: 'ai' as const, requestId: null };
-    const r = await createSubtasks(t.db, actor, task.id, ['one', 'two'], 'ai');
+    const r = await createSubtasks(t.db, { actor, taskId: task.id, titles: ['one', 'two'], source: 'ai' });
     expect(r.subtasks.map((s) => [s.title, s.order_index, s.source])).toEqual([['one', 1, 'ai'], ['two', 2, 'ai']]);
-    await expect(createSubtasks(t.db, actor, task.id, ['x', 'y'], 'ai')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    await expect(createSubtasks(t.db, { actor, taskId: task.id, titles: ['x', 'y'], source: 'ai' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
     expect((await order(task.id)).length).toBe(3);
     const log = (await activity(t, user.id, 'subtask_created')).filter((a) => a.entity_id === r.subtasks[0]!.id);
     expect(log[0]).toMatchObject({ source: 'ai' });

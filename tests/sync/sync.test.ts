@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNotification } from '../../src/domain/notifications/create-notification.js';
@@ -233,5 +234,32 @@ describe('commit order', () => {
     } finally {
       await slow.end();
     }
+  });
+
+  it('pages in (xid, seq) order when a transaction\'s changes cross a power of ten: a cascaded subtask deletion is not skipped', async () => {
+    // Found by tests/sync/sync-property.test.ts (seed 1323995080): deleting a task records, in one
+    // transaction, the task, its cascaded subtask, the task again and its reminder. When their seqs
+    // were 98, 99, 100, 101 a page of 2 sorted them as text ("100" < "101" < "98"), handed out 100
+    // and 101, and its cursor (…, 101) skipped the subtask's deletion for good.
+    const user = await signUp(t, { tier: 'pro' });
+    const task = await newTask(user, { title: 'Goes with its subtask', due_date: inDays(2) });
+    const sub = await newSubtask(user, task.id, 'step 1');
+    expect((await user.api.post(`/tasks/${task.id}/reminders`, { type: 'before', offset_minutes: -30 })).status).toBe(201);
+    const replica = new Replica(t, user);
+    await replica.sync();
+    expect(replica.copy.subtask.has(sub.id)).toBe(true);
+
+    // The next seqs straddle a power of ten that no row of this database has reached yet.
+    const { max } = await t.db.selectFrom('sync_changes').select((eb) => eb.fn.max('seq').as('max')).executeTakeFirstOrThrow();
+    const ten = 10 ** String(Number(max ?? 0) + 10).length;
+    await sql`select setval(pg_get_serial_sequence('sync_changes', 'seq'), ${ten - 3})`.execute(t.db);
+    expect((await user.api.delete(`/tasks/${task.id}`)).status).toBe(200);
+    const rows = await t.db.selectFrom('sync_changes').select(['seq', 'entity_type', 'deleted']).where('user_id', '=', user.id).where('seq', '>=', ten - 2).orderBy('seq').execute();
+    expect(rows.map((r) => `${r.entity_type}${r.deleted ? ' deleted' : ''}`)).toEqual(['task deleted', 'subtask deleted', 'task', 'reminder deleted']);
+    expect(rows.map((r) => Number(r.seq))).toEqual([ten - 2, ten - 1, ten, ten + 1]);
+
+    await replica.sync({ limit: 2 });
+    expect(replica.copy.subtask.has(sub.id)).toBe(false);
+    expect(replica.plain()).toEqual(await serverState(user));
   });
 });

@@ -26,72 +26,72 @@ describe('resolveDueString (pure)', () => {
   const berlin = 'Europe/Berlin';
 
   it('reads times and dates on the user\'s wall clock', () => {
-    expect(resolveDueString('tomorrow 5pm', berlin, berlinFriday).toISOString()).toBe('2026-03-28T16:00:00.000Z');
-    expect(resolveDueString('next friday', berlin, berlinFriday).toISOString()).toBe('2026-04-03T07:00:00.000Z'); // 09:00 CEST
-    expect(resolveDueString('in 3 days', berlin, berlinFriday).toISOString()).toBe('2026-03-30T07:00:00.000Z'); // Monday 09:00 CEST
-    expect(resolveDueString('by friday', berlin, berlinFriday).toISOString()).toBe('2026-04-03T07:00:00.000Z');
-    expect(resolveDueString('Due tomorrow at 17:30.', berlin, berlinFriday).toISOString()).toBe('2026-03-28T16:30:00.000Z');
+    expect(resolveDueString({ text: 'tomorrow 5pm', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-28T16:00:00.000Z');
+    expect(resolveDueString({ text: 'next friday', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-04-03T07:00:00.000Z'); // 09:00 CEST
+    expect(resolveDueString({ text: 'in 3 days', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-30T07:00:00.000Z'); // Monday 09:00 CEST
+    expect(resolveDueString({ text: 'by friday', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-04-03T07:00:00.000Z');
+    expect(resolveDueString({ text: 'Due tomorrow at 17:30.', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-28T16:30:00.000Z');
   });
 
   it('gives a date without a time 09:00 in the user\'s zone', () => {
     for (const text of ['tomorrow', 'next friday', '2026-04-01', 'in 2 weeks']) {
-      expect(wall(resolveDueString(text, berlin, berlinFriday), berlin), text).toMatch(/ 09:00$/);
+      expect(wall(resolveDueString({ text, zone: berlin, now: berlinFriday }), berlin), text).toMatch(/ 09:00$/);
     }
   });
 
   it('gives a part of the day its usual hour', () => {
-    expect(wall(resolveDueString('tonight', berlin, berlinFriday), berlin)).toBe('2026-03-27 22:00');
-    expect(wall(resolveDueString('tomorrow afternoon', berlin, berlinFriday), berlin)).toBe('2026-03-28 15:00');
-    expect(wall(resolveDueString('tomorrow morning', berlin, berlinFriday), berlin)).toBe('2026-03-28 06:00');
+    expect(wall(resolveDueString({ text: 'tonight', zone: berlin, now: berlinFriday }), berlin)).toBe('2026-03-27 22:00');
+    expect(wall(resolveDueString({ text: 'tomorrow afternoon', zone: berlin, now: berlinFriday }), berlin)).toBe('2026-03-28 15:00');
+    expect(wall(resolveDueString({ text: 'tomorrow morning', zone: berlin, now: berlinFriday }), berlin)).toBe('2026-03-28 06:00');
   });
 
   it('takes the next such time for a time without a date', () => {
-    expect(resolveDueString('5pm', berlin, berlinFriday).toISOString()).toBe('2026-03-27T16:00:00.000Z'); // later today
-    expect(resolveDueString('9am', berlin, berlinFriday).toISOString()).toBe('2026-03-28T08:00:00.000Z'); // already past: tomorrow
+    expect(resolveDueString({ text: '5pm', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-27T16:00:00.000Z'); // later today
+    expect(resolveDueString({ text: '9am', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-28T08:00:00.000Z'); // already past: tomorrow
   });
 
   it('keeps the wall-clock time across a daylight-saving change (5 pm stays 5 pm)', () => {
     // Saturday 17:00 CET is 16:00Z, Monday 17:00 CEST is 15:00Z.
-    expect(resolveDueString('monday 5pm', berlin, berlinFriday).toISOString()).toBe('2026-03-30T15:00:00.000Z');
+    expect(resolveDueString({ text: 'monday 5pm', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-30T15:00:00.000Z');
     // New York goes back on 2026-11-01: Saturday 17:00 EDT (-4), Monday 17:00 EST (-5).
     const ny = 'America/New_York';
     const friday = new Date('2026-10-30T16:00:00.000Z');
-    expect(resolveDueString('tomorrow 5pm', ny, friday).toISOString()).toBe('2026-10-31T21:00:00.000Z');
-    expect(resolveDueString('monday 5pm', ny, friday).toISOString()).toBe('2026-11-02T22:00:00.000Z');
+    expect(resolveDueString({ text: 'tomorrow 5pm', zone: ny, now: friday }).toISOString()).toBe('2026-10-31T21:00:00.000Z');
+    expect(resolveDueString({ text: 'monday 5pm', zone: ny, now: friday }).toISOString()).toBe('2026-11-02T22:00:00.000Z');
   });
 
   it('moves a skipped wall-clock time forward by the gap, and takes the first of a repeated one', () => {
     // 02:30 does not exist in Berlin on 2026-03-29: read with CET (+01:00) it is 03:30 CEST.
-    expect(resolveDueString('sunday 2:30am', berlin, berlinFriday).toISOString()).toBe('2026-03-29T01:30:00.000Z');
-    expect(wall(resolveDueString('sunday 2:30am', berlin, berlinFriday), berlin)).toBe('2026-03-29 03:30');
+    expect(resolveDueString({ text: 'sunday 2:30am', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-29T01:30:00.000Z');
+    expect(wall(resolveDueString({ text: 'sunday 2:30am', zone: berlin, now: berlinFriday }), berlin)).toBe('2026-03-29 03:30');
     // 02:30 occurs twice in Berlin on 2026-10-25: the first is CEST (+02:00).
-    expect(resolveDueString('sunday 2:30am', berlin, new Date('2026-10-23T10:00:00Z')).toISOString()).toBe('2026-10-25T00:30:00.000Z');
+    expect(resolveDueString({ text: 'sunday 2:30am', zone: berlin, now: new Date('2026-10-23T10:00:00Z') }).toISOString()).toBe('2026-10-25T00:30:00.000Z');
     // 01:30 occurs twice in New York on 2026-11-01: the first is EDT (-04:00).
-    expect(resolveDueString('sunday 1:30am', 'America/New_York', new Date('2026-10-30T16:00:00Z')).toISOString()).toBe('2026-11-01T05:30:00.000Z');
+    expect(resolveDueString({ text: 'sunday 1:30am', zone: 'America/New_York', now: new Date('2026-10-30T16:00:00Z') }).toISOString()).toBe('2026-11-01T05:30:00.000Z');
   });
 
   it('counts elapsed time in real time across the change', () => {
     // 01:30 CET on the night Berlin skips an hour: three hours later it is 05:30 CEST.
     const night = new Date('2026-03-29T00:30:00.000Z');
-    expect(resolveDueString('in 3 hours', berlin, night).toISOString()).toBe('2026-03-29T03:30:00.000Z');
-    expect(wall(resolveDueString('in 3 hours', berlin, night), berlin)).toBe('2026-03-29 05:30');
-    expect(resolveDueString('in 90 minutes', berlin, night).toISOString()).toBe('2026-03-29T02:00:00.000Z');
+    expect(resolveDueString({ text: 'in 3 hours', zone: berlin, now: night }).toISOString()).toBe('2026-03-29T03:30:00.000Z');
+    expect(wall(resolveDueString({ text: 'in 3 hours', zone: berlin, now: night }), berlin)).toBe('2026-03-29 05:30');
+    expect(resolveDueString({ text: 'in 90 minutes', zone: berlin, now: night }).toISOString()).toBe('2026-03-29T02:00:00.000Z');
   });
 
   it('reads "tomorrow" on the user\'s calendar, not UTC\'s (a zone ahead of UTC)', () => {
     // 2026-01-10 23:30Z is already Sunday 2026-01-11 08:30 in Tokyo; tomorrow is Monday.
     const tokyo = 'Asia/Tokyo';
     const now = new Date('2026-01-10T23:30:00.000Z');
-    expect(resolveDueString('tomorrow 5pm', tokyo, now).toISOString()).toBe('2026-01-12T08:00:00.000Z');
-    expect(resolveDueString('tomorrow 5pm', 'UTC', now).toISOString()).toBe('2026-01-11T17:00:00.000Z');
+    expect(resolveDueString({ text: 'tomorrow 5pm', zone: tokyo, now }).toISOString()).toBe('2026-01-12T08:00:00.000Z');
+    expect(resolveDueString({ text: 'tomorrow 5pm', zone: 'UTC', now }).toISOString()).toBe('2026-01-11T17:00:00.000Z');
     // A quarter-hour zone, and one behind UTC where it is still the day before.
-    expect(wall(resolveDueString('tomorrow 5pm', 'Asia/Kathmandu', now), 'Asia/Kathmandu')).toBe('2026-01-12 17:00');
-    expect(wall(resolveDueString('tomorrow 5pm', 'America/Los_Angeles', now), 'America/Los_Angeles')).toBe('2026-01-11 17:00');
+    expect(wall(resolveDueString({ text: 'tomorrow 5pm', zone: 'Asia/Kathmandu', now }), 'Asia/Kathmandu')).toBe('2026-01-12 17:00');
+    expect(wall(resolveDueString({ text: 'tomorrow 5pm', zone: 'America/Los_Angeles', now }), 'America/Los_Angeles')).toBe('2026-01-11 17:00');
   });
 
   it('lets a zone written in the text override the user\'s', () => {
-    expect(resolveDueString('tomorrow 5pm UTC', berlin, berlinFriday).toISOString()).toBe('2026-03-28T17:00:00.000Z');
-    expect(resolveDueString('tomorrow at 17:00 EST', berlin, berlinFriday).toISOString()).toBe('2026-03-28T22:00:00.000Z');
+    expect(resolveDueString({ text: 'tomorrow 5pm UTC', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-28T17:00:00.000Z');
+    expect(resolveDueString({ text: 'tomorrow at 17:00 EST', zone: berlin, now: berlinFriday }).toISOString()).toBe('2026-03-28T22:00:00.000Z');
   });
 
   it('answers any text of up to 100 characters, in any zone, with an instant or a 400 — quickly', () => {
@@ -103,7 +103,7 @@ describe('resolveDueString (pure)', () => {
       fc.property(text, zone, instant, (s, z, now) => {
         const started = performance.now();
         try {
-          const due = resolveDueString(s, z, now);
+          const due = resolveDueString({ text: s, zone: z, now });
           expect(Number.isNaN(due.getTime())).toBe(false);
         } catch (err) {
           expect(err).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field: 'body.due_string' }] });
@@ -116,7 +116,7 @@ describe('resolveDueString (pure)', () => {
 
   it('refuses text that is not one date, naming the field', () => {
     for (const text of ['someday', 'buy milk tomorrow', 'friday or saturday', '!!!', 'tomorrow and then some']) {
-      expect(() => resolveDueString(text, berlin, berlinFriday), text).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', details: [expect.objectContaining({ field: 'body.due_string' })] }));
+      expect(() => resolveDueString({ text, zone: berlin, now: berlinFriday }), text).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', details: [expect.objectContaining({ field: 'body.due_string' })] }));
     }
   });
 });
@@ -144,7 +144,7 @@ describe('through the API', () => {
       expect(res.status, res.text).toBe(201);
       const due = res.body.data.due_date as string;
       expect(due).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-      expect(due).toBe(resolveDueString('tomorrow 5pm', 'Asia/Tokyo', before).toISOString());
+      expect(due).toBe(resolveDueString({ text: 'tomorrow 5pm', zone: 'Asia/Tokyo', now: before }).toISOString());
       expect(wall(new Date(due), 'Asia/Tokyo')).toMatch(/ 17:00$/);
       expect(res.body.data).not.toHaveProperty('due_string');
       // The same text for a UTC user is 17:00 on the UTC wall clock: another instant.

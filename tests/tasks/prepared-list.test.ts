@@ -25,7 +25,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const page = () => listTasks(one.db, u.id, {}, { offset: 0, limit: 25 });
+const page = () => listTasks(one.db, { userId: u.id, filter: {}, page: { offset: 0, limit: 25 } });
 const preparedOnThatConnection = async () =>
   (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(one.db)).rows.filter((r) => r.statement.includes('"task_instances"'));
 

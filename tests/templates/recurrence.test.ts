@@ -29,8 +29,8 @@ describe('parseRrule', () => {
           return;
         }
         const start = new Date('2026-03-10T08:00:00Z');
-        expect(nextOccurrence(options, start, zone, start, true), r).not.toBeNull();
-        expect(nextOccurrence(options, start, zone, new Date(start.getTime() + laterDays * 86_400_000), false), r).not.toBeNull();
+        expect(nextOccurrence({ rule: options, startsAt: start, zone, after: start, inclusive: true }), r).not.toBeNull();
+        expect(nextOccurrence({ rule: options, startsAt: start, zone, after: new Date(start.getTime() + laterDays * 86_400_000), inclusive: false }), r).not.toBeNull();
       }),
       { numRuns: 400, seed: 20260310 },
     );

@@ -10,7 +10,7 @@ import { liveStreak } from './streaks.js';
 type UserAchievements = components['schemas']['UserAchievements'];
 
 /** `GET /achievements/me`: the counters, the unlocked ids and progress in catalogue order, and the effective limits. */
-export async function getMyAchievements(db: Executor, settings: CreditSettings, userId: string, now = new Date()): Promise<UserAchievements> {
+export async function getMyAchievements(db: Executor, { settings, userId, now = new Date() }: { settings: CreditSettings; userId: string; now?: Date }): Promise<UserAchievements> {
   const [user, state, unlockedRows, definitions, perks] = await Promise.all([
     db.selectFrom('users').select('tier').where('id', '=', userId).executeTakeFirst(),
     db

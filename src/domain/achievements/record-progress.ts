@@ -70,7 +70,7 @@ export async function recordTaskCompletion(
 }
 
 /** `note.converted`: the first successful conversion of each note counts toward notes_10. */
-export async function recordNoteConversion(trx: Executor, userId: string, noteId: string, convertedAt: Date, actor: Pick<Actor, 'requestId'>): Promise<Partial<EventOutcome>> {
+export async function recordNoteConversion(trx: Executor, { userId, noteId, convertedAt, actor }: { userId: string; noteId: string; convertedAt: Date; actor: Pick<Actor, 'requestId'> }): Promise<Partial<EventOutcome>> {
   await lockState(trx, userId);
   const counted = await trx
     .insertInto('achievement_note_conversions')

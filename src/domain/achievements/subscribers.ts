@@ -8,4 +8,4 @@ import { recordNoteConversion, recordTaskCompletion } from './record-progress.js
 /** `task.completed`: counts the completion; reports the unlocks and the current streak. */
 export const countTaskCompletion: EventHandler<'task.completed'> = (trx, event, actor) => recordTaskCompletion(trx, event, actor);
 /** `note.converted`: counts the first conversion of the note toward notes_10. */
-export const countNoteConversion: EventHandler<'note.converted'> = (trx, event, actor) => recordNoteConversion(trx, actor.userId, event.noteId, event.convertedAt, actor);
+export const countNoteConversion: EventHandler<'note.converted'> = (trx, event, actor) => recordNoteConversion(trx, { userId: actor.userId, noteId: event.noteId, convertedAt: event.convertedAt, actor });

@@ -31,7 +31,7 @@ export const presentActivity = (r: ActivityLogRow): ActivityLog => ({
 });
 
 /** The caller's activity, newest first, filtered. */
-export async function listActivity(db: Executor, userId: string, filter: ActivityFilter, page: PageParams) {
+export async function listActivity(db: Executor, { userId, filter, page }: { userId: string; filter: ActivityFilter; page: PageParams }) {
   const base = db
     .selectFrom('activity_logs')
     .where('user_id', '=', userId)

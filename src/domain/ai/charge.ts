@@ -19,7 +19,7 @@ export interface AiCharge {
   activity: { entityId: string; action: string; extra?: Record<string, unknown> };
 }
 
-async function recordAiActivity(trx: Executor, c: AiCharge, taskRequestCount: number | undefined, creditsUsed = c.credits): Promise<void> {
+async function recordAiActivity(trx: Executor, { charge: c, taskRequestCount, creditsUsed = c.credits }: { charge: AiCharge; taskRequestCount: number | undefined; creditsUsed?: number }): Promise<void> {
   await recordActivity(trx, {
     userId: c.actor.userId,
     entityType: 'ai_chat',
@@ -70,7 +70,7 @@ export interface Settlement<T> {
  * its real cost (`creditsUsed`), writes `alongside` and records the activity. Returns the balance
  * after it and what `alongside` returned.
  */
-export async function confirmAiRequest<T = undefined>(db: Database, c: AiCharge, reservation: AiReservation, s: Settlement<T> = {}): Promise<{ balanceAfter: number; outcome: T }> {
+export async function confirmAiRequest<T = undefined>(db: Database, { charge: c, reservation, settlement: s = {} }: { charge: AiCharge; reservation: AiReservation; settlement?: Settlement<T> }): Promise<{ balanceAfter: number; outcome: T }> {
   return db.transaction().execute(async (trx) => {
     let balanceAfter = reservation.balanceAfter;
     const unused = s.creditsUsed === undefined ? 0 : c.credits - s.creditsUsed;
@@ -79,7 +79,7 @@ export async function confirmAiRequest<T = undefined>(db: Database, c: AiCharge,
       balanceAfter = (await refundCredits(trx, { userId: c.actor.userId, entryId: reservation.entryId, amount: unused, description: s.unusedDescription ?? `Refund: ${c.description} cost less than reserved` })).balanceAfter;
     }
     const outcome = s.alongside ? await s.alongside(trx) : (undefined as T);
-    await recordAiActivity(trx, c, reservation.taskRequestCount, s.creditsUsed);
+    await recordAiActivity(trx, { charge: c, taskRequestCount: reservation.taskRequestCount, creditsUsed: s.creditsUsed });
     return { balanceAfter, outcome };
   });
 }
@@ -90,7 +90,7 @@ export async function confirmAiRequest<T = undefined>(db: Database, c: AiCharge,
  * which the reservation took them. Call it at most once per reservation (the refund itself is
  * idempotent, the counter is not).
  */
-export async function releaseAiRequest(db: Database, c: Omit<AiCharge, 'activity'>, reservation: AiReservation, description: string): Promise<void> {
+export async function releaseAiRequest(db: Database, { charge: c, reservation, description }: { charge: Omit<AiCharge, 'activity'>; reservation: AiReservation; description: string }): Promise<void> {
   await db.transaction().execute(async (trx) => {
     if (c.taskId) await releaseTaskRequest(trx, { userId: c.actor.userId, sessionId: c.sessionId, taskId: c.taskId });
     await refundCredits(trx, { userId: c.actor.userId, entryId: reservation.entryId, description });
@@ -105,8 +105,7 @@ export async function releaseAiRequest(db: Database, c: Omit<AiCharge, 'activity
  */
 export async function paidAiRequest<R>(
   deps: { db: Database; log: Logger },
-  c: Omit<AiCharge, 'activity'>,
-  refundDescription: string,
+  { charge: c, refundDescription }: { charge: Omit<AiCharge, 'activity'>; refundDescription: string },
   work: (reservation: AiReservation) => Promise<R>,
 ): Promise<R> {
   const reservation = await reserveAiRequest(deps.db, c);
@@ -115,7 +114,7 @@ export async function paidAiRequest<R>(
   } catch (caught) {
     // A provider's failure leaves in the catalogue's terms (AI_/TRANSCRIPTION_SERVICE_UNAVAILABLE).
     const err = translateProviderFailure(caught);
-    await releaseAiRequest(deps.db, c, reservation, refundDescription).catch((refundErr: unknown) => {
+    await releaseAiRequest(deps.db, { charge: c, reservation, description: refundDescription }).catch((refundErr: unknown) => {
       deps.log.error({ err: refundErr, request_id: c.actor.requestId, ledger_entry: reservation.entryId }, 'AI reservation could not be refunded');
     });
     throw err;

@@ -45,7 +45,7 @@ interface PreparedChat {
 }
 
 /** Every check that can fail before the provider is called, then the prompt (the caller's data only). */
-async function prepareChat(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInput, now: Date): Promise<PreparedChat> {
+async function prepareChat(deps: AiUseCaseDeps, { caller, input, now }: { caller: AiCaller; input: ChatInput; now: Date }): Promise<PreparedChat> {
   const { db, config } = deps;
   const userId = caller.actor.userId;
   const message = input.message.trim();
@@ -56,7 +56,7 @@ async function prepareChat(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInp
     focus = await ownTaskForPrompt(db, userId, input.task_id);
     await assertTaskQuota(db, { userId, sessionId: caller.sessionId, taskId: input.task_id });
   }
-  await assertCanAfford(db, userId, config.AI_CREDIT_CHAT);
+  await assertCanAfford(db, { userId, amount: config.AI_CREDIT_CHAT });
   const listed = input.context?.include_tasks ? await openTasksForPrompt(db, userId, input.context.task_limit ?? DEFAULT_TASK_LIMIT) : [];
 
   const shownTasks = new Map<string, { version: number }>();
@@ -80,7 +80,7 @@ async function prepareChat(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInp
 }
 
 /** What a chat request is charged and logged as. */
-function chatCharge(deps: AiUseCaseDeps, caller: AiCaller, prepared: PreparedChat, suggestedActions = 0): AiCharge {
+function chatCharge(deps: AiUseCaseDeps, { caller, prepared, suggestedActions = 0 }: { caller: AiCaller; prepared: PreparedChat; suggestedActions?: number }): AiCharge {
   const requestId = caller.actor.requestId ?? 'none';
   return {
     actor: caller.actor,
@@ -93,7 +93,7 @@ function chatCharge(deps: AiUseCaseDeps, caller: AiCaller, prepared: PreparedCha
   };
 }
 
-const chatResult = (content: string, suggested: ChatResult['suggested_actions'], credits: number, charged: { balanceAfter: number; warning: boolean }): ChatResult => ({
+const chatResult = ({ content, suggested, credits, charged }: { content: string; suggested: ChatResult['suggested_actions']; credits: number; charged: { balanceAfter: number; warning: boolean } }): ChatResult => ({
   response: content,
   suggested_actions: suggested,
   credits_used: credits,
@@ -106,14 +106,14 @@ const chatResult = (content: string, suggested: ChatResult['suggested_actions'],
  * (402/429 with no provider call), kept when the answer is usable and refunded otherwise.
  */
 export async function chat(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInput): Promise<ChatResult> {
-  const prepared = await prepareChat(deps, caller, input, new Date());
+  const prepared = await prepareChat(deps, { caller, input, now: new Date() });
   assertProviderConfigured(deps.ai);
-  const charge = chatCharge(deps, caller, prepared);
-  return paidAiRequest(deps, charge, 'Refund: AI chat not completed', async (reservation) => {
+  const charge = chatCharge(deps, { caller, prepared });
+  return paidAiRequest(deps, { charge, refundDescription: 'Refund: AI chat not completed' }, async (reservation) => {
     const answer = await deps.ai.complete(prepared.request);
     const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);
-    const { balanceAfter } = await confirmAiRequest(deps.db, chatCharge(deps, caller, prepared, suggested.length), reservation);
-    return chatResult(answer.content, suggested, charge.credits, { balanceAfter, warning: reservation.warning });
+    const { balanceAfter } = await confirmAiRequest(deps.db, { charge: chatCharge(deps, { caller, prepared, suggestedActions: suggested.length }), reservation });
+    return chatResult({ content: answer.content, suggested, credits: charge.credits, charged: { balanceAfter, warning: reservation.warning } });
   });
 }
 
@@ -137,17 +137,17 @@ export interface ChatStream {
  * stream and waits for its first piece, so that any failure until then is an ordinary error answer
  * (and the reservation is refunded). `signal` stops the generation (the client went away).
  */
-export async function openChatStream(deps: AiUseCaseDeps, caller: AiCaller, input: ChatInput, signal: AbortSignal): Promise<ChatStream> {
-  const prepared = await prepareChat(deps, caller, input, new Date());
+export async function openChatStream(deps: AiUseCaseDeps, { caller, input, signal }: { caller: AiCaller; input: ChatInput; signal: AbortSignal }): Promise<ChatStream> {
+  const prepared = await prepareChat(deps, { caller, input, now: new Date() });
   assertProviderConfigured(deps.ai);
-  const charge = chatCharge(deps, caller, prepared);
+  const charge = chatCharge(deps, { caller, prepared });
   const reservation = await reserveAiRequest(deps.db, charge);
   let confirmed = false;
   let released: Promise<void> | undefined;
   const release = () => {
     // A confirmed answer was complete: it stays paid whatever happens to the stream afterwards.
     if (confirmed) return Promise.resolve();
-    return (released ??= releaseAiRequest(deps.db, charge, reservation, 'Refund: AI chat not completed').catch((err: unknown) => {
+    return (released ??= releaseAiRequest(deps.db, { charge, reservation, description: 'Refund: AI chat not completed' }).catch((err: unknown) => {
       deps.log.error({ err, request_id: caller.actor.requestId, ledger_entry: reservation.entryId }, 'AI chat reservation could not be refunded');
     }));
   };
@@ -164,9 +164,9 @@ export async function openChatStream(deps: AiUseCaseDeps, caller: AiCaller, inpu
     async settle() {
       const answer = stream.completion();
       const suggested = toSuggestedActions(answer.toolCalls, prepared.shownTasks, deps);
-      await confirmAiRequest(deps.db, chatCharge(deps, caller, prepared, suggested.length), reservation);
+      await confirmAiRequest(deps.db, { charge: chatCharge(deps, { caller, prepared, suggestedActions: suggested.length }), reservation });
       confirmed = true;
-      return chatResult(answer.content, suggested, charge.credits, reservation);
+      return chatResult({ content: answer.content, suggested, credits: charge.credits, charged: reservation });
     },
     release,
   };

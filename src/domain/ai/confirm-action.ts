@@ -49,19 +49,19 @@ async function carryOut(trx: Executor, ai: Actor, request: ConfirmActionRequest)
     }
     case 'update_task': {
       const { task_id, ...changes } = request.action_data;
-      const r = await updateTask(trx, ai, task_id, changes);
+      const r = await updateTask(trx, { actor: ai, taskId: task_id, input: changes });
       return { task: r.task, subtasks: [], unlockedAchievements: r.unlockedAchievements };
     }
     case 'complete_task': {
       // Confirming a completion twice is a mistake to report, not a no-op (the suggestion is stale).
-      const current = await ownedTask(trx, ai.userId, request.action_data.task_id, { forUpdate: true });
+      const current = await ownedTask(trx, { userId: ai.userId, taskId: request.action_data.task_id, opts: { forUpdate: true } });
       if (current.completed) throw conflict('The task is already completed');
       const r = await completeTask(trx, ai, current.id);
       return { task: r.task, subtasks: [], unlockedAchievements: r.unlockedAchievements };
     }
     case 'create_subtasks': {
       const { task_id, subtasks } = request.action_data;
-      const r = await createSubtasks(trx, ai, task_id, subtasks.map((s) => s.title), 'ai');
+      const r = await createSubtasks(trx, { actor: ai, taskId: task_id, titles: subtasks.map((s) => s.title), source: 'ai' });
       return { task: null, subtasks: r.subtasks, unlockedAchievements: r.unlockedAchievements };
     }
   }

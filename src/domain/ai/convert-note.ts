@@ -42,13 +42,13 @@ const ANSWER_SCHEMA = {
  * changed, except that its first successful conversion is remembered (notes_10). 1 credit, charged
  * only for a usable suggestion.
  */
-export async function convertNoteToTask(deps: AiUseCaseDeps, caller: AiCaller, noteId: string, now = new Date()): Promise<NoteConversionResult> {
+export async function convertNoteToTask(deps: AiUseCaseDeps, { caller, noteId, now = new Date() }: { caller: AiCaller; noteId: string; now?: Date }): Promise<NoteConversionResult> {
   const { db, config } = deps;
   const userId = caller.actor.userId;
-  const note = await ownedNote(db, userId, noteId);
+  const note = await ownedNote(db, { userId, noteId });
   if (note.archived) throw archived('Restore the note before converting it');
   const credits = config.AI_CREDIT_CONVERSION;
-  await assertCanAfford(db, userId, credits);
+  await assertCanAfford(db, { userId, amount: credits });
   const limits = await effectiveLimits(db, userId);
   const user = await db.selectFrom('users').select('timezone').where('id', '=', userId).executeTakeFirstOrThrow();
 
@@ -56,7 +56,7 @@ export async function convertNoteToTask(deps: AiUseCaseDeps, caller: AiCaller, n
   const requestId = caller.actor.requestId ?? 'none';
   const charge = { actor: caller.actor, sessionId: caller.sessionId, credits, description: 'AI note conversion', operationRef: `ai_note_conversion:${requestId}` };
   // Reserved before the provider is asked; refunded when it fails or its suggestion is unusable.
-  return paidAiRequest(deps, charge, 'Refund: AI note conversion not completed', async (reservation) => {
+  return paidAiRequest(deps, { charge, refundDescription: 'Refund: AI note conversion not completed' }, async (reservation) => {
     const answer = await deps.ai.complete({
       messages: [
         {
@@ -81,7 +81,7 @@ Use at most ${limits.maxSubtasksPerTask} subtasks and keep the description under
     const confidence = raw?.confidence;
     if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) throw invalidAnswer(deps.log, 'note conversion: confidence is not within 0..1');
 
-    const settled = await confirmAiRequest(db, { ...charge, activity: { entityId: noteId, action: 'ai_note_converted', extra: { note_id: noteId } } }, reservation, {
+    const settled = await confirmAiRequest(db, { charge: { ...charge, activity: { entityId: noteId, action: 'ai_note_converted', extra: { note_id: noteId } } }, reservation, settlement: {
       alongside: async (trx) => {
         // The first successful conversion of a note counts toward notes_10, once.
         const first = await trx
@@ -94,7 +94,7 @@ Use at most ${limits.maxSubtasksPerTask} subtasks and keep the description under
         if (!first) return [];
         return (await emit(trx, { type: 'note.converted', noteId, convertedAt: now }, caller.actor)).unlockedAchievements;
       },
-    });
+    } });
     return {
       conversion: { task_suggestion: suggestion as TaskSuggestion, confidence, credits_used: credits, credits_remaining: settled.balanceAfter },
       unlockedAchievements: settled.outcome,

@@ -36,13 +36,13 @@ export async function generateSubtaskSuggestions(deps: AiUseCaseDeps, caller: Ai
   if (room <= 0) throw limitExceeded(`This task already has ${task.subtasks.length} subtasks, the limit of your tier`, limits.maxSubtasksPerTask);
   await assertTaskQuota(db, { userId, sessionId: caller.sessionId, taskId });
   const credits = config.AI_CREDIT_SUBTASK;
-  await assertCanAfford(db, userId, credits);
+  await assertCanAfford(db, { userId, amount: credits });
 
   assertProviderConfigured(deps.ai);
   const requestId = caller.actor.requestId ?? 'none';
   const charge = { actor: caller.actor, sessionId: caller.sessionId, taskId, credits, description: 'AI subtask suggestions', operationRef: `ai_subtasks:${requestId}` };
   // Reserved before the provider is asked; refunded when it fails or suggests nothing usable.
-  return paidAiRequest(deps, charge, 'Refund: AI subtask suggestions not completed', async (reservation) => {
+  return paidAiRequest(deps, { charge, refundDescription: 'Refund: AI subtask suggestions not completed' }, async (reservation) => {
     const existing = task.subtasks.length ? `\nIt already has these subtasks (do not repeat them):\n${task.subtasks.map((s) => `- ${s.title}`).join('\n')}` : '';
     const answer = await deps.ai.complete({
       messages: [
@@ -74,7 +74,7 @@ export async function generateSubtaskSuggestions(deps: AiUseCaseDeps, caller: Ai
     // An answer with nothing usable is not a result to pay for.
     if (capped.length === 0) throw invalidAnswer(deps.log, 'no subtask suggested');
 
-    const { balanceAfter } = await confirmAiRequest(db, { ...charge, activity: { entityId: taskId, action: 'ai_subtasks_suggested', extra: { suggested: capped.length } } }, reservation);
+    const { balanceAfter } = await confirmAiRequest(db, { charge: { ...charge, activity: { entityId: taskId, action: 'ai_subtasks_suggested', extra: { suggested: capped.length } } }, reservation });
     return { suggested_subtasks: capped, credits_used: credits, credits_remaining: balanceAfter, ai_request_warning: reservation.warning };
   });
 }

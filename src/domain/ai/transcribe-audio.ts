@@ -39,7 +39,7 @@ export async function transcribeAudio(deps: TranscriptionDeps, actor: Actor, inp
   assertProviderConfigured(deps.speech);
   const perMinute = config.AI_CREDIT_TRANSCRIPTION_PER_MIN;
   // A cheap refusal before the download for a balance that cannot pay for any recording.
-  await assertCanAfford(db, actor.userId, perMinute, `Transcription needs at least ${perMinute} credits`);
+  await assertCanAfford(db, { userId: actor.userId, amount: perMinute, message: `Transcription needs at least ${perMinute} credits` });
 
   let audio: Buffer;
   try {
@@ -61,7 +61,7 @@ export async function transcribeAudio(deps: TranscriptionDeps, actor: Actor, inp
   // no task, so no per-task counter and no session needed
   const charge = { actor, sessionId: '', credits: reserved, description: 'Transcription', operationRef: `transcription:${requestId}` };
   try {
-    return await paidAiRequest(deps, charge, 'Refund: transcription not completed', async (reservation) => {
+    return await paidAiRequest(deps, { charge, refundDescription: 'Refund: transcription not completed' }, async (reservation) => {
       const result = await deps.speech.transcribe(audio, { language: input.language });
       const seconds = result.durationSeconds;
       if (seconds > MAX_AUDIO_SECONDS) throw invalidField('body.audio_url', `The recording is ${Math.round(seconds)} s long; at most ${MAX_AUDIO_SECONDS} s can be transcribed`);
@@ -69,11 +69,13 @@ export async function transcribeAudio(deps: TranscriptionDeps, actor: Actor, inp
       const settled = await confirmAiRequest(
         db,
         {
-          ...charge,
-          activity: { entityId: requestId === 'none' ? actor.userId : requestId, action: 'ai_transcription', extra: { duration_seconds: seconds, language: result.language } },
+          charge: {
+            ...charge,
+            activity: { entityId: requestId === 'none' ? actor.userId : requestId, action: 'ai_transcription', extra: { duration_seconds: seconds, language: result.language } },
+          },
+          reservation,
+          settlement: { creditsUsed: cost, unusedDescription: `Refund: transcription of ${Math.round(seconds)} s cost ${cost} of ${reserved} credits reserved` },
         },
-        reservation,
-        { creditsUsed: cost, unusedDescription: `Refund: transcription of ${Math.round(seconds)} s cost ${cost} of ${reserved} credits reserved` },
       );
       return {
         transcription: result.transcript,

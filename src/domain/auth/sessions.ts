@@ -44,7 +44,7 @@ function successorOf(keys: SigningKeys, tokenHash: string): string {
   return `rt_${createHmac('sha256', key).update(tokenHash).digest('base64url')}`;
 }
 
-async function issue(trx: Executor, issuer: TokenIssuer, user: UserRow, familyId: string, refreshToken = newRefreshToken()): Promise<IssuedTokens> {
+async function issue(trx: Executor, { issuer, user, familyId, refreshToken = newRefreshToken() }: { issuer: TokenIssuer; user: UserRow; familyId: string; refreshToken?: string }): Promise<IssuedTokens> {
   await trx
     .insertInto('refresh_tokens')
     .values({
@@ -69,7 +69,7 @@ async function issue(trx: Executor, issuer: TokenIssuer, user: UserRow, familyId
  * user), and with them their access tokens (`liveSessions` forgets them here at once; the other
  * processes hear of it at commit).
  */
-export async function startSession(db: Database, issuer: TokenIssuer, user: UserRow, liveSessions: LiveKeys): Promise<IssuedTokens> {
+export async function startSession(db: Database, { issuer, user, liveSessions }: { issuer: TokenIssuer; user: UserRow; liveSessions: LiveKeys }): Promise<IssuedTokens> {
   const { tokens, ended } = await db.transaction().execute(async (trx) => {
     const ended = await trx
       .updateTable('refresh_tokens')
@@ -78,7 +78,7 @@ export async function startSession(db: Database, issuer: TokenIssuer, user: User
       .where('revoked_at', 'is', null)
       .returning('family_id')
       .execute();
-    return { tokens: await issue(trx, issuer, user, randomUUID()), ended };
+    return { tokens: await issue(trx, { issuer, user, familyId: randomUUID() }), ended };
   });
   for (const { family_id } of ended) liveSessions.forget(family_id);
   return tokens;
@@ -91,7 +91,7 @@ export async function startSession(db: Database, issuer: TokenIssuer, user: User
  * session is live. A token rotated before that is a replay (RFC 9700 §4.14.2): the whole session is
  * revoked, which also logs out whoever holds the newer token, and its access tokens stop working.
  */
-export async function rotateSession(db: Database, issuer: TokenIssuer, refreshToken: string, liveSessions: LiveKeys): Promise<IssuedTokens> {
+export async function rotateSession(db: Database, { issuer, refreshToken, liveSessions }: { issuer: TokenIssuer; refreshToken: string; liveSessions: LiveKeys }): Promise<IssuedTokens> {
   type Outcome = { kind: 'invalid'; ended?: string } | { kind: 'rotated'; tokens: IssuedTokens };
   const outcome = await db.transaction().execute(async (trx): Promise<Outcome> => {
     const row = await trx
@@ -108,7 +108,7 @@ export async function rotateSession(db: Database, issuer: TokenIssuer, refreshTo
         // The grace never reopens a session that has ended since.
         const user = (await sessionIsLive(trx, row.family_id)) ? await findUserById(trx, row.user_id) : undefined;
         if (!user) return { kind: 'invalid' };
-        return { kind: 'rotated', tokens: await issue(trx, issuer, user, row.family_id, successorOf(issuer.keys, row.token_hash)) };
+        return { kind: 'rotated', tokens: await issue(trx, { issuer, user, familyId: row.family_id, refreshToken: successorOf(issuer.keys, row.token_hash) }) };
       }
       await trx
         .updateTable('refresh_tokens')
@@ -126,7 +126,7 @@ export async function rotateSession(db: Database, issuer: TokenIssuer, refreshTo
       .set({ revoked_at: now, revoked_reason: 'rotated', updated_at: now })
       .where('id', '=', row.id)
       .execute();
-    return { kind: 'rotated', tokens: await issue(trx, issuer, user, row.family_id, successorOf(issuer.keys, row.token_hash)) };
+    return { kind: 'rotated', tokens: await issue(trx, { issuer, user, familyId: row.family_id, refreshToken: successorOf(issuer.keys, row.token_hash) }) };
   });
   // Thrown after the commit, so a detected reuse stays revoked.
   if (outcome.kind === 'invalid') {

@@ -35,7 +35,7 @@ function publicJwk(publicPem: string, kid?: string): { key: KeyObject; jwk: Jwk 
  * The current key pair, plus optionally the previous public key: during a rotation tokens signed
  * with the old key stay valid until they expire (15 minutes), and clients can fetch both.
  */
-export function signingKeysFromPem(privatePem: string, publicPem: string, kid?: string, previous?: { publicPem: string; kid?: string }): SigningKeys {
+export function signingKeysFromPem({ privatePem, publicPem, kid, previous }: { privatePem: string; publicPem: string; kid?: string; previous?: { publicPem: string; kid?: string } }): SigningKeys {
   const privateKey = createPrivateKey(privatePem);
   const current = publicJwk(publicPem, kid);
   const verificationKeys = new Map([[current.jwk.kid, current.key]]);
@@ -65,7 +65,7 @@ export function generateSigningKeys(): { privatePem: string; publicPem: string }
 export function loadSigningKeys(config: Config, log: Logger): SigningKeys {
   if (config.JWT_PRIVATE_KEY && config.JWT_PUBLIC_KEY) {
     const previous = config.JWT_PREVIOUS_PUBLIC_KEY ? { publicPem: config.JWT_PREVIOUS_PUBLIC_KEY, kid: config.JWT_PREVIOUS_KEY_ID } : undefined;
-    return signingKeysFromPem(config.JWT_PRIVATE_KEY, config.JWT_PUBLIC_KEY, config.JWT_KEY_ID, previous);
+    return signingKeysFromPem({ privatePem: config.JWT_PRIVATE_KEY, publicPem: config.JWT_PUBLIC_KEY, kid: config.JWT_KEY_ID, previous });
   }
   const dir = path.resolve(config.DATA_DIR, 'jwt');
   const privFile = path.join(dir, 'private.pem');
@@ -79,5 +79,5 @@ export function loadSigningKeys(config: Config, log: Logger): SigningKeys {
   } else {
     log.warn({ dir }, 'JWT keys not set: using the development key pair in DATA_DIR/jwt');
   }
-  return signingKeysFromPem(fs.readFileSync(privFile, 'utf8'), fs.readFileSync(pubFile, 'utf8'), config.JWT_KEY_ID);
+  return signingKeysFromPem({ privatePem: fs.readFileSync(privFile, 'utf8'), publicPem: fs.readFileSync(pubFile, 'utf8'), kid: config.JWT_KEY_ID });
 }

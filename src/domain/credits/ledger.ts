@@ -69,7 +69,7 @@ export async function creditBalance(db: Executor, userId: string): Promise<Credi
 }
 
 /** The 402 a request gets when the balance cannot cover `amount`; checked again under the lock when charging. */
-export async function assertCanAfford(db: Executor, userId: string, amount: number, message?: string): Promise<void> {
+export async function assertCanAfford(db: Executor, { userId, amount, message }: { userId: string; amount: number; message?: string }): Promise<void> {
   const { total } = await creditBalance(db, userId);
   if (total < amount) throw insufficientCredits(amount, total, message);
 }
@@ -94,7 +94,7 @@ export interface GrantResult {
 }
 
 /** Whether the ledger already holds this entry: what makes grants, refunds and expiries idempotent per reference. */
-async function ledgerEntryExists(trx: Executor, userId: string, type: CreditEntryType, category: CreditCategory, operationRef: string): Promise<boolean> {
+async function ledgerEntryExists(trx: Executor, { userId, type, category, operationRef }: { userId: string; type: CreditEntryType; category: CreditCategory; operationRef: string }): Promise<boolean> {
   const entry = await trx
     .selectFrom('ai_credit_ledger')
     .select('id')
@@ -107,8 +107,8 @@ async function ledgerEntryExists(trx: Executor, userId: string, type: CreditEntr
 }
 
 /** Whether a grant of this kind was already made for the operation (what grantCredits would skip). */
-export async function grantRecorded(trx: Executor, userId: string, kind: CreditKind, operationRef: string): Promise<boolean> {
-  return ledgerEntryExists(trx, userId, 'grant', CATEGORY_OF_KIND[kind], operationRef);
+export async function grantRecorded(trx: Executor, { userId, kind, operationRef }: { userId: string; kind: CreditKind; operationRef: string }): Promise<boolean> {
+  return ledgerEntryExists(trx, { userId, type: 'grant', category: CATEGORY_OF_KIND[kind], operationRef });
 }
 
 /** Adds a lot of credits and its ledger entry. Idempotent per (kind, operationRef). */
@@ -117,7 +117,7 @@ export async function grantCredits(trx: Executor, input: GrantCreditsInput): Pro
   requirePositiveInteger(input.amount, 'amount');
   await lockFor(trx, 'credits', input.userId);
   const category = CATEGORY_OF_KIND[input.kind];
-  const done = await ledgerEntryExists(trx, input.userId, 'grant', category, input.operationRef);
+  const done = await ledgerEntryExists(trx, { userId: input.userId, type: 'grant', category, operationRef: input.operationRef });
   const kickstartDone =
     input.kind === 'kickstart' &&
     (await trx.selectFrom('credit_lots').select('id').where('user_id', '=', input.userId).where('kind', '=', 'kickstart').executeTakeFirst());
@@ -214,7 +214,7 @@ export async function refundCredits(trx: Executor, input: RefundCreditsInput): P
     .executeTakeFirst();
   if (!charged) throw new Error(`refundCredits: no AI charge ${input.entryId} of user ${input.userId}`);
   const operationRef = `refund:${input.entryId}`;
-  const done = await ledgerEntryExists(trx, input.userId, 'grant', 'ai', operationRef);
+  const done = await ledgerEntryExists(trx, { userId: input.userId, type: 'grant', category: 'ai', operationRef });
   if (done) return { refunded: 0, balanceAfter: (await creditBalance(trx, input.userId)).total };
 
   if (input.amount !== undefined && (!Number.isInteger(input.amount) || input.amount < 0)) throw new Error(`amount must be a non-negative integer, got ${input.amount}`);
@@ -316,7 +316,7 @@ export async function expireCredits(trx: Executor, input: ExpireCreditsInput): P
   if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep must be a non-negative integer, got ${keep}`);
   await lockFor(trx, 'credits', input.userId);
   const category = CATEGORY_OF_KIND[input.kind];
-  const done = await ledgerEntryExists(trx, input.userId, 'deduct', category, input.operationRef);
+  const done = await ledgerEntryExists(trx, { userId: input.userId, type: 'deduct', category, operationRef: input.operationRef });
   if (done) return { expired: 0, balanceAfter: (await creditBalance(trx, input.userId)).total };
 
   let query = trx

@@ -31,12 +31,12 @@ export const presentFocusSession = (s: FocusSessionRow): FocusSession => ({
  * server's time. One open session per user: checked under the user's lock, and the partial unique
  * index enforces it in the database too.
  */
-export async function startFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
+export async function startFocusSession(db: Database, { actor, taskId, now = new Date() }: { actor: Actor; taskId: string; now?: Date }): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'focus', actor.userId);
     // The task row before the session it references (locks.ts): a concurrent delete either ran
     // first (404) or waits for us and removes the session with the task.
-    const task = await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
+    const task = await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: true } });
     const open = await trx.selectFrom('focus_sessions').select('task_id').where('user_id', '=', actor.userId).where('ended_at', 'is', null).executeTakeFirst();
     if (open) throw conflict(`A focus session is already open on task ${open.task_id}; end it first`);
     if (task.archived) throw archived('This task is archived');
@@ -56,11 +56,11 @@ export async function startFocusSession(db: Database, actor: Actor, taskId: stri
  * capped at 4 hours) and adds it to the task's focus_time_seconds. The task's version is not
  * bumped: focus time is not an edit of its content.
  */
-export async function endFocusSession(db: Database, actor: Actor, taskId: string, now = new Date()): Promise<FocusSessionRow> {
+export async function endFocusSession(db: Database, { actor, taskId, now = new Date() }: { actor: Actor; taskId: string; now?: Date }): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'focus', actor.userId);
     // The task row before the session row, as deleting the task (which cascades to its sessions) takes them.
-    await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
+    await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: true } });
     const open = await trx
       .selectFrom('focus_sessions')
       .selectAll()
@@ -70,7 +70,7 @@ export async function endFocusSession(db: Database, actor: Actor, taskId: string
       .forUpdate()
       .executeTakeFirst();
     if (!open) throw new DomainError('NOT_FOUND', 'There is no open focus session on this task');
-    return closeSession(trx, actor, open, now);
+    return closeSession(trx, { actor, open, now });
   });
 }
 
@@ -78,23 +78,23 @@ export async function endFocusSession(db: Database, actor: Actor, taskId: string
  * `POST /focus-sessions/{id}/end` (the frontend's hook): the same as `endFocusSession` for the
  * session named by its id. Another user's session is a 403; one already ended a 409.
  */
-export async function endFocusSessionById(db: Database, actor: Actor, sessionId: string, now = new Date()): Promise<FocusSessionRow> {
+export async function endFocusSessionById(db: Database, { actor, sessionId, now = new Date() }: { actor: Actor; sessionId: string; now?: Date }): Promise<FocusSessionRow> {
   return db.transaction().execute(async (trx) => {
     const found = await trx.selectFrom('focus_sessions').select(['user_id', 'task_id']).where('id', '=', sessionId).executeTakeFirst();
     if (!found) throw notFound('Focus session');
     if (found.user_id !== actor.userId) throw forbidden();
     // The same lock order as endFocusSession: the user's focus lock, the task row, then the session.
     await lockFor(trx, 'focus', actor.userId);
-    await ownedTask(trx, actor.userId, found.task_id, { forUpdate: true });
+    await ownedTask(trx, { userId: actor.userId, taskId: found.task_id, opts: { forUpdate: true } });
     const session = await trx.selectFrom('focus_sessions').selectAll().where('id', '=', sessionId).forUpdate().executeTakeFirst();
     if (!session) throw notFound('Focus session'); // its task was deleted meanwhile
     if (session.ended_at !== null) throw conflict('This focus session has already ended');
-    return closeSession(trx, actor, session, now);
+    return closeSession(trx, { actor, open: session, now });
   });
 }
 
 /** Ends an open session (locked by the caller): measures it and adds the time to its task. */
-async function closeSession(trx: Executor, actor: Actor, open: FocusSessionRow, now: Date): Promise<FocusSessionRow> {
+async function closeSession(trx: Executor, { actor, open, now }: { actor: Actor; open: FocusSessionRow; now: Date }): Promise<FocusSessionRow> {
   const duration = Math.min(MAX_SESSION_SECONDS, Math.max(0, Math.floor((now.getTime() - open.started_at.getTime()) / 1000)));
   const endedAt = now < open.started_at ? open.started_at : now;
   const session = await trx
@@ -120,8 +120,8 @@ export async function activeFocusSession(db: Executor, userId: string): Promise<
 }
 
 /** The caller's sessions, or one of their tasks' (403/404 for the task), newest first. */
-export async function listFocusSessions(db: Executor, userId: string, filter: { taskId?: string }, page: PageParams) {
-  if (filter.taskId !== undefined) await ownedTask(db, userId, filter.taskId);
+export async function listFocusSessions(db: Executor, { userId, filter, page }: { userId: string; filter: { taskId?: string }; page: PageParams }) {
+  if (filter.taskId !== undefined) await ownedTask(db, { userId, taskId: filter.taskId });
   const base = db
     .selectFrom('focus_sessions')
     .where('user_id', '=', userId)

@@ -8,7 +8,7 @@ import { ownedNote } from './queries.js';
 /** Deletes a note and leaves a tombstone that restores it for 7 days (FR-062). */
 export async function deleteNote(db: Database, actor: Actor, noteId: string): Promise<{ tombstoneId: string; recoverableUntil: Date }> {
   return db.transaction().execute(async (trx) => {
-    const note = await ownedNote(trx, actor.userId, noteId, { forUpdate: true });
+    const note = await ownedNote(trx, { userId: actor.userId, noteId, opts: { forUpdate: true } });
     await trx.deleteFrom('notes').where('id', '=', noteId).execute();
     const tombstone = await writeTombstone(trx, {
       userId: actor.userId,

@@ -5,7 +5,7 @@ import { effectiveLimits } from '../limits/effective-limits.js';
 import { lockFor } from '../locks.js';
 
 /** The note by id, for its owner: 404 when it does not exist, 403 when it is another user's. */
-export async function ownedNote(db: Executor, userId: string, noteId: string, opts: { forUpdate?: boolean } = {}): Promise<NoteRow> {
+export async function ownedNote(db: Executor, { userId, noteId, opts = {} }: { userId: string; noteId: string; opts?: { forUpdate?: boolean } }): Promise<NoteRow> {
   let q = db.selectFrom('notes').selectAll().where('id', '=', noteId);
   if (opts.forUpdate) q = q.forUpdate();
   const note = await q.executeTakeFirst();

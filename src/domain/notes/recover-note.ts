@@ -17,7 +17,7 @@ export async function recoverNote(db: Database, actor: Actor, tombstoneId: strin
     // Lock order (locks.ts): the notes limit lock before the tombstone, as restoring and deleting
     // a note take the limit lock, then the note, then the tombstones.
     await lockFor(trx, 'notes', actor.userId);
-    const tombstone = await takeTombstone(trx, actor.userId, tombstoneId, 'note');
+    const tombstone = await takeTombstone(trx, { userId: actor.userId, tombstoneId, entityType: 'note' });
     const s = tombstone.snapshot as NoteSnapshot;
     if (!s.archived) await reserveActiveNote(trx, actor.userId);
     const note = await trx

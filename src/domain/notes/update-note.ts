@@ -12,14 +12,14 @@ export interface UpdateNoteInput {
 }
 
 /** Edits, archives or restores a note; restoring takes a place under the note limit. */
-export async function updateNote(db: Database, actor: Actor, noteId: string, input: UpdateNoteInput): Promise<NoteRow> {
+export async function updateNote(db: Database, { actor, noteId, input }: { actor: Actor; noteId: string; input: UpdateNoteInput }): Promise<NoteRow> {
   const content = input.content?.trim();
   if (input.content !== undefined && !content) throw invalidField('body.content', 'must not be blank');
   return db.transaction().execute(async (trx) => {
     const restoring = input.archived === false;
     // Locks in the order every note operation takes them: the user's notes lock, then the row.
     if (restoring) await lockFor(trx, 'notes', actor.userId);
-    const note = await ownedNote(trx, actor.userId, noteId, { forUpdate: true });
+    const note = await ownedNote(trx, { userId: actor.userId, noteId, opts: { forUpdate: true } });
     if (restoring && note.archived) await reserveActiveNote(trx, actor.userId);
     const updated = await trx
       .updateTable('notes')

@@ -16,7 +16,7 @@ const countUnread = async (db: Executor, userId: string) =>
   Number((await db.selectFrom('notifications').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('read', '=', false).executeTakeFirstOrThrow()).n);
 
 /** A page of the user's notifications, newest first, with the count of all unread ones (FR-055). */
-export async function listNotifications(db: Executor, userId: string, unreadOnly: boolean, page: PageParams) {
+export async function listNotifications(db: Executor, { userId, unreadOnly, page }: { userId: string; unreadOnly: boolean; page: PageParams }) {
   const filtered = () => {
     const q = db.selectFrom('notifications').where('user_id', '=', userId);
     return unreadOnly ? q.where('read', '=', false) : q;

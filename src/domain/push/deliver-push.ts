@@ -32,7 +32,7 @@ export type PushDeliveryResult = 'fanned_out' | 'delivered' | 'gone' | 'skipped'
  * dropped with a warning, not retried, and the subscription is kept — only the push service can
  * say a subscription is gone, and the address is checked again at every delivery.
  */
-export async function deliverPush(db: Database, push: PushSender, log: Logger, payload: { notificationId: string; subscriptionId?: string }): Promise<PushDeliveryResult> {
+export async function deliverPush(db: Database, { push, log, payload }: { push: PushSender; log: Logger; payload: { notificationId: string; subscriptionId?: string } }): Promise<PushDeliveryResult> {
   const notification = await db
     .selectFrom('notifications')
     .select(['id', 'user_id', 'type', 'title', 'body', 'action_url', 'task_id'])

@@ -37,7 +37,7 @@ function checkKeys(keys: PushKeys): void {
  * link-local address (literally or by DNS) is refused before anything is stored: the server would
  * never deliver to it, and storing it would let a client point the worker at internal hosts.
  */
-export async function registerPushSubscription(db: Executor, push: Pick<PushSender, 'checkEndpoint'>, userId: string, keys: PushKeys): Promise<{ subscription: PushSubscriptionRow; created: boolean }> {
+export async function registerPushSubscription(db: Executor, { push, userId, keys }: { push: Pick<PushSender, 'checkEndpoint'>; userId: string; keys: PushKeys }): Promise<{ subscription: PushSubscriptionRow; created: boolean }> {
   checkKeys(keys);
   const endpoint = await push.checkEndpoint(keys.endpoint);
   if (!endpoint.ok) throw invalidField('body.endpoint', endpoint.message);

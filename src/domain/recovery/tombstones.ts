@@ -55,7 +55,7 @@ export async function writeTombstone(trx: Executor, t: NewTombstone, now = new D
  * before it, because a deletion may hold a task or note row and wait for this tombstone (to drop
  * it as the oldest) while a restore holding the limit lock waits for that row.
  */
-export async function takeTombstone(trx: Executor, userId: string, tombstoneId: string, entityType: TombstoneEntityType, now = new Date()): Promise<TombstoneRow> {
+export async function takeTombstone(trx: Executor, { userId, tombstoneId, entityType, now = new Date() }: { userId: string; tombstoneId: string; entityType: TombstoneEntityType; now?: Date }): Promise<TombstoneRow> {
   const row = await trx.selectFrom('deletion_tombstones').selectAll().where('id', '=', tombstoneId).forUpdate().executeTakeFirst();
   if (!row) throw notFound('Tombstone');
   if (row.user_id !== userId) throw forbidden();
@@ -76,7 +76,7 @@ export const presentTombstone = (r: TombstoneRow): Tombstone => ({
 });
 
 /** The caller's recoverable tombstones, newest first. */
-export async function listTombstones(db: Executor, userId: string, page: PageParams, now = new Date()) {
+export async function listTombstones(db: Executor, { userId, page, now = new Date() }: { userId: string; page: PageParams; now?: Date }) {
   const rows = await db
     .selectFrom('deletion_tombstones')
     .selectAll()

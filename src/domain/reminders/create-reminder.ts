@@ -26,11 +26,11 @@ export interface CreateReminderInput {
  * counted under the task's reminder lock; the task row is locked so its due date cannot move between
  * the computation and the commit.
  */
-export async function createReminder(db: Executor, actor: Actor, taskId: string, input: CreateReminderInput): Promise<Reminder> {
+export async function createReminder(db: Executor, { actor, taskId, input }: { actor: Actor; taskId: string; input: CreateReminderInput }): Promise<Reminder> {
   const now = new Date();
   return inTransaction(db, async (trx) => {
     await lockFor(trx, 'reminders', taskId);
-    const task = await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
+    const task = await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: true } });
     const limits = await effectiveLimits(trx, actor.userId);
     if ((await countReminders(trx, taskId)) >= limits.maxRemindersPerTask) throw reminderLimitExceeded(limits.maxRemindersPerTask);
 

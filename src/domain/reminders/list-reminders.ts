@@ -10,8 +10,8 @@ export interface ReminderFilters {
 }
 
 /** The user's reminders (of one task when `taskId` is given, 403/404 for it), by time. */
-export async function listReminders(db: Executor, userId: string, f: ReminderFilters, page: PageParams) {
-  if (f.taskId !== undefined) await ownedTask(db, userId, f.taskId);
+export async function listReminders(db: Executor, { userId, filter: f, page }: { userId: string; filter: ReminderFilters; page: PageParams }) {
+  if (f.taskId !== undefined) await ownedTask(db, { userId, taskId: f.taskId });
   const filtered = () => {
     let q = f.taskId !== undefined ? db.selectFrom('reminders').where('task_id', '=', f.taskId) : db.selectFrom('reminders').where('user_id', '=', userId);
     if (f.fired !== undefined) q = q.where('fired', '=', f.fired);
@@ -22,5 +22,5 @@ export async function listReminders(db: Executor, userId: string, f: ReminderFil
 }
 
 export async function getReminder(db: Executor, userId: string, reminderId: string): Promise<Reminder> {
-  return presentReminder(await ownedReminder(db, userId, reminderId));
+  return presentReminder(await ownedReminder(db, { userId, reminderId }));
 }

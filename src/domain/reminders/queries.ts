@@ -3,7 +3,7 @@ import type { ReminderRow } from '../../../db/schema/index.js';
 import { DomainError, forbidden, notFound } from '../../core/errors.js';
 
 /** The caller's reminder: 404 when there is none, 403 when it is another user's. */
-export async function ownedReminder(db: Executor, userId: string, reminderId: string, opts: { forUpdate?: boolean } = {}): Promise<ReminderRow> {
+export async function ownedReminder(db: Executor, { userId, reminderId, opts = {} }: { userId: string; reminderId: string; opts?: { forUpdate?: boolean } }): Promise<ReminderRow> {
   let q = db.selectFrom('reminders').selectAll().where('id', '=', reminderId);
   if (opts.forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();

@@ -30,7 +30,7 @@ export async function syncReminderJob(trx: Executor, r: ReminderRow): Promise<vo
  * whose new time is in the future is re-armed (even if it had fired); a pending one whose new time
  * has passed fires at once. Clearing the due date deletes them; `absolute` reminders stay.
  */
-export async function moveRelativeReminders(trx: Executor, task: TaskRow, actor: Actor, now: Date): Promise<void> {
+export async function moveRelativeReminders(trx: Executor, { task, actor, now }: { task: TaskRow; actor: Actor; now: Date }): Promise<void> {
   if (task.due_date === null) {
     const gone = await trx
       .deleteFrom('reminders')

@@ -22,13 +22,13 @@ export interface UpdateReminderInput {
  * `scheduled_at`. Moving a fired reminder into the future re-arms it; the job is replaced, so it
  * fires once.
  */
-export async function updateReminder(db: Executor, actor: Actor, reminderId: string, input: UpdateReminderInput): Promise<Reminder> {
+export async function updateReminder(db: Executor, { actor, reminderId, input }: { actor: Actor; reminderId: string; input: UpdateReminderInput }): Promise<Reminder> {
   const now = new Date();
   return inTransaction(db, async (trx) => {
-    const first = await ownedReminder(trx, actor.userId, reminderId);
+    const first = await ownedReminder(trx, { userId: actor.userId, reminderId });
     // The task row first (as a due-date change does), then the reminder.
     const task = await trx.selectFrom('task_instances').select(['id', 'due_date']).where('id', '=', first.task_id).forShare().executeTakeFirstOrThrow();
-    const current = await ownedReminder(trx, actor.userId, reminderId, { forUpdate: true });
+    const current = await ownedReminder(trx, { userId: actor.userId, reminderId, opts: { forUpdate: true } });
 
     const type = input.type ?? current.type;
     let offset: number | null;

@@ -38,7 +38,7 @@ interface Row {
 }
 
 /** The caller's tasks, subtasks and notes matching `q`, best first. */
-export async function searchItems(db: Executor, userId: string, q: string, page: PageParams): Promise<{ data: SearchResult[]; pagination: Pagination }> {
+export async function searchItems(db: Executor, { userId, q, page }: { userId: string; q: string; page: PageParams }): Promise<{ data: SearchResult[]; pagination: Pagination }> {
   if (q.trim() === '') throw invalidField('query.q', 'must contain a word');
   const text = toTsQuery(q);
   if (text === null) return { data: [], pagination: paginationOf(page, 0) };

@@ -13,7 +13,7 @@ import { applyCancellation } from './state-machine.js';
 export async function cancelSubscription(db: Database, actor: Actor, now = new Date()): Promise<components['schemas']['SubscriptionCancellation']> {
   return db.transaction().execute(async (trx) => {
     const sub = await lockSubscription(trx, actor.userId);
-    const cancelled = sub ? await applyCancellation(trx, sub, now, actor) : null;
+    const cancelled = sub ? await applyCancellation(trx, { sub, now, actor }) : null;
     if (!cancelled) throw conflict('There is no active subscription to cancel');
     return { status: 'cancelled', access_until: iso(cancelled.access_until!) };
   });

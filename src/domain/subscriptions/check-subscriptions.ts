@@ -78,7 +78,7 @@ export function isOpenRenewalAttempt(sub: SubscriptionRow, metadata: Record<stri
  * Every change re-checks its condition under the subscription's lock, so overlapping runs (or a
  * webhook at the same moment) are harmless, and running it twice changes nothing more.
  */
-export async function checkSubscriptions(db: Database, checkout: CheckoutClient, settings: CheckoutSettings & ProCreditSettings, log: Logger, now: Date): Promise<SubscriptionCheckResult> {
+export async function checkSubscriptions(db: Database, { checkout, settings, log, now }: { checkout: CheckoutClient; settings: CheckoutSettings & ProCreditSettings; log: Logger; now: Date }): Promise<SubscriptionCheckResult> {
   const result: SubscriptionCheckResult = { expired: 0, charged: 0, graceWithoutCard: 0, deferred: 0, refused: 0, unanswered: 0 };
 
   const ending = await db
@@ -102,7 +102,7 @@ export async function checkSubscriptions(db: Database, checkout: CheckoutClient,
     const counted = await db.transaction().execute(async (trx) => {
       const sub = await lockSubscription(trx, user_id);
       if (!sub || !isChargeable(sub) || !sub.charge_outcome_due_at || sub.charge_outcome_due_at > now) return false;
-      await applyDeclinedPayment(trx, sub, now, `no outcome from Checkout.com within ${OUTCOME_WITHIN_HOURS} hours of renewal attempt ${attemptOf(sub)}`, JOB_ACTOR);
+      await applyDeclinedPayment(trx, { sub, declinedAt: now, reason: `no outcome from Checkout.com within ${OUTCOME_WITHIN_HOURS} hours of renewal attempt ${attemptOf(sub)}`, actor: JOB_ACTOR });
       return true;
     });
     if (counted) {
@@ -134,7 +134,7 @@ export async function checkSubscriptions(db: Database, checkout: CheckoutClient,
       if (!due) return null;
       if (!sub.checkout_source_id) {
         // Nothing to charge: no retries can succeed, so the user gets the grace period to check out again.
-        await startGrace(trx, sub, now, sub.failed_payment_count, 'no stored card', JOB_ACTOR);
+        await startGrace(trx, { sub, from: now, failures: sub.failed_payment_count, reason: 'no stored card', actor: JOB_ACTOR });
         result.graceWithoutCard++;
         return null;
       }
@@ -159,7 +159,7 @@ export async function checkSubscriptions(db: Database, checkout: CheckoutClient,
           const stillOurs =
             sub && isChargeable(sub) && sub.last_charge_attempt_at?.getTime() === now.getTime() && sub.current_period_end.getTime() === claimed.sub.current_period_end.getTime() && sub.failed_payment_count === claimed.sub.failed_payment_count;
           if (!stillOurs) return false;
-          await applyDeclinedPayment(trx, sub, now, reason, JOB_ACTOR);
+          await applyDeclinedPayment(trx, { sub, declinedAt: now, reason, actor: JOB_ACTOR });
           return true;
         });
         if (counted) result.refused++;

@@ -15,11 +15,11 @@ export type ProCreditSettings = Pick<Config, 'PRO_DAILY_CREDITS' | 'PRO_MONTHLY_
  * carries over or grants twice, whatever delivers its payment (the payment itself is applied once,
  * see applied_payments in handle-webhook.ts).
  */
-export async function grantPeriodCredits(trx: Executor, settings: ProCreditSettings, userId: string, periodRef: string): Promise<void> {
+export async function grantPeriodCredits(trx: Executor, { settings, userId, periodRef }: { settings: ProCreditSettings; userId: string; periodRef: string }): Promise<void> {
   // The period's grant marks it settled: an expiry that had nothing to expire leaves no entry, so
   // without this a second settlement would expire the period's own credits above the carry-over.
   await lockFor(trx, 'credits', userId);
-  if (await grantRecorded(trx, userId, 'subscription', `subscription_period:${periodRef}`)) return;
+  if (await grantRecorded(trx, { userId, kind: 'subscription', operationRef: `subscription_period:${periodRef}` })) return;
   await expireCredits(trx, {
     userId,
     kind: 'subscription',
@@ -45,7 +45,7 @@ export async function grantPeriodCredits(trx: Executor, settings: ProCreditSetti
  * next 00:00 UTC. Idempotent per user and day: the midnight job and an activation during the day
  * share the operation references. Returns the credits granted (0 when none or already granted).
  */
-export async function settleDailyCredits(trx: Executor, settings: ProCreditSettings, userId: string, now: Date): Promise<number> {
+export async function settleDailyCredits(trx: Executor, { settings, userId, now }: { settings: ProCreditSettings; userId: string; now: Date }): Promise<number> {
   const day = startOfUtcDay(now);
   const key = utcDayKey(day);
   await expireCredits(trx, { userId, kind: 'daily', olderThan: day, description: 'Daily credits expired at 00:00 UTC', operationRef: `daily_expire:${key}` });

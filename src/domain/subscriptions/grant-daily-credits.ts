@@ -39,7 +39,7 @@ export async function grantDailyCredits(db: Database, settings: ProCreditSetting
       .limit(BATCH)
       .execute();
     for (const { id } of batch) {
-      granted += await db.transaction().execute((trx) => settleDailyCredits(trx, settings, id, now));
+      granted += await db.transaction().execute((trx) => settleDailyCredits(trx, { settings, userId: id, now }));
       users++;
     }
     if (batch.length < BATCH) return { users, granted };

@@ -46,7 +46,7 @@ const ack = (processed: boolean, reason: Reason): WebhookAck => ({ received: tru
  * payment id and kept with the user): the same payment under another event id, or an old body
  * replayed after its event id was purged, is a duplicate too.
  */
-export async function handleCheckoutEvent(db: Database, settings: ProCreditSettings, event: CheckoutEvent, requestId: string, log: Logger): Promise<WebhookAck> {
+export async function handleCheckoutEvent(db: Database, { settings, event, requestId, log }: { settings: ProCreditSettings; event: CheckoutEvent; requestId: string; log: Logger }): Promise<WebhookAck> {
   if (!HANDLED_TYPES.has(event.type)) return ack(false, 'unknown_event_type');
   const createdOn = event.created_on ? new Date(event.created_on) : null;
   const at = createdOn && !Number.isNaN(createdOn.getTime()) ? createdOn : new Date();
@@ -61,7 +61,7 @@ export async function handleCheckoutEvent(db: Database, settings: ProCreditSetti
       .executeTakeFirst();
     if (!recorded) return null;
 
-    const applied = await applyEvent(trx, settings, event, at, actor);
+    const applied = await applyEvent(trx, { settings, event, at, actor });
     if (applied.duplicate) return applied;
     await trx
       .updateTable('webhook_events')
@@ -93,7 +93,7 @@ const DUPLICATE = { processed: false, userId: null, duplicate: true } as const;
  * already was: the unique (payment_id, kind) makes a concurrent second delivery wait for the first
  * and then find it.
  */
-async function claimPayment(trx: Executor, paymentId: string, kind: AppliedPaymentKind, userId: string, eventId: string): Promise<boolean> {
+async function claimPayment(trx: Executor, { paymentId, kind, userId, eventId }: { paymentId: string; kind: AppliedPaymentKind; userId: string; eventId: string }): Promise<boolean> {
   const row = await trx
     .insertInto('applied_payments')
     .values({ payment_id: paymentId, kind, user_id: userId, event_id: eventId })
@@ -108,7 +108,7 @@ async function paymentApplied(trx: Executor, paymentId: string, kind: AppliedPay
   return row !== undefined;
 }
 
-async function applyEvent(trx: Executor, settings: ProCreditSettings, event: CheckoutEvent, at: Date, actor: { source: 'system'; requestId: string }): Promise<Outcome> {
+async function applyEvent(trx: Executor, { settings, event, at, actor }: { settings: ProCreditSettings; event: CheckoutEvent; at: Date; actor: { source: 'system'; requestId: string } }): Promise<Outcome> {
   const data = event.data ?? {};
   const metadata = (data.metadata && typeof data.metadata === 'object' ? data.metadata : {}) as Record<string, unknown>;
   const claimedUserId = uuidOrNull(metadata.user_id);
@@ -121,15 +121,15 @@ async function applyEvent(trx: Executor, settings: ProCreditSettings, event: Che
   if (purchaseId) {
     if (event.type === 'payment_captured') {
       if (await paymentApplied(trx, paymentId, 'captured')) return DUPLICATE;
-      const completion = await completePurchase(trx, purchaseId, claimedUserId, paymentId, actor);
+      const completion = await completePurchase(trx, { purchaseId, claimedUserId, paymentId, actor });
       if (!completion) return { processed: false, userId: null };
-      await claimPayment(trx, paymentId, 'captured', completion.userId, event.id);
+      await claimPayment(trx, { paymentId, kind: 'captured', userId: completion.userId, eventId: event.id });
       return { processed: true, userId: completion.userId, ...(completion.granted ? {} : { refund: completion }) };
     }
     if (event.type === 'payment_declined') {
       if (await paymentApplied(trx, paymentId, 'declined')) return DUPLICATE;
       const userId = await failPurchase(trx, purchaseId, claimedUserId);
-      if (userId) await claimPayment(trx, paymentId, 'declined', userId, event.id);
+      if (userId) await claimPayment(trx, { paymentId, kind: 'declined', userId, eventId: event.id });
       return { processed: userId !== null, userId };
     }
     return { processed: false, userId: null };
@@ -144,24 +144,24 @@ async function applyEvent(trx: Executor, settings: ProCreditSettings, event: Che
   // Under the subscription's lock: a concurrent delivery of the same payment waits here, then finds it.
   if (event.type === 'payment_captured' || event.type === 'payment_declined') {
     const kind = event.type === 'payment_captured' ? 'captured' : 'declined';
-    if (!(await claimPayment(trx, paymentId, kind, userId, event.id))) return { ...DUPLICATE, userId };
+    if (!(await claimPayment(trx, { paymentId, kind, userId, eventId: event.id }))) return { ...DUPLICATE, userId };
   }
 
   switch (event.type) {
     case 'payment_captured': {
       const source = data.source && typeof data.source === 'object' ? (data.source as Record<string, unknown>) : {};
       const customer = data.customer && typeof data.customer === 'object' ? (data.customer as Record<string, unknown>) : {};
-      await applyCapturedPayment(trx, settings, userId, sub, { paymentId, paidAt: at, sourceId: stringOrNull(source.id), customerId: stringOrNull(customer.id) }, actor);
+      await applyCapturedPayment(trx, { settings, userId, current: sub, payment: { paymentId, paidAt: at, sourceId: stringOrNull(source.id), customerId: stringOrNull(customer.id) }, actor });
       return { processed: true, userId };
     }
     case 'payment_declined': {
       // A renewal attempt the hourly job already counted (no outcome in time) is not counted twice.
       if (!sub || !isOpenRenewalAttempt(sub, metadata)) return { processed: false, userId };
-      const changed = await applyDeclinedPayment(trx, sub, at, stringOrNull(data.response_summary), actor);
+      const changed = await applyDeclinedPayment(trx, { sub, declinedAt: at, reason: stringOrNull(data.response_summary), actor });
       return { processed: changed !== null, userId };
     }
     default: {
-      const changed = sub ? await applyCancellation(trx, sub, at, actor) : null;
+      const changed = sub ? await applyCancellation(trx, { sub, now: at, actor }) : null;
       return { processed: changed !== null, userId };
     }
   }

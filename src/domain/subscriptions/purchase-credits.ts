@@ -29,7 +29,7 @@ export type PurchaseSettings = CheckoutSettings & Pick<Config, 'CREDIT_PRICE_MIN
  * Credits of the calendar month (UTC) `month` falls in that count toward its limit: completed
  * purchases, and pending ones whose hold has not lapsed at `now`.
  */
-async function purchasedInMonth(trx: Executor, userId: string, month: Date, now: Date): Promise<number> {
+async function purchasedInMonth(trx: Executor, { userId, month, now }: { userId: string; month: Date; now: Date }): Promise<number> {
   const start = startOfUtcMonth(month);
   const row = await trx
     .selectFrom('credit_purchases')
@@ -48,12 +48,12 @@ async function purchasedInMonth(trx: Executor, userId: string, month: Date, now:
  * pending one, counted against the monthly limit under the user's lock so concurrent purchases
  * cannot overshoot it.
  */
-async function claimPurchase(db: Database, settings: PurchaseSettings, userId: string, amount: number, requestKey: string, now: Date): Promise<CreditPurchaseRow> {
+async function claimPurchase(db: Database, { settings, userId, amount, requestKey, now }: { settings: PurchaseSettings; userId: string; amount: number; requestKey: string; now: Date }): Promise<CreditPurchaseRow> {
   return db.transaction().execute(async (trx) => {
     await lockFor(trx, 'credit_purchases', userId);
     const earlier = await trx.selectFrom('credit_purchases').selectAll().where('user_id', '=', userId).where('request_key', '=', requestKey).executeTakeFirst();
     if (earlier) return earlier;
-    const used = await purchasedInMonth(trx, userId, now, now);
+    const used = await purchasedInMonth(trx, { userId, month: now, now });
     if (used + amount > MONTHLY_PURCHASE_LIMIT) {
       throw limitExceeded(`Monthly purchase limit reached: ${used} of ${MONTHLY_PURCHASE_LIMIT} credits already purchased this month`, MONTHLY_PURCHASE_LIMIT);
     }
@@ -95,11 +95,7 @@ export type PurchaseCompletion =
  */
 export async function completePurchase(
   trx: Executor,
-  purchaseId: string,
-  claimedUserId: string | null,
-  paymentId: string | null,
-  actor: Pick<Actor, 'source' | 'requestId'>,
-  now = new Date(),
+  { purchaseId, claimedUserId, paymentId, actor, now = new Date() }: { purchaseId: string; claimedUserId: string | null; paymentId: string | null; actor: Pick<Actor, 'source' | 'requestId'>; now?: Date },
 ): Promise<PurchaseCompletion | null> {
   const owner = await trx.selectFrom('credit_purchases').select('user_id').where('id', '=', purchaseId).executeTakeFirst();
   if (!owner || (claimedUserId && claimedUserId !== owner.user_id)) return null;
@@ -110,7 +106,7 @@ export async function completePurchase(
 
   const holdsItsPlace = purchase.status === 'pending' && purchase.pending_until > now;
   if (!holdsItsPlace) {
-    const used = await purchasedInMonth(trx, purchase.user_id, purchase.created_at, now);
+    const used = await purchasedInMonth(trx, { userId: purchase.user_id, month: purchase.created_at, now });
     if (used + purchase.amount > MONTHLY_PURCHASE_LIMIT) {
       if (paymentId && (await refundRecorded(trx, purchase, paymentId))) return null;
       await trx
@@ -258,7 +254,7 @@ export async function purchaseCredits({ db, checkout, settings, actor, amount, r
   if (!checkout.configured) throw serviceUnavailable('PAYMENT_SERVICE_UNAVAILABLE', 'Payments are not configured: set CHECKOUT_SECRET_KEY');
   const user = await findUserById(db, actor.userId);
   if (!user) throw accountGone(); // its account was deleted meanwhile
-  let purchase = await claimPurchase(db, settings, actor.userId, amount, requestKey, new Date());
+  let purchase = await claimPurchase(db, { settings, userId: actor.userId, amount, requestKey, now: new Date() });
   if (purchase.status === 'completed') return answer(db, purchase, true);
   if (purchase.status === 'failed') throw paymentDeclined(null);
 
@@ -293,7 +289,7 @@ export async function purchaseCredits({ db, checkout, settings, actor, amount, r
     const captured = charge.captured || (charge.approved && (await awaitCapture(checkout, charge.paymentId)));
     if (captured) {
       const settled = await db.transaction().execute(async (trx) => {
-        const completion = await completePurchase(trx, purchase.id, actor.userId, charge.paymentId, actor);
+        const completion = await completePurchase(trx, { purchaseId: purchase.id, claimedUserId: actor.userId, paymentId: charge.paymentId, actor });
         if (completion && !completion.granted) return completion;
         const row = await trx.selectFrom('credit_purchases').selectAll().where('id', '=', purchase.id).executeTakeFirstOrThrow();
         // Granted by this request, or a moment ago by the webhook of this very payment: either way paid.

@@ -24,7 +24,7 @@ export const frontendUrl = (settings: Pick<Config, 'FRONTEND_URL'>, path: string
  * Creates a Checkout.com hosted payment page for one month of Pro. Nothing changes here: the
  * subscription starts when Checkout.com confirms the payment (`payment_captured` webhook).
  */
-export async function startCheckout(db: Database, checkout: CheckoutClient, settings: CheckoutSettings, userId: string, requestKey: string): Promise<HostedPaymentPage> {
+export async function startCheckout(db: Database, { checkout, settings, userId, requestKey }: { checkout: CheckoutClient; settings: CheckoutSettings; userId: string; requestKey: string }): Promise<HostedPaymentPage> {
   const user = await findUserById(db, userId);
   if (!user) throw accountGone(); // its account was deleted meanwhile
   const subscription = await findSubscription(db, userId);

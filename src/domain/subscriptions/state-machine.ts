@@ -23,7 +23,7 @@ export const FAILURES_BEFORE_GRACE = 3;
 
 type SystemActor = Pick<Actor, 'source' | 'requestId'>;
 
-async function log(trx: Executor, sub: SubscriptionRow, action: string, actor: SystemActor, extra: Record<string, unknown> = {}) {
+async function log(trx: Executor, { sub, action, actor, extra = {} }: { sub: SubscriptionRow; action: string; actor: SystemActor; extra?: Record<string, unknown> }) {
   await recordActivity(trx, { userId: sub.user_id, entityType: 'subscription', entityId: sub.id, action, source: actor.source, requestId: actor.requestId, extra });
 }
 
@@ -44,11 +44,7 @@ export interface CapturedPayment {
  */
 export async function applyCapturedPayment(
   trx: Executor,
-  settings: ProCreditSettings,
-  userId: string,
-  current: SubscriptionRow | undefined,
-  payment: CapturedPayment,
-  actor: SystemActor,
+  { settings, userId, current, payment, actor }: { settings: ProCreditSettings; userId: string; current: SubscriptionRow | undefined; payment: CapturedPayment; actor: SystemActor },
 ): Promise<SubscriptionRow> {
   const continues =
     current !== undefined &&
@@ -87,13 +83,13 @@ export async function applyCapturedPayment(
         .returningAll()
         .executeTakeFirstOrThrow();
   await setUserTier(trx, userId, 'pro');
-  await grantPeriodCredits(trx, settings, userId, `${sub.id}:${periodStart.toISOString()}`);
-  await settleDailyCredits(trx, settings, userId, now);
-  await log(trx, sub, continues ? 'subscription_renewed' : 'subscription_activated', actor, {
+  await grantPeriodCredits(trx, { settings, userId, periodRef: `${sub.id}:${periodStart.toISOString()}` });
+  await settleDailyCredits(trx, { settings, userId, now });
+  await log(trx, { sub, action: continues ? 'subscription_renewed' : 'subscription_activated', actor, extra: {
     payment_id: payment.paymentId,
     previous_status: current?.status ?? null,
     current_period_end: periodEnd.toISOString(),
-  });
+  } });
   return sub;
 }
 
@@ -102,7 +98,7 @@ export async function applyCapturedPayment(
  * starts the 3-day grace period. Only an active or past_due subscription is charged, so a decline
  * in any other state changes nothing (null).
  */
-export async function applyDeclinedPayment(trx: Executor, sub: SubscriptionRow, declinedAt: Date, reason: string | null, actor: SystemActor): Promise<SubscriptionRow | null> {
+export async function applyDeclinedPayment(trx: Executor, { sub, declinedAt, reason, actor }: { sub: SubscriptionRow; declinedAt: Date; reason: string | null; actor: SystemActor }): Promise<SubscriptionRow | null> {
   if (sub.status !== 'active' && sub.status !== 'past_due') return null;
   const failures = sub.failed_payment_count + 1;
   if (failures < FAILURES_BEFORE_GRACE) {
@@ -112,14 +108,14 @@ export async function applyDeclinedPayment(trx: Executor, sub: SubscriptionRow, 
       .where('id', '=', sub.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await log(trx, updated, 'subscription_payment_failed', actor, { failures, reason });
+    await log(trx, { sub: updated, action: 'subscription_payment_failed', actor, extra: { failures, reason } });
     return updated;
   }
-  return startGrace(trx, sub, declinedAt, failures, reason, actor);
+  return startGrace(trx, { sub, from: declinedAt, failures, reason, actor });
 }
 
 /** Pro stays until `grace_period_end`; then the hourly job expires the subscription. */
-export async function startGrace(trx: Executor, sub: SubscriptionRow, from: Date, failures: number, reason: string | null, actor: SystemActor): Promise<SubscriptionRow> {
+export async function startGrace(trx: Executor, { sub, from, failures, reason, actor }: { sub: SubscriptionRow; from: Date; failures: number; reason: string | null; actor: SystemActor }): Promise<SubscriptionRow> {
   const graceEnd = addDays(from, GRACE_PERIOD_DAYS);
   const updated = await trx
     .updateTable('subscriptions')
@@ -127,7 +123,7 @@ export async function startGrace(trx: Executor, sub: SubscriptionRow, from: Date
     .where('id', '=', sub.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  await log(trx, updated, 'subscription_grace_started', actor, { failures, reason, grace_period_end: graceEnd.toISOString() });
+  await log(trx, { sub: updated, action: 'subscription_grace_started', actor, extra: { failures, reason, grace_period_end: graceEnd.toISOString() } });
   await createNotification(trx, {
     userId: sub.user_id,
     type: 'subscription',
@@ -143,7 +139,7 @@ export const accessUntilOnCancel = (sub: SubscriptionRow, now: Date): Date =>
   sub.status === 'grace' && sub.grace_period_end ? sub.grace_period_end : sub.current_period_end > now ? sub.current_period_end : now;
 
 /** Cancels an active, past_due or grace subscription (null in any other state): no renewal is charged; Pro until `access_until`. */
-export async function applyCancellation(trx: Executor, sub: SubscriptionRow, now: Date, actor: SystemActor): Promise<SubscriptionRow | null> {
+export async function applyCancellation(trx: Executor, { sub, now, actor }: { sub: SubscriptionRow; now: Date; actor: SystemActor }): Promise<SubscriptionRow | null> {
   if (sub.status !== 'active' && sub.status !== 'past_due' && sub.status !== 'grace') return null;
   const accessUntil = accessUntilOnCancel(sub, now);
   const updated = await trx
@@ -152,7 +148,7 @@ export async function applyCancellation(trx: Executor, sub: SubscriptionRow, now
     .where('id', '=', sub.id)
     .returningAll()
     .executeTakeFirstOrThrow();
-  await log(trx, updated, 'subscription_cancelled', actor, { previous_status: sub.status, access_until: accessUntil.toISOString() });
+  await log(trx, { sub: updated, action: 'subscription_cancelled', actor, extra: { previous_status: sub.status, access_until: accessUntil.toISOString() } });
   return updated;
 }
 
@@ -165,7 +161,7 @@ export async function expireSubscription(trx: Executor, sub: SubscriptionRow, ac
     .returningAll()
     .executeTakeFirstOrThrow();
   await setUserTier(trx, sub.user_id, 'free');
-  await log(trx, updated, 'subscription_expired', actor, { previous_status: sub.status });
+  await log(trx, { sub: updated, action: 'subscription_expired', actor, extra: { previous_status: sub.status } });
   await createNotification(trx, {
     userId: sub.user_id,
     type: 'subscription',

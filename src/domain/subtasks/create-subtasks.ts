@@ -24,7 +24,7 @@ export interface SubtasksResult {
  * that position (the rest follow it); omitted or beyond the end, they are appended. Positions stay
  * gapless 0..n-1. `source` records who proposed them (`ai` for confirmed AI suggestions).
  */
-export async function insertSubtasks(db: Executor, actor: Actor, taskId: string, titles: string[], source: SubtaskSource, at?: number): Promise<SubtasksResult> {
+export async function insertSubtasks(db: Executor, { actor, taskId, titles, source, at }: { actor: Actor; taskId: string; titles: string[]; source: SubtaskSource; at?: number }): Promise<SubtasksResult> {
   const clean = titles.map((t, i) => {
     const title = t.trim();
     if (!title || [...title].length > 200) throw invalidField(titles.length === 1 ? 'body.title' : `subtasks.${i}.title`, 'must have 1 to 200 characters after trimming');
@@ -34,7 +34,7 @@ export async function insertSubtasks(db: Executor, actor: Actor, taskId: string,
   const now = new Date();
   return inTransaction(db, async (trx) => {
     await lockFor(trx, 'subtasks', taskId);
-    const task = await ownedTask(trx, actor.userId, taskId);
+    const task = await ownedTask(trx, { userId: actor.userId, taskId });
     if (task.archived) throw archivedError();
     const limits = await effectiveLimits(trx, actor.userId);
     const existing = await countSubtasks(trx, taskId);
@@ -62,6 +62,6 @@ export async function insertSubtasks(db: Executor, actor: Actor, taskId: string,
 }
 
 /** For AI `create_subtasks` (issue #4): appends the titles in order, all or nothing, under the limit. */
-export function createSubtasks(db: Executor, actor: Actor, taskId: string, titles: string[], source: SubtaskSource): Promise<SubtasksResult> {
-  return insertSubtasks(db, actor, taskId, titles, source);
+export function createSubtasks(db: Executor, { actor, taskId, titles, source }: { actor: Actor; taskId: string; titles: string[]; source: SubtaskSource }): Promise<SubtasksResult> {
+  return insertSubtasks(db, { actor, taskId, titles, source });
 }

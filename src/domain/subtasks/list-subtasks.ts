@@ -5,8 +5,8 @@ import { presentSubtask } from './present.js';
 import { countSubtasks } from './queries.js';
 
 /** A page of the task's subtasks in their order. */
-export async function listSubtasks(db: Executor, userId: string, taskId: string, page: PageParams) {
-  await ownedTask(db, userId, taskId);
+export async function listSubtasks(db: Executor, { userId, taskId, page }: { userId: string; taskId: string; page: PageParams }) {
+  await ownedTask(db, { userId, taskId });
   const rows = await db
     .selectFrom('subtasks')
     .selectAll()

@@ -14,11 +14,11 @@ import { subtasksOf } from './queries.js';
  * Sets the order of a task's subtasks. The list must be exactly the task's subtasks, each once
  * (a partial or padded list would leave duplicate or missing positions); nothing changes otherwise.
  */
-export async function reorderSubtasks(db: Executor, actor: Actor, taskId: string, subtaskIds: string[]) {
+export async function reorderSubtasks(db: Executor, { actor, taskId, subtaskIds }: { actor: Actor; taskId: string; subtaskIds: string[] }) {
   const now = new Date();
   return inTransaction(db, async (trx) => {
     await lockFor(trx, 'subtasks', taskId);
-    const task = await ownedTask(trx, actor.userId, taskId);
+    const task = await ownedTask(trx, { userId: actor.userId, taskId });
     if (task.archived) throw archivedError();
     const existing = new Set((await subtasksOf(trx, taskId)).map((s) => s.id));
     const listed = new Set(subtaskIds.map((id) => id.toLowerCase()));

@@ -26,7 +26,7 @@ export interface SubtaskResult {
  * PATCH/PUT /subtasks/{id} (FR-020): rename, (un)complete or move. Completing the last open subtask
  * completes the task (`completed_by: auto`, FR-009) in the same transaction.
  */
-export async function updateSubtask(db: Executor, actor: Actor, subtaskId: string, input: UpdateSubtaskInput): Promise<SubtaskResult> {
+export async function updateSubtask(db: Executor, { actor, subtaskId, input }: { actor: Actor; subtaskId: string; input: UpdateSubtaskInput }): Promise<SubtaskResult> {
   const now = new Date();
   const title = input.title?.trim();
   return inTransaction(db, async (trx) => {
@@ -76,14 +76,14 @@ export async function updateSubtask(db: Executor, actor: Actor, subtaskId: strin
     if (completing) {
       unlocked.push(...(await emit(trx, { type: 'subtask.completed', taskId: task.id, subtaskId: row.id }, actor)).unlockedAchievements);
       await recordActivity(trx, { userId: actor.userId, entityType: 'subtask', entityId: row.id, action: 'subtask_completed', source: actor.source, requestId: actor.requestId, extra: { task_id: task.id } });
-      unlocked.push(...(await autoCompleteTask(trx, actor, task.id, now)));
+      unlocked.push(...(await autoCompleteTask(trx, { actor, taskId: task.id, now })));
     }
     return { subtask: presentSubtask(row), unlockedAchievements: unlocked };
   });
 }
 
 /** FR-009: when no open subtask is left, completes the task with `completed_by: auto` (once). */
-async function autoCompleteTask(trx: Executor, actor: Actor, taskId: string, now: Date): Promise<AchievementUnlock[]> {
+async function autoCompleteTask(trx: Executor, { actor, taskId, now }: { actor: Actor; taskId: string; now: Date }): Promise<AchievementUnlock[]> {
   const open = await trx.selectFrom('subtasks').select('id').where('task_id', '=', taskId).where('completed', '=', false).limit(1).executeTakeFirst();
   if (open) return [];
   const task = await trx
@@ -95,5 +95,5 @@ async function autoCompleteTask(trx: Executor, actor: Actor, taskId: string, now
     .returningAll()
     .executeTakeFirst();
   if (!task) return [];
-  return afterCompletion(trx, actor, task, 'auto');
+  return afterCompletion(trx, { actor, task, completedBy: 'auto' });
 }

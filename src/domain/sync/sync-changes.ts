@@ -30,7 +30,7 @@ interface Position {
  * REPEATABLE READ snapshot so the position and the rows agree. Entities are sent in their current
  * state, whatever change named them: a client that applies every page converges on the server.
  */
-export async function syncChanges(db: Database, userId: string, cursorText: string | undefined, limit: number): Promise<SyncChanges> {
+export async function syncChanges(db: Database, { userId, cursorText, limit }: { userId: string; cursorText: string | undefined; limit: number }): Promise<SyncChanges> {
   const cursor = cursorText === undefined ? undefined : decodeCursor(userId, cursorText, KINDS.length);
   return db
     .transaction()
@@ -42,7 +42,7 @@ export async function syncChanges(db: Database, userId: string, cursorText: stri
         throw invalidField('query.cursor', 'is not a cursor of this user; sync again without a cursor');
       }
       const start = cursor ?? { phase: 'snapshot', boundary: pos.xmin, kind: 0, afterId: null };
-      return start.phase === 'snapshot' ? snapshotPage(trx, userId, start, pos, limit) : deltaPage(trx, userId, start, pos, limit);
+      return start.phase === 'snapshot' ? snapshotPage(trx, { userId, cursor: start, pos, limit }) : deltaPage(trx, { userId, cursor: start, pos, limit });
     });
 }
 
@@ -54,15 +54,19 @@ async function position(trx: Executor): Promise<Position> {
 
 const empty = (): Omit<SyncChanges, 'cursor' | 'has_more'> => ({ tasks: [], subtasks: [], reminders: [], notes: [], notifications: [], deletions: [] });
 
-/** Changes after the cursor whose transactions are final, in (xid, seq) order. */
-async function deltaPage(trx: Executor, userId: string, c: Extract<SyncCursor, { phase: 'delta' }>, pos: Position, limit: number): Promise<SyncChanges> {
+/**
+ * Changes after the cursor whose transactions are final, in (xid, seq) order. The ORDER BY names the
+ * table's columns: a bare `xid, seq` there means the text output columns of the same names, which
+ * sort "100" before "98" and made the cursor skip changes (tests/sync/sync.test.ts, power of ten).
+ */
+async function deltaPage(trx: Executor, { userId, cursor: c, pos, limit }: { userId: string; cursor: Extract<SyncCursor, { phase: 'delta' }>; pos: Position; limit: number }): Promise<SyncChanges> {
   const { rows } = await sql<{ xid: string; seq: string; entity_type: SyncEntityType; entity_id: string; changed_at: Date }>`
     select xid::text as xid, seq::text as seq, entity_type, entity_id, changed_at
       from sync_changes
      where user_id = ${userId}
        and (xid, seq) > (${c.xid.toString()}::xid8, ${c.seq.toString()}::bigint)
        and xid < ${pos.xmin.toString()}::xid8
-     order by xid, seq
+     order by sync_changes.xid, sync_changes.seq
      limit ${limit + 1}`.execute(trx);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
@@ -73,7 +77,7 @@ async function deltaPage(trx: Executor, userId: string, c: Extract<SyncCursor, {
   for (const kind of KINDS) {
     const wanted = [...touched.values()].filter((e) => e.type === kind);
     if (wanted.length === 0) continue;
-    const found = await loadKind(trx, userId, kind, { ids: wanted.map((e) => e.id) }, out);
+    const found = await loadKind(trx, { userId, kind, sel: { ids: wanted.map((e) => e.id) }, out });
     for (const e of wanted) if (!found.has(e.id)) out.deletions.push(deletion(e.type, e.id, e.at));
   }
   const next: SyncCursor = last ? { phase: 'delta', xid: BigInt(last.xid), seq: BigInt(last.seq) } : c;
@@ -83,12 +87,12 @@ async function deltaPage(trx: Executor, userId: string, c: Extract<SyncCursor, {
 const deletion = (entity_type: SyncEntityType, id: string, at: Date): Deletion => ({ entity_type, id, deleted_at: iso(at) });
 
 /** The user's current rows, kind by kind, by id; then the changes made since the snapshot began. */
-async function snapshotPage(trx: Executor, userId: string, c: Extract<SyncCursor, { phase: 'snapshot' }>, pos: Position, limit: number): Promise<SyncChanges> {
+async function snapshotPage(trx: Executor, { userId, cursor: c, pos, limit }: { userId: string; cursor: Extract<SyncCursor, { phase: 'snapshot' }>; pos: Position; limit: number }): Promise<SyncChanges> {
   const out = empty();
   let room = limit;
   for (let kind = c.kind; kind < KINDS.length; kind++) {
     const afterId = kind === c.kind ? c.afterId : null;
-    const found = await loadKind(trx, userId, KINDS[kind]!, { afterId, limit: room + 1 }, out, room);
+    const found = await loadKind(trx, { userId, kind: KINDS[kind]!, sel: { afterId, limit: room + 1 }, out, keep: room });
     if (found.size > room) {
       const lastId = [...found.keys()][room - 1]!;
       return { ...out, cursor: encodeCursor(userId, { phase: 'snapshot', boundary: c.boundary, kind, afterId: lastId }), has_more: true };
@@ -113,7 +117,7 @@ type Selection = { ids: string[] } | { afterId: string | null; limit: number };
  * Loads the user's rows of one kind — by ids, or the next `limit` by id — and appends at most `keep`
  * of them (presented) to `out`. Returns the ids found, in order (one more than `keep` tells there is more).
  */
-async function loadKind(trx: Executor, userId: string, kind: SyncEntityType, sel: Selection, out: ReturnType<typeof empty>, keep = Infinity): Promise<Map<string, true>> {
+async function loadKind(trx: Executor, { userId, kind, sel, out, keep = Infinity }: { userId: string; kind: SyncEntityType; sel: Selection; out: ReturnType<typeof empty>; keep?: number }): Promise<Map<string, true>> {
   const byIds = 'ids' in sel;
   const found = new Map<string, true>();
   const add = <R extends { id: string }, T>(rows: R[], present: (r: R) => T, list: T[]) => {

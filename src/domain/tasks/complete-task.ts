@@ -9,5 +9,5 @@ import { updateTask } from './update-task.js';
  * no second `task.completed`.
  */
 export function completeTask(db: Executor, actor: Actor, taskId: string): Promise<TaskResult> {
-  return updateTask(db, actor, taskId, { completed: true });
+  return updateTask(db, { actor, taskId, input: { completed: true } });
 }

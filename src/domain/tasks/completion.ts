@@ -19,12 +19,12 @@ export const recurringJobKey = (completedTaskId: string) => `recurring:${complet
  * is keyed by the completed instance, so re-completing it replaces its own waiting job and the
  * unique `previous_instance_id` keeps generation to one successor. Never call it for a recovery (FR-064).
  */
-export async function afterCompletion(trx: Executor, actor: Actor, task: TaskRow, completedBy: CompletedBy): Promise<AchievementUnlock[]> {
-  return (await completionEvent(trx, actor, task, completedBy)).unlockedAchievements;
+export async function afterCompletion(trx: Executor, { actor, task, completedBy }: { actor: Actor; task: TaskRow; completedBy: CompletedBy }): Promise<AchievementUnlock[]> {
+  return (await completionEvent(trx, { actor, task, completedBy })).unlockedAchievements;
 }
 
 /** afterCompletion with the whole outcome of the event (force-complete also answers the streak). */
-export async function completionEvent(trx: Executor, actor: Actor, task: TaskRow, completedBy: CompletedBy): Promise<EventOutcome> {
+export async function completionEvent(trx: Executor, { actor, task, completedBy }: { actor: Actor; task: TaskRow; completedBy: CompletedBy }): Promise<EventOutcome> {
   const outcome = await emit(
     trx,
     {

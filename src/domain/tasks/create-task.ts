@@ -39,7 +39,7 @@ export async function reserveActiveTaskSlot(trx: Executor, userId: string, limit
  * activity entry. Validation of the fields is the caller's; used by createTask and by template
  * instance generation.
  */
-export async function insertActiveTask(trx: Executor, actor: Actor, values: Omit<NewTask, 'user_id'>, limits: EffectiveLimits, extra: Record<string, unknown> = {}): Promise<{ row: TaskRow; unlockedAchievements: AchievementUnlock[] }> {
+export async function insertActiveTask(trx: Executor, { actor, values, limits, extra = {} }: { actor: Actor; values: Omit<NewTask, 'user_id'>; limits: EffectiveLimits; extra?: Record<string, unknown> }): Promise<{ row: TaskRow; unlockedAchievements: AchievementUnlock[] }> {
   await reserveActiveTaskSlot(trx, actor.userId, limits);
   const row = await trx
     .insertInto('task_instances')
@@ -56,23 +56,25 @@ export async function createTask(db: Executor, actor: Actor, input: CreateTaskIn
   const now = new Date();
   const title = cleanTitle(input.title);
   return inTransaction(db, async (trx) => {
-    const requested = await requestedDue(trx, actor.userId, input, now);
+    const requested = await requestedDue(trx, { userId: actor.userId, input, now });
     const due = requested.due ? checkDueDate(requested.due, now, requested.field) : null;
     const limits = await effectiveLimits(trx, actor.userId);
     const description = checkDescription(input.description ?? '', limits);
     const { row, unlockedAchievements } = await insertActiveTask(
       trx,
-      actor,
       {
-        title,
-        description,
-        priority: input.priority ?? 'medium',
-        due_date: due,
-        estimated_duration: input.estimated_duration ?? null,
-        created_at: now,
-        updated_at: now,
+        actor,
+        values: {
+          title,
+          description,
+          priority: input.priority ?? 'medium',
+          due_date: due,
+          estimated_duration: input.estimated_duration ?? null,
+          created_at: now,
+          updated_at: now,
+        },
+        limits,
       },
-      limits,
     );
     return { task: presentTask({ ...row, subtask_count: 0, subtask_completed_count: 0 }), unlockedAchievements };
   });

@@ -20,7 +20,7 @@ export type TombstoneResult = components['schemas']['TombstoneResult'];
 export async function deleteTask(db: Executor, actor: Actor, taskId: string): Promise<TombstoneResult> {
   return inTransaction(db, async (trx) => {
     await lockFor(trx, 'subtasks', taskId);
-    const task = await ownedTask(trx, actor.userId, taskId, { forUpdate: true });
+    const task = await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: true } });
     const [subtasks, reminders] = await Promise.all([
       trx.selectFrom('subtasks').selectAll().where('task_id', '=', taskId).orderBy('order_index').execute(),
       trx.selectFrom('reminders').selectAll().where('task_id', '=', taskId).orderBy('scheduled_at').orderBy('id').execute(),

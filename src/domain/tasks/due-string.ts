@@ -32,7 +32,7 @@ const unparseable = (field: string, why: string) => invalidField(field, `cannot 
  * * a wall clock skipped or repeated by a daylight-saving change is read as `wallClockToInstant` says.
  * Throws a 400 naming `field` when the text is not one date (nothing found, two dates, other words).
  */
-export function resolveDueString(text: string, zone: string, now: Date, field = 'body.due_string'): Date {
+export function resolveDueString({ text, zone, now, field = 'body.due_string' }: { text: string; zone: string; now: Date; field?: string }): Date {
   const reference = toFloating(now, zone);
   let results: chrono.ParsedResult[];
   try {
@@ -91,12 +91,12 @@ export interface RequestedDue {
  * zone (one query, only for a due string). Sending both is a 400. The 30-day window (FR-013) is the
  * caller's to check with `field`, since an edit measures it from the task's creation.
  */
-export async function requestedDue(db: Executor, userId: string, input: DueInput, now: Date): Promise<RequestedDue> {
+export async function requestedDue(db: Executor, { userId, input, now }: { userId: string; input: DueInput; now: Date }): Promise<RequestedDue> {
   if (input.due_string !== undefined && input.due_date !== undefined) {
     throw invalidField('body.due_string', 'cannot be sent together with due_date; send one of them');
   }
   if (input.due_string !== undefined) {
-    return { due: resolveDueString(input.due_string, await userZone(db, userId), now), field: 'body.due_string' };
+    return { due: resolveDueString({ text: input.due_string, zone: await userZone(db, userId), now }), field: 'body.due_string' };
   }
   const due = input.due_date === undefined ? undefined : input.due_date === null ? null : parseInstant(input.due_date, 'body.due_date');
   return { due, field: 'body.due_date' };

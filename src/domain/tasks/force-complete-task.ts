@@ -22,12 +22,12 @@ export interface ForceCompleteResult {
  * FR-010: completes the task and all its open subtasks with one timestamp (`completed_by: force`).
  * Needs the current version; a completed task is a 409 so nothing is counted twice.
  */
-export async function forceCompleteTask(db: Executor, actor: Actor, taskId: string, version: number, ifMatch?: number): Promise<ForceCompleteResult> {
+export async function forceCompleteTask(db: Executor, { actor, taskId, version, ifMatch }: { actor: Actor; taskId: string; version: number; ifMatch?: number }): Promise<ForceCompleteResult> {
   const now = new Date();
   return inTransaction(db, async (trx) => {
     // Subtask changes of this task wait for us, so no subtask is added while we cascade.
     await lockFor(trx, 'subtasks', taskId);
-    const current = await ownedTask(trx, actor.userId, taskId);
+    const current = await ownedTask(trx, { userId: actor.userId, taskId });
     checkVersions(current.version, version, ifMatch);
     if (current.archived) throw archivedError();
     if (current.completed) throw conflict('The task is already completed');
@@ -39,7 +39,7 @@ export async function forceCompleteTask(db: Executor, actor: Actor, taskId: stri
       .where('version', '=', version)
       .returningAll()
       .executeTakeFirst();
-    if (!row) throw await staleVersionError(trx, taskId, version, ifMatch !== undefined);
+    if (!row) throw await staleVersionError(trx, { taskId, expected: version, viaIfMatch: ifMatch !== undefined });
 
     const cascaded = await trx
       .updateTable('subtasks')
@@ -53,7 +53,7 @@ export async function forceCompleteTask(db: Executor, actor: Actor, taskId: stri
       unlocked.push(...(await emit(trx, { type: 'subtask.completed', taskId, subtaskId: s.id }, actor)).unlockedAchievements);
       await recordActivity(trx, { userId: actor.userId, entityType: 'subtask', entityId: s.id, action: 'subtask_completed', source: actor.source, requestId: actor.requestId, extra: { task_id: taskId, via: 'force_complete' } });
     }
-    const completion = await completionEvent(trx, actor, row, 'force');
+    const completion = await completionEvent(trx, { actor, task: row, completedBy: 'force' });
     unlocked.push(...completion.unlockedAchievements);
     // The streak as the achievements domain reported it on the bus, after counting this completion.
     if (completion.streak === undefined) throw new Error('No task.completed subscriber reported the streak');

@@ -62,7 +62,7 @@ const countQueries = new QueryShapes<ListValues, { n: number }>((v, shape) => fi
  * subtask counts; the total is a separate count when the page cannot tell it (see toPage), so the
  * cost does not grow with the user's history.
  */
-export async function listTasks(db: Executor, userId: string, f: TaskFilters, page: PageParams) {
+export async function listTasks(db: Executor, { userId, filter: f, page }: { userId: string; filter: TaskFilters; page: PageParams }) {
   const dueBefore = f.due_before === undefined ? undefined : parseInstant(f.due_before, 'query.due_before');
   const dueAfter = f.due_after === undefined ? undefined : parseInstant(f.due_after, 'query.due_after');
   if (dueBefore && dueAfter && dueAfter.getTime() > dueBefore.getTime()) throw invalidField('query.due_after', 'must not be later than due_before');

@@ -71,7 +71,7 @@ export async function withCounts(db: Executor, row: TaskRow): Promise<TaskWithCo
  * The caller's task by id: 404 when there is none, 403 when it is another user's (FR-005).
  * `forUpdate` locks the row until the end of the transaction.
  */
-export async function ownedTask(db: Executor, userId: string, taskId: string, opts: { forUpdate?: boolean } = {}): Promise<TaskRow> {
+export async function ownedTask(db: Executor, { userId, taskId, opts = {} }: { userId: string; taskId: string; opts?: { forUpdate?: boolean } }): Promise<TaskRow> {
   let q = db.selectFrom('task_instances').selectAll().where('id', '=', taskId);
   if (opts.forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();

@@ -33,7 +33,7 @@ export async function recoverTask(db: Executor, actor: Actor, tombstoneId: strin
       )
       .forKeyShare()
       .executeTakeFirst();
-    const tombstone = await takeTombstone(trx, actor.userId, tombstoneId, 'task', now);
+    const tombstone = await takeTombstone(trx, { userId: actor.userId, tombstoneId, entityType: 'task', now });
     const snap = tombstone.snapshot as unknown as TaskSnapshot;
     const task = taskFromSnapshot(snap.task);
     const taken = await trx.selectFrom('task_instances').select('id').where('id', '=', task.id).executeTakeFirst();

@@ -52,7 +52,7 @@ const sameInstant = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) =
  * based on the same version exactly one wins. A version-less toggle of `completed`/`hidden` locks
  * the current row instead and applies to it, so it never undoes a concurrent edit.
  */
-export async function updateTask(db: Executor, actor: Actor, taskId: string, input: UpdateTaskInput, opts: UpdateTaskOptions = {}): Promise<TaskResult> {
+export async function updateTask(db: Executor, { actor, taskId, input, opts = {} }: { actor: Actor; taskId: string; input: UpdateTaskInput; opts?: UpdateTaskOptions }): Promise<TaskResult> {
   const contentKeys = CONTENT_FIELDS.filter((k) => input[k] !== undefined);
   const hasToggle = input.completed !== undefined || input.hidden !== undefined;
   if (contentKeys.length === 0 && !hasToggle) throw invalidField('body', 'names nothing to change besides version');
@@ -65,12 +65,12 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
   const now = new Date();
 
   return inTransaction(db, async (trx) => {
-    const { due: newDue, field: dueField } = await requestedDue(trx, actor.userId, input, now);
+    const { due: newDue, field: dueField } = await requestedDue(trx, { userId: actor.userId, input, now });
     // A request that can make the task active again counts under the user's active-task lock,
     // taken before the row lock like every other path (no lock-order inversion).
     const mayActivate = input.hidden === false || input.completed === false;
     if (mayActivate) await lockFor(trx, 'active-tasks', actor.userId);
-    const current = await ownedTask(trx, actor.userId, taskId, { forUpdate: !versioned });
+    const current = await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: !versioned } });
     checkVersions(current.version, input.version, opts.ifMatch);
 
     if (current.archived && input.archived !== false) {
@@ -116,7 +116,7 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
     if (input.rrule !== undefined && input.apply_to !== undefined) {
       if (current.template_id === null) throw invalidField('body.rrule', 'the task is not an instance of a recurring template');
       if (current.completed) throw conflict('The recurrence of a completed instance cannot be edited');
-      const templateId = await changeRecurrence(trx, actor, current, input.rrule, input.apply_to, now);
+      const templateId = await changeRecurrence(trx, { actor, task: current, rrule: input.rrule, applyTo: input.apply_to, now });
       changes.template_id = templateId;
       changed.push('rrule');
     }
@@ -138,18 +138,18 @@ export async function updateTask(db: Executor, actor: Actor, taskId: string, inp
       .returningAll()
       .returning(returnedSubtaskCounts)
       .executeTakeFirst();
-    if (!row) throw await staleVersionError(trx, current.id, input.version ?? opts.ifMatch!, opts.ifMatch !== undefined);
+    if (!row) throw await staleVersionError(trx, { taskId: current.id, expected: input.version ?? opts.ifMatch!, viaIfMatch: opts.ifMatch !== undefined });
 
-    if (changes.due_date !== undefined) await moveRelativeReminders(trx, row, actor, now);
+    if (changes.due_date !== undefined) await moveRelativeReminders(trx, { task: row, actor, now });
     await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: row.id, action: 'task_updated', source: actor.source, requestId: actor.requestId, extra: { fields: changed } });
     let unlockedAchievements: AchievementUnlock[] = [];
-    if (completing) unlockedAchievements = await afterCompletion(trx, actor, row, 'manual');
+    if (completing) unlockedAchievements = await afterCompletion(trx, { actor, task: row, completedBy: 'manual' });
     return { task: presentTask(row), unlockedAchievements };
   });
 }
 
 /** The versioned UPDATE matched no row: another edit committed after our read (or the task went). */
-export async function staleVersionError(db: Executor, taskId: string, expected: number, viaIfMatch: boolean) {
+export async function staleVersionError(db: Executor, { taskId, expected, viaIfMatch }: { taskId: string; expected: number; viaIfMatch: boolean }) {
   const now = await db.selectFrom('task_instances').select('version').where('id', '=', taskId).executeTakeFirst();
   if (!now) return notFound('Task');
   return viaIfMatch ? preconditionFailed(now.version) : versionConflict(expected, now.version);

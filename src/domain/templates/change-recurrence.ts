@@ -11,18 +11,18 @@ export type ApplyTo = 'this_and_future' | 'template';
 const latest = (...dates: (Date | null)[]) => new Date(Math.max(...dates.filter((d): d is Date => d !== null).map((d) => d.getTime())));
 
 /** A rule must have at least one occurrence from its start on (400 naming `field`). */
-export function requireOccurrence(rule: RuleOptions, startsAt: Date, zone: string, field = 'body.rrule'): void {
-  if (!nextOccurrence(rule, startsAt, zone, startsAt, true)) throw invalidField(field, 'is not a valid RRULE: it has no occurrence from the start on');
+export function requireOccurrence({ rule, startsAt, zone, field = 'body.rrule' }: { rule: RuleOptions; startsAt: Date; zone: string; field?: string }): void {
+  if (!nextOccurrence({ rule, startsAt, zone, after: startsAt, inclusive: true })) throw invalidField(field, 'is not a valid RRULE: it has no occurrence from the start on');
 }
 
 /**
  * The template's next due date after a change of rule or a resume: the first occurrence after the
  * later of now and its newest instance's due date (null when inactive or exhausted).
  */
-export async function nextDueAfterChange(trx: Executor, template: Pick<TaskTemplateRow, 'id' | 'starts_at' | 'active'>, rule: RuleOptions, zone: string, now: Date): Promise<Date | null> {
+export async function nextDueAfterChange(trx: Executor, { template, rule, zone, now }: { template: Pick<TaskTemplateRow, 'id' | 'starts_at' | 'active'>; rule: RuleOptions; zone: string; now: Date }): Promise<Date | null> {
   if (!template.active) return null;
   const after = latest(now, await newestInstanceDue(trx, template.id));
-  return nextOccurrence(rule, template.starts_at, zone, after, false);
+  return nextOccurrence({ rule, startsAt: template.starts_at, zone, after, inclusive: false });
 }
 
 /**
@@ -31,7 +31,7 @@ export async function nextDueAfterChange(trx: Executor, template: Pick<TaskTempl
  * at this task (a copy of the template with the new rule) and deactivates the old one, which the
  * earlier instances keep. The caller has checked that the task is an open instance.
  */
-export async function changeRecurrence(trx: Executor, actor: Actor, task: TaskRow, rrule: string, applyTo: ApplyTo, now: Date): Promise<string> {
+export async function changeRecurrence(trx: Executor, { actor, task, rrule, applyTo, now }: { actor: Actor; task: TaskRow; rrule: string; applyTo: ApplyTo; now: Date }): Promise<string> {
   const rule = parseRrule(rrule);
   const template = await trx.selectFrom('task_templates').selectAll().where('id', '=', task.template_id!).forUpdate().executeTakeFirst();
   if (!template) throw invalidField('body.rrule', 'the task is not an instance of a recurring template');
@@ -39,10 +39,10 @@ export async function changeRecurrence(trx: Executor, actor: Actor, task: TaskRo
   const value = rrule.trim().toUpperCase();
 
   if (applyTo === 'template') {
-    requireOccurrence(rule, template.starts_at, zone);
+    requireOccurrence({ rule, startsAt: template.starts_at, zone });
     await trx
       .updateTable('task_templates')
-      .set({ rrule: value, next_due: await nextDueAfterChange(trx, template, rule, zone, now), updated_at: now })
+      .set({ rrule: value, next_due: await nextDueAfterChange(trx, { template, rule, zone, now }), updated_at: now })
       .where('id', '=', template.id)
       .execute();
     await recordActivity(trx, { userId: actor.userId, entityType: 'template', entityId: template.id, action: 'template_updated', source: actor.source, requestId: actor.requestId, extra: { fields: ['rrule'], via_task: task.id } });
@@ -50,7 +50,7 @@ export async function changeRecurrence(trx: Executor, actor: Actor, task: TaskRo
   }
 
   const startsAt = task.due_date ?? now;
-  requireOccurrence(rule, startsAt, zone);
+  requireOccurrence({ rule, startsAt, zone });
   const series = await trx
     .insertInto('task_templates')
     .values({
@@ -62,7 +62,7 @@ export async function changeRecurrence(trx: Executor, actor: Actor, task: TaskRo
       starts_at: startsAt,
       estimated_duration: template.estimated_duration,
       // this task is the series' current instance; the next one follows it
-      next_due: nextOccurrence(rule, startsAt, zone, latest(startsAt, now), false),
+      next_due: nextOccurrence({ rule, startsAt, zone, after: latest(startsAt, now), inclusive: false }),
       active: true,
       created_at: now,
       updated_at: now,

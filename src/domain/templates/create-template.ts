@@ -44,9 +44,9 @@ export async function createTemplate(db: Executor, actor: Actor, input: CreateTe
     const limits = await effectiveLimits(trx, actor.userId);
     const description = checkDescription(input.description ?? '', limits);
     const zone = await userZone(trx, actor.userId);
-    requireOccurrence(rule, startsAt, zone);
+    requireOccurrence({ rule, startsAt, zone });
     const from = wholeSeconds(now);
-    const firstDue = nextOccurrence(rule, startsAt, zone, startsAt.getTime() > from.getTime() ? startsAt : from, true);
+    const firstDue = nextOccurrence({ rule, startsAt, zone, after: startsAt.getTime() > from.getTime() ? startsAt : from, inclusive: true });
     if (!firstDue) throw invalidField('body.rrule', 'is not a valid RRULE: it has no occurrence from now on');
     const template = await trx
       .insertInto('task_templates')
@@ -58,7 +58,7 @@ export async function createTemplate(db: Executor, actor: Actor, input: CreateTe
         rrule: input.rrule.trim().toUpperCase(),
         starts_at: startsAt,
         estimated_duration: input.estimated_duration ?? null,
-        next_due: nextOccurrence(rule, startsAt, zone, firstDue, false),
+        next_due: nextOccurrence({ rule, startsAt, zone, after: firstDue, inclusive: false }),
         active: true,
         created_at: now,
         updated_at: now,
@@ -68,10 +68,12 @@ export async function createTemplate(db: Executor, actor: Actor, input: CreateTe
     await recordActivity(trx, { userId: actor.userId, entityType: 'template', entityId: template.id, action: 'template_created', source: actor.source, requestId: actor.requestId });
     await insertActiveTask(
       trx,
-      actor,
-      { template_id: template.id, title, description, priority: template.priority, estimated_duration: template.estimated_duration, due_date: firstDue, created_at: now, updated_at: now },
-      limits,
-      { template_id: template.id },
+      {
+        actor,
+        values: { template_id: template.id, title, description, priority: template.priority, estimated_duration: template.estimated_duration, due_date: firstDue, created_at: now, updated_at: now },
+        limits,
+        extra: { template_id: template.id },
+      },
     );
     return presentTemplate(template);
   });

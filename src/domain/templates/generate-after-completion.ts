@@ -35,7 +35,7 @@ export async function generateAfterCompletion(db: Database, payload: { templateI
     if (!completed?.completed) return 'not_completed';
     const actor: Actor = { userId: template.user_id, source: 'system', requestId: null };
     try {
-      const row = await generateInstance(trx, actor, template, await effectiveLimits(trx, template.user_id), now, payload.completedTaskId);
+      const row = await generateInstance(trx, { actor, template, limits: await effectiveLimits(trx, template.user_id), now, previousInstanceId: payload.completedTaskId });
       return row ? 'generated' : 'not_generating';
     } catch (err) {
       if (!(err instanceof DomainError && err.code === 'LIMIT_EXCEEDED')) throw err;

@@ -16,40 +16,38 @@ import { nextOccurrence, parseRrule } from './recurrence.js';
  */
 export async function generateInstance(
   trx: Executor,
-  actor: Actor,
-  template: TaskTemplateRow,
-  limits: EffectiveLimits,
-  now: Date,
-  previousInstanceId: string | null = null,
+  { actor, template, limits, now, previousInstanceId = null }: { actor: Actor; template: TaskTemplateRow; limits: EffectiveLimits; now: Date; previousInstanceId?: string | null },
 ): Promise<TaskRow | null> {
   if (!template.active || !template.next_due) return null;
   const rule = parseRrule(template.rrule, 'rrule');
   const zone = await userZone(trx, template.user_id);
-  const due = template.next_due.getTime() >= now.getTime() ? template.next_due : nextOccurrence(rule, template.starts_at, zone, now, true);
+  const due = template.next_due.getTime() >= now.getTime() ? template.next_due : nextOccurrence({ rule, startsAt: template.starts_at, zone, after: now, inclusive: true });
   if (!due) {
     await trx.updateTable('task_templates').set({ next_due: null, updated_at: now }).where('id', '=', template.id).execute();
     return null;
   }
   const { row } = await insertActiveTask(
     trx,
-    actor,
     {
-      template_id: template.id,
-      previous_instance_id: previousInstanceId,
-      title: template.title,
-      description: template.description,
-      priority: template.priority,
-      estimated_duration: template.estimated_duration,
-      due_date: due,
-      created_at: now,
-      updated_at: now,
+      actor,
+      values: {
+        template_id: template.id,
+        previous_instance_id: previousInstanceId,
+        title: template.title,
+        description: template.description,
+        priority: template.priority,
+        estimated_duration: template.estimated_duration,
+        due_date: due,
+        created_at: now,
+        updated_at: now,
+      },
+      limits,
+      extra: { template_id: template.id, ...(previousInstanceId ? { generated_after: previousInstanceId } : {}) },
     },
-    limits,
-    { template_id: template.id, ...(previousInstanceId ? { generated_after: previousInstanceId } : {}) },
   );
   await trx
     .updateTable('task_templates')
-    .set({ next_due: nextOccurrence(rule, template.starts_at, zone, due, false), updated_at: now })
+    .set({ next_due: nextOccurrence({ rule, startsAt: template.starts_at, zone, after: due, inclusive: false }), updated_at: now })
     .where('id', '=', template.id)
     .execute();
   return row;

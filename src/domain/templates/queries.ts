@@ -3,7 +3,7 @@ import type { TaskTemplateRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../core/errors.js';
 
 /** The caller's template: 404 when there is none, 403 when it is another user's. */
-export async function ownedTemplate(db: Executor, userId: string, templateId: string, opts: { forUpdate?: boolean } = {}): Promise<TaskTemplateRow> {
+export async function ownedTemplate(db: Executor, { userId, templateId, opts = {} }: { userId: string; templateId: string; opts?: { forUpdate?: boolean } }): Promise<TaskTemplateRow> {
   let q = db.selectFrom('task_templates').selectAll().where('id', '=', templateId);
   if (opts.forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();

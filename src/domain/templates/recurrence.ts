@@ -15,7 +15,7 @@ const RRule: RRuleClass =
 const FREQUENCIES = new Set(['DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY']);
 const WEEKDAY = /^([+-]?(?:[1-9]|[1-4][0-9]|5[0-3]))?(MO|TU|WE|TH|FR|SA|SU)$/;
 const INT_LIST = /^[+-]?\d{1,3}(,[+-]?\d{1,3})*$/;
-const inRange = (v: string, min: number, max: number, signed: boolean) =>
+const inRange = ({ value: v, min, max, signed }: { value: string; min: number; max: number; signed: boolean }) =>
   INT_LIST.test(v) && v.split(',').every((n) => Math.abs(Number(n)) >= min && Math.abs(Number(n)) <= max && (signed || Number(n) > 0));
 /** The parts a rule may have; DTSTART comes from `starts_at`, and sub-daily frequencies make no sense for tasks. */
 const PART_CHECKS: Record<string, (v: string) => string | null> = {
@@ -24,9 +24,9 @@ const PART_CHECKS: Record<string, (v: string) => string | null> = {
   COUNT: (v) => (/^[1-9]\d{0,3}$/.test(v) ? null : 'COUNT must be an integer from 1 to 9999'),
   UNTIL: (v) => (/^\d{8}(T\d{6}Z?)?$/.test(v) ? null : 'UNTIL must look like 20261231 or 20261231T235959Z'),
   BYDAY: (v) => (v.split(',').every((d) => WEEKDAY.test(d)) ? null : 'BYDAY must list weekdays such as MO,TU or 1MO'),
-  BYMONTHDAY: (v) => (inRange(v, 1, 31, true) ? null : 'BYMONTHDAY values must be 1..31 or -31..-1'),
-  BYMONTH: (v) => (inRange(v, 1, 12, false) ? null : 'BYMONTH values must be 1..12'),
-  BYSETPOS: (v) => (inRange(v, 1, 366, true) ? null : 'BYSETPOS values must be 1..366 or -366..-1'),
+  BYMONTHDAY: (v) => (inRange({ value: v, min: 1, max: 31, signed: true }) ? null : 'BYMONTHDAY values must be 1..31 or -31..-1'),
+  BYMONTH: (v) => (inRange({ value: v, min: 1, max: 12, signed: false }) ? null : 'BYMONTH values must be 1..12'),
+  BYSETPOS: (v) => (inRange({ value: v, min: 1, max: 366, signed: true }) ? null : 'BYSETPOS values must be 1..366 or -366..-1'),
   WKST: (v) => (/^(MO|TU|WE|TH|FR|SA|SU)$/.test(v) ? null : 'WKST must be a weekday such as MO'),
 };
 
@@ -175,7 +175,7 @@ export function fromFloating(floating: Date, zone: string): Date {
  * The rule's first occurrence after `after` (or at it, when `inclusive`), with the rule anchored at
  * `startsAt` in `zone`; null when there is none within ten years.
  */
-export function nextOccurrence(rule: RuleOptions, startsAt: Date, zone: string, after: Date, inclusive: boolean): Date | null {
+export function nextOccurrence({ rule, startsAt, zone, after, inclusive }: { rule: RuleOptions; startsAt: Date; zone: string; after: Date; inclusive: boolean }): Date | null {
   const from = after.getTime() < startsAt.getTime() ? startsAt : after;
   const fromInclusive = from === startsAt ? true : inclusive;
   const floatingFrom = toFloating(from, zone);

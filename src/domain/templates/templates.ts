@@ -15,7 +15,7 @@ import { presentTemplate, type Template } from './present.js';
 import { ownedTemplate, userZone } from './queries.js';
 import { parseRrule } from './recurrence.js';
 
-export async function listTemplates(db: Executor, userId: string, includeInactive: boolean, page: PageParams) {
+export async function listTemplates(db: Executor, { userId, includeInactive, page }: { userId: string; includeInactive: boolean; page: PageParams }) {
   const filtered = () => {
     const q = db.selectFrom('task_templates').where('user_id', '=', userId);
     return includeInactive ? q : q.where('active', '=', true);
@@ -25,7 +25,7 @@ export async function listTemplates(db: Executor, userId: string, includeInactiv
 }
 
 export async function getTemplate(db: Executor, userId: string, templateId: string): Promise<Template> {
-  return presentTemplate(await ownedTemplate(db, userId, templateId));
+  return presentTemplate(await ownedTemplate(db, { userId, templateId }));
 }
 
 export interface UpdateTemplateInput {
@@ -43,10 +43,10 @@ export interface UpdateTemplateInput {
  * instance; pausing clears `next_due`, resuming continues the same way (never repeating an
  * occurrence that already has an instance).
  */
-export async function updateTemplate(db: Executor, actor: Actor, templateId: string, input: UpdateTemplateInput): Promise<Template> {
+export async function updateTemplate(db: Executor, { actor, templateId, input }: { actor: Actor; templateId: string; input: UpdateTemplateInput }): Promise<Template> {
   const now = new Date();
   return inTransaction(db, async (trx) => {
-    const current = await ownedTemplate(trx, actor.userId, templateId, { forUpdate: true });
+    const current = await ownedTemplate(trx, { userId: actor.userId, templateId, opts: { forUpdate: true } });
     const limits = await effectiveLimits(trx, actor.userId);
     const changes: TaskTemplateUpdate = {};
     if (input.title !== undefined) changes.title = cleanTitle(input.title);
@@ -58,13 +58,13 @@ export async function updateTemplate(db: Executor, actor: Actor, templateId: str
     const rrule = input.rrule?.trim().toUpperCase() ?? current.rrule;
     const rule = parseRrule(rrule);
     if (input.rrule !== undefined) {
-      requireOccurrence(rule, current.starts_at, zone);
+      requireOccurrence({ rule, startsAt: current.starts_at, zone });
       changes.rrule = rrule;
     }
     // A new rule or a resume continues after the later of now and the newest instance, so an
     // instance generated before the pause is never repeated.
     if (!active) changes.next_due = null;
-    else if (input.rrule !== undefined || !current.active) changes.next_due = await nextDueAfterChange(trx, { ...current, active }, rule, zone, now);
+    else if (input.rrule !== undefined || !current.active) changes.next_due = await nextDueAfterChange(trx, { template: { ...current, active }, rule, zone, now });
     changes.active = active;
     const row = await trx.updateTable('task_templates').set({ ...changes, updated_at: now }).where('id', '=', templateId).returningAll().executeTakeFirstOrThrow();
     await recordActivity(trx, { userId: actor.userId, entityType: 'template', entityId: templateId, action: 'template_updated', source: actor.source, requestId: actor.requestId, extra: { fields: Object.keys(input) } });
@@ -78,7 +78,7 @@ export async function updateTemplate(db: Executor, actor: Actor, templateId: str
  */
 export async function deleteTemplate(db: Executor, actor: Actor, templateId: string): Promise<{ id: string; deleted: true }> {
   return inTransaction(db, async (trx) => {
-    await ownedTemplate(trx, actor.userId, templateId, { forUpdate: true });
+    await ownedTemplate(trx, { userId: actor.userId, templateId, opts: { forUpdate: true } });
     await trx.deleteFrom('task_templates').where('id', '=', templateId).execute();
     await recordActivity(trx, { userId: actor.userId, entityType: 'template', entityId: templateId, action: 'template_deleted', source: actor.source, requestId: actor.requestId });
     return { id: templateId, deleted: true as const };
@@ -91,8 +91,8 @@ export async function generateTemplateInstance(db: Executor, actor: Actor, templ
   return inTransaction(db, async (trx) => {
     // Lock order (locks.ts): the active-task lock the new instance counts under, then the template.
     await lockFor(trx, 'active-tasks', actor.userId);
-    const template = await ownedTemplate(trx, actor.userId, templateId, { forUpdate: true });
-    const row = await generateInstance(trx, actor, template, await effectiveLimits(trx, actor.userId), now);
+    const template = await ownedTemplate(trx, { userId: actor.userId, templateId, opts: { forUpdate: true } });
+    const row = await generateInstance(trx, { actor, template, limits: await effectiveLimits(trx, actor.userId), now });
     if (!row) throw conflict('The template is inactive or has no more occurrences');
     return presentTask({ ...row, subtask_count: 0, subtask_completed_count: 0 });
   });

@@ -69,7 +69,7 @@ async function removeQueuedJobs(trx: Executor, ids: { reminders: string[]; tasks
  * Deletes the account when `confirm` is its email (case-insensitive); otherwise 400
  * CONFIRMATION_MISMATCH and nothing changes. Returns the id the account had.
  */
-export async function deleteAccount(db: Database, userId: string, confirm: string, now = new Date()): Promise<{ id: string; counts: DeletionCounts }> {
+export async function deleteAccount(db: Database, { userId, confirm, now = new Date() }: { userId: string; confirm: string; now?: Date }): Promise<{ id: string; counts: DeletionCounts }> {
   return db.transaction().execute(async (trx) => {
     // Two deletions of one account (a double click) run one after the other; the second finds no user.
     await lockFor(trx, 'account', userId);

@@ -34,22 +34,27 @@ export type ExportSink = (chunk: string) => Promise<void>;
 
 export const exportFileName = (now: Date) => `perpetua-flow-export-${now.toISOString().slice(0, 10)}.json`;
 
-/** Writes `"name":[` + every item of every batch + `]`; `next` returns [] when there are no more. */
-async function writeList<R>(out: ExportSink, name: string, first: boolean, next: (after: R | undefined) => Promise<R[]>, present: (rows: R[]) => unknown[] | Promise<unknown[]>): Promise<void> {
-  await out(`${first ? '' : ','}${JSON.stringify(name)}:[`);
-  let after: R | undefined;
-  let count = 0;
-  for (;;) {
-    const rows = await next(after);
-    if (rows.length === 0) break;
-    const items = await present(rows);
-    await out(items.map((item, i) => (count + i === 0 ? '' : ',') + JSON.stringify(item)).join(''));
-    count += rows.length;
-    after = rows[rows.length - 1];
-    if (rows.length < EXPORT_BATCH) break;
-  }
-  await out(']');
-}
+/**
+ * Writes `,"name":[` + every item of every batch + `]` to `out` (every list follows the head object);
+ * `next` returns [] when there are no more.
+ */
+const listWriter =
+  (out: ExportSink) =>
+  async <R>(name: string, next: (after: R | undefined) => Promise<R[]>, present: (rows: R[]) => unknown[] | Promise<unknown[]>): Promise<void> => {
+    await out(`,${JSON.stringify(name)}:[`);
+    let after: R | undefined;
+    let count = 0;
+    for (;;) {
+      const rows = await next(after);
+      if (rows.length === 0) break;
+      const items = await present(rows);
+      await out(items.map((item, i) => (count + i === 0 ? '' : ',') + JSON.stringify(item)).join(''));
+      count += rows.length;
+      after = rows[rows.length - 1];
+      if (rows.length < EXPORT_BATCH) break;
+    }
+    await out(']');
+  };
 
 /** Keyset batches of one user-owned table in (created_at, id) order. */
 const byCreated =
@@ -74,7 +79,8 @@ const byCreated =
  * Streams the user's export to `out`. Throws 401 before writing anything when the account no longer
  * exists (a token that outlived its account).
  */
-export async function exportAccount(db: Database, settings: CreditSettings, userId: string, out: ExportSink, now = new Date()): Promise<void> {
+export async function exportAccount(db: Database, { settings, userId, out, now = new Date() }: { settings: CreditSettings; userId: string; out: ExportSink; now?: Date }): Promise<void> {
+  const writeList = listWriter(out);
   await db
     .transaction()
     .setIsolationLevel('repeatable read')
@@ -91,7 +97,7 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
       };
       await out(JSON.stringify(head).slice(0, -1));
 
-      await writeList(out, 'tasks', false, byCreated(trx, 'task_instances', userId), async (tasks: any[]) => {
+      await writeList('tasks', byCreated(trx, 'task_instances', userId), async (tasks: any[]) => {
         const ids = tasks.map((t) => t.id as string);
         const [subtasks, reminders] = await Promise.all([
           trx.selectFrom('subtasks').selectAll().where('task_id', 'in', ids).orderBy('task_id').orderBy('order_index').execute(),
@@ -104,18 +110,16 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
           return presentTaskDetail({ ...t, subtask_count: own.length, subtask_completed_count: own.filter((s) => s.completed).length }, own, remindersOf.get(t.id) ?? []);
         });
       });
-      await writeList(out, 'templates', false, byCreated(trx, 'task_templates', userId), (rows: any[]) => rows.map(presentTemplate));
-      await writeList(out, 'notes', false, byCreated(trx, 'notes', userId), (rows: any[]) => rows.map(presentNote));
-      await writeList(out, 'notifications', false, byCreated(trx, 'notifications', userId), (rows: any[]) => rows.map(presentNotification));
-      await writeList(out, 'tombstones', false, byCreated(trx, 'deletion_tombstones', userId), (rows: any[]) =>
+      await writeList('templates', byCreated(trx, 'task_templates', userId), (rows: any[]) => rows.map(presentTemplate));
+      await writeList('notes', byCreated(trx, 'notes', userId), (rows: any[]) => rows.map(presentNote));
+      await writeList('notifications', byCreated(trx, 'notifications', userId), (rows: any[]) => rows.map(presentNotification));
+      await writeList('tombstones', byCreated(trx, 'deletion_tombstones', userId), (rows: any[]) =>
         rows.map((r) => ({ ...presentTombstone(r), snapshot: r.snapshot ?? {} })),
       );
 
       await out(`,"credits":{"balance":${JSON.stringify(await creditBalance(trx, userId))}`);
       await writeList(
-        out,
         'ledger',
-        false,
         async (after: { seq: string } | undefined) =>
           trx
             .selectFrom('ai_credit_ledger')
@@ -129,12 +133,12 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
       );
       await out('}');
 
-      await out(`,"achievements":${JSON.stringify(await getMyAchievements(trx, settings, userId, now))}`);
+      await out(`,"achievements":${JSON.stringify(await getMyAchievements(trx, { settings, userId, now }))}`);
       const unlocks = await trx.selectFrom('user_achievements').select(['achievement_id', 'unlocked_at']).where('user_id', '=', userId).orderBy('unlocked_at').orderBy('achievement_id').execute();
       await out(`,"achievement_unlocks":${JSON.stringify(unlocks.map((u) => ({ achievement_id: u.achievement_id, unlocked_at: iso(u.unlocked_at) })))}`);
 
-      await writeList(out, 'focus_sessions', false, byCreated(trx, 'focus_sessions', userId), (rows: any[]) => rows.map(presentFocusSession));
-      await writeList(out, 'voice_sessions', false, byCreated(trx, 'voice_sessions', userId), (rows: any[]) =>
+      await writeList('focus_sessions', byCreated(trx, 'focus_sessions', userId), (rows: any[]) => rows.map(presentFocusSession));
+      await writeList('voice_sessions', byCreated(trx, 'voice_sessions', userId), (rows: any[]) =>
         rows.map((v) => ({
           id: v.id,
           status: v.status,
@@ -166,7 +170,7 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
           }
         : null;
       await out(`,"subscription":${JSON.stringify(subscription)}`);
-      await writeList(out, 'credit_purchases', false, byCreated(trx, 'credit_purchases', userId), (rows: any[]) =>
+      await writeList('credit_purchases', byCreated(trx, 'credit_purchases', userId), (rows: any[]) =>
         rows.map((p) => ({
           id: p.id,
           amount: p.amount,
@@ -179,8 +183,8 @@ export async function exportAccount(db: Database, settings: CreditSettings, user
         })),
       );
       // Endpoints only: the keys are secrets of the browser's subscription.
-      await writeList(out, 'push_subscriptions', false, byCreated(trx, 'push_subscriptions', userId), (rows: any[]) => rows.map(presentPushSubscription));
-      await writeList(out, 'activity', false, byCreated(trx, 'activity_logs', userId), (rows: any[]) => rows.map(presentActivity));
+      await writeList('push_subscriptions', byCreated(trx, 'push_subscriptions', userId), (rows: any[]) => rows.map(presentPushSubscription));
+      await writeList('activity', byCreated(trx, 'activity_logs', userId), (rows: any[]) => rows.map(presentActivity));
       await out('}');
     });
 }

@@ -17,9 +17,7 @@ export function isValidTimeZone(zone: string): boolean {
 
 export async function updateProfile(
   db: Database,
-  userId: string,
-  input: { name?: string; timezone?: string },
-  ctx: { requestId: string },
+  { userId, input, ctx }: { userId: string; input: { name?: string; timezone?: string }; ctx: { requestId: string } },
 ): Promise<UserRow> {
   const name = input.name?.trim();
   if (input.name !== undefined && !name) throw invalidField('body.name', 'must not be blank');

@@ -35,7 +35,7 @@ describe('streaks', () => {
     const d = daysAgo(20, new Date());
     for (const offset of [0, 1, 2, 4]) await completeTaskAt({ db }, bob, plusDays(d, offset));
     expect(await stored(db, bob.id)).toMatchObject({ current_streak: 1, longest_streak: 3, lifetime_tasks_completed: 4 });
-    expect((await getMyAchievements(db, { PRO_DAILY_CREDITS: 10, PRO_MONTHLY_CREDITS: 100 }, bob.id, plusDays(d, 4))).stats).toMatchObject({ current_streak: 1, longest_streak: 3 });
+    expect((await getMyAchievements(db, { settings: { PRO_DAILY_CREDITS: 10, PRO_MONTHLY_CREDITS: 100 }, userId: bob.id, now: plusDays(d, 4) })).stats).toMatchObject({ current_streak: 1, longest_streak: 3 });
   });
 
   test('count two completions on one day as one day of streak and two tasks', async ({ db }) => {

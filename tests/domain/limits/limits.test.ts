@@ -51,9 +51,9 @@ describe('notes', () => {
     const first = await note(db, u, 'old');
     for (let i = 0; i < 9; i++) await note(db, u);
     expect(await refusal(note(db, u))).toMatchObject({ code: 'LIMIT_EXCEEDED', extras: { limit: 10 } });
-    await updateNote(db, u.actor, first.id, { archived: true });
+    await updateNote(db, { actor: u.actor, noteId: first.id, input: { archived: true } });
     await note(db, u, 'fits again');
-    expect(await refusal(updateNote(db, u.actor, first.id, { archived: false, content: 'changed' }))).toMatchObject({ code: 'LIMIT_EXCEEDED', extras: { limit: 10 } });
+    expect(await refusal(updateNote(db, { actor: u.actor, noteId: first.id, input: { archived: false, content: 'changed' } }))).toMatchObject({ code: 'LIMIT_EXCEEDED', extras: { limit: 10 } });
     expect(await db.selectFrom('notes').select(['archived', 'content']).where('id', '=', first.id).executeTakeFirstOrThrow()).toEqual({ archived: true, content: 'old' });
     expect(await activeNotes(db, u.id)).toBe(10);
   });
@@ -79,18 +79,18 @@ describe('subtasks', () => {
   test('4 per task on free, 10 on Pro; a batch that would pass the limit creates nothing', async ({ db }) => {
     const u = await newUser(db);
     const task = (await createTask(db, u.actor, { title: 'Free task' })).task;
-    expect((await createSubtasks(db, u.actor, task.id, ['a', 'b', 'c'], 'user')).subtasks.map((s) => [s.title, s.order_index])).toEqual([
+    expect((await createSubtasks(db, { actor: u.actor, taskId: task.id, titles: ['a', 'b', 'c'], source: 'user' })).subtasks.map((s) => [s.title, s.order_index])).toEqual([
       ['a', 0],
       ['b', 1],
       ['c', 2],
     ]);
-    expect(await refusal(createSubtasks(db, u.actor, task.id, ['d', 'e'], 'ai'))).toMatchObject({ code: 'LIMIT_EXCEEDED', extras: { limit: 4 } });
+    expect(await refusal(createSubtasks(db, { actor: u.actor, taskId: task.id, titles: ['d', 'e'], source: 'ai' }))).toMatchObject({ code: 'LIMIT_EXCEEDED', extras: { limit: 4 } });
     expect(await db.selectFrom('subtasks').select('id').where('task_id', '=', task.id).execute()).toHaveLength(3);
-    await createSubtasks(db, u.actor, task.id, ['d'], 'user');
+    await createSubtasks(db, { actor: u.actor, taskId: task.id, titles: ['d'], source: 'user' });
 
     const pro = await newUser(db, { tier: 'pro' });
     const proTask = (await createTask(db, pro.actor, { title: 'Pro task' })).task;
-    await createSubtasks(db, pro.actor, proTask.id, Array.from({ length: 10 }, (_, i) => `s${i}`), 'user');
-    expect(await refusal(createSubtasks(db, pro.actor, proTask.id, ['eleventh'], 'user'))).toMatchObject({ code: 'LIMIT_EXCEEDED', extras: { limit: 10 } });
+    await createSubtasks(db, { actor: pro.actor, taskId: proTask.id, titles: Array.from({ length: 10 }, (_, i) => `s${i}`), source: 'user' });
+    expect(await refusal(createSubtasks(db, { actor: pro.actor, taskId: proTask.id, titles: ['eleventh'], source: 'user' }))).toMatchObject({ code: 'LIMIT_EXCEEDED', extras: { limit: 10 } });
   });
 });

@@ -17,9 +17,9 @@ const system = { source: 'system' as const, requestId: null };
 const DAY = 86_400_000;
 
 const pay = (db: Database, userId: string, current: SubscriptionRow | undefined, payment: Partial<CapturedPayment> = {}) =>
-  db.transaction().execute((trx) => applyCapturedPayment(trx, settings, userId, current, { paymentId: `pay_${Math.random().toString(36).slice(2)}`, paidAt: new Date(), sourceId: 'src_1', customerId: 'cus_1', ...payment }, system));
-const decline = (db: Database, sub: SubscriptionRow, at = new Date()) => db.transaction().execute((trx) => applyDeclinedPayment(trx, sub, at, 'card_declined', system));
-const cancel = (db: Database, sub: SubscriptionRow, now = new Date()) => db.transaction().execute((trx) => applyCancellation(trx, sub, now, system));
+  db.transaction().execute((trx) => applyCapturedPayment(trx, { settings, userId, current, payment: { paymentId: `pay_${Math.random().toString(36).slice(2)}`, paidAt: new Date(), sourceId: 'src_1', customerId: 'cus_1', ...payment }, actor: system }));
+const decline = (db: Database, sub: SubscriptionRow, at = new Date()) => db.transaction().execute((trx) => applyDeclinedPayment(trx, { sub, declinedAt: at, reason: 'card_declined', actor: system }));
+const cancel = (db: Database, sub: SubscriptionRow, now = new Date()) => db.transaction().execute((trx) => applyCancellation(trx, { sub, now, actor: system }));
 const expire = (db: Database, sub: SubscriptionRow) => db.transaction().execute((trx) => expireSubscription(trx, sub, system));
 const tierOf = async (db: Database, userId: string) => (await db.selectFrom('users').select('tier').where('id', '=', userId).executeTakeFirstOrThrow()).tier;
 // Sorted: in one test's transaction now() stands still, so entries tie on created_at (the order is

@@ -17,8 +17,8 @@ type User = Awaited<ReturnType<typeof newUser>>;
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
 const create = (db: Database, u: User, input: Partial<CreateTaskInput> = {}) => createTask(db, u.actor, { title: `Task ${Math.random().toString(36).slice(2, 8)}`, ...input }).then((r) => r.task);
-const update = (db: Database, u: User, taskId: string, input: UpdateTaskInput, opts: UpdateTaskOptions = {}) => updateTask(db, u.actor, taskId, input, opts);
-const forceComplete = (db: Database, u: User, taskId: string, version: number, ifMatch?: number) => forceCompleteTask(db, u.actor, taskId, version, ifMatch);
+const update = (db: Database, u: User, taskId: string, input: UpdateTaskInput, opts: UpdateTaskOptions = {}) => updateTask(db, { actor: u.actor, taskId, input, opts });
+const forceComplete = (db: Database, u: User, taskId: string, version: number, ifMatch?: number) => forceCompleteTask(db, { actor: u.actor, taskId, version, ifMatch });
 const detail = (db: Database, u: User, taskId: string) => getTaskDetail(db, u.id, taskId);
 /** The DomainError a call throws (fails the test when it resolves). */
 const refusal = (p: Promise<unknown>): Promise<DomainError> =>
@@ -204,7 +204,7 @@ describe('forceCompleteTask', () => {
   test('completes the task and its open subtasks with one timestamp, keeps earlier completions, answers the streak', async ({ db }) => {
     const u = await newUser(db);
     const task = await create(db, u);
-    const { subtasks } = await createSubtasks(db, u.actor, task.id, ['a', 'b'], 'user');
+    const { subtasks } = await createSubtasks(db, { actor: u.actor, taskId: task.id, titles: ['a', 'b'], source: 'user' });
     const earlier = new Date(Date.now() - 60_000);
     await db.updateTable('subtasks').set({ completed: true, completed_at: earlier }).where('id', '=', subtasks[0]!.id).execute();
     const res = await forceComplete(db, u, task.id, 1);
@@ -219,7 +219,7 @@ describe('forceCompleteTask', () => {
   test('a stale version is CONFLICT, a stale If-Match PRECONDITION_FAILED, a completed task CONFLICT; nothing changes', async ({ db }) => {
     const u = await newUser(db);
     const task = await create(db, u);
-    await createSubtasks(db, u.actor, task.id, ['s'], 'user');
+    await createSubtasks(db, { actor: u.actor, taskId: task.id, titles: ['s'], source: 'user' });
     expect(await refusal(forceComplete(db, u, task.id, 2))).toMatchObject({ code: 'CONFLICT', extras: { current_version: 1 } });
     expect((await refusal(forceComplete(db, u, task.id, 1, 3))).code).toBe('PRECONDITION_FAILED');
     expect(await detail(db, u, task.id)).toMatchObject({ completed: false, subtask_completed_count: 0, version: 1 });

@@ -4,7 +4,7 @@ import { generateSigningKeys, signingKeysFromPem } from '../../../src/domain/aut
 import { authenticate, type AuthenticateDeps } from '../../../src/http/pipeline/authenticate.js';
 
 const pair = generateSigningKeys();
-const keys = signingKeysFromPem(pair.privatePem, pair.publicPem);
+const keys = signingKeysFromPem({ privatePem: pair.privatePem, publicPem: pair.publicPem });
 const access = { issuer: 'test-issuer', audience: 'test-audience', expiresInSeconds: 900 };
 const USER = '00000000-0000-4000-8000-000000000001';
 const SESSION = '00000000-0000-4000-8000-000000000002';
@@ -28,7 +28,7 @@ describe('pipeline step: authenticate', () => {
 
   it('answers 401 for a token it did not sign', async () => {
     const other = generateSigningKeys();
-    const forged = signAccessToken(signingKeysFromPem(other.privatePem, other.publicPem), access, { sub: USER, email: 'a@example.com', tier: 'free', sid: SESSION });
+    const forged = signAccessToken(signingKeysFromPem({ privatePem: other.privatePem, publicPem: other.publicPem }), access, { sub: USER, email: 'a@example.com', tier: 'free', sid: SESSION });
     await expect(authenticate({ authorization: `Bearer ${forged}` }, deps([USER], [SESSION]))).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
   });
 
