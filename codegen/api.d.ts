@@ -1297,7 +1297,55 @@ export interface paths {
          */
         get: operations["syncChanges"];
         put?: never;
-        post?: never;
+        /**
+         * Apply writes made offline (a batch of commands)
+         * @description Applies up to 100 commands a client queued while offline, in order, each through the same
+         *     rules as its single operation and in its own transaction, and answers one result per command.
+         *     A command is `{type, uuid, temp_id?, id?, args}`:
+         *
+         *     * `type` names the single operation: `task_add` (`createTask`), `task_update` (`updateTask`),
+         *       `task_complete` / `task_uncomplete` (`updateTask` with `completed`), `task_delete`,
+         *       `subtask_add` (`createSubtask`), `subtask_update`, `subtask_delete`, `subtask_reorder`,
+         *       `note_add`, `note_update`, `note_delete`, `reminder_add` (`createTaskReminder`),
+         *       `reminder_update` and `reminder_delete`.
+         *     * `args` is that operation's request body, with its schema (`{}` for the ones without body).
+         *     * `id` is the id in that operation's path: the task for the `task_*` commands, `subtask_add`,
+         *       `subtask_reorder` and `reminder_add`; the subtask, note or reminder itself for the others.
+         *       It may be the `temp_id` of an earlier command of the same batch.
+         *     * `temp_id` (only on the `*_add` commands): a name the client gives the entity it creates;
+         *       `temp_id_mapping` answers the real id, and later commands of the batch may use the name as
+         *       `id`. A `temp_id` is valid only inside its batch (and its replays); two commands of one batch
+         *       with the same `temp_id` are a 400.
+         *     * `uuid`: the command's idempotency key, chosen by the client, unique per user. A command whose
+         *       `uuid` was applied before (in this batch or an earlier one) is not applied again: its stored
+         *       result is answered, and its `temp_id` maps as before. So a batch sent again after a lost
+         *       answer changes nothing and answers the same. A stored `uuid` sent with another `type`,
+         *       `temp_id`, `id` or `args` gets an `IDEMPOTENCY_KEY_MISMATCH` result. Failed commands are
+         *       stored too: send a corrected command with a new `uuid`.
+         *
+         *     Results come in the order of the commands: `status: ok` with the `id` of the entity the command
+         *     created or acted on, or `status: error` with the `error` the single operation would have
+         *     answered (`http_status` is its status). One command's failure — a stale `version` (409
+         *     `CONFLICT` with `current_version`), another user's or an unknown id (404 `NOT_FOUND`), a limit,
+         *     an archived task — never undoes or stops the others. `subtask_reorder` takes real subtask ids
+         *     only; place subtasks made in the same batch with `order_index`.
+         *
+         *     `cursor` is a delta-sync position taken after the batch, like the end of a snapshot: a change
+         *     committed after the answer is never behind it (some of the batch's own changes may come
+         *     again from it). It is for a client that takes the batch's results as its copy; a client that
+         *     keeps a copy by `GET /sync` should go on from its own cursor, which also brings the changes
+         *     other devices made before the batch.
+         *
+         *     A batch the contract refuses (more than 100 commands, an unknown `type`, `args` that do not
+         *     fit the operation's schema) or with a repeated `temp_id` is a 400 and nothing is applied.
+         *     Each command counts against the rate limit like its single operation (the batch is refused
+         *     with 429 before anything is applied when they do not fit). No command costs credits.
+         *
+         *     The `Idempotency-Key` header works as on every write: the same key and body replay the whole
+         *     first answer. The commands' own `uuid`s are what makes a batch safe to send again under a new
+         *     key.
+         */
+        post: operations["applySyncCommands"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2456,6 +2504,216 @@ export interface components {
         SyncResponse: {
             data: components["schemas"]["SyncChanges"];
         };
+        /**
+         * Format: uuid
+         * @description The command's idempotency key, unique per user.
+         */
+        SyncCommandUuid: string;
+        /** @description A name the client gives an entity it creates in this batch. */
+        SyncTempId: string;
+        /** @description The id in the single operation's path, or the `temp_id` of an earlier command of the batch. */
+        SyncTarget: string;
+        /** @enum {string} */
+        SyncCommandType: "task_add" | "task_update" | "task_complete" | "task_uncomplete" | "task_delete" | "subtask_add" | "subtask_update" | "subtask_delete" | "subtask_reorder" | "note_add" | "note_update" | "note_delete" | "reminder_add" | "reminder_update" | "reminder_delete";
+        /** @description One write made offline; `type` tells which operation, `args` is its body. */
+        SyncCommand: components["schemas"]["SyncTaskAdd"] | components["schemas"]["SyncTaskUpdate"] | components["schemas"]["SyncTaskComplete"] | components["schemas"]["SyncTaskUncomplete"] | components["schemas"]["SyncTaskDelete"] | components["schemas"]["SyncSubtaskAdd"] | components["schemas"]["SyncSubtaskUpdate"] | components["schemas"]["SyncSubtaskDelete"] | components["schemas"]["SyncSubtaskReorder"] | components["schemas"]["SyncNoteAdd"] | components["schemas"]["SyncNoteUpdate"] | components["schemas"]["SyncNoteDelete"] | components["schemas"]["SyncReminderAdd"] | components["schemas"]["SyncReminderUpdate"] | components["schemas"]["SyncReminderDelete"];
+        /** @description Creates a task (`createTask`). */
+        SyncTaskAdd: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_add";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            temp_id?: components["schemas"]["SyncTempId"];
+            args: components["schemas"]["CreateTaskRequest"];
+        };
+        /** @description Edits the task `id` (`updateTask`; a content edit needs `version`). */
+        SyncTaskUpdate: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_update";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["UpdateTaskRequest"];
+        };
+        /** @description Completes the task `id` (`updateTask` with `completed: true`). */
+        SyncTaskComplete: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_complete";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["EmptyRequest"];
+        };
+        /** @description Re-opens the task `id` (`updateTask` with `completed: false`). */
+        SyncTaskUncomplete: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_uncomplete";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["EmptyRequest"];
+        };
+        /** @description Deletes the task `id` with a tombstone (`deleteTask`). */
+        SyncTaskDelete: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_delete";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["EmptyRequest"];
+        };
+        /** @description Adds a subtask to the task `id` (`createSubtask`). */
+        SyncSubtaskAdd: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "subtask_add";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            temp_id?: components["schemas"]["SyncTempId"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["CreateSubtaskRequest"];
+        };
+        /** @description Changes the subtask `id` (`updateSubtask`). */
+        SyncSubtaskUpdate: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "subtask_update";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["UpdateSubtaskRequest"];
+        };
+        /** @description Deletes the subtask `id` (`deleteSubtask`). */
+        SyncSubtaskDelete: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "subtask_delete";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["EmptyRequest"];
+        };
+        /** @description Reorders the subtasks of the task `id` (`reorderSubtasks`; real subtask ids only). */
+        SyncSubtaskReorder: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "subtask_reorder";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["ReorderSubtasksRequest"];
+        };
+        /** @description Creates a note (`createNote`). */
+        SyncNoteAdd: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "note_add";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            temp_id?: components["schemas"]["SyncTempId"];
+            args: components["schemas"]["CreateNoteRequest"];
+        };
+        /** @description Edits, archives or restores the note `id` (`updateNote`). */
+        SyncNoteUpdate: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "note_update";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["UpdateNoteRequest"];
+        };
+        /** @description Deletes the note `id` with a tombstone (`deleteNote`). */
+        SyncNoteDelete: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "note_delete";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["EmptyRequest"];
+        };
+        /** @description Adds a reminder to the task `id` (`createTaskReminder`). */
+        SyncReminderAdd: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reminder_add";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            temp_id?: components["schemas"]["SyncTempId"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["CreateReminderRequest"];
+        };
+        /** @description Changes the reminder `id` (`updateReminder`). */
+        SyncReminderUpdate: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reminder_update";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["UpdateReminderRequest"];
+        };
+        /** @description Deletes the reminder `id` (`deleteReminder`). */
+        SyncReminderDelete: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reminder_delete";
+            uuid: components["schemas"]["SyncCommandUuid"];
+            id: components["schemas"]["SyncTarget"];
+            args: components["schemas"]["EmptyRequest"];
+        };
+        SyncCommandsRequest: {
+            commands: components["schemas"]["SyncCommand"][];
+        };
+        SyncCommandResult: {
+            uuid: components["schemas"]["SyncCommandUuid"];
+            type: components["schemas"]["SyncCommandType"];
+            /** @enum {string} */
+            status: "ok" | "error";
+            /**
+             * Format: int32
+             * @description What the single operation would have answered.
+             */
+            http_status: number;
+            /** @description With `ok`: the entity the command created or acted on. */
+            id?: components["schemas"]["Uuid"];
+            /** @description With `error`: the error the single operation would have answered. */
+            error?: components["schemas"]["ErrorObject"];
+        };
+        SyncCommandsResult: {
+            results: components["schemas"]["SyncCommandResult"][];
+            /** @description The real id of each `temp_id` whose command succeeded. */
+            temp_id_mapping: {
+                [key: string]: components["schemas"]["Uuid"];
+            };
+            /** @description A `GET /sync` position taken after the batch. */
+            cursor: string;
+        };
+        SyncCommandsResponse: {
+            data: components["schemas"]["SyncCommandsResult"];
+        };
         /** @enum {string} */
         SearchResultKind: "task" | "subtask" | "note";
         SearchResult: {
@@ -2485,41 +2743,43 @@ export interface components {
             message: string;
         };
         ErrorResponse: {
-            error: {
-                code: components["schemas"]["ErrorCode"];
-                message: string;
-                details?: components["schemas"]["ErrorDetail"][];
-                request_id: components["schemas"]["Uuid"];
-                /** @description With `TOKEN_EXPIRED`: call `/auth/refresh`. With `INVALID_REFRESH_TOKEN`: the session cannot be refreshed; sign in again. */
-                refresh_required?: boolean;
-                required_tier?: components["schemas"]["Tier"];
-                current_tier?: components["schemas"]["Tier"];
-                /**
-                 * Format: int32
-                 * @description With 429: seconds to wait.
-                 */
-                retry_after?: number;
-                /**
-                 * Format: int32
-                 * @description With a version `CONFLICT`: the task's current version.
-                 */
-                current_version?: number;
-                /**
-                 * Format: int32
-                 * @description With `LIMIT_EXCEEDED`: the limit that was reached.
-                 */
-                limit?: number;
-                /**
-                 * Format: int32
-                 * @description With `INSUFFICIENT_CREDITS`: what the request costs.
-                 */
-                credits_required?: number;
-                /**
-                 * Format: int32
-                 * @description With `INSUFFICIENT_CREDITS`: the current balance.
-                 */
-                credits_available?: number;
-            };
+            error: components["schemas"]["ErrorObject"];
+        };
+        /** @description The error envelope's `error`; also the `error` of a failed sync command. */
+        ErrorObject: {
+            code: components["schemas"]["ErrorCode"];
+            message: string;
+            details?: components["schemas"]["ErrorDetail"][];
+            request_id: components["schemas"]["Uuid"];
+            /** @description With `TOKEN_EXPIRED`: call `/auth/refresh`. With `INVALID_REFRESH_TOKEN`: the session cannot be refreshed; sign in again. */
+            refresh_required?: boolean;
+            required_tier?: components["schemas"]["Tier"];
+            current_tier?: components["schemas"]["Tier"];
+            /**
+             * Format: int32
+             * @description With 429: seconds to wait.
+             */
+            retry_after?: number;
+            /**
+             * Format: int32
+             * @description With a version `CONFLICT`: the task's current version.
+             */
+            current_version?: number;
+            /**
+             * Format: int32
+             * @description With `LIMIT_EXCEEDED`: the limit that was reached.
+             */
+            limit?: number;
+            /**
+             * Format: int32
+             * @description With `INSUFFICIENT_CREDITS`: what the request costs.
+             */
+            credits_required?: number;
+            /**
+             * Format: int32
+             * @description With `INSUFFICIENT_CREDITS`: the current balance.
+             */
+            credits_available?: number;
         };
         ApiIndex: {
             /** @description The API's name (the contract's `info.title`). */
@@ -7270,6 +7530,66 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    applySyncCommands: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A client-chosen key that makes the request safe to retry; see "Idempotency" above.
+                 * @example 5f0c2d4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SyncCommandsRequest"];
+            };
+        };
+        responses: {
+            /** @description One result per command, the real ids of the `temp_id`s and a sync cursor. */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncCommandsResponse"];
+                };
+            };
+            /**
+             * @description `VALIDATION_ERROR`: the body does not fit the contract (more than 100 commands, an unknown
+             *     `type`, `args` the operation would refuse by its schema) or two commands share a
+             *     `temp_id`. Nothing is applied. `IDEMPOTENCY_KEY_REQUIRED`: the `Idempotency-Key` header
+             *     is missing.
+             */
+            400: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["IdempotencyKeyMismatch"];
         };
     };
     search: {

@@ -17,6 +17,7 @@ export const JSON_COLUMN_SHAPES: Record<string, string> = {
   'deletion_tombstones.snapshot': 'Record<string, unknown>',
   'idempotency_keys.response_body': 'unknown',
   'idempotency_keys.response_headers': 'Record<string, string>',
+  'sync_commands.error': 'Record<string, unknown>',
 };
 
 const DATE_COMMENT = 'A UTC day. pg reads a `date` as a Date at local midnight: select it as text (sql`col::text`), never through selectAll.';

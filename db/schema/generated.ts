@@ -302,6 +302,18 @@ export interface SyncChanges {
   xid: Generated<string>;
 }
 
+export interface SyncCommands {
+  created_at: Generated<Timestamp>;
+  entity_id: string | null;
+  error: JsonColumn<Record<string, unknown>> | null;
+  fingerprint: string;
+  http_status: number;
+  temp_id: string | null;
+  type: string;
+  user_id: string;
+  uuid: string;
+}
+
 export interface TaskInstances {
   archived: Generated<boolean>;
   completed: Generated<boolean>;
@@ -433,6 +445,7 @@ export interface DB {
   subscriptions: Subscriptions;
   subtasks: Subtasks;
   sync_changes: SyncChanges;
+  sync_commands: SyncCommands;
   task_instances: TaskInstances;
   task_templates: TaskTemplates;
   user_achievement_states: UserAchievementStates;

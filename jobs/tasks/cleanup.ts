@@ -10,6 +10,7 @@ export interface CleanupResult {
   aiTaskCounters: number;
   webhookEvents: number;
   abandonedVoiceSessions: number;
+  syncCommands: number;
 }
 
 const BATCH = 5_000;
@@ -31,7 +32,8 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
  * windows, tombstones past their recovery window, per-task AI counters of access tokens that have
  * expired (a counter belongs to one token, its jti; none lives longer than an hour, the longest
  * JWT_ACCESS_EXPIRY_MINUTES allows, and none is counted before it is issued), webhook event ids older
- * than 90 days (far beyond Checkout.com's retry schedule), and voice sessions a crash left open.
+ * than 90 days (far beyond Checkout.com's retry schedule), voice sessions a crash left open, and
+ * offline sync commands' stored results after 30 days (a batch replayed later is applied again).
  * Idempotent: running it twice changes nothing more.
  */
 export async function cleanup(db: Database, now = new Date()): Promise<CleanupResult> {
@@ -54,5 +56,6 @@ export async function cleanup(db: Database, now = new Date()): Promise<CleanupRe
                   where status = 'active' and started_at <= ${now}::timestamptz - interval '1 hour'`.execute(db)
       ).numAffectedRows ?? 0,
     ),
+    syncCommands: await deleteInBatches(db, 'sync_commands', sql`created_at <= ${now}::timestamptz - interval '30 days'`),
   };
 }

@@ -13,8 +13,8 @@ export interface RateLimitState {
 }
 
 export interface RateLimits {
-  /** Counts one request; throws a 429 AppError (with headers) when the bucket is exhausted. */
-  consume(bucket: Exclude<RateLimitBucket, 'none'>, key: string): Promise<RateLimitState>;
+  /** Counts one request (or `points` of them); throws a 429 AppError (with headers) when the bucket is exhausted. */
+  consume(bucket: Exclude<RateLimitBucket, 'none'>, key: string, points?: number): Promise<RateLimitState>;
 }
 
 export const rateLimitHeaders = (s: RateLimitState): Record<string, string> => ({
@@ -59,10 +59,10 @@ export function createRateLimits(config: Config, pool: pg.Pool): RateLimits {
   const limiters = { general: make('general'), ai: make('ai'), auth: make('auth'), webhook: make('webhook'), 'calendar-feed': make('calendar-feed') };
 
   return {
-    async consume(bucket, key) {
+    async consume(bucket, key, count = 1) {
       const limit = points[bucket];
       try {
-        const res = await limiters[bucket].consume(key);
+        const res = await limiters[bucket].consume(key, count);
         return { limit, remaining: res.remainingPoints, resetSeconds: Math.ceil(res.msBeforeNext / 1000) };
       } catch (res) {
         if (!(res instanceof RateLimiterRes)) throw res;

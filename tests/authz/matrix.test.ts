@@ -356,6 +356,43 @@ describe('(b) ids the matrix cannot derive from a path parameter', () => {
   });
 });
 
+describe('(b) offline commands name ids inside a batch', () => {
+  it("applySyncCommands answers each command on another user's ids with its own 404 NOT_FOUND, reveals nothing and changes nothing of theirs", async () => {
+    const task = await createTask(owner);
+    const subtask = await createSubtask(owner);
+    const note = await createNote(owner);
+    const reminder = await createReminder(owner);
+    const views = await Promise.all([task, subtask, note, reminder].map((r) => r.view()));
+    const cmd = (type: string, id: string, args: unknown = {}) => ({ type, uuid: randomUUID(), id, args });
+    const commands = [
+      cmd('task_update', task.id, { title: 'Taken', version: 1 }),
+      cmd('task_complete', task.id),
+      cmd('task_uncomplete', task.id),
+      cmd('task_delete', task.id),
+      cmd('subtask_add', task.id, { title: 'Injected' }),
+      cmd('subtask_update', subtask.id, { title: 'Taken' }),
+      cmd('subtask_reorder', task.id, { subtask_ids: [subtask.id] }),
+      cmd('subtask_delete', subtask.id),
+      cmd('note_update', note.id, { content: 'Taken' }),
+      cmd('note_delete', note.id),
+      cmd('reminder_add', task.id, { type: 'absolute', scheduled_at: new Date(Date.now() + 86_400_000).toISOString() }),
+      cmd('reminder_update', reminder.id, { method: 'push' }),
+      cmd('reminder_delete', reminder.id),
+    ];
+    const before = await snapshotDatabase(t);
+    const res = await intruder.api.post('/sync', { commands });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.data.results.map((r: { type: string; status: string; error?: { code: string } }) => [r.type, r.status, r.error?.code])).toEqual(
+      commands.map((c) => [c.type, 'error', 'NOT_FOUND']),
+    );
+    expect(res.text).not.toContain(owner.id);
+    // Only the intruder's own stored command results were written.
+    expect(Object.keys(diffSnapshots(before, await snapshotDatabase(t)))).toEqual(['sync_commands']);
+    expect(await Promise.all([task, subtask, note, reminder].map((r) => r.view()))).toEqual(views);
+    covered.b.add('applySyncCommands');
+  });
+});
+
 describe('(c) every Pro feature refuses a free user with 403 TIER_REQUIRED and changes nothing', () => {
   let free: TestUser;
   let pro: TestUser;

@@ -79,7 +79,7 @@ describe('job payloads', () => {
 });
 
 describe('cleanup job', () => {
-  it('deletes expired idempotency keys, old revoked tokens and month-old activity, and keeps the rest', async () => {
+  it('deletes expired idempotency keys, old revoked tokens, month-old activity and sync command results, and keeps the rest', async () => {
     const user = await signUp(t);
     const old = new Date(Date.now() - 31 * 86_400_000);
     await t.db.insertInto('activity_logs').values([
@@ -95,8 +95,14 @@ describe('cleanup job', () => {
       { user_id: user.id, family_id: user.id, token_hash: 'h-audit', expires_at: new Date(), revoked_at: new Date(Date.now() - 2 * 86_400_000), revoked_reason: 'rotated' },
     ]).execute();
 
+    await t.db.insertInto('sync_commands').values([
+      { user_id: user.id, uuid: '0193f1a2-6b3d-7a79-8b0c-000000000001', type: 'note_add', fingerprint: 'f', http_status: 201, created_at: old },
+      { user_id: user.id, uuid: '0193f1a2-6b3d-7a79-8b0c-000000000002', type: 'note_add', fingerprint: 'f', http_status: 201 },
+    ]).execute();
+
     const first = await cleanup(t.db);
     expect(first.activityLogs).toBeGreaterThanOrEqual(1);
+    expect((await t.db.selectFrom('sync_commands').select('uuid').where('user_id', '=', user.id).execute()).map((r) => r.uuid)).toEqual(['0193f1a2-6b3d-7a79-8b0c-000000000002']);
     const actions = (await t.db.selectFrom('activity_logs').select('action').where('user_id', '=', user.id).execute()).map((r) => r.action);
     expect(actions).toContain('recent');
     expect(actions).not.toContain('ancient');
@@ -107,7 +113,7 @@ describe('cleanup job', () => {
     expect(hashes).not.toContain('h-old');
 
     const second = await cleanup(t.db);
-    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0, aiTaskCounters: 0, webhookEvents: 0, abandonedVoiceSessions: 0 });
+    expect(second).toEqual({ idempotencyKeys: 0, refreshTokens: 0, activityLogs: 0, rateLimits: 0, tombstones: 0, aiTaskCounters: 0, webhookEvents: 0, abandonedVoiceSessions: 0, syncCommands: 0 });
   });
 
   it('drops AI counters of expired access tokens, old webhook ids, and closes voice sessions a crash left open', async () => {

@@ -1,7 +1,8 @@
-import type { Database } from '../../../db/index.js';
+import type { Executor } from '../../../db/index.js';
 import type { NoteRow } from '../../../db/schema/index.js';
 import { invalidField, tierRequired } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
+import { inTransaction } from '../tasks/in-transaction.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { effectiveLimits } from '../limits/effective-limits.js';
 import { reserveActiveNote } from './queries.js';
@@ -13,14 +14,14 @@ export interface CreateNoteInput {
 }
 
 /** FR-022/023: a note, under the active-note limit; voice notes are Pro only. */
-export async function createNote(db: Database, actor: Actor, input: CreateNoteInput): Promise<NoteRow> {
+export async function createNote(db: Executor, actor: Actor, input: CreateNoteInput): Promise<NoteRow> {
   const content = input.content.trim();
   if (!content) throw invalidField('body.content', 'must not be blank');
   const voice = input.voice_url !== undefined;
   if (voice !== (input.voice_duration_seconds !== undefined)) {
     throw invalidField(voice ? 'body.voice_duration_seconds' : 'body.voice_url', 'voice_url and voice_duration_seconds are sent together');
   }
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     if (voice) {
       const limits = await effectiveLimits(trx, actor.userId);
       if (!limits.voice) throw tierRequired(limits.tier, 'Voice notes need Pro');

@@ -1,7 +1,8 @@
-import type { Database } from '../../../db/index.js';
+import type { Executor } from '../../../db/index.js';
 import type { NoteRow } from '../../../db/schema/index.js';
 import { invalidField } from '../../core/errors.js';
 import type { Actor } from '../actor.js';
+import { inTransaction } from '../tasks/in-transaction.js';
 import { recordActivity } from '../activity/record-activity.js';
 import { lockFor } from '../locks.js';
 import { ownedNote, reserveActiveNote } from './queries.js';
@@ -12,10 +13,10 @@ export interface UpdateNoteInput {
 }
 
 /** Edits, archives or restores a note; restoring takes a place under the note limit. */
-export async function updateNote(db: Database, { actor, noteId, input }: { actor: Actor; noteId: string; input: UpdateNoteInput }): Promise<NoteRow> {
+export async function updateNote(db: Executor, { actor, noteId, input }: { actor: Actor; noteId: string; input: UpdateNoteInput }): Promise<NoteRow> {
   const content = input.content?.trim();
   if (input.content !== undefined && !content) throw invalidField('body.content', 'must not be blank');
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const restoring = input.archived === false;
     // Locks in the order every note operation takes them: the user's notes lock, then the row.
     if (restoring) await lockFor(trx, 'notes', actor.userId);
