@@ -5,6 +5,11 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/setup/global-setup.ts'],
     pool: 'forks',
+    // Test files run one after another in a worker that keeps its modules: the service's module graph
+    // (openai, deepgram, chrono-node, express, the contract's validators…) costs seconds of CPU to
+    // import, once per worker instead of once per file. Files therefore must not depend on a fresh
+    // process (e.g. an unwired event bus: tests/platform/event-bus.test.ts builds its own).
+    isolate: false,
     hookTimeout: 60_000,
     testTimeout: 30_000,
     // Each test file gets its own database cloned from a migrated template, so files run in parallel.

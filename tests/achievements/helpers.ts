@@ -1,5 +1,4 @@
-import type { TestApp } from '../helpers/app.js';
-import type { TestUser } from '../helpers/users.js';
+import type { Database } from '../../db/index.js';
 import { emit } from '../../src/domain/events/bus.js';
 
 const DAY = 86_400_000;
@@ -15,7 +14,10 @@ export const plusDays = (d: Date, n: number) => new Date(d.getTime() + n * DAY);
  * path every completion takes), so tests place completions on chosen UTC days without a fake clock.
  * Returns what the completion unlocked.
  */
-export async function completeTaskAt(t: TestApp, user: TestUser, completedAt: Date, opts: { estimatedMinutes?: number; focusSeconds?: number; taskId?: string } = {}) {
+/** Anything with a database: a TestApp, or `{ db }` in a fast test (tests/helpers/domain-tx.ts). */
+type WithDb = { db: Database };
+
+export async function completeTaskAt(t: WithDb, user: { id: string }, completedAt: Date, opts: { estimatedMinutes?: number; focusSeconds?: number; taskId?: string } = {}) {
   return t.db.transaction().execute(async (trx) => {
     const taskId =
       opts.taskId ??
@@ -38,6 +40,6 @@ export async function completeTaskAt(t: TestApp, user: TestUser, completedAt: Da
 }
 
 /** The first successful conversion of a note, as the notes domain reports it. */
-export async function convertNote(t: TestApp, user: TestUser, noteId: string) {
+export async function convertNote(t: WithDb, user: { id: string }, noteId: string) {
   return t.db.transaction().execute(async (trx) => (await emit(trx, { type: 'note.converted', noteId, convertedAt: new Date() }, { userId: user.id, source: 'user', requestId: null })).unlockedAchievements);
 }

@@ -121,7 +121,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       for (const w of workers) await w.stop();
       await app.close();
       await handle.close();
-      await database?.drop();
+      // DROP DATABASE waits for a checkpoint (1-5 s on a busy server): it finishes in the background
+      // while this worker runs its next file (test files share worker processes, vitest.config.ts);
+      // global teardown drops whatever is left (tests/setup/global-setup.ts).
+      if (database) void database.drop().catch(() => {});
     },
   };
   if (opts.worker) await t.startWorker();

@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { Executor } from '../../db/index.js';
-import { createEventBus, emit, type EventSubscribers } from '../../src/domain/events/bus.js';
+import { createEventBus, type EventSubscribers } from '../../src/domain/events/bus.js';
 
 // A process that never wired its subscribers (src/app.ts, jobs/runner.ts) must not complete tasks
 // while silently skipping achievements and streaks: raising an event on it fails the change.
-// No app is started in this file, so nothing wires the bus.
+// Test files share their worker's modules (vitest.config.ts: isolate false), so the process-wide
+// bus may already be wired by an earlier file: the refusal is asserted on a bus nobody wired, the
+// same implementation as `domainEvents`.
 
 const actor = { userId: '00000000-0000-4000-8000-000000000001', source: 'user' as const, requestId: null };
 const trx = {} as Executor; // never reached: the bus refuses before any handler runs
 
 describe('the domain event bus', () => {
   it('refuses an event raised before the composition root wired the subscribers, naming the event', async () => {
+    const { emit } = createEventBus();
     await expect(
       emit(trx, { type: 'task.completed', taskId: actor.userId, userId: actor.userId, completedBy: 'manual', completedAt: new Date(), estimatedDuration: null, focusTimeSeconds: 0 }, actor),
     ).rejects.toThrow(/task\.completed.*not wired/);

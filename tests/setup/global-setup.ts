@@ -12,6 +12,8 @@ declare module 'vitest' {
     pgAdminUrl: string;
     /** The migrated database every test file clones. */
     templateDatabase: string;
+    /** A clone of the template shared by every fast test (tests/helpers/domain-tx.ts), which only writes in transactions it rolls back. */
+    domainDatabase: string;
   }
 }
 
@@ -52,18 +54,23 @@ export default async function setup(project: TestProject) {
     await embedded?.stop();
     throw err;
   }
+  const domainDatabase = `${templateDatabase}_domain`;
+  await admin.query(`create database ${domainDatabase} template ${templateDatabase}`);
   await admin.end();
 
   project.provide('pgAdminUrl', adminUrl);
   project.provide('templateDatabase', templateDatabase);
+  project.provide('domainDatabase', domainDatabase);
 
   return async () => {
     const c = new pg.Client({ connectionString: adminUrl });
     await c.connect();
+    await c.query(`drop database if exists ${templateDatabase}_domain with (force)`);
     await c.query(`drop database if exists ${templateDatabase} with (force)`);
     // Databases of test files that crashed before their own teardown.
     const stale = await c.query<{ datname: string }>(`select datname from pg_database where datname like '${templateDatabase}_f_%'`);
-    for (const r of stale.rows) await c.query(`drop database if exists ${r.datname} with (force)`);
+    // (and those a file's close() was still dropping in the background when its worker ended)
+    for (const r of stale.rows) await c.query(`drop database if exists ${r.datname} with (force)`).catch(() => {});
     await c.end();
     await embedded?.stop();
   };

@@ -46,52 +46,9 @@ describe('createTemplate', () => {
     expect((await activity(t, user.id, 'task_created')).some((a) => a.entity_id === first.id)).toBe(true);
   });
 
-  it('keeps the wall-clock time of the start in the user\'s time zone across daylight saving', async () => {
-    const u = await signUp(t);
-    await u.api.patch('/users/me', { timezone: 'Europe/Berlin' });
-    // Next year's Monday before the last Sunday of March (when Berlin's summer time starts), 09:00 CET.
-    const year = new Date().getUTCFullYear() + 1;
-    const lastSunday = new Date(Date.UTC(year, 2, 31));
-    lastSunday.setUTCDate(31 - lastSunday.getUTCDay());
-    const monday = new Date(lastSunday.getTime() - 6 * DAY).toISOString().slice(0, 10);
-    const followingMonday = new Date(lastSunday.getTime() + DAY).toISOString().slice(0, 10);
-    const tpl = await newTemplate(u, { rrule: 'FREQ=WEEKLY;BYDAY=MO', starts_at: `${monday}T09:00:00+01:00` });
-    expect((await instances(u, tpl.id))[0].due_date).toBe(`${monday}T08:00:00.000Z`);
-    expect(tpl.next_due).toBe(`${followingMonday}T07:00:00.000Z`);
-    expect(tpl.rrule_description).toBe('every week on Monday');
-  });
-
-  it('starts from now when the start lies in the past, and honours COUNT from the original start', async () => {
-    const start = new Date(Date.now() - 10 * DAY);
-    start.setUTCHours(6, 0, 0, 0);
-    const tpl = await newTemplate(user, { rrule: 'FREQ=DAILY;COUNT=12', starts_at: start.toISOString() });
-    const [first] = await instances(user, tpl.id);
-    expect(Date.parse(first.due_date)).toBeGreaterThanOrEqual(Date.now() - 60_000);
-    expect(Date.parse(first.due_date)).toBeLessThanOrEqual(Date.now() + DAY);
-    // 12 occurrences from the start: the last is start + 11 days.
-    let next = tpl.next_due;
-    while (next) {
-      expect(Date.parse(next)).toBeLessThanOrEqual(start.getTime() + 11 * DAY);
-      const gen = await user.api.post(`/templates/${tpl.id}/generate`);
-      if (gen.status === 409) break;
-      next = (await user.api.get(`/templates/${tpl.id}`)).body.data.next_due;
-    }
-    expect((await user.api.get(`/templates/${tpl.id}`)).body.data.next_due).toBeNull();
-    expect((await user.api.post(`/templates/${tpl.id}/generate`)).body.error.code).toBe('CONFLICT');
-  });
-
+  // Each refused rule: tests/domain/templates/templates.test.ts; here the 400 of one.
   it.each([
     'FREQ=FORTNIGHTLY',
-    'FREQ=HOURLY',
-    'FOO=1',
-    'FREQ=DAILY;COUNT=abc',
-    'FREQ=WEEKLY;BYDAY=XX',
-    'FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z',
-    'FREQ=DAILY;UNTIL=20200101T000000Z',
-    'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30',
-    'INTERVAL=2',
-    'FREQ=MONTHLY;BYDAY=MO,1TH',
-    'FREQ=DAILY;INTERVAL=2;BYDAY=MO',
   ])('rejects the rule %s with 400 naming body.rrule and creates nothing', async (rrule) => {
     const u = await signUp(t);
     const res = await u.api.post('/templates', { title: 'bad', rrule });
@@ -99,14 +56,6 @@ describe('createTemplate', () => {
     expect(res.body.error.details.map((d: any) => d.field)).toContain('body.rrule');
     expect((await u.api.get('/templates', { query: { include_inactive: true } })).body.data).toEqual([]);
     expect((await u.api.get('/tasks')).body.data).toEqual([]);
-  });
-
-  it('refuses a start more than a year ago or more than ten years ahead', async () => {
-    for (const days of [-400, 3700]) {
-      const res = await user.api.post('/templates', { title: 'x', rrule: 'FREQ=DAILY', starts_at: new Date(Date.now() + days * DAY).toISOString() });
-      expect(res.status).toBe(400);
-      expect(res.body.error.details[0].field).toBe('body.starts_at');
-    }
   });
 
   it('refuses a description over the tier limit and a first instance past the active-task limit, creating nothing', async () => {
@@ -255,7 +204,9 @@ describe('completing a recurring instance (FR-016/017)', () => {
       await expect.poll(async () => (await jobs(t, 'recurring_task_generate', key)).every((j) => j.locked_at === null && j.attempts >= 1), JOB_WAIT).toBe(true);
       await sql`update graphile_worker._private_jobs set run_at = now() where key = ${key} and locked_at is null`.execute(t.db);
       await expect.poll(async () => (await instances(u, tpl.id)).length, JOB_WAIT).toBe(2);
-      expect(await jobs(t, 'recurring_task_generate', key)).toEqual([]);
+      // graphile-worker deletes the job just after the job's own commit: on a loaded machine the
+      // instance can be seen first (a full run under coverage saw the job still locked).
+      await expect.poll(() => jobs(t, 'recurring_task_generate', key), JOB_WAIT).toEqual([]);
     } finally {
       await worker.stop();
       await sql.raw('drop trigger if exists refuse_instance on task_instances; drop function if exists refuse_instance();').execute(t.db);
