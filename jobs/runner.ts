@@ -8,9 +8,8 @@ import type { Config } from '../src/config.js';
 import type { Logger } from '../src/core/logging.js';
 import { createWorkerMetrics, serveWorkerMetrics, type MetricsServer, type WorkerMetrics } from './metrics.js';
 import { JobPayloadError, parseJobPayload, type JobName, type JobPayloads } from './names.js';
-import { countNoteConversion, countTaskCompletion } from '../src/domain/achievements/subscribers.js';
+import { domainSubscribers } from '../src/domain/events/subscribers.js';
 import { domainEvents } from '../src/domain/events/bus.js';
-import { webhookSubscribers as webhooks } from '../src/domain/webhooks/deliveries.js';
 import { checkoutFromConfig } from '../src/integrations/checkout.js';
 import { pushFromConfig } from '../src/integrations/web-push.js';
 import { webhookSenderFromConfig } from '../src/integrations/webhook-sender.js';
@@ -174,16 +173,7 @@ function workerLogger(log: WorkerDeps['log']): GraphileLogger {
 export async function startWorker(deps: WorkerDeps, opts: { handleSignals?: boolean } = {}): Promise<RunningWorker> {
   // The domain events jobs raise (generated recurring instances raise task.created), with the
   // handlers the API wires too (src/app.ts).
-  domainEvents.wire({
-    'task.created': [webhooks.taskCreated],
-    'task.updated': [webhooks.taskUpdated],
-    'task.completed': [countTaskCompletion, webhooks.taskCompleted],
-    'task.deleted': [webhooks.taskDeleted],
-    'subtask.completed': [],
-    'note.converted': [countNoteConversion],
-    'note.created': [webhooks.noteCreated],
-    'reminder.fired': [webhooks.reminderFired],
-  });
+  domainEvents.wire(domainSubscribers);
   // The pool's id is what graphile-worker writes into `locked_by`; the heartbeat is keyed by it.
   const events: WorkerEvents = new EventEmitter();
   const metrics = createWorkerMetrics();

@@ -6,9 +6,8 @@ import querystring from 'node:querystring';
 import express, { type ErrorRequestHandler } from 'express';
 import proxyaddr from 'proxy-addr';
 import type { AppDeps } from './deps.js';
-import { countNoteConversion, countTaskCompletion } from './domain/achievements/subscribers.js';
+import { domainSubscribers } from './domain/events/subscribers.js';
 import { domainEvents } from './domain/events/bus.js';
-import { webhookSubscribers as webhooks } from './domain/webhooks/deliveries.js';
 import { handlers } from './handlers/index.js';
 import { API_ROOT, createDispatcher } from './http/dispatch.js';
 import { AppError, DomainError, databaseUnavailable, errorBody, headersOf, isDatabaseUnavailable, statusOf, validationError } from './http/errors.js';
@@ -125,18 +124,8 @@ const ROOT_ALIASES = new Set(['/health/live', '/health/ready', '/metrics']);
 
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
-  // Which domain reacts to which event, in the transaction of the change (the worker wires the same
-  // in jobs/runner.ts). An event raised on a bus nobody wired fails its change.
-  domainEvents.wire({
-    'task.created': [webhooks.taskCreated],
-    'task.updated': [webhooks.taskUpdated],
-    'task.completed': [countTaskCompletion, webhooks.taskCompleted],
-    'task.deleted': [webhooks.taskDeleted],
-    'subtask.completed': [],
-    'note.converted': [countNoteConversion],
-    'note.created': [webhooks.noteCreated],
-    'reminder.fired': [webhooks.reminderFired],
-  });
+  // The domain events and who reacts to them (src/domain/events/subscribers.ts; the worker wires the same map).
+  domainEvents.wire(domainSubscribers);
   const track = requestTracker(deps.log, deps.metrics);
   const setResponseHeaders = responseHeaders(config.CORS_ORIGINS);
   const dispatch = createDispatcher(deps, handlers);

@@ -6,7 +6,7 @@ import { inject, test as base } from 'vitest';
 import type { Database } from '../../db/index.js';
 import '../../db/index.js';
 import type { UserRow } from '../../db/schema/index.js';
-import { countNoteConversion, countTaskCompletion } from '../../src/domain/achievements/subscribers.js';
+import { domainSubscribers } from '../../src/domain/events/subscribers.js';
 import type { Actor } from '../../src/domain/actor.js';
 import { domainEvents } from '../../src/domain/events/bus.js';
 import { signInDevUser } from '../../src/domain/users/sign-in.js';
@@ -129,13 +129,7 @@ let wired = false;
 /** The composition root's wiring (src/app.ts, jobs/runner.ts): completions count toward streaks and achievements. */
 function wireEvents() {
   if (wired) return;
-  domainEvents.wire({
-    'task.created': [],
-    'task.completed': [countTaskCompletion],
-    'task.deleted': [],
-    'subtask.completed': [],
-    'note.converted': [countNoteConversion],
-  });
+  domainEvents.wire(domainSubscribers);
   wired = true;
 }
 
