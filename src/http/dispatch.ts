@@ -62,15 +62,19 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
 
     const op = operations.get(operationId)!;
     const ctx = requestContext(deps, operationId, req, auth, state.requestId);
+    const token = auth?.personalToken;
+    // A token's last use is noted for answered requests only (a refused one changes nothing), and
+    // before the answer is written: a client that has seen the end finds nothing still to land.
+    const answer = async () => {
+      const r = await runHandler(op.handler, request, ctx, state);
+      if (token && (r.status === 'stream' || r.status < 400)) await deps.personalTokens.touch(token.id);
+      return r;
+    };
     const key = req.headers['idempotency-key'];
     const result =
       typeof key === 'string' && op.info.idempotent && auth
-        ? await runIdempotently(deps.db, config.IDEMPOTENCY_TTL_HOURS, { auth, key, method: req.method!, path: req.path, body: request.body }, res, () =>
-            runHandler(op.handler, request, ctx, state),
-          )
-        : await runHandler(op.handler, request, ctx, state);
-    // A token's last use is noted for answered requests only: a refused one changes nothing.
-    if (auth?.personalToken && (result === STREAMED || result.status === 'stream' || result.status < 400)) await deps.personalTokens.touch(auth.personalToken.id);
+        ? await runIdempotently(deps.db, config.IDEMPOTENCY_TTL_HOURS, { auth, key, method: req.method!, path: req.path, body: request.body }, res, answer)
+        : await answer();
     if (result === STREAMED) return;
     if (result.status === 'stream') return writeStream(res, result as StreamReply);
     writeAnswer(res, result, request.headers, op.replayStream, state.contentType);

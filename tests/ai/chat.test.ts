@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { balanceOf, drainCredits, expectConsistentLedger, giveCredits, ledgerOf } from '../helpers/credits.js';
+import { createPersonalToken } from '../helpers/resources.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { parseChatEvents } from './sse.js';
 
@@ -403,6 +405,37 @@ describe('streaming chat (Server-Sent Events)', () => {
     expect(res.headers.get('deprecation')).toMatch(/^@\d+$/);
     expect(res.headers.get('sunset')).toMatch(/GMT$/);
     expect(parseChatEvents(res.text).at(-1)!.event).toBe('done');
+  });
+});
+
+describe('a personal token on a stream', () => {
+  // The fuzzer found it: the stream (written under its Idempotency-Key, which AI calls require) was
+  // ended before the token's last_used_at was written, so a client that had seen the end could
+  // still see that write land.
+  it('notes the token\'s last use before the stream ends', async () => {
+    const u = await signUp(t);
+    const { id, token } = await createPersonalToken(u, ['ai:use']);
+    const lock = new pg.Client({ connectionString: t.databaseUrl });
+    await lock.connect();
+    try {
+      await lock.query('begin');
+      await lock.query('select 1 from personal_access_tokens where id = $1 for update', [id]);
+      let ended = false;
+      const answer = t.api
+        .as(token)
+        .post('/ai/chat/stream', { message: 'Hi' })
+        .finally(() => (ended = true));
+      await new Promise((r) => setTimeout(r, 500)); // the fake provider answers at once
+      expect(ended, 'the stream ended while its token\'s last use was still unwritten').toBe(false);
+      await lock.query('commit');
+      const res = await answer;
+      expect(res.status, res.text).toBe(200);
+      expect(parseChatEvents(res.text).at(-1)!.event).toBe('done');
+      const row = await t.db.selectFrom('personal_access_tokens').select('last_used_at').where('id', '=', id).executeTakeFirstOrThrow();
+      expect(row.last_used_at).toBeInstanceOf(Date);
+    } finally {
+      await lock.end();
+    }
   });
 });
 
