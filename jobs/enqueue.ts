@@ -16,8 +16,9 @@ export interface EnqueueOptions {
  * the job's schema first (jobs/names.ts): a malformed one throws a JobPayloadError in the
  * transaction of the change, instead of a job that can only fail.
  */
-export async function enqueueJob<N extends JobName>(db: Executor, name: N, payload: JobPayloads[N], opts: EnqueueOptions = {}): Promise<void> {
-  const checked = parseJobPayload(name, payload);
+export async function enqueueJob<N extends JobName>(db: Executor, job: { name: N; payload: JobPayloads[N] } & EnqueueOptions): Promise<void> {
+  const { name, ...opts } = job;
+  const checked = parseJobPayload(name, job.payload);
   await sql`select graphile_worker.add_job(
     ${name}::text,
     ${JSON.stringify(checked)}::json,

@@ -301,7 +301,7 @@ interface Started {
 let imageNode = process.execPath;
 const withImageNode = (argv: string[]) => argv.map((a, i) => (i === 0 && a === 'node' ? imageNode : a));
 
-function start(name: string, argv: string[], cwd: string, env: Record<string, string>, user?: string): Started {
+function start(name: string, argv: string[], { cwd, env, user }: { cwd: string; env: Record<string, string>; user?: string }): Started {
   const command = [...runAs(user), ...withImageNode(argv)];
   const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const started: Started = { name, child, output: [] };
@@ -391,8 +391,8 @@ async function runFinalStage(image: Stage, dockerfile: string): Promise<void> {
   };
   const processes: Started[] = [];
   try {
-    processes.push(start('api', image.cmd!, app, env, image.user));
-    processes.push(start('worker', WORKER_COMMAND, app, env, image.user));
+    processes.push(start('api', image.cmd!, { cwd: app, env, user: image.user }));
+    processes.push(start('worker', WORKER_COMMAND, { cwd: app, env, user: image.user }));
     const base = `http://127.0.0.1:${port}`;
     await waitReady(base, processes);
     say('/health/ready answered 200 (API up, worker heartbeat seen)');

@@ -65,6 +65,8 @@ function docsAssets(deps: AppDeps): express.Express {
   }, express.static(swaggerUiDir, { index: false, fallthrough: false }));
   // send's refusals are the client's: 400 for an escape that does not decode (`%ff`), and every
   // other 4xx (404, or 403 for a path that leaves the folder, `%2e%2e`) is a file that is not there.
+  // Express knows an error handler by its four parameters.
+  // eslint-disable-next-line @typescript-eslint/max-params
   app.use(((err, _req, res, _next) => {
     const status = (err as { status?: number }).status ?? 500;
     if (status === 400) return sendError(deps, res, validationError([{ field: 'path', message: 'is not a valid URL path' }], 'The path is not a valid URL path'));

@@ -19,7 +19,11 @@ export const pageParams = (q: { offset?: number; limit?: number }): PageParams =
  * offset + its length. (A `count(*) over()` beside the page would make PostgreSQL read every
  * matching row to return 25; a separate count stays on the index.)
  */
-export async function toPage<R, T>(rows: R[], p: PageParams, present: (row: R) => T, countAll: () => Promise<number>): Promise<{ data: T[]; pagination: Pagination }> {
+export async function toPage<R, T>(
+  rows: R[],
+  p: PageParams,
+  { present, countAll }: { present: (row: R) => T; countAll: () => Promise<number> },
+): Promise<{ data: T[]; pagination: Pagination }> {
   const lastPage = rows.length > 0 && rows.length < p.limit;
   const total = p.offset === 0 && rows.length < p.limit ? rows.length : lastPage ? p.offset + rows.length : await countAll();
   return { data: rows.map(present), pagination: paginationOf(p, total) };

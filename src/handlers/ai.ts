@@ -91,5 +91,5 @@ export const transcribeAudio: Handler<'transcribeAudio'> = async (req, ctx) => (
 });
 /** A plain GET of the WebSocket endpoint; the upgrade itself is served by src/ws/voice.ts. */
 export const streamVoiceTranscription: Handler<'streamVoiceTranscription'> = async () => {
-  throw new AppError('UPGRADE_REQUIRED', 'This endpoint only accepts WebSocket connections', undefined, undefined, { Upgrade: 'websocket' });
+  throw new AppError('UPGRADE_REQUIRED', 'This endpoint only accepts WebSocket connections', { headers: { Upgrade: 'websocket' } });
 };

@@ -13,7 +13,7 @@ export const MAX_JSON_VALUES = 20_000;
 
 /** Raw body bytes that are not UTF-8: refused instead of being decoded into U+FFFD and stored. */
 export function assertUtf8(buf: Buffer): void {
-  if (!isUtf8(buf)) throw new AppError('VALIDATION_ERROR', 'The body is not valid UTF-8', [{ field: 'body', message: 'is not valid UTF-8' }]);
+  if (!isUtf8(buf)) throw new AppError('VALIDATION_ERROR', 'The body is not valid UTF-8', { details: [{ field: 'body', message: 'is not valid UTF-8' }] });
 }
 
 /**

@@ -57,26 +57,26 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
     if (info.authenticated) varyOn(res, 'Authorization'); // also on its 401
     const auth = info.authenticated ? await authenticate(req.headers, deps, info.ticketAuth ? { ...info, ticket: req.query.ticket } : info) : null;
     if (auth) state.userId = auth.userId;
-    if (info.rateLimit !== 'none') writeRateLimitHeaders(res, await countRequest(deps.rateLimits, info.rateLimit, req, auth?.userId));
-    const request = validateRequest(validation, info, req, params);
+    if (info.rateLimit !== 'none') writeRateLimitHeaders(res, await countRequest(deps.rateLimits, info.rateLimit, { ip: req.ip, path: req.path, userId: auth?.userId }));
+    const request = validateRequest(validation, info, { req, params });
 
     const op = operations.get(operationId)!;
-    const ctx = requestContext(deps, operationId, req, auth, state.requestId);
+    const ctx = requestContext(deps, { operationId, req, auth, requestId: state.requestId });
     const token = auth?.personalToken;
     // A token's last use is noted for answered requests only (a refused one changes nothing), and
     // before the answer is written: a client that has seen the end finds nothing still to land.
     const answer = async () => {
-      const r = await runHandler(op.handler, request, ctx, state);
+      const r = await runHandler(op.handler, { request, ctx, state });
       if (token && (r.status === 'stream' || r.status < 400)) await deps.personalTokens.touch(token.id);
       return r;
     };
     const key = req.headers['idempotency-key'];
     const result =
       typeof key === 'string' && op.info.idempotent && auth
-        ? await runIdempotently(deps.db, config.IDEMPOTENCY_TTL_HOURS, { auth, key, method: req.method!, path: req.path, body: request.body }, res, answer)
+        ? await runIdempotently(deps.db, { ttlHours: config.IDEMPOTENCY_TTL_HOURS, auth, key, method: req.method!, path: req.path, body: request.body }, { res, execute: answer })
         : await answer();
     if (result === STREAMED) return;
     if (result.status === 'stream') return writeStream(res, result as StreamReply);
-    writeAnswer(res, result, request.headers, op.replayStream, state.contentType);
+    writeAnswer(res, result, { requestHeaders: request.headers, replayStream: op.replayStream, contentType: state.contentType });
   };
 }

@@ -59,16 +59,13 @@ export const STATUS_OF_CODE: Record<ErrorCode, number> = {
  * response headers of its own (Retry-After, Upgrade, a realm'd WWW-Authenticate).
  */
 export class AppError extends DomainError {
-  constructor(
-    code: ErrorCode,
-    message: string,
-    details?: ErrorDetail[],
-    extras?: ErrorExtras,
-    /** Response headers that belong to this error (Retry-After, WWW-Authenticate). */
-    readonly headers?: Record<string, string>,
-  ) {
-    super(code, message, details, extras);
+  /** Response headers that belong to this error (Retry-After, WWW-Authenticate). */
+  readonly headers?: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, more: { details?: ErrorDetail[]; extras?: ErrorExtras; headers?: Record<string, string> } = {}) {
+    super(code, message, more);
     this.name = 'AppError';
+    this.headers = more.headers;
   }
 }
 
@@ -102,7 +99,7 @@ export const isForeignKeyViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
 /** The database cannot be reached or has no free connection: the request may be retried. */
 export const databaseUnavailable = () =>
-  new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable; retry shortly', undefined, undefined, { 'Retry-After': '5' });
+  new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable; retry shortly', { headers: { 'Retry-After': '5' } });
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 

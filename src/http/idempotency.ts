@@ -22,6 +22,8 @@ export interface IdempotentRequest {
   method: string;
   path: string;
   body: unknown;
+  /** How long the answer is kept for a retry. */
+  ttlHours: number;
 }
 
 /** How long a first attempt holds its key before a retry may assume it crashed and take over. */
@@ -61,14 +63,9 @@ const mismatch = () => new AppError('IDEMPOTENCY_KEY_MISMATCH', 'This Idempotenc
  * (FR-059). The key is claimed with an insert before the work starts, so concurrent duplicates get
  * 409 instead of running twice; responses with a 5xx status are forgotten so the client may retry.
  */
-export async function withIdempotency(
-  db: Database,
-  req: IdempotentRequest,
-  ttlHours: number,
-  execute: () => Promise<StoredResponse>,
-): Promise<StoredResponse & { replayed: boolean }> {
+export async function withIdempotency(db: Database, req: IdempotentRequest, execute: () => Promise<StoredResponse>): Promise<StoredResponse & { replayed: boolean }> {
   const fingerprint = fingerprintOf(req);
-  const claimed = await claim(db, req, fingerprint, ttlHours);
+  const claimed = await claim(db, req, fingerprint);
   if (claimed !== true) return { ...claimed, replayed: true };
 
   let response: StoredResponse;
@@ -92,12 +89,12 @@ export async function withIdempotency(
 }
 
 /** true when this request now owns the key; otherwise the stored response to replay (or a thrown 409/422). */
-async function claim(db: Database, req: IdempotentRequest, fingerprint: string, ttlHours: number): Promise<true | StoredResponse> {
+async function claim(db: Database, req: IdempotentRequest, fingerprint: string): Promise<true | StoredResponse> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const { rows: inserted } = await sql<{ key: string }>`
       insert into idempotency_keys (user_id, key, fingerprint, method, path, state, locked_until, expires_at)
       select ${req.userId}, ${req.key}, ${fingerprint}, ${req.method}, ${req.path}, 'in_flight',
-             now() + make_interval(secs => ${LEASE_SECONDS}), now() + make_interval(hours => ${ttlHours})
+             now() + make_interval(secs => ${LEASE_SECONDS}), now() + make_interval(hours => ${req.ttlHours})
         from ${WITHOUT_FLUSH_WAIT}
       on conflict (user_id, key) do nothing
       returning key`.execute(db);

@@ -78,7 +78,7 @@ export async function readJsonBody(req: ApiRequest, res: ServerResponse, { limit
   });
 }
 
-const incomplete = () => new AppError('VALIDATION_ERROR', 'The body was incomplete', [{ field: 'body', message: 'is incomplete' }]);
+const incomplete = () => new AppError('VALIDATION_ERROR', 'The body was incomplete', { details: [{ field: 'body', message: 'is incomplete' }] });
 
 /** JSON objects and arrays only (a bare `"x"` or `1` is refused); an empty body reads as `{}`, as body-parser's did. */
 function parse(text: string): unknown {

@@ -76,6 +76,6 @@ export function checkMetricsToken(authorization: string | undefined, token: stri
   if (token === undefined) return;
   const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1] ?? '';
   if (!timingSafeEqual(digest(presented), digest(token))) {
-    throw new AppError('UNAUTHORIZED', 'The metrics need the METRICS_TOKEN bearer token', undefined, undefined, { 'WWW-Authenticate': 'Bearer realm="metrics"' });
+    throw new AppError('UNAUTHORIZED', 'The metrics need the METRICS_TOKEN bearer token', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
   }
 }

@@ -67,9 +67,9 @@ export function createRateLimits(config: Config, pool: pg.Pool): RateLimits {
       } catch (res) {
         if (!(res instanceof RateLimiterRes)) throw res;
         const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-        throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many requests', undefined, { retry_after: retryAfter }, {
-          ...rateLimitHeaders({ limit, remaining: 0, resetSeconds: retryAfter }),
-          'Retry-After': String(retryAfter),
+        throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many requests', {
+          extras: { retry_after: retryAfter },
+          headers: { ...rateLimitHeaders({ limit, remaining: 0, resetSeconds: retryAfter }), 'Retry-After': String(retryAfter) },
         });
       }
     },

@@ -77,7 +77,7 @@ export function createVoiceRelay(deps: AppDeps): VoiceRelay {
           }
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const session = new VoiceSession(deps, ws, requestId, () => sessions.delete(session));
+          const session = new VoiceSession(deps, ws, { requestId, onGone: () => sessions.delete(session) });
           sessions.add(session);
           if (auth) void session.start(auth);
           else session.awaitAuthMessage();
@@ -137,18 +137,22 @@ class VoiceSession {
   private readonly max: number;
   private readonly perMinute: number;
 
+  private readonly requestId: string;
+  private readonly onGone: () => void;
+
   constructor(
     private readonly deps: AppDeps,
     private readonly ws: WebSocket,
-    private readonly requestId: string,
-    private readonly onGone: () => void,
+    session: { requestId: string; onGone: () => void },
   ) {
+    this.requestId = session.requestId;
+    this.onGone = session.onGone;
     this.max = deps.config.VOICE_MAX_DURATION_SECONDS;
     this.perMinute = deps.config.AI_CREDIT_TRANSCRIPTION_PER_MIN;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.onClientGone());
     // Oversized frames (1009) and protocol errors: the close that follows ends the session.
-    ws.on('error', (err) => deps.log.debug({ err: { message: err.message }, request_id: requestId }, 'voice socket error'));
+    ws.on('error', (err) => deps.log.debug({ err: { message: err.message }, request_id: session.requestId }, 'voice socket error'));
     this.timers.push(setInterval(() => ws.readyState === ws.OPEN && ws.ping(), PING_INTERVAL_MS));
   }
 

@@ -61,10 +61,10 @@ describe('the worker’s /metrics', () => {
       // One that succeeds, one that fails on its only attempt, one that fails twice (retried, then failed),
       // one as cron enqueues it (payload `_cron`), which succeeds.
       const now = new Date().toISOString();
-      await enqueueJob(t.db, 'streak_calculate', { now });
-      await enqueueJob(t.db, 'streak_calculate', { now: 'not a date' }, { maxAttempts: 1 });
-      await enqueueJob(t.db, 'streak_calculate', { now: 'not a date either' }, { maxAttempts: 2, jobKey: 'metrics-retried' });
-      await enqueueJob(t.db, 'streak_calculate', { _cron: { ts: now } });
+      await enqueueJob(t.db, { name: 'streak_calculate', payload: { now } });
+      await enqueueJob(t.db, { name: 'streak_calculate', payload: { now: 'not a date' }, maxAttempts: 1 });
+      await enqueueJob(t.db, { name: 'streak_calculate', payload: { now: 'not a date either' }, maxAttempts: 2, jobKey: 'metrics-retried' });
+      await enqueueJob(t.db, { name: 'streak_calculate', payload: { _cron: { ts: now } } });
       await expect.poll(async () => valueOf(await scrape(), 'jobs_total', { task: 'streak_calculate', outcome: 'retried' }), { timeout: 15_000 }).toBe(1);
       // The retry waits graphile-worker's backoff (e^1 s); bring it forward.
       await sql`update graphile_worker._private_jobs set run_at = now() where key = 'metrics-retried'`.execute(t.db);

@@ -25,15 +25,15 @@ describe('enqueueJob', () => {
     await t.db
       .transaction()
       .execute(async (trx) => {
-        await enqueueJob(trx, 'cleanup', {}, { runAt: new Date(Date.now() + 3_600_000) });
+        await enqueueJob(trx, { name: 'cleanup', payload: {}, runAt: new Date(Date.now() + 3_600_000) });
         throw new Error('rollback');
       })
       .catch(() => {});
     expect(await jobCount('cleanup')).toBe(before);
-    await t.db.transaction().execute((trx) => enqueueJob(trx, 'cleanup', {}, { runAt: new Date(Date.now() + 3_600_000), jobKey: 'test-cleanup' }));
+    await t.db.transaction().execute((trx) => enqueueJob(trx, { name: 'cleanup', payload: {}, runAt: new Date(Date.now() + 3_600_000), jobKey: 'test-cleanup' }));
     expect(await jobCount('cleanup')).toBe(before + 1);
     // The same key replaces the waiting job instead of adding another.
-    await enqueueJob(t.db, 'cleanup', {}, { runAt: new Date(Date.now() + 7_200_000), jobKey: 'test-cleanup' });
+    await enqueueJob(t.db, { name: 'cleanup', payload: {}, runAt: new Date(Date.now() + 7_200_000), jobKey: 'test-cleanup' });
     expect(await jobCount('cleanup')).toBe(before + 1);
     await sql`select graphile_worker.remove_job('test-cleanup')`.execute(t.db);
   });
@@ -42,9 +42,9 @@ describe('enqueueJob', () => {
 describe('job payloads', () => {
   it('enqueueJob refuses a malformed payload with an error naming the task and the field, and adds no job', async () => {
     const before = await jobCount('reminder_fire');
-    await expect(enqueueJob(t.db, 'reminder_fire', { reminderId: 'not-an-id' })).rejects.toThrow(/reminder_fire.*reminderId/);
-    await expect(enqueueJob(t.db, 'reminder_fire', {} as never)).rejects.toThrow(/reminder_fire.*reminderId/);
-    await expect(enqueueJob(t.db, 'push_deliver', { notificationId: '0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d', subscriptionId: 42 as never })).rejects.toThrow(/push_deliver.*subscriptionId/);
+    await expect(enqueueJob(t.db, { name: 'reminder_fire', payload: { reminderId: 'not-an-id' } })).rejects.toThrow(/reminder_fire.*reminderId/);
+    await expect(enqueueJob(t.db, { name: 'reminder_fire', payload: {} as never })).rejects.toThrow(/reminder_fire.*reminderId/);
+    await expect(enqueueJob(t.db, { name: 'push_deliver', payload: { notificationId: '0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d', subscriptionId: 42 as never } })).rejects.toThrow(/push_deliver.*subscriptionId/);
     expect(await jobCount('reminder_fire')).toBe(before);
   });
 
@@ -154,7 +154,7 @@ describe('cleanup job', () => {
     await t.db.insertInto('idempotency_keys').values({ user_id: user.id, key: 'stale', fingerprint: 'f', method: 'POST', path: '/x', state: 'completed', expires_at: new Date(Date.now() - 1000) }).execute();
     const worker = await t.startWorker();
     try {
-      await enqueueJob(t.db, 'cleanup', {});
+      await enqueueJob(t.db, { name: 'cleanup', payload: {} });
       await expect.poll(async () => (await t.db.selectFrom('idempotency_keys').select('key').where('key', '=', 'stale').execute()).length, { timeout: 10_000 }).toBe(0);
     } finally {
       await worker.stop();
@@ -172,7 +172,7 @@ describe('jobs of a worker that is gone', () => {
   const later = () => new Date(Date.now() + 3_600_000);
 
   it('frees the jobs of a worker that stopped beating (or never did), and leaves a beating worker’s long job alone', async () => {
-    for (const key of ['gone-1', 'gone-2', 'busy']) await enqueueJob(t.db, 'cleanup', {}, { runAt: later(), jobKey: key });
+    for (const key of ['gone-1', 'gone-2', 'busy']) await enqueueJob(t.db, { name: 'cleanup', payload: {}, runAt: later(), jobKey: key });
     await heartbeat('pool-crashed', 120);
     await heartbeat('pool-busy', 1);
     await lockJob('gone-1', 'pool-crashed');
@@ -194,7 +194,7 @@ describe('jobs of a worker that is gone', () => {
   it('a starting worker runs the job a crashed worker held, without waiting graphile-worker’s 4 hours', async () => {
     const user = await signUp(t);
     await t.db.insertInto('idempotency_keys').values({ user_id: user.id, key: 'left-by-crash', fingerprint: 'f', method: 'POST', path: '/x', state: 'completed', expires_at: new Date(Date.now() - 1000) }).execute();
-    await enqueueJob(t.db, 'cleanup', {}, { jobKey: 'held-by-crashed-worker' });
+    await enqueueJob(t.db, { name: 'cleanup', payload: {}, jobKey: 'held-by-crashed-worker' });
     await heartbeat('pool-killed', 120);
     await lockJob('held-by-crashed-worker', 'pool-killed');
     const worker = await t.startWorker();

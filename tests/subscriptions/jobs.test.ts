@@ -25,7 +25,7 @@ describe('scheduled jobs in the worker', () => {
   it('daily_credit_grant grants the day of its cron tick', async () => {
     const tick = startOfUtcDay(new Date());
     const pro = await signUp(app.t, { tier: 'pro' });
-    await enqueueJob(app.t.db, 'daily_credit_grant', { _cron: { ts: tick.toISOString() } });
+    await enqueueJob(app.t.db, { name: 'daily_credit_grant', payload: { _cron: { ts: tick.toISOString() } } });
     // the lot granted for the tick's day (not the spendable balance, which a real midnight would change)
     const dailyLots = () => app.t.db.selectFrom('credit_lots').select(['amount', 'expires_at']).where('user_id', '=', pro.id).where('kind', '=', 'daily').execute();
     await expect.poll(dailyLots, { timeout: 10_000 }).toEqual([{ amount: 10, expires_at: addDays(tick, 1) }]);
@@ -35,7 +35,7 @@ describe('scheduled jobs in the worker', () => {
     const now = new Date();
     const ada = await signUp(app.t);
     await completeTaskAt(app.t, ada, daysAgo(3, now));
-    await enqueueJob(app.t.db, 'streak_calculate', { now: now.toISOString() });
+    await enqueueJob(app.t.db, { name: 'streak_calculate', payload: { now: now.toISOString() } });
     await expect
       .poll(async () => (await app.t.db.selectFrom('user_achievement_states').select('current_streak').where('user_id', '=', ada.id).executeTakeFirstOrThrow()).current_streak, { timeout: 10_000 })
       .toBe(0);
@@ -46,7 +46,7 @@ describe('scheduled jobs in the worker', () => {
     const res = await bob.api.post('/subscription/checkout');
     await app.checkout.payHostedPage(res.body.data.session_id, { createdOn: new Date(Date.now() - 40 * 86_400_000) });
     await bob.api.post('/subscription/cancel', {});
-    await enqueueJob(app.t.db, 'subscription_check', {});
+    await enqueueJob(app.t.db, { name: 'subscription_check', payload: {} });
     await expect.poll(async () => (await bob.api.get('/subscription')).body.data.status, { timeout: 10_000 }).toBe('expired');
     expect((await bob.api.get('/users/me')).body.data.tier).toBe('free');
   });

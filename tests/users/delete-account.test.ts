@@ -90,7 +90,7 @@ describe('deleteCurrentUser', () => {
     // An outgoing webhook with a delivery waiting for its retry (issue 19).
     const hook = await app.t.db.insertInto('webhooks').values({ user_id: u.id, url: 'https://hooks.example.com/ada', events: ['task.created'], secret: 'whsec_test' }).returning('id').executeTakeFirstOrThrow();
     const delivery = await app.t.db.insertInto('webhook_deliveries').values({ webhook_id: hook.id, event_id: randomUUID(), event_type: 'task.created', payload: '{}', attempts: 1 }).returning('id').executeTakeFirstOrThrow();
-    await enqueueJob(app.t.db, 'webhook_deliver', { deliveryId: delivery.id, attempt: 2 }, { runAt: new Date(Date.now() + 3600_000), jobKey: `webhook:${delivery.id}:2` });
+    await enqueueJob(app.t.db, { name: 'webhook_deliver', payload: { deliveryId: delivery.id, attempt: 2 }, runAt: new Date(Date.now() + 3600_000), jobKey: `webhook:${delivery.id}:2` });
     expect((await rowsMentioning(`webhook:${delivery.id}`)).length).toBe(1);
     expect((await rowsMentioning(`reminder:${reminder.id}`)).length).toBe(1);
     expect((await rowsMentioning(`recurring:${recurring.id}`)).length).toBe(1);

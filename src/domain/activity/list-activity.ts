@@ -46,5 +46,5 @@ export async function listActivity(db: Executor, { userId, filter, page }: { use
     .offset(page.offset)
     .limit(page.limit)
     .execute();
-  return toPage(rows, page, presentActivity, async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
+  return toPage(rows, page, { present: presentActivity, countAll: async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n) });
 }

@@ -54,7 +54,7 @@ const CLOCK_LEEWAY_SECONDS = 30;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const expired = () =>
-  new DomainError('TOKEN_EXPIRED', 'Access token expired', undefined, { refresh_required: true });
+  new DomainError('TOKEN_EXPIRED', 'Access token expired', { extras: { refresh_required: true } });
 
 interface Verified {
   auth: AuthContext;

@@ -26,7 +26,7 @@ export interface IssuedTokens {
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 const newRefreshToken = () => `rt_${randomBytes(32).toString('base64url')}`;
 // refresh_required (US1-AS4): this session cannot be refreshed, the client must sign in again.
-const invalidRefreshToken = () => new DomainError('INVALID_REFRESH_TOKEN', 'Refresh token is invalid or expired', undefined, { refresh_required: true });
+const invalidRefreshToken = () => new DomainError('INVALID_REFRESH_TOKEN', 'Refresh token is invalid or expired', { extras: { refresh_required: true } });
 
 /**
  * The refresh token that replaces a rotated one: an HMAC of the rotated token's hash under a key

@@ -35,8 +35,7 @@ export const insufficientCredits = (required: number, available: number, message
   new DomainError(
     'INSUFFICIENT_CREDITS',
     message ?? `This request needs ${required} credit${required === 1 ? '' : 's'}; you have ${available}`,
-    undefined,
-    { credits_required: required, credits_available: available },
+    { extras: { credits_required: required, credits_available: available } },
   );
 
 function requireTransaction(trx: Executor, fn: string): void {

@@ -127,5 +127,5 @@ export async function listFocusSessions(db: Executor, { userId, filter, page }: 
     .where('user_id', '=', userId)
     .$if(filter.taskId !== undefined, (q) => q.where('task_id', '=', filter.taskId!));
   const rows = await base.selectAll().orderBy('started_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute();
-  return toPage(rows, page, presentFocusSession, async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
+  return toPage(rows, page, { present: presentFocusSession, countAll: async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n) });
 }

@@ -7,9 +7,9 @@ export async function listNotes(db: Executor, { userId, filter, page }: { userId
   let q = db.selectFrom('notes').selectAll().where('user_id', '=', userId);
   if (filter.archived !== undefined) q = q.where('archived', '=', filter.archived);
   const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute();
-  return toPage(rows, page, presentNote, async () => {
+  return toPage(rows, page, { present: presentNote, countAll: async () => {
     let c = db.selectFrom('notes').select(db.fn.countAll<number>().as('n')).where('user_id', '=', userId);
     if (filter.archived !== undefined) c = c.where('archived', '=', filter.archived);
     return Number((await c.executeTakeFirstOrThrow()).n);
-  });
+  } });
 }

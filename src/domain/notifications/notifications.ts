@@ -25,7 +25,7 @@ export async function listNotifications(db: Executor, { userId, unreadOnly, page
     filtered().selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute(),
     countUnread(db, userId),
   ]);
-  const pageOf = await toPage(rows, page, presentNotification, async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
+  const pageOf = await toPage(rows, page, { present: presentNotification, countAll: async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n) });
   return { ...pageOf, unread_count: unread };
 }
 

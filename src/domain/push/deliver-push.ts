@@ -13,7 +13,7 @@ export const pushJobKey = (notificationId: string, subscriptionId: string) => `p
  * the notification does, and its delivery (or failure) never blocks or undoes the caller.
  */
 export async function enqueuePush(trx: Executor, notificationId: string): Promise<void> {
-  await enqueueJob(trx, 'push_deliver', { notificationId }, { maxAttempts: PUSH_MAX_ATTEMPTS });
+  await enqueueJob(trx, { name: 'push_deliver', payload: { notificationId }, maxAttempts: PUSH_MAX_ATTEMPTS });
 }
 
 /** The JSON a service worker receives (decrypted by the browser). */
@@ -44,7 +44,7 @@ export async function deliverPush(db: Database, { push, log, payload }: { push: 
     const subscriptions = await db.selectFrom('push_subscriptions').select('id').where('user_id', '=', notification.user_id).execute();
     await db.transaction().execute(async (trx) => {
       for (const s of subscriptions) {
-        await enqueueJob(trx, 'push_deliver', { notificationId: notification.id, subscriptionId: s.id }, { jobKey: pushJobKey(notification.id, s.id), jobKeyMode: 'preserve_run_at', maxAttempts: PUSH_MAX_ATTEMPTS });
+        await enqueueJob(trx, { name: 'push_deliver', payload: { notificationId: notification.id, subscriptionId: s.id }, jobKey: pushJobKey(notification.id, s.id), jobKeyMode: 'preserve_run_at', maxAttempts: PUSH_MAX_ATTEMPTS });
       }
     });
     return subscriptions.length ? 'fanned_out' : 'skipped';

@@ -87,7 +87,7 @@ export async function listTombstones(db: Executor, { userId, page, now = new Dat
     .offset(page.offset)
     .limit(page.limit)
     .execute();
-  return toPage(rows, page, presentTombstone, async () =>
-    Number((await db.selectFrom('deletion_tombstones').select(db.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('recoverable_until', '>', now).executeTakeFirstOrThrow()).n),
+  return toPage(rows, page, { present: presentTombstone, countAll: async () =>
+    Number((await db.selectFrom('deletion_tombstones').select(db.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('recoverable_until', '>', now).executeTakeFirstOrThrow()).n) }
   );
 }

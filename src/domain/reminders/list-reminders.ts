@@ -18,7 +18,7 @@ export async function listReminders(db: Executor, { userId, filter: f, page }: {
     return q;
   };
   const rows = await filtered().selectAll().orderBy('scheduled_at').orderBy('id').offset(page.offset).limit(page.limit).execute();
-  return toPage(rows, page, presentReminder, async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
+  return toPage(rows, page, { present: presentReminder, countAll: async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n) });
 }
 
 export async function getReminder(db: Executor, userId: string, reminderId: string): Promise<Reminder> {

@@ -18,4 +18,4 @@ export async function countReminders(db: Executor, taskId: string): Promise<numb
 }
 
 export const reminderLimitExceeded = (limit: number) =>
-  new DomainError('LIMIT_EXCEEDED', `A task can have at most ${limit} reminders`, undefined, { limit });
+  new DomainError('LIMIT_EXCEEDED', `A task can have at most ${limit} reminders`, { extras: { limit } });

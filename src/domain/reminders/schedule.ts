@@ -12,7 +12,7 @@ export const reminderJobKey = (reminderId: string) => `reminder:${reminderId}`;
 
 /** Schedules (or reschedules) the reminder's job at its time; a time in the past runs at once. */
 export async function armReminder(trx: Executor, r: Pick<ReminderRow, 'id' | 'scheduled_at'>): Promise<void> {
-  await enqueueJob(trx, 'reminder_fire', { reminderId: r.id }, { runAt: r.scheduled_at, jobKey: reminderJobKey(r.id), jobKeyMode: 'replace' });
+  await enqueueJob(trx, { name: 'reminder_fire', payload: { reminderId: r.id }, runAt: r.scheduled_at, jobKey: reminderJobKey(r.id), jobKeyMode: 'replace' });
 }
 
 export async function disarmReminder(trx: Executor, reminderId: string): Promise<void> {

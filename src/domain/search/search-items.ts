@@ -57,17 +57,13 @@ export async function searchItems(db: Executor, { userId, q, page }: { userId: s
       from top join search_documents d on d.id = top.id
      order by top.rank desc, top.id`.execute(db);
   const total = rows.length > 0 ? Number(rows[0]!.total) : undefined;
-  return toPage(
-    rows,
-    page,
-    (r): SearchResult => ({
+  return toPage(rows, page, { present: (r): SearchResult => ({
       kind: r.kind,
       id: r.id,
       task_id: r.task_id,
       title: r.kind === 'note' ? notePreview(r.title) : r.title,
       snippet: snippetOf(r.headline),
       rank: Number(r.rank),
-    }),
-    async () => total ?? Number((await sql<{ n: number }>`select count(*)::int as n ${matches}`.execute(db)).rows[0]!.n),
+    }), countAll: async () => total ?? Number((await sql<{ n: number }>`select count(*)::int as n ${matches}`.execute(db)).rows[0]!.n) }
   );
 }

@@ -15,5 +15,5 @@ export async function listSubtasks(db: Executor, { userId, taskId, page }: { use
     .offset(page.offset)
     .limit(page.limit)
     .execute();
-  return toPage(rows, page, presentSubtask, () => countSubtasks(db, taskId));
+  return toPage(rows, page, { present: presentSubtask, countAll: () => countSubtasks(db, taskId) });
 }

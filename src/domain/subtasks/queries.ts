@@ -22,4 +22,4 @@ export async function countSubtasks(db: Executor, taskId: string): Promise<numbe
 }
 
 export const subtaskLimitExceeded = (limits: EffectiveLimits) =>
-  new DomainError('LIMIT_EXCEEDED', `This task already has the ${limits.maxSubtasksPerTask} subtasks the ${limits.tier} tier allows`, undefined, { limit: limits.maxSubtasksPerTask });
+  new DomainError('LIMIT_EXCEEDED', `This task already has the ${limits.maxSubtasksPerTask} subtasks the ${limits.tier} tier allows`, { extras: { limit: limits.maxSubtasksPerTask } });

@@ -172,7 +172,7 @@ async function storedCommand(db: Executor, userId: string, uuid: string): Promis
 function answerStored({ describeError }: Batch, c: SyncCommand, { stored, fingerprint }: { stored: Stored; fingerprint: string }): SyncCommandResult {
   if (stored.fingerprint !== fingerprint) {
     const { status, error } = describeError(
-      new DomainError('IDEMPOTENCY_KEY_MISMATCH', 'This command uuid was already used for another command; send a new uuid', [{ field: 'uuid', message: 'was used for another command' }]),
+      new DomainError('IDEMPOTENCY_KEY_MISMATCH', 'This command uuid was already used for another command; send a new uuid', { details: [{ field: 'uuid', message: 'was used for another command' }] }),
     );
     return { uuid: c.uuid, type: c.type, status: 'error', http_status: status, error };
   }

@@ -48,7 +48,7 @@ export async function completionEvent(trx: Executor, { actor, task, completedBy 
     extra: { completed_by: completedBy },
   });
   if (task.template_id) {
-    await enqueueJob(trx, 'recurring_task_generate', { templateId: task.template_id, completedTaskId: task.id }, { jobKey: recurringJobKey(task.id), jobKeyMode: 'replace' });
+    await enqueueJob(trx, { name: 'recurring_task_generate', payload: { templateId: task.template_id, completedTaskId: task.id }, jobKey: recurringJobKey(task.id), jobKeyMode: 'replace' });
   }
   return outcome;
 }

@@ -70,5 +70,5 @@ export async function listTasks(db: Executor, { userId, filter: f, page }: { use
   const values: ListValues = { userId, hidden: f.hidden ?? false, completed: f.completed, priority: f.priority, dueBefore, dueAfter, offset: page.offset, limit: page.limit };
   const shape = shapeOf(values);
   const rows = (await db.executeQuery(pageQueries.query(shape, values))).rows;
-  return toPage(rows, page, presentTask, async () => Number((await db.executeQuery(countQueries.query(shape, values))).rows[0]!.n));
+  return toPage(rows, page, { present: presentTask, countAll: async () => Number((await db.executeQuery(countQueries.query(shape, values))).rows[0]!.n) });
 }

@@ -34,10 +34,10 @@ export function checkDueDate(due: Date, createdAt: Date, field = 'body.due_date'
 }
 
 export const versionConflict = (expected: number, current: number) =>
-  new DomainError('CONFLICT', `The task has changed since version ${expected}; reload it and retry`, undefined, { current_version: current });
+  new DomainError('CONFLICT', `The task has changed since version ${expected}; reload it and retry`, { extras: { current_version: current } });
 
 export const preconditionFailed = (current: number) =>
-  new DomainError('PRECONDITION_FAILED', "If-Match does not match the task's current version", undefined, { current_version: current });
+  new DomainError('PRECONDITION_FAILED', "If-Match does not match the task's current version", { extras: { current_version: current } });
 
 /**
  * The versions a request names must equal the task's: `If-Match` first (412), then the body's
@@ -49,4 +49,4 @@ export function checkVersions(current: number, bodyVersion: number | undefined, 
 }
 
 export const taskLimitExceeded = (limit: number) =>
-  new DomainError('LIMIT_EXCEEDED', `You have reached your limit of ${limit} active tasks`, undefined, { limit });
+  new DomainError('LIMIT_EXCEEDED', `You have reached your limit of ${limit} active tasks`, { extras: { limit } });

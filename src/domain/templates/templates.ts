@@ -21,7 +21,7 @@ export async function listTemplates(db: Executor, { userId, includeInactive, pag
     return includeInactive ? q : q.where('active', '=', true);
   };
   const rows = await filtered().selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').offset(page.offset).limit(page.limit).execute();
-  return toPage(rows, page, presentTemplate, async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n));
+  return toPage(rows, page, { present: presentTemplate, countAll: async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n) });
 }
 
 export async function getTemplate(db: Executor, userId: string, templateId: string): Promise<Template> {

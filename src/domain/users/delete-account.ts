@@ -21,9 +21,9 @@ export interface DeletionCounts {
 }
 
 const confirmationMismatch = () =>
-  new DomainError('CONFIRMATION_MISMATCH', 'To delete the account, send its email address in confirm', [
-    { field: 'body.confirm', message: "is not the account's email address" },
-  ]);
+  new DomainError('CONFIRMATION_MISMATCH', 'To delete the account, send its email address in confirm', {
+    details: [{ field: 'body.confirm', message: "is not the account's email address" }],
+  });
 
 /** Rows of each kind of data the user has, for the audit entry (numbers only). */
 async function countData(trx: Executor, userId: string): Promise<DeletionCounts> {

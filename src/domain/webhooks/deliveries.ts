@@ -58,7 +58,7 @@ async function queue(trx: Executor, { hooks, type, data }: { hooks: Hooks; type:
     .returning('id')
     .execute();
   for (const r of rows) {
-    await enqueueJob(trx, 'webhook_deliver', { deliveryId: r.id, attempt: 1 }, { jobKey: webhookJobKey(r.id, 1), maxAttempts: WEBHOOK_JOB_MAX_ATTEMPTS });
+    await enqueueJob(trx, { name: 'webhook_deliver', payload: { deliveryId: r.id, attempt: 1 }, jobKey: webhookJobKey(r.id, 1), maxAttempts: WEBHOOK_JOB_MAX_ATTEMPTS });
   }
 }
 
@@ -188,7 +188,7 @@ export async function deliverWebhook(deps: DeliverWebhookDeps, payload: { delive
       .set({ status: retry ? 'pending' : 'failed', next_attempt_at: retry ? next : null, response_status: result.statusCode, response_excerpt: result.excerpt || null, updated_at: now })
       .where('id', '=', claimed.id)
       .execute();
-    if (retry) await enqueueJob(trx, 'webhook_deliver', { deliveryId: claimed.id, attempt: attempt + 1 }, { runAt: next, jobKey: webhookJobKey(claimed.id, attempt + 1), maxAttempts: WEBHOOK_JOB_MAX_ATTEMPTS });
+    if (retry) await enqueueJob(trx, { name: 'webhook_deliver', payload: { deliveryId: claimed.id, attempt: attempt + 1 }, runAt: next, jobKey: webhookJobKey(claimed.id, attempt + 1), maxAttempts: WEBHOOK_JOB_MAX_ATTEMPTS });
     log.warn({ ...logged, refused: result.refused ?? false, retry_at: retry ? next.toISOString() : null }, retry ? 'webhook delivery failed; will retry' : 'webhook delivery failed; given up');
 
     const failingFor = now.getTime() - failingSince.getTime();

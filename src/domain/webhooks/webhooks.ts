@@ -104,10 +104,10 @@ export async function getWebhook(db: Executor, userId: string, webhookId: string
 
 export async function listWebhooks(db: Executor, userId: string, page: PageParams): Promise<{ data: Webhook[]; pagination: Pagination }> {
   const rows = await db.selectFrom('webhooks').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').offset(page.offset).limit(page.limit).execute();
-  return toPage(rows, page, presentWebhook, async () => {
+  return toPage(rows, page, { present: presentWebhook, countAll: async () => {
     const { count } = await db.selectFrom('webhooks').select((eb) => eb.fn.countAll<string>().as('count')).where('user_id', '=', userId).executeTakeFirstOrThrow();
     return Number(count);
-  });
+  } });
 }
 
 export interface UpdateWebhookInput {
@@ -162,8 +162,8 @@ export async function listWebhookDeliveries(db: Executor, { userId, webhookId, p
     .offset(page.offset)
     .limit(page.limit)
     .execute();
-  return toPage(rows, page, presentDelivery, async () => {
+  return toPage(rows, page, { present: presentDelivery, countAll: async () => {
     const { count } = await db.selectFrom('webhook_deliveries').select(sql<string>`count(*)`.as('count')).where('webhook_id', '=', webhookId).executeTakeFirstOrThrow();
     return Number(count);
-  });
+  } });
 }

@@ -9,6 +9,8 @@ import { accountGoneOr } from './run.js';
 export const STREAMED = Symbol('streamed');
 
 export interface IdempotentCall {
+  /** How long the answer is kept for a retry. */
+  ttlHours: number;
   auth: AuthContext;
   key: string;
   method: string;
@@ -24,13 +26,12 @@ export interface IdempotentCall {
  */
 export async function runIdempotently(
   db: Database,
-  ttlHours: number,
   call: IdempotentCall,
-  res: ServerResponse,
-  execute: () => Promise<StoredResponse | StreamReply>,
+  { res, execute }: { res: ServerResponse; execute: () => Promise<StoredResponse | StreamReply> },
 ): Promise<(StoredResponse & { replayed?: boolean }) | typeof STREAMED> {
   let streamed = false;
-  const result = await withIdempotency(db, { userId: call.auth.userId, key: call.key, method: call.method, path: call.path, body: call.body }, ttlHours, async () => {
+  const request = { userId: call.auth.userId, key: call.key, method: call.method, path: call.path, body: call.body, ttlHours: call.ttlHours };
+  const result = await withIdempotency(db, request, async () => {
     const r = await execute();
     if (r.status !== 'stream') return r as StoredResponse;
     streamed = true;

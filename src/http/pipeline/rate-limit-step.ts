@@ -8,8 +8,8 @@ type Bucket = Exclude<RateLimitBucket, 'none'>;
  * Step 4: counts the request against its bucket (a 429 when exhausted). Returns the limiter's own
  * promise, so the hot path awaits nothing more than before.
  */
-export function countRequest(rateLimits: RateLimits, bucket: Bucket, req: { ip: string; path: string }, userId: string | undefined): Promise<RateLimitState> {
-  return rateLimits.consume(bucket, rateLimitKey(bucket, req, userId));
+export function countRequest(rateLimits: RateLimits, bucket: Bucket, who: { ip: string; path: string; userId?: string }): Promise<RateLimitState> {
+  return rateLimits.consume(bucket, rateLimitKey(bucket, who, who.userId));
 }
 
 /** The X-RateLimit-* headers of a counted request (a 429 carries its own). */

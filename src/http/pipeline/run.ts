@@ -9,7 +9,10 @@ import type { ApiRequest, RequestState } from '../request-state.js';
 export type AnyHandler = (r: OperationRequest<OperationId>, ctx: RequestContext) => Promise<Reply<OperationId> | StreamReply>;
 
 /** What a handler sees of its request beyond the request itself. */
-export function requestContext(deps: AppDeps, operationId: OperationId, req: ApiRequest, auth: AuthContext | null, requestId: string): RequestContext {
+export function requestContext(
+  deps: AppDeps,
+  { operationId, req, auth, requestId }: { operationId: OperationId; req: ApiRequest; auth: AuthContext | null; requestId: string },
+): RequestContext {
   let log: RequestContext['log'] | undefined;
   return {
     requestId,
@@ -36,7 +39,10 @@ export async function accountGoneOr(db: AppDeps['db'], auth: AuthContext | null,
  * (a 4xx other than 429) is an answer like any other, so an idempotent retry replays it too; any
  * other error is thrown on.
  */
-export async function runHandler(handler: AnyHandler, request: OperationRequest<OperationId>, ctx: RequestContext, state: RequestState): Promise<StoredResponse | StreamReply> {
+export async function runHandler(
+  handler: AnyHandler,
+  { request, ctx, state }: { request: OperationRequest<OperationId>; ctx: RequestContext; state: RequestState },
+): Promise<StoredResponse | StreamReply> {
   try {
     const reply = await handler(request, ctx);
     if (reply.status === 'stream') return reply as StreamReply;

@@ -55,8 +55,7 @@ const isEmptyObject = (body: unknown) => typeof body === 'object' && body !== nu
 export function validateRequest(
   validation: RequestValidation,
   info: Pick<OperationInfo, 'operationId' | 'hasBody'>,
-  req: ApiRequest,
-  params: Record<string, string>,
+  { req, params }: { req: ApiRequest; params: Record<string, string> },
 ): OperationRequest<OperationId> {
   const body: unknown = req.body;
   assertStorableJson(body);
@@ -68,7 +67,7 @@ export function validateRequest(
   const errors = validation.validate(info.operationId, parts);
   if (errors) {
     if (isIdempotencyKeyMissing(errors)) {
-      throw new AppError('IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header', [{ field: 'header.idempotency-key', message: 'is required' }]);
+      throw new AppError('IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header', { details: [{ field: 'header.idempotency-key', message: 'is required' }] });
     }
     throw validationError(toDetails(errors));
   }

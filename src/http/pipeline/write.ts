@@ -23,9 +23,7 @@ export function writeStored(res: ServerResponse, r: StoredResponse, contentType 
 export function writeAnswer(
   res: ServerResponse,
   answer: StoredResponse & { replayed?: boolean },
-  requestHeaders: Record<string, string | undefined>,
-  replayStream: StreamReplayer | undefined,
-  contentType: string | undefined,
+  { requestHeaders, replayStream, contentType }: { requestHeaders: Record<string, string | undefined>; replayStream?: StreamReplayer; contentType?: string },
 ): void {
   if (answer.replayed) {
     res.setHeader('Idempotent-Replayed', 'true');

@@ -25,8 +25,8 @@ describe('pipeline step: idempotency', () => {
     let runs = 0;
     const execute = async (): Promise<StoredResponse> => ({ status: 201, body: { run: ++runs }, headers: {} });
     const key = randomUUID();
-    const first = await runIdempotently(t.db, 24, call(key), fakeResponse().res, execute);
-    const retry = await runIdempotently(t.db, 24, call(key), fakeResponse().res, execute);
+    const first = await runIdempotently(t.db, { ttlHours: 24, ...call(key) }, { res: fakeResponse().res, execute });
+    const retry = await runIdempotently(t.db, { ttlHours: 24, ...call(key) }, { res: fakeResponse().res, execute });
     expect(runs).toBe(1);
     expect(first).toMatchObject({ status: 201, body: { run: 1 }, replayed: false });
     expect(retry).toMatchObject({ status: 201, body: { run: 1 }, replayed: true });
@@ -34,28 +34,28 @@ describe('pipeline step: idempotency', () => {
 
   it('refuses the key for another request with 422', async () => {
     const key = randomUUID();
-    await runIdempotently(t.db, 24, call(key), fakeResponse().res, async () => ({ status: 201, body: {}, headers: {} }));
-    await expect(runIdempotently(t.db, 24, call(key, { title: 'b' }), fakeResponse().res, async () => ({ status: 201, body: {}, headers: {} }))).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_MISMATCH' });
+    await runIdempotently(t.db, { ttlHours: 24, ...call(key) }, { res: fakeResponse().res, execute: async () => ({ status: 201, body: {}, headers: {} }) });
+    await expect(runIdempotently(t.db, { ttlHours: 24, ...call(key, { title: 'b' }) }, { res: fakeResponse().res, execute: async () => ({ status: 201, body: {}, headers: {} }) })).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_MISMATCH' });
   });
 
   it('writes and ends a stream inside the claim, and replays its final answer', async () => {
     const key = randomUUID();
     const out = fakeResponse();
     const stream: StreamReply = { status: 'stream', write: async (res) => (res.setHeader('Content-Type', 'text/event-stream'), { status: 200, body: { answer: 'done' } }) };
-    expect(await runIdempotently(t.db, 24, call(key), out.res, async () => stream)).toBe(STREAMED);
+    expect(await runIdempotently(t.db, { ttlHours: 24, ...call(key) }, { res: out.res, execute: async () => stream })).toBe(STREAMED);
     expect(out.ended()).toBe(true);
     expect(out.headers['Content-Type']).toBe('text/event-stream');
-    const retry = await runIdempotently(t.db, 24, call(key), fakeResponse().res, async () => {
+    const retry = await runIdempotently(t.db, { ttlHours: 24, ...call(key) }, { res: fakeResponse().res, execute: async () => {
       throw new Error('ran twice');
-    });
+    } });
     expect(retry).toMatchObject({ status: 200, body: { answer: 'done' }, replayed: true });
   });
 
   it('releases the key after a failed stream, so a retry runs the work again', async () => {
     const key = randomUUID();
     const failed: StreamReply = { status: 'stream', write: async () => null };
-    expect(await runIdempotently(t.db, 24, call(key), fakeResponse().res, async () => failed)).toBe(STREAMED);
-    const retry = await runIdempotently(t.db, 24, call(key), fakeResponse().res, async () => ({ status: 201, body: { again: true }, headers: {} }));
+    expect(await runIdempotently(t.db, { ttlHours: 24, ...call(key) }, { res: fakeResponse().res, execute: async () => failed })).toBe(STREAMED);
+    const retry = await runIdempotently(t.db, { ttlHours: 24, ...call(key) }, { res: fakeResponse().res, execute: async () => ({ status: 201, body: { again: true }, headers: {} }) });
     expect(retry).toMatchObject({ status: 201, body: { again: true }, replayed: false });
   });
 });

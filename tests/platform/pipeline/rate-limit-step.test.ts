@@ -8,16 +8,16 @@ describe('pipeline step: rate limit', () => {
     const seen: string[] = [];
     const limits: RateLimits = { consume: async (bucket, key) => (seen.push(`${bucket} ${key}`), { limit: 10, remaining: 9, resetSeconds: 60 }) };
     const req = { ip: '203.0.113.9', path: '/api/v1/tasks' };
-    await countRequest(limits, 'general', req, 'user-1');
-    await countRequest(limits, 'general', req, undefined);
-    await countRequest(limits, 'auth', req, 'user-1');
+    await countRequest(limits, 'general', { ...req, userId: 'user-1' });
+    await countRequest(limits, 'general', { ...req });
+    await countRequest(limits, 'auth', { ...req, userId: 'user-1' });
     expect(seen).toEqual(['general user:user-1', 'general ip:203.0.113.9', 'auth ip:203.0.113.9']);
   });
 
   it('passes the limiter\'s 429 on', async () => {
     const exhausted = new Error('429');
     const limits: RateLimits = { consume: () => Promise.reject(exhausted) };
-    await expect(countRequest(limits, 'ai', { ip: '::1', path: '/api/v1/ai/chat' }, 'u')).rejects.toBe(exhausted);
+    await expect(countRequest(limits, 'ai', { ip: '::1', path: '/api/v1/ai/chat', userId: 'u' })).rejects.toBe(exhausted);
   });
 
   it('writes the X-RateLimit headers of a counted request', () => {

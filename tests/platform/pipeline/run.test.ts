@@ -12,26 +12,26 @@ const handler = (fn: () => Promise<unknown>) => fn as unknown as AnyHandler;
 describe('pipeline step: run', () => {
   it('turns a reply into the answer to store, with its headers, replay body and content type', async () => {
     const s = state();
-    const answer = await runHandler(handler(async () => ({ status: 201, body: { id: 'x' }, replayBody: { id: 'x', url: null }, contentType: 'application/problem+json' })), request, ctx, s);
+    const answer = await runHandler(handler(async () => ({ status: 201, body: { id: 'x' }, replayBody: { id: 'x', url: null }, contentType: 'application/problem+json' })), { request, ctx, state: s });
     expect(answer).toEqual({ status: 201, body: { id: 'x' }, headers: {}, replayBody: { id: 'x', url: null } });
     expect(s.contentType).toBe('application/problem+json');
   });
 
   it('passes a stream through unwritten', async () => {
     const stream = { status: 'stream', write: async () => null };
-    expect(await runHandler(handler(async () => stream), request, ctx, state())).toBe(stream);
+    expect(await runHandler(handler(async () => stream), { request, ctx, state: state() })).toBe(stream);
   });
 
   it('answers a business error as an error envelope and records its code', async () => {
     const s = state();
-    const answer = await runHandler(handler(async () => { throw new AppError('CONFLICT', 'Changed meanwhile'); }), request, ctx, s);
+    const answer = await runHandler(handler(async () => { throw new AppError('CONFLICT', 'Changed meanwhile'); }), { request, ctx, state: s });
     expect(answer).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT', message: 'Changed meanwhile', request_id: 'req-1' } }, headers: {} });
     expect(s.errorCode).toBe('CONFLICT');
   });
 
   it('throws on a 429, a 5xx and anything else', async () => {
     for (const err of [new AppError('RATE_LIMIT_EXCEEDED', 'slow down'), new AppError('SERVICE_UNAVAILABLE', 'down'), new Error('bug')]) {
-      await expect(runHandler(handler(async () => { throw err; }), request, ctx, state())).rejects.toBe(err);
+      await expect(runHandler(handler(async () => { throw err; }), { request, ctx, state: state() })).rejects.toBe(err);
     }
   });
 });

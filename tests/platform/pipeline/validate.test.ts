@@ -29,13 +29,13 @@ const refusal = (fn: () => unknown) => {
 describe('pipeline step: validate', () => {
   it('returns the request as the handler sees it, query and path values coerced', () => {
     const req = fakeRequest({ query: { limit: '5' }, headers: {} });
-    const request = validateRequest(validation, info('listTasks'), req, {});
+    const request = validateRequest(validation, info('listTasks'), { req, params: {} });
     expect(request.query).toMatchObject({ limit: 5 });
     expect(req.query.limit).toBe('5'); // the request's own query is left as parsed
   });
 
   it('lists what is wrong as {field, message} details', () => {
-    const err = refusal(() => validateRequest(validation, info('createTask'), fakeRequest({ method: 'POST', headers: keyed, body: { title: 7, nonsense: true } }), {}));
+    const err = refusal(() => validateRequest(validation, info('createTask'), { req: fakeRequest({ method: 'POST', headers: keyed, body: { title: 7, nonsense: true } }), params: {} }));
     expect(err.code).toBe('VALIDATION_ERROR');
     expect(err.details).toEqual(expect.arrayContaining([
       { field: 'body.nonsense', message: 'is not allowed' },
@@ -44,29 +44,29 @@ describe('pipeline step: validate', () => {
   });
 
   it('reports a missing required body as "a JSON body is required"', () => {
-    const err = refusal(() => validateRequest(validation, info('createTask'), fakeRequest({ method: 'POST', headers: { 'idempotency-key': 'key-1' } }), {}));
+    const err = refusal(() => validateRequest(validation, info('createTask'), { req: fakeRequest({ method: 'POST', headers: { 'idempotency-key': 'key-1' } }), params: {} }));
     expect(err.details).toEqual([{ field: 'body', message: 'a JSON body is required' }]);
   });
 
   it('names query and path parameters by where they are', () => {
-    const err = refusal(() => validateRequest(validation, info('listTasks'), fakeRequest({ query: { limit: 'many', extra: 'x' } }), {}));
+    const err = refusal(() => validateRequest(validation, info('listTasks'), { req: fakeRequest({ query: { limit: 'many', extra: 'x' } }), params: {} }));
     expect(err.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'query.limit' }), { field: 'query.extra', message: 'is not allowed' }]));
   });
 
   it('refuses a body sent to an operation that takes none, but allows {}', () => {
-    const err = refusal(() => validateRequest(validation, info('listTasks'), fakeRequest({ headers: json, body: { a: 1 } }), {}));
+    const err = refusal(() => validateRequest(validation, info('listTasks'), { req: fakeRequest({ headers: json, body: { a: 1 } }), params: {} }));
     expect(err.details).toEqual([{ field: 'body', message: 'this operation takes no body' }]);
-    expect(() => validateRequest(validation, info('listTasks'), fakeRequest({ headers: json, body: {} }), {})).not.toThrow();
+    expect(() => validateRequest(validation, info('listTasks'), { req: fakeRequest({ headers: json, body: {} }), params: {} })).not.toThrow();
   });
 
   it('answers IDEMPOTENCY_KEY_REQUIRED when the required key is missing', () => {
     expect(keyRequired).toBeDefined();
-    const err = refusal(() => validateRequest(validation, keyRequired, fakeRequest({ method: keyRequired.method, headers: json, body: {} }), {}));
+    const err = refusal(() => validateRequest(validation, keyRequired, { req: fakeRequest({ method: keyRequired.method, headers: json, body: {} }), params: {} }));
     expect(err).toMatchObject({ code: 'IDEMPOTENCY_KEY_REQUIRED', message: 'This request needs an Idempotency-Key header', details: [{ field: 'header.idempotency-key', message: 'is required' }] });
   });
 
   it('refuses what PostgreSQL cannot store before validating', () => {
-    const err = refusal(() => validateRequest(validation, info('createTask'), fakeRequest({ method: 'POST', headers: keyed, body: { title: 'a\u0000b' } }), {}));
+    const err = refusal(() => validateRequest(validation, info('createTask'), { req: fakeRequest({ method: 'POST', headers: keyed, body: { title: 'a\u0000b' } }), params: {} }));
     expect(err.code).toBe('VALIDATION_ERROR');
   });
 

@@ -32,20 +32,20 @@ describe('pipeline step: write', () => {
 
   it('marks a replay, and lets a streaming operation render a stored success as its stream', () => {
     const replayed = fakeResponse();
-    writeAnswer(replayed.res, { status: 200, body: { a: 1 }, headers: {}, replayed: true }, {}, () => false, undefined);
+    writeAnswer(replayed.res, { status: 200, body: { a: 1 }, headers: {}, replayed: true }, { requestHeaders: {}, replayStream: () => false });
     expect(replayed.headers['Idempotent-Replayed']).toBe('true');
     expect(replayed.written()).toBe('{"a":1}');
 
     const streamed = fakeResponse();
     const asStream = (_stored: unknown, headers: Record<string, string | undefined>, res: { end(text: string): unknown }) => (res.end(`stream for ${headers.accept}`), true);
-    writeAnswer(streamed.res, { status: 200, body: { a: 1 }, headers: {}, replayed: true }, { accept: 'text/event-stream' }, asStream, undefined);
+    writeAnswer(streamed.res, { status: 200, body: { a: 1 }, headers: {}, replayed: true }, { requestHeaders: { accept: 'text/event-stream' }, replayStream: asStream });
     expect(streamed.written()).toBe('stream for text/event-stream');
 
     const failure = fakeResponse();
     const never = () => {
       throw new Error('a failure is never streamed');
     };
-    writeAnswer(failure.res, { status: 402, body: { error: {} }, headers: {}, replayed: true }, {}, never, undefined);
+    writeAnswer(failure.res, { status: 402, body: { error: {} }, headers: {}, replayed: true }, { requestHeaders: {}, replayStream: never });
     expect(failure.status()).toBe(402);
   });
 
