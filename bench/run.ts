@@ -431,7 +431,7 @@ async function main() {
     });
 
     await phase('events', async () => {
-      // A second API process, as events.ts ran: a change must reach streams on every process.
+      // A second API process: a change must reach the streams of every process, not only its writer's.
       const port = await freePort();
       const second = startService('api-events', root, 'src/main', { cwd: root, env: serviceEnv(bench!.url, keys, null, port), logDir: LOGS });
       try {
