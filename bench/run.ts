@@ -21,6 +21,8 @@ import { startDbSampler } from './lib/db-sampler.js';
 import { explainHotQueries } from './lib/explain.js';
 import { loadLargeDatabase } from './lib/large-db.js';
 import { searchPhase, syncCatchUpPhase } from './lib/search-sync.js';
+import { eventsPhase } from './lib/events.js';
+import { syncBatchPhase } from './lib/sync-batch.js';
 import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
 import { slope, summarize } from './lib/stats.js';
 
@@ -32,12 +34,17 @@ import { slope, summarize } from './lib/stats.js';
 //   BENCH_QUICK=1            short durations, for development (the recorded run uses the full ones)
 //   BENCH_DATABASE_URL       server for the API benchmarks (default postgres://postgres@127.0.0.1:5432/postgres);
 //                            a database of its own is created there and dropped at the end
-//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, search, sync, largedb, coldstart
+//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, search, sync, syncbatch,
+//                            events, largedb, coldstart
 //                            (throughput includes the Fastify peer of bench/peer-fastify/ as a second
 //                            baseline; largedb loads 10 000 users × 100 tasks with COPY into a
 //                            database of its own, QUICK 1 000 × 100, and EXPLAINs the hot queries)
 //                            (search: one user's 100 000 items beside another's 10 000, QUICK 20 000 and
-//                            2 000; sync: a client 10 000 changes behind pages GET /sync to the end)
+//                            2 000; sync: a client 10 000 changes behind pages GET /sync to the end;
+//                            syncbatch: POST /sync with 100 mixed commands, 30 batches (QUICK 8), beside
+//                            the same writes as 100 REST calls; events: a GET /events stream for each of
+//                            the 1 000 users on the API and a second API process, writes timed to
+//                            their event, beside the same writes with one stream open)
 //   BENCH_LARGE_USERS=n      users of the large database (default 10 000; QUICK 1 000), 100 tasks each
 //   BENCH_KEEP_DB=1          keep the benchmark databases (small and large) instead of dropping them
 //   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
@@ -60,8 +67,8 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-'));
 const LOGS = path.join(WORK, 'logs');
 
 const D = QUICK
-  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, searchSmall: 2_000, searchLarge: 20_000, searches: 140, syncChanges: 10_000, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
-  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3, searchSmall: 10_000, searchLarge: 100_000, searches: 400, syncChanges: 10_000, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
+  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, searchSmall: 2_000, searchLarge: 20_000, searches: 140, syncChanges: 10_000, syncBatches: 8, eventWrites: 60, eventBursts: 3, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
+  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 0.2, reminders: 10_000, aiCalls: 500, aiCredits: 250, coldLater: 3, searchSmall: 10_000, searchLarge: 100_000, searches: 400, syncChanges: 10_000, syncBatches: 30, eventWrites: 300, eventBursts: 10, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
 // The mixed phase's measured window and each user's pace can be set for a run (say so in the report).
 if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
 if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
@@ -207,7 +214,7 @@ async function main() {
 
   await phase('coldstart', coldStart);
 
-  const needsService = ['throughput', 'mixed', 'credits', 'reminders', 'search', 'sync', 'largedb'].some(wants);
+  const needsService = ['throughput', 'mixed', 'credits', 'reminders', 'search', 'sync', 'syncbatch', 'events', 'largedb'].some(wants);
   if (!needsService) return;
 
   let bench: BenchDatabase | undefined;
@@ -417,6 +424,24 @@ async function main() {
 
     await phase('sync', async () => {
       results.syncCatchUp = await syncCatchUpPhase({ bench: bench!, issuer, base, changes: D.syncChanges, log: console.log });
+    });
+
+    await phase('syncbatch', async () => {
+      results.syncBatch = await syncBatchPhase({ bench: bench!, issuer, base, batches: D.syncBatches, warmup: 2, log: console.log });
+    });
+
+    await phase('events', async () => {
+      // A second API process: a change must reach the streams of every process, not only its writer's.
+      const port = await freePort();
+      const second = startService('api-events', root, 'src/main', { cwd: root, env: serviceEnv(bench!.url, keys, null, port), logDir: LOGS });
+      try {
+        const other = `http://127.0.0.1:${port}`;
+        await waitForHttp(`${other}/health/live`, 60_000, { child: second });
+        const [lone] = await createUsers(bench!.db, issuer, 1, 'events-baseline');
+        results.events = await eventsPhase({ bench: bench!, users, lone: lone!, bases: [base, other], writes: D.eventWrites, bursts: D.eventBursts, burstSize: 50, log: console.log });
+      } finally {
+        await stop(second);
+      }
     });
 
     await phase('largedb', async () => {

@@ -5,6 +5,8 @@ import type { BurstResult, MixedResult, ThroughputResult } from '../load.js';
 import type { ExplainedQuery } from './explain.js';
 import type { LargeDbLoad } from './large-db.js';
 import type { SearchPhaseResult, SyncCatchUpResult } from './search-sync.js';
+import { EVENTS_P95_MS, type EventsPhaseResult } from './events.js';
+import type { SyncBatchResult } from './sync-batch.js';
 import { renderChart, type LatencyGroup } from './chart.js';
 import { median, type LatencySummary } from './stats.js';
 
@@ -68,6 +70,8 @@ export interface BenchResults {
   largeDb?: LargeDbResult;
   search?: SearchPhaseResult;
   syncCatchUp?: SyncCatchUpResult;
+  syncBatch?: SyncBatchResult;
+  events?: EventsPhaseResult;
   profile?: string;
   errors: { phase: string; message: string }[];
   notes: string[];
@@ -209,6 +213,18 @@ export function figures(r: BenchResults): Row[] {
   if (r.syncCatchUp) {
     const x = r.syncCatchUp;
     rows.push({ figure: `Sync catch-up: a client ${x.changes.toLocaleString('en-US')} changes behind pages to the end (limit ${x.limit})`, ours: `${ms(x.totalMs)} in ${x.pages} pages`, baseline: '—', ratio: '—', target: `≤ ${ms(SYNC_CATCH_UP_MS)}`, met: x.totalMs <= SYNC_CATCH_UP_MS });
+  }
+  if (r.syncBatch) {
+    const x = r.syncBatch;
+    rows.push({ figure: `Sync batch: POST /sync with ${x.commands} mixed commands, p95 (${x.batches} batches, one at a time)`, ours: ms(x.batch.p95), baseline: `${ms(x.rest.p95)} the same writes as ${x.commands} REST calls, one after another`, ratio: ratio(x.batch.p95, x.rest.p95), target: 'no target (issue 19 asks for the figure)', met: null });
+    const all = x.batches * x.commands;
+    rows.push({ figure: 'Sync batch: command results `ok`', ours: `${all - x.notOk} of ${all}`, baseline: `${all - x.restFailed} of ${all} REST calls succeeded`, ratio: '—', target: 'every one', met: x.notOk === 0 });
+  }
+  if (r.events) {
+    const x = r.events;
+    rows.push({ figure: `Live updates: ${x.open.toLocaleString('en-US')} open streams, commit → delivery p95 (${x.all.count} writes, one at a time and in bursts of ${x.burstSize})`, ours: ms(x.all.p95), baseline: `${ms(x.baseline.all.p95)} with a single stream open (LISTEN/NOTIFY alone ${ms(x.baseline.notify.p95)})`, ratio: ratio(x.all.p95, x.baseline.all.p95), target: `≤ ${ms(EVENTS_P95_MS)}`, met: x.all.count > 0 && x.all.p95 <= EVENTS_P95_MS });
+    rows.push({ figure: 'Live updates: streams open, deliveries received and missed', ours: `${x.open} of ${x.streams} open (${x.openAtEnd} still at the end); ${x.received} of ${x.expected} received, ${x.missed} missed`, baseline: `${x.baseline.missed} missed with one stream`, ratio: '—', target: 'every stream, 0 missed', met: x.open === x.streams && x.openAtEnd === x.open && x.missed === 0 });
+    rows.push({ figure: `Live updates: one commit with a change for each of the ${x.open} streams' users, delivery p95 / max`, ours: `${ms(x.fanout.p95)} / ${ms(x.fanout.max)}`, baseline: '—', ratio: '—', target: 'reported', met: null });
   }
   if (r.largeDb) {
     const l = r.largeDb;
@@ -369,6 +385,28 @@ export function markdown(r: BenchResults, fixes: string): string {
   if (r.syncCatchUp) {
     const x = r.syncCatchUp;
     out.push('## Sync catch-up', '', `A client in step with its user (cursor at the end) falls ${x.changes.toLocaleString('en-US')} changes behind (${x.changes / 2} new tasks written with COPY, then one edit of each), then pages \`GET /sync?limit=${x.limit}\` until \`has_more\` is false, one page after the other: ${x.pages} pages, ${x.objects} objects, ${ms(x.totalMs)} in all; a page p50 ${ms(x.page.p50)}, p95 ${ms(x.page.p95)}, max ${ms(x.page.max)}. The clock starts once every change is visible to sync (it waits for older transactions on the server to end).`, '');
+  }
+  if (r.syncBatch) {
+    const x = r.syncBatch;
+    out.push('## Sync batch', '', `\`POST /sync\` with ${x.commands} commands a client queued offline (${Object.entries(x.mix).map(([k, v]) => `${v} ${k}`).join(', ')}; later commands name earlier ones by \`temp_id\`), new uuids each batch, each batch by a fresh free user, one batch at a time against the main API after 2 untimed; timed from sending to the answer's last byte. Baseline: the same writes as ${x.commands} REST calls (\`POST /tasks\`, \`PATCH /tasks/{id}\`, \`POST /tasks/{id}/subtasks\`, \`PATCH /subtasks/{id}\`, \`POST /tasks/{id}/reminders\`, \`POST /notes\`, \`PATCH /notes/{id}\`, each with an \`Idempotency-Key\`) sent one after the other by another fresh user, alternating with the batches. No target: issue 19 asks for the figure.`, '');
+    out.push(table(['', 'p50', 'p95', 'p99', 'max', 'not ok'], [
+      [`POST /sync, ${x.commands} commands`, ms(x.batch.p50), ms(x.batch.p95), ms(x.batch.p99), ms(x.batch.max), x.notOk],
+      [`${x.commands} REST calls, total`, ms(x.rest.p50), ms(x.rest.p95), ms(x.rest.p99), ms(x.rest.max), x.restFailed],
+    ]), '');
+  }
+  if (r.events) {
+    const x = r.events;
+    const line = (name: string, s: LatencySummary) => [name, s.count, ms(s.p50), ms(s.p95), ms(s.p99), ms(s.max)];
+    out.push('## Live updates', '', `One \`GET /events\` stream per user, ${x.streams} users, split over ${x.apis} API processes (the main API and a second one on the same database), opened 50 at a time (${x.open} open in ${x.openSeconds} s, each counted open at its first, snapshot, page). Tasks are inserted straight into the database for a random open stream's user, one at a time and then in bursts of ${x.burstSize} at once; each is timed from just before its INSERT (so its commit is inside the figure) until this process has parsed the \`changes\` event that carries it; one not there after 10 s is missed. Then one INSERT with a task for every open stream's user, one commit waking all of them. ${x.eventsAfterOpen} \`changes\` events arrived after the snapshot pages; ${x.registered} streams were registered in \`event_streams\` after the writes. Baseline, measured first: the same writes with a single stream open, and an INSERT until a bare \`pg\` client LISTENing on the trigger's channel hears it. A change is handed out once every older transaction has ended (sync's commit-safe order): other sessions on a shared server add to these figures.`, '');
+    out.push(table(['writes', 'n', 'p50', 'p95', 'p99', 'max'], [
+      line(`${x.open} streams: one at a time`, x.single),
+      line(`${x.open} streams: bursts of ${x.burstSize}`, x.burst),
+      line(`${x.open} streams: all`, x.all),
+      line(`${x.open} streams: one commit for all`, x.fanout),
+      line('1 stream: one at a time', x.baseline.single),
+      line(`1 stream: bursts of ${x.burstSize}`, x.baseline.burst),
+      line('LISTEN/NOTIFY alone', x.baseline.notify),
+    ]), '');
   }
   if (r.largeDb) {
     const l = r.largeDb;
