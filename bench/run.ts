@@ -54,7 +54,8 @@ import { slope, summarize } from './lib/stats.js';
 //                            person acting every 5 s; 1 is a saturation test, beyond this machine)
 //   BENCH_BEFORE_ROOT=dir    a copy of the repository before a change (node_modules linked): the
 //                            throughput phase also measures its API, in the same alternating rounds,
-//                            so a before/after comparison shares the machine's noise
+//                            so a before/after comparison shares the machine's noise (it runs on our schema: our
+//                            migrations it lacks are copied into its db/migrations)
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -305,6 +306,12 @@ async function main() {
     let before: { url: string; pid: number } | null = null;
     if (beforeRoot && wants('throughput')) {
       const port = await freePort();
+      // The before runs on our schema, as an older process does during a rolling deploy. Its
+      // migrator refuses a database with migrations it has no file for, so it gets ours it lacks.
+      const theirs = path.join(beforeRoot, 'db', 'migrations');
+      for (const file of fs.readdirSync(path.join(root, 'db', 'migrations'))) {
+        if (!fs.existsSync(path.join(theirs, file))) fs.copyFileSync(path.join(root, 'db', 'migrations', file), path.join(theirs, file));
+      }
       // Compiled like ours: a before under tsx would count the loader's cost as the change's gain.
       const proc = startService('api-before', beforeRoot, 'src/main', { cwd: beforeRoot, env: serviceEnv(bench.url, keys, null, port), logDir: LOGS });
       await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 60_000, { child: proc });
