@@ -1294,7 +1294,9 @@ export interface paths {
          *       user's, is a 400 naming `query.cursor`.
          *     * A change is handed out once every database transaction that began before it has ended
          *       (normally within milliseconds): a long-running transaction delays changes, never loses them.
-         *     * `limit` bounds the changes read for one page (default 25, at most 100).
+         *     * `limit` bounds the changes read for one page (default 25, at most 1 000). A client that is far
+         *       behind pages with the largest `limit`: ten calls catch up 10 000 changes, well inside the
+         *       rate limit.
          */
         get: operations["syncChanges"];
         put?: never;
@@ -5240,6 +5242,8 @@ export interface components {
         Offset: number;
         /** @description How many items to return. */
         Limit: number;
+        /** @description How many changes to read for one page (a client catching up asks for the most). */
+        SyncLimit: number;
         /** @example 0193f1a4-2b7c-7d1e-9f20-3a4b5c6d7e8f */
         TokenId: string;
         /** @example 0193f1a2-7c4e-7b8a-9c1d-2e3f4a5b6c7d */
@@ -8056,8 +8060,8 @@ export interface operations {
                  * @example ZHx4MTAyOTQ6czQ4fGE5YzFkMmU0ZjYwODdiM2M
                  */
                 cursor?: string;
-                /** @description How many items to return. */
-                limit?: components["parameters"]["Limit"];
+                /** @description How many changes to read for one page (a client catching up asks for the most). */
+                limit?: components["parameters"]["SyncLimit"];
             };
             header?: never;
             path?: never;

@@ -106,7 +106,7 @@ export async function searchPhase(o: { bench: BenchDatabase; issuer: TokenIssuer
  * has_more is false; the time of all pages together is the figure.
  */
 export async function syncCatchUpPhase(o: { bench: BenchDatabase; issuer: TokenIssuer; base: string; changes: number; log: (s: string) => void }): Promise<SyncCatchUpResult> {
-  const limit = 100;
+  const limit = 1000;
   const [user] = await createUsers(o.bench.db, o.issuer, 1, 'sync');
   const get = async (cursor?: string) => {
     const url = `${o.base}/api/v1/sync?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;

@@ -112,6 +112,23 @@ describe('changes since a cursor', () => {
     expect(replica.plain()).toEqual(await serverState(user));
   });
 
+  it('hands a client far behind pages of up to 1 000 changes: 1 200 new tasks in two pages', async () => {
+    const user = await signUp(t);
+    const replica = new Replica(t, user);
+    await replica.sync();
+    await sql`insert into task_instances (user_id, title) select ${user.id}, 'Bulk ' || i from generate_series(1, 1200) as i`.execute(t.db);
+    await settled(t, user.id);
+    const first = await sync(user, replica.cursor, 1000);
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.data.tasks).toHaveLength(1000);
+    expect(first.body.data.has_more).toBe(true);
+    replica.apply(first.body.data);
+    await replica.sync({ limit: 1000 });
+    expect(replica.pages).toBe(3); // the empty snapshot, then 1 000 and 200
+    const ids = await t.db.selectFrom('task_instances').select('id').where('user_id', '=', user.id).execute();
+    expect([...replica.copy.task.keys()].sort()).toEqual(ids.map((r) => r.id).sort());
+  });
+
   it('records changes made outside requests too: a notification read by read-all, one deleted', async () => {
     const user = await signUp(t);
     const a = await notify(user, 'A');
@@ -158,7 +175,7 @@ describe('isolation and cursors', () => {
     }
     for (const cursor of ['has spaces', 'é', '']) expect((await sync(user, cursor)).status).toBe(400);
     expect((await user.api.get('/sync', { query: { limit: 0 } })).status).toBe(400);
-    expect((await user.api.get('/sync', { query: { limit: 101 } })).status).toBe(400);
+    expect((await user.api.get('/sync', { query: { limit: 1001 } })).status).toBe(400);
     expect(await changeCount(user)).toBe(before);
   });
 
