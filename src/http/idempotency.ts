@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database } from '../../db/index.js';
 import { AppError } from './errors.js';
+import { canonicalJson } from '../core/canonical-json.js';
 
 export interface StoredResponse {
   status: number;
@@ -40,20 +41,8 @@ const LEASE_SECONDS = 120;
  */
 const WITHOUT_FLUSH_WAIT = sql`(select set_config('synchronous_commit', 'off', true)) as no_flush_wait`;
 
-/** Key order does not change a JSON body's meaning, so it does not change its fingerprint. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
 export const fingerprintOf = (r: Pick<IdempotentRequest, 'method' | 'path' | 'body'>): string =>
-  createHash('sha256').update(`${r.method} ${r.path}\n${canonical(r.body)}`).digest('hex');
+  createHash('sha256').update(`${r.method} ${r.path}\n${canonicalJson(r.body)}`).digest('hex');
 
 const inUse = () => new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed');
 const mismatch = () => new AppError('IDEMPOTENCY_KEY_MISMATCH', 'This Idempotency-Key was used with a different request');

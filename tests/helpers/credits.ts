@@ -27,14 +27,14 @@ export async function drainCredits(t: TestApp, userId: string) {
 
 export const balanceOf = (t: TestApp, userId: string) => creditBalance(t.db, userId);
 
-export const ledgerOf = (t: TestApp, userId: string) =>
+export const ledgerOf = (t: Pick<TestApp, 'db'>, userId: string) =>
   t.db.selectFrom('ai_credit_ledger').selectAll().where('user_id', '=', userId).orderBy('seq').execute();
 
 /**
  * The ledger agrees with the lots: the entries sum to what is left in them, every balance_after is
  * the previous one plus the entry's amount, and nothing is negative.
  */
-export async function expectConsistentLedger(t: TestApp, userId: string, expect: (v: unknown) => any) {
+export async function expectConsistentLedger(t: Pick<TestApp, 'db'>, userId: string, expect: (v: unknown) => any) {
   const entries = await ledgerOf(t, userId);
   const lots = await t.db.selectFrom('credit_lots').selectAll().where('user_id', '=', userId).execute();
   const left = lots.reduce((s, l) => s + l.remaining, 0);

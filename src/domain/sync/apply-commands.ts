@@ -18,6 +18,7 @@ import { createTask } from '../tasks/create-task.js';
 import { deleteTask } from '../tasks/delete-task.js';
 import { updateTask } from '../tasks/update-task.js';
 import { afterSnapshot, encodeCursor } from './cursor.js';
+import { canonicalJson } from '../../core/canonical-json.js';
 
 export type SyncCommand = components['schemas']['SyncCommand'];
 export type SyncCommandResult = components['schemas']['SyncCommandResult'];
@@ -55,21 +56,9 @@ const TARGET: Record<SyncCommand['type'], string | null> = {
   reminder_delete: 'Reminder',
 };
 
-/** JSON with sorted keys: the same command gives the same fingerprint whatever its key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 const fingerprintOf = (c: SyncCommand) =>
   createHash('sha256')
-    .update(canonical([c.type, 'temp_id' in c ? (c.temp_id ?? null) : null, 'id' in c ? c.id : null, c.args]))
+    .update(canonicalJson([c.type, 'temp_id' in c ? (c.temp_id ?? null) : null, 'id' in c ? c.id : null, c.args]))
     .digest('base64url');
 
 /** Thrown inside a command's transaction when its uuid is already stored: nothing is applied. */

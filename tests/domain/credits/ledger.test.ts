@@ -3,6 +3,7 @@ import type { Database } from '../../../db/index.js';
 import type { CreditKind } from '../../../db/schema/index.js';
 import { consumeCredits, creditBalance, expireCredits, grantCredits, refundCredits, reserveCredits } from '../../../src/domain/credits/ledger.js';
 import { domainTest as test, newUser } from '../../helpers/domain-tx.js';
+import { expectConsistentLedger } from '../../helpers/credits.js';
 
 // The credit ledger's rules (FR-037..FR-041) on the domain directly: FIFO by kind then age,
 // expiry, idempotent grants, refunds to the lots a charge came from. tests/credits/ledger.test.ts
@@ -22,19 +23,6 @@ const ledgerOf = (db: Database, userId: string) => db.selectFrom('ai_credit_ledg
 const lotsOf = (db: Database, userId: string) => db.selectFrom('credit_lots').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
 const inAnHour = () => new Date(Date.now() + 3_600_000);
 
-/** The ledger agrees with the lots: entries sum to what is left, each balance_after is the running sum, nothing negative. */
-async function expectConsistentLedger(db: Database, userId: string) {
-  const entries = await ledgerOf(db, userId);
-  const lots = await lotsOf(db, userId);
-  expect(entries.reduce((s, e) => s + e.amount, 0)).toBe(lots.reduce((s, l) => s + l.remaining, 0));
-  let running = 0;
-  for (const e of entries) {
-    running += e.amount;
-    expect(e.balance_after).toBe(running);
-    expect(e.balance_after).toBeGreaterThanOrEqual(0);
-  }
-  for (const l of lots) expect(l.remaining).toBeGreaterThanOrEqual(0);
-}
 
 describe('kickstart credits', () => {
   test('a new account gets 5 once, with one ledger entry; signing in again grants nothing', async ({ db }) => {
@@ -60,7 +48,7 @@ describe('grantCredits', () => {
     const u = await newUser(db);
     expect(await give(db, u.id, 'daily', 10, { ref: 'daily_grant:2026-01-20' })).toEqual({ granted: true, balanceAfter: 15 });
     expect(await give(db, u.id, 'daily', 10, { ref: 'daily_grant:2026-01-20' })).toEqual({ granted: false, balanceAfter: 15 });
-    await expectConsistentLedger(db, u.id);
+    await expectConsistentLedger({ db }, u.id, expect);
   });
 
   test('needs a transaction and a positive amount', async ({ db }) => {
@@ -91,7 +79,7 @@ describe('consumeCredits', () => {
       ['purchased', 1],
       ['kickstart', 2],
     ]);
-    await expectConsistentLedger(db, u.id);
+    await expectConsistentLedger({ db }, u.id, expect);
   });
 
   test('takes the oldest lot of a kind first', async ({ db }) => {
@@ -155,7 +143,7 @@ describe('reserveCredits and refundCredits', () => {
     ]);
     expect(await refund(db, u.id, reserved.entryId)).toEqual({ refunded: 0, balanceAfter: 7 });
     expect((await ledgerOf(db, u.id)).filter((e) => e.operation_ref.startsWith('refund:'))).toHaveLength(1);
-    await expectConsistentLedger(db, u.id);
+    await expectConsistentLedger({ db }, u.id, expect);
   });
 
   test('does not return credits whose lot expired meanwhile (they would have expired unspent)', async ({ db }) => {
@@ -166,7 +154,7 @@ describe('reserveCredits and refundCredits', () => {
     await db.updateTable('credit_lots').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', u.id).where('kind', '=', 'daily').execute();
     expect(await refund(db, u.id, reserved.entryId)).toEqual({ refunded: 1, balanceAfter: 5 });
     expect(await balanceOf(db, u.id)).toEqual({ kickstart: 5, daily: 0, subscription: 0, purchased: 0, total: 5 });
-    await expectConsistentLedger(db, u.id);
+    await expectConsistentLedger({ db }, u.id, expect);
   });
 
   test('refunds only the user’s own AI charges', async ({ db }) => {
@@ -198,7 +186,7 @@ describe('expireCredits', () => {
     await give(db, u.id, 'subscription', 30, { ref: 'month-2' });
     expect(await db.transaction().execute((trx) => expireCredits(trx, { userId: u.id, kind: 'subscription', keep: 50, description: 'Carry-over cap', operationRef: 'carryover:2026-02' }))).toEqual({ expired: 20, balanceAfter: 55 });
     expect((await lotsOf(db, u.id)).filter((l) => l.kind === 'subscription').map((l) => l.remaining)).toEqual([20, 30]);
-    await expectConsistentLedger(db, u.id);
+    await expectConsistentLedger({ db }, u.id, expect);
   });
 
   test('leaves lots granted after olderThan alone', async ({ db }) => {
