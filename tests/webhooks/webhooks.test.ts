@@ -173,6 +173,8 @@ describe('deliveries', () => {
     expect(byType['note.created'].data.note).toMatchObject({ id: note.id });
     expect(byType['task.deleted'].data).toMatchObject({ task_id: task.id, tombstone_id: expect.any(String) });
 
+    // The worker records a delivery once its answer is back, so just after the receiver saw it.
+    await expect.poll(async () => (await deliveriesOf(dan, hook.id)).filter((d) => d.status !== 'pending').length, { timeout: 5_000 }).toBe(5);
     const deliveries = await deliveriesOf(dan, hook.id);
     expect(deliveries).toHaveLength(5);
     expect(deliveries.every((d) => d.status === 'succeeded' && d.attempts === 1 && d.response_status === 200)).toBe(true);
