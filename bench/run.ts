@@ -318,6 +318,7 @@ async function main() {
       before = { url: `http://127.0.0.1:${port}`, pid: proc.pid };
     }
     const throughputWindows: [number, number][] = [];
+    const creditsWindows: [number, number][] = [];
 
     await phase('throughput', async () => {
       const ours: ThroughputResult[] = [];
@@ -404,7 +405,9 @@ async function main() {
 
     await phase('credits', async () => {
       const user = await userWithCredits(bench!.db, issuer, D.aiCredits);
+      const from = monotonicUs();
       const res = await runLoad<BurstResult>('credits-ours', { kind: 'burst', url: base, method: 'POST', path: '/api/v1/ai/chat', token: user.token, count: D.aiCalls, body: { message: 'What should I do first today?' } });
+      creditsWindows.push([from, monotonicUs()]);
       const balance = await creditBalance(bench!.db, user.id);
       const ledger = await bench!.pool.query<{ entries: number; sum: number; lots: number }>(
         `select (select count(*)::int from ai_credit_ledger where user_id = $1) as entries,
@@ -461,6 +464,7 @@ async function main() {
       if (files[0]) {
         const sections = [];
         if (throughputWindows.length) sections.push(profileMarkdown(summarizeProfile(files[0], root, 25, throughputWindows), 'API process CPU profile, GET /tasks throughput phase only'));
+        if (creditsWindows.length) sections.push(profileMarkdown(summarizeProfile(files[0], root, 25, creditsWindows), 'API process CPU profile, AI burst (credits phase) only'));
         sections.push(profileMarkdown(summarizeProfile(files[0], root), 'API process CPU profile (whole run, start-up included)'));
         results.profile = sections.join('\n\n');
         fs.mkdirSync(path.join(OUT, 'profiles'), { recursive: true });

@@ -279,6 +279,19 @@ describe('the per-task counter (FR-035)', () => {
     const counter = await t.db.selectFrom('ai_task_counters').selectAll().where('user_id', '=', u.id).executeTakeFirstOrThrow();
     expect(counter.count).toBe(10);
   });
+
+  it('gives back the slot of a counted request refused for its credits: 12 parallel on one task with 4 credits → 4 answers, 8 × 402, a counter of 4', async () => {
+    const u = await signUp(t);
+    await drainCredits(t, u.id);
+    await giveCredits(t, u.id, 'purchased', 4);
+    const task = await newTask(u);
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => u.api.post('/ai/chat', { message: `Q${i}`, task_id: task.id })));
+    expect(results.map((r) => r.status).sort()).toEqual([...Array(4).fill(200), ...Array(8).fill(402)]);
+    const counter = await t.db.selectFrom('ai_task_counters').selectAll().where('user_id', '=', u.id).executeTakeFirstOrThrow();
+    expect(counter.count).toBe(4);
+    expect((await balanceOf(t, u.id)).total).toBe(0);
+    await expectConsistentLedger(t, u.id, expect);
+  });
 });
 
 describe('concurrent AI requests', () => {

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAudioHost, webmBytes, type FakeAudioHost } from '../fakes/audio-host.js';
 import { startFakeDeepgram, type FakeDeepgram } from '../fakes/deepgram.js';
@@ -118,6 +119,47 @@ describe('paid AI requests reserve their credits before the provider is asked', 
     expect(res.status).toBe(200);
     expect((res.body as any).data).toMatchObject({ duration_seconds: 42, credits_used: 5, credits_remaining: 25 });
     expect((await balanceOf(t, u.id)).total).toBe(25);
+    await expectConsistentLedger(t, u.id, expect);
+  });
+});
+
+describe('a burst of one user\'s paid requests', () => {
+  // Issue 18: 500 chats at once used to take a pool connection each and wait on the user's credit
+  // lock with it, so the pool (10) held only waiters and every other request timed out (503). One
+  // user's reservations in a process are now taken together, by one transaction at a time.
+  it('waits for the user\'s credit lock on one connection: other users are answered meanwhile, then every request is settled', async () => {
+    const u = await userWithBalance(12);
+    const other = await signUp(t);
+    ai.answer({ content: 'Done.', delayMs: 20 });
+    // Another process holds the user's credit lock (a long grant, say).
+    const holder = new pg.Client({ connectionString: t.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [`credits:${u.id}`]);
+      const burst = Promise.all(Array.from({ length: 30 }, (_, i) => u.api.post('/ai/chat', { message: `Question ${i}` })));
+      burst.catch(() => {}); // awaited below; a failed assertion before that must not leave it unhandled
+      // Until at most one of them waits on the lock (before: all ten pool connections did).
+      const waiting = async () =>
+        Number((await holder.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())")).rows[0].n);
+      const until = Date.now() + 5_000;
+      while ((await waiting()) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(await waiting()).toBe(1);
+      const started = Date.now();
+      const list = await other.api.get('/tasks');
+      expect(list.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await waiting()).toBe(1);
+      await holder.query('commit');
+      const results = await burst;
+      expect(results.map((r) => r.status).sort()).toEqual([...Array(12).fill(200), ...Array(18).fill(402)]);
+    } finally {
+      await holder.end();
+    }
+    expect((await balanceOf(t, u.id)).total).toBe(0);
+    const remaining = (await t.db.selectFrom('ai_credit_ledger').select('balance_after').where('user_id', '=', u.id).where('type', '=', 'deduct').where('category', '=', 'ai').orderBy('seq').execute()).map((e) => e.balance_after);
+    expect(remaining).toEqual([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     await expectConsistentLedger(t, u.id, expect);
   });
 });

@@ -2,9 +2,10 @@ import type { Database, Executor } from '../../../db/index.js';
 import type { Logger } from '../../core/logging.js';
 import type { Actor } from '../actor.js';
 import { recordActivity } from '../activity/record-activity.js';
-import { refundCredits, reserveCredits } from '../credits/ledger.js';
+import { KeyedCombiner } from '../../core/combiner.js';
+import { openTill, refundCredits } from '../credits/ledger.js';
 import { translateProviderFailure } from '../provider-failures.js';
-import { countTaskRequest, releaseTaskRequest } from './task-counters.js';
+import { addTaskRequests, lockTaskCounter, releaseTaskRequest, TASK_REQUESTS_MAX, TASK_REQUESTS_WARN_FROM, taskLimitReached, type TaskCounterKey } from './task-counters.js';
 
 export interface AiCharge {
   actor: Actor;
@@ -47,14 +48,60 @@ export interface AiReservation {
  * balance and the task's limit allow. Throws 402/429 with nothing charged (the provider is then
  * never asked). The caller then either settles it (confirmAiRequest, once the result is complete)
  * or releases it (releaseAiRequest); paidAiRequest does both around the work.
+ *
+ * A user's reservations in this process are combined (KeyedCombiner): a burst of requests waits for
+ * the user's credit lock on one connection and is charged by a few transactions, in arrival order,
+ * instead of each holding a pool connection while it waits its turn (500 chats at once starved the
+ * pool of every other request: bench/fixes.md 21).
  */
-export async function reserveAiRequest(db: Database, c: Omit<AiCharge, 'activity'>): Promise<AiReservation> {
+export function reserveAiRequest(db: Database, c: Omit<AiCharge, 'activity'>): Promise<AiReservation> {
+  let desk = reservationDesks.get(db);
+  if (!desk) {
+    desk = new KeyedCombiner({ run: (userId, charges) => reserveInOrder(db, { userId, charges }), maxBatch: 200 });
+    reservationDesks.set(db, desk);
+  }
+  return desk.submit(c.actor.userId, c);
+}
+
+const reservationDesks = new WeakMap<Database, KeyedCombiner<Omit<AiCharge, 'activity'>, AiReservation>>();
+
+/**
+ * One transaction for a batch of one user's reservations, with the outcome each would have had
+ * alone in arrival order: 429 when its task's counter is full, else 402 when the credits left cannot
+ * cover it, else charged and counted. Locks in the documented order: the per-task counter rows
+ * first, in (session, task) order so that two batches never wait on each other's rows, then the
+ * user's credits (one take of the lock for the whole batch).
+ */
+async function reserveInOrder(db: Database, { userId, charges }: { userId: string; charges: Omit<AiCharge, 'activity'>[] }): Promise<(AiReservation | Error)[]> {
   return db.transaction().execute(async (trx) => {
-    const counted = c.taskId ? await countTaskRequest(trx, { userId: c.actor.userId, sessionId: c.sessionId, taskId: c.taskId }) : undefined;
-    const { entryId, balanceAfter } = await reserveCredits(trx, { userId: c.actor.userId, amount: c.credits, description: c.description, operationRef: c.operationRef, category: 'ai' });
-    return { entryId, balanceAfter, warning: counted?.warning ?? false, taskRequestCount: counted?.count };
+    const counters = new Map<string, { key: TaskCounterKey; count: number; added: number }>();
+    const keys = [...new Set(charges.flatMap((c) => (c.taskId ? [counterId(c)] : [])))].sort();
+    for (const id of keys) {
+      const c = charges.find((x) => x.taskId && counterId(x) === id)!;
+      const key = { userId, sessionId: c.sessionId, taskId: c.taskId! };
+      counters.set(id, { key, count: await lockTaskCounter(trx, key), added: 0 });
+    }
+    const till = await openTill(trx, userId);
+    const taken: { i: number; count?: number; balanceAfter: number }[] = [];
+    const outcomes: (AiReservation | Error | undefined)[] = charges.map((c, i) => {
+      const counter = c.taskId ? counters.get(counterId(c))! : undefined;
+      if (counter && counter.count + counter.added >= TASK_REQUESTS_MAX) return taskLimitReached();
+      const t = till.take({ amount: c.credits, description: c.description, operationRef: c.operationRef, category: 'ai' });
+      if ('refused' in t) return t.refused;
+      if (counter) counter.added += 1;
+      taken.push({ i, count: counter ? counter.count + counter.added : undefined, balanceAfter: t.balanceAfter });
+      return undefined;
+    });
+    const entries = await till.write();
+    for (const counter of counters.values()) if (counter.added > 0) await addTaskRequests(trx, { key: counter.key, n: counter.added });
+    taken.forEach((t, k) => {
+      outcomes[t.i] = { entryId: entries[k]!.entryId, balanceAfter: t.balanceAfter, warning: t.count !== undefined && t.count >= TASK_REQUESTS_WARN_FROM, taskRequestCount: t.count };
+    });
+    return outcomes as (AiReservation | Error)[];
   });
 }
+
+const counterId = (c: Omit<AiCharge, 'activity'>) => `${c.sessionId}/${c.taskId}`;
 
 export interface Settlement<T> {
   /** What the request really cost, when less than it reserved (the rest is refunded). */

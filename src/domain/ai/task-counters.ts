@@ -34,18 +34,29 @@ export async function assertTaskQuota(db: Executor, k: TaskCounterKey): Promise<
 }
 
 /**
- * Counts one successful request atomically (concurrent requests each get their own number) and
- * refuses — rolling back the caller's charge — when it would be beyond the limit.
+ * The task's successful requests in this session so far, with its counter row locked until the end
+ * of the transaction, so concurrent reservations count one after the other (the row is created at
+ * 0 on first use). The reserving transaction then adds its own with addTaskRequests.
  */
-export async function countTaskRequest(trx: Executor, k: TaskCounterKey): Promise<{ count: number; warning: boolean }> {
+export async function lockTaskCounter(trx: Executor, k: TaskCounterKey): Promise<number> {
   const row = await trx
     .insertInto('ai_task_counters')
-    .values({ user_id: k.userId, session_id: k.sessionId, task_id: k.taskId, count: 1 })
-    .onConflict((oc) => oc.columns(['user_id', 'session_id', 'task_id']).doUpdateSet({ count: sql`ai_task_counters.count + 1`, updated_at: new Date() }))
+    .values({ user_id: k.userId, session_id: k.sessionId, task_id: k.taskId, count: 0 })
+    .onConflict((oc) => oc.columns(['user_id', 'session_id', 'task_id']).doUpdateSet({ updated_at: new Date() }))
     .returning('count')
     .executeTakeFirstOrThrow();
-  if (row.count > TASK_REQUESTS_MAX) throw taskLimitReached();
-  return { count: row.count, warning: row.count >= TASK_REQUESTS_WARN_FROM };
+  return row.count;
+}
+
+/** Counts `n` more successful requests on a counter this transaction locked (lockTaskCounter). */
+export async function addTaskRequests(trx: Executor, { key: k, n }: { key: TaskCounterKey; n: number }): Promise<void> {
+  await trx
+    .updateTable('ai_task_counters')
+    .set({ count: sql`count + ${n}`, updated_at: new Date() })
+    .where('user_id', '=', k.userId)
+    .where('session_id', '=', k.sessionId)
+    .where('task_id', '=', k.taskId)
+    .execute();
 }
 
 /** Gives back the slot of a reserved request that failed (in the transaction of its refund). */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import type { CreditAllocation, CreditCategory, CreditEntryType, CreditKind } from '../../../db/schema/index.js';
@@ -252,44 +253,73 @@ export async function refundCredits(trx: Executor, input: RefundCreditsInput): P
 }
 
 async function charge(trx: Executor, input: ConsumeCreditsInput): Promise<CreditReservation> {
-  requirePositiveInteger(input.amount, 'amount');
-  await lockFor(trx, 'credits', input.userId);
+  const till = await openTill(trx, input.userId);
+  const taken = till.take(input);
+  if ('refused' in taken) throw taken.refused;
+  return (await till.write())[0]!;
+}
+
+/** A charge the till took (its balance after it), or the 402 it refused. */
+export type TillOutcome = { balanceAfter: number } | { refused: DomainError };
+
+export interface Till {
+  /**
+   * Takes one charge from what is left, as charge() would take it alone after the ones before it
+   * (daily first, oldest lot first), or refuses it (402, nothing taken) when what is left cannot
+   * cover it; a later, smaller charge may still be taken. Nothing is written until write().
+   */
+  take(c: Omit<ConsumeCreditsInput, 'userId'>): TillOutcome;
+  /** Writes what was taken: one update per lot drawn from, one insert of the entries (their
+   * balance_after run down in the order taken). Returns each taken charge's entry, in that order. */
+  write(): Promise<CreditReservation[]>;
+}
+
+/**
+ * Takes the user's credit lock and reads the spendable lots once, for several charges in the
+ * caller's transaction (a burst of AI requests reserved together): see Till.
+ */
+export async function openTill(trx: Executor, userId: string): Promise<Till> {
+  requireTransaction(trx, 'openTill');
+  await lockFor(trx, 'credits', userId);
   // The row locks repeat what the advisory lock already guarantees, for any writer that forgets it.
   const lots = await trx
     .selectFrom('credit_lots')
     .select(['id', 'kind', 'remaining'])
-    .where('user_id', '=', input.userId)
+    .where('user_id', '=', userId)
     .where(spendable)
     .orderBy(sql`array_position(array['daily', 'subscription', 'purchased', 'kickstart']::text[], kind)`)
     .orderBy('created_at')
     .orderBy('id')
     .forUpdate()
     .execute();
-  const available = lots.reduce((sum, l) => sum + l.remaining, 0);
-  if (available < input.amount) throw insufficientCredits(input.amount, available);
-
-  const allocations: CreditAllocation[] = [];
-  let due = input.amount;
-  for (const lot of lots) {
-    if (due === 0) break;
-    const take = Math.min(lot.remaining, due);
-    allocations.push({ lot_id: lot.id, kind: lot.kind, amount: take });
-    due -= take;
-  }
-  await drawDown(trx, allocations);
-  const balanceAfter = available - input.amount;
-  const entryId = await insertEntry(trx, {
-    userId: input.userId,
-    type: 'deduct',
-    category: input.category ?? 'ai',
-    amount: -input.amount,
-    balanceAfter,
-    description: input.description,
-    operationRef: input.operationRef,
-    lotId: null,
-    allocations,
-  });
-  return { entryId, balanceAfter };
+  let available = lots.reduce((sum, l) => sum + l.remaining, 0);
+  const drawn = new Map<string, number>();
+  const entries: NewEntry[] = [];
+  return {
+    take(c) {
+      requirePositiveInteger(c.amount, 'amount');
+      if (available < c.amount) return { refused: insufficientCredits(c.amount, available) };
+      const allocations: CreditAllocation[] = [];
+      let due = c.amount;
+      for (const lot of lots) {
+        if (due === 0) break;
+        const take = Math.min(lot.remaining - (drawn.get(lot.id) ?? 0), due);
+        if (take === 0) continue;
+        allocations.push({ lot_id: lot.id, kind: lot.kind, amount: take });
+        drawn.set(lot.id, (drawn.get(lot.id) ?? 0) + take);
+        due -= take;
+      }
+      available -= c.amount;
+      entries.push({ userId, type: 'deduct', category: c.category ?? 'ai', amount: -c.amount, balanceAfter: available, description: c.description, operationRef: c.operationRef, lotId: null, allocations });
+      return { balanceAfter: available };
+    },
+    async write() {
+      if (entries.length === 0) return [];
+      await drawDown(trx, [...drawn].map(([lotId, amount]) => ({ lot_id: lotId, amount })));
+      const ids = await insertEntries(trx, entries);
+      return entries.map((e, i) => ({ entryId: ids[i]!, balanceAfter: e.balanceAfter }));
+    },
+  };
 }
 
 export interface ExpireCreditsInput {
@@ -354,7 +384,7 @@ export async function expireCredits(trx: Executor, input: ExpireCreditsInput): P
   return { expired, balanceAfter };
 }
 
-async function drawDown(trx: Executor, allocations: CreditAllocation[]): Promise<void> {
+async function drawDown(trx: Executor, allocations: readonly Pick<CreditAllocation, 'lot_id' | 'amount'>[]): Promise<void> {
   for (const a of allocations) {
     await trx
       .updateTable('credit_lots')
@@ -377,23 +407,31 @@ interface NewEntry {
 }
 
 async function insertEntry(trx: Executor, e: NewEntry): Promise<string> {
-  const row = await trx
+  return (await insertEntries(trx, [e]))[0]!;
+}
+
+/** Inserts entries in their order (seq and created_at follow it); returns their ids in that order. */
+async function insertEntries(trx: Executor, entries: readonly NewEntry[]): Promise<string[]> {
+  const ids = entries.map(() => randomUUID());
+  await trx
     .insertInto('ai_credit_ledger')
-    .values({
-      user_id: e.userId,
-      type: e.type,
-      category: e.category,
-      amount: e.amount,
-      balance_after: e.balanceAfter,
-      description: e.description.slice(0, 200),
-      operation_ref: e.operationRef,
-      lot_id: e.lotId,
-      allocations: JSON.stringify(e.allocations),
-      // the wall-clock instant, under the lock: entries of one user are ordered like their writes
-      created_at: sql<Date>`clock_timestamp()`,
-      updated_at: sql<Date>`clock_timestamp()`,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
+    .values(
+      entries.map((e, i) => ({
+        id: ids[i]!,
+        user_id: e.userId,
+        type: e.type,
+        category: e.category,
+        amount: e.amount,
+        balance_after: e.balanceAfter,
+        description: e.description.slice(0, 200),
+        operation_ref: e.operationRef,
+        lot_id: e.lotId,
+        allocations: JSON.stringify(e.allocations),
+        // the wall-clock instant, under the lock: entries of one user are ordered like their writes
+        created_at: sql<Date>`clock_timestamp()`,
+        updated_at: sql<Date>`clock_timestamp()`,
+      })),
+    )
+    .execute();
+  return ids;
 }
