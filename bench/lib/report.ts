@@ -63,7 +63,7 @@ export interface BenchResults {
     /** The database and the disk, per 10 s window of the timeline (runs from 2026-11-28 on). */
     db?: { windows: DbWindow[]; checkpoints: { startT: number; endT: number; syncMs: number }[] };
   };
-  credits?: { calls: number; credits: number; ours: BurstResult; provider: BurstResult; balanceAfter: number; succeeded: number; ledgerSum: number; lotsRemaining: number; ledgerEntries: number };
+  credits?: { calls: number; credits: number; ours: BurstResult; provider: BurstResult; balanceAfter: number; succeeded: number; ledgerSum: number; lotsRemaining: number; ledgerEntries: number; cpu?: { api: number; providerDuringOurs: number; providerAlone: number } };
   reminders?: { count: number; dueAt: string; fired: number; notified: number; duplicates: number; lag: LatencySummary; baseline: { done: number; lag: LatencySummary } };
   coldStart?: { first: { readyMs: number; selfReported: number | null }; later: { readyMs: number; selfReported: number | null }[]; baseline: { firstMs: number; laterMs: number[] } };
   explain?: string[];
@@ -363,7 +363,7 @@ export function markdown(r: BenchResults, fixes: string): string {
   }
   if (r.credits) {
     const c = r.credits;
-    out.push('## AI credits', '', `Statuses: ${JSON.stringify(c.ours.statuses)}; error codes: ${JSON.stringify(c.ours.errorCodes)}; ${c.ledgerEntries} ledger entries. All 500 answered in ${c.ours.seconds.toFixed(1)} s (provider alone: ${c.provider.seconds.toFixed(1)} s); latency p50 ${ms(c.ours.latency.p50)}, p95 ${ms(c.ours.latency.p95)}, p99 ${ms(c.ours.latency.p99)}, max ${ms(c.ours.latency.max)}.`, '');
+    out.push('## AI credits', '', `Statuses: ${JSON.stringify(c.ours.statuses)}; error codes: ${JSON.stringify(c.ours.errorCodes)}; ${c.ledgerEntries} ledger entries. All 500 answered in ${c.ours.seconds.toFixed(1)} s (provider alone: ${c.provider.seconds.toFixed(1)} s); latency p50 ${ms(c.ours.latency.p50)}, p95 ${ms(c.ours.latency.p95)}, p99 ${ms(c.ours.latency.p99)}, max ${ms(c.ours.latency.max)}.${c.cpu ? ` CPU (from /proc): the API ${c.cpu.api.toFixed(2)} s for the burst, ${((c.cpu.api * 1000) / c.calls).toFixed(2)} ms per request; the fake provider ${c.cpu.providerDuringOurs.toFixed(2)} s meanwhile, ${c.cpu.providerAlone.toFixed(2)} s for the same calls sent straight to it.` : ''}`, '');
   }
   if (r.reminders) {
     const x = r.reminders;
