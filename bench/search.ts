@@ -85,7 +85,7 @@ function report(all: LatencySummary, byKind: Map<string, { latency: LatencySumma
     '| --- | --- | --- | --- | --- | --- |',
     row('all', all),
     '',
-    '| kind | n | p50 ms | p95 ms | p99 ms | max ms | mean matches |',
+    '| kind | n | p50 ms | p95 ms | p99 ms | max ms | mean total |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...[...byKind].map(([k, v]) => row(k, v.latency, v.meanTotal)),
     '',

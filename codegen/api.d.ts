@@ -1460,7 +1460,11 @@ export interface paths {
         /**
          * Search tasks, subtasks and notes
          * @description Full-text search over the user's task titles and descriptions, subtask titles and note
-         *     contents, best match first (`rank` descending, then `id`), paginated. Words are matched
+         *     contents. The results are the 1 000 most recently changed matching items (created, or their
+         *     text edited, most recently), best match first among them (`rank` descending, then `id`),
+         *     paginated: `pagination.total` is the number of results paging reaches, the number of
+         *     matching items up to 1 000, and `truncated` is `true` when more items match than those 1 000
+         *     (add a word to reach older ones). A query matching at most 1 000 items is ranked whole. Words are matched
          *     whole, except the last one, which also matches as a prefix (`gro` finds "groceries"); all
          *     words must match. Case and accents are ignored (`cafe` finds "Café"); there is no stemming
          *     (a word is not reduced to its root, so prefixes behave as typed). Hidden, archived and
@@ -3078,6 +3082,11 @@ export interface components {
         SearchResultListResponse: {
             data: components["schemas"]["SearchResult"][];
             pagination: components["schemas"]["Pagination"];
+            /**
+             * @description `true` when more than 1 000 items match: the results (and `pagination.total`) are the
+             *     1 000 most recently changed of them, and older matches are reached by a narrower query.
+             */
+            truncated: boolean;
         };
         /** @enum {string} */
         ErrorCode: "VALIDATION_ERROR" | "IDEMPOTENCY_KEY_REQUIRED" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "INSUFFICIENT_CREDITS" | "FORBIDDEN" | "TIER_REQUIRED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LIMIT_EXCEEDED" | "ARCHIVED" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_MISMATCH" | "RATE_LIMIT_EXCEEDED" | "AI_TASK_LIMIT_REACHED" | "UPGRADE_REQUIRED" | "INTERNAL_ERROR" | "NOT_IMPLEMENTED" | "SERVICE_UNAVAILABLE" | "AI_SERVICE_UNAVAILABLE" | "TRANSCRIPTION_SERVICE_UNAVAILABLE" | "PAYMENT_SERVICE_UNAVAILABLE" | "PAYMENT_DECLINED" | "CONFIRMATION_MISMATCH" | "REQUEST_HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "EXPECTATION_FAILED" | "INSUFFICIENT_SCOPE" | "TOKEN_NOT_ALLOWED";

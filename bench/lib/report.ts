@@ -375,8 +375,8 @@ export function markdown(r: BenchResults, fixes: string): string {
   }
   if (r.search) {
     const x = r.search;
-    out.push('## Search', '', `GET /search of one user with ${x.large.items.toLocaleString('en-US')} items and of another with ${x.small.items.toLocaleString('en-US')} (half tasks, most with a description, three tenths subtasks, a fifth notes; written with COPY, the service's triggers indexing them), the same ${x.searches} queries for each after 30 untimed, one at a time over HTTP against the main API (vocabulary and queries: \`bench/lib/words.ts\`, as \`npm run bench:search\`).`, '');
-    out.push(table(['kind', `p50 / p95 / p99, ${x.small.items} items`, 'mean matches', `p50 / p95 / p99, ${x.large.items} items`, 'mean matches'], Object.keys(x.large.byKind).map((k) => {
+    out.push('## Search', '', `GET /search of one user with ${x.large.items.toLocaleString('en-US')} items and of another with ${x.small.items.toLocaleString('en-US')} (half tasks, most with a description, three tenths subtasks, a fifth notes; written with COPY, the service's triggers indexing them), the same ${x.searches} queries for each after 30 untimed, one at a time over HTTP against the main API (vocabulary and queries: \`bench/lib/words.ts\`, as \`npm run bench:search\`). \`mean total\` is the mean \`pagination.total\`, which counts at most the 1 000 most recently changed matches a search ranks (docs/decisions/0008).`, '');
+    out.push(table(['kind', `p50 / p95 / p99, ${x.small.items} items`, 'mean total', `p50 / p95 / p99, ${x.large.items} items`, 'mean total'], Object.keys(x.large.byKind).map((k) => {
       const a = x.small.byKind[k];
       const b = x.large.byKind[k]!;
       return [k, a ? `${ms(a.latency.p50)} / ${ms(a.latency.p95)} / ${ms(a.latency.p99)}` : '—', a?.meanTotal ?? '—', `${ms(b.latency.p50)} / ${ms(b.latency.p95)} / ${ms(b.latency.p99)}`, b.meanTotal];

@@ -281,6 +281,7 @@ export interface Reminders {
 
 export interface SearchDocuments {
   body: string;
+  changed_at: Generated<Timestamp>;
   document: string;
   id: string;
   kind: "task" | "subtask" | "note";

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEARCH_CANDIDATES } from '../../src/domain/search/search-items.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { newSubtask, newTask } from '../tasks/fixtures.js';
@@ -35,6 +37,7 @@ describe('search', () => {
     expect(res.status).toBe(200);
     expect(new Set(ids(res))).toEqual(new Set([groceries.id, cafe.id, note.id]));
     expect(res.body.pagination).toEqual({ offset: 0, limit: 25, total: 3, has_more: false });
+    expect(res.body.truncated).toBe(false);
     const byId = Object.fromEntries(res.body.data.map((r: any) => [r.id, r]));
     expect(byId[groceries.id]).toMatchObject({ kind: 'task', task_id: null, title: 'Buy groceries' });
     expect(byId[note.id]).toMatchObject({ kind: 'note', task_id: null, title: 'Weekend plans' });
@@ -95,7 +98,7 @@ describe('search', () => {
     expect([...ids(first), ...ids(second)]).toEqual(all);
     // past the end: no rows to carry the total, which is still counted
     const past = await search(user, 'gro', { limit: 2, offset: 10 });
-    expect(past.body).toEqual({ data: [], pagination: { offset: 10, limit: 2, total: 3, has_more: false } });
+    expect(past.body).toEqual({ data: [], pagination: { offset: 10, limit: 2, total: 3, has_more: false }, truncated: false });
   });
 
   it('follows changes: an edited title is found by its new words, a deleted task is gone', async () => {
@@ -133,5 +136,84 @@ describe('search', () => {
 
   it('needs a token', async () => {
     expect((await t.api.get('/search', { query: { q: 'gro' } })).status).toBe(401);
+  });
+});
+
+// More matches than a search ranks (docs/decisions/0008): the newest SEARCH_CANDIDATES are paged,
+// best first, and the older ones are reached by a narrower query or once edited.
+describe('search with more matches than it ranks', () => {
+  let bulk: TestUser;
+  let annual = '';
+  let bodyMatch = '';
+  let othersNewest = '';
+  const insertTask = async (userId: string, title: string, description = '') =>
+    (await sql<{ id: string }>`insert into task_instances (user_id, title, description) values (${userId}, ${title}, ${description}) returning id`.execute(t.db)).rows[0]!.id;
+  /** Every id paging reaches, in order, with the pages' paginations. */
+  const pageAll = async (u: TestUser, q: string) => {
+    const seen: string[] = [];
+    const pages: any[] = [];
+    for (let offset = 0; ; offset += 100) {
+      const res = await search(u, q, { offset, limit: 100 });
+      expect(res.status, res.text).toBe(200);
+      seen.push(...ids(res));
+      pages.push(res.body);
+      if (!res.body.pagination.has_more) return { seen, pages };
+    }
+  };
+
+  beforeAll(async () => {
+    bulk = await signUp(t);
+    // Oldest first: one title match, then SEARCH_CANDIDATES + 4 more, then the newest, a description match.
+    annual = await insertTask(bulk.id, 'Annual report');
+    await sql`insert into task_instances (user_id, title) select ${bulk.id}, 'Weekly report ' || i from generate_series(1, ${SEARCH_CANDIDATES + 4}) i`.execute(t.db);
+    bodyMatch = await insertTask(bulk.id, 'Call the bank', 'Ask about the report');
+    // Another user's match, newer than all of them.
+    othersNewest = await insertTask(other.id, 'Quarterly report');
+  });
+
+  it('pages the newest SEARCH_CANDIDATES matches, title matches above the description match, and says it is truncated', async () => {
+    const first = await search(bulk, 'report');
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.pagination).toEqual({ offset: 0, limit: 25, total: SEARCH_CANDIDATES, has_more: true });
+    expect(first.body.truncated).toBe(true);
+    expect(first.body.data.every((r: any) => r.title.startsWith('Weekly report'))).toBe(true);
+
+    const { seen, pages } = await pageAll(bulk, 'report');
+    expect(seen).toHaveLength(SEARCH_CANDIDATES);
+    expect(new Set(seen).size).toBe(SEARCH_CANDIDATES);
+    // The newest match is among them although only its description matches, ranked last.
+    expect(seen.at(-1)).toBe(bodyMatch);
+    // The oldest title match is beyond the cap, and another user's newer match is never there.
+    expect(seen).not.toContain(annual);
+    expect(seen).not.toContain(othersNewest);
+    const ranks = pages.flatMap((p) => p.data.map((r: any) => r.rank));
+    expect(ranks).toEqual([...ranks].sort((a, b) => b - a));
+    expect(pages.at(-1).pagination).toEqual({ offset: SEARCH_CANDIDATES - 100, limit: 100, total: SEARCH_CANDIDATES, has_more: false });
+    expect(pages.every((p) => p.truncated === true)).toBe(true);
+  });
+
+  it('counts total and has_more at the cap, on a page across it and past it', async () => {
+    const across = await search(bulk, 'report', { offset: SEARCH_CANDIDATES - 10, limit: 25 });
+    expect(across.body.data).toHaveLength(10);
+    expect(across.body.pagination).toEqual({ offset: SEARCH_CANDIDATES - 10, limit: 25, total: SEARCH_CANDIDATES, has_more: false });
+    const last = await search(bulk, 'report', { offset: SEARCH_CANDIDATES - 25, limit: 25 });
+    expect(last.body.pagination.has_more).toBe(false);
+    expect(await search(bulk, 'report', { offset: SEARCH_CANDIDATES - 26, limit: 25 }).then((r) => r.body.pagination.has_more)).toBe(true);
+    const past = await search(bulk, 'report', { offset: SEARCH_CANDIDATES, limit: 25 });
+    expect(past.body).toEqual({ data: [], pagination: { offset: SEARCH_CANDIDATES, limit: 25, total: SEARCH_CANDIDATES, has_more: false }, truncated: true });
+  });
+
+  it('reaches an older match with a narrower query, or once its text is edited', async () => {
+    const narrow = await search(bulk, 'annual rep');
+    expect(ids(narrow)).toEqual([annual]);
+    expect(narrow.body).toMatchObject({ pagination: { total: 1, has_more: false }, truncated: false });
+    await sql`update task_instances set title = 'Annual report, final' where id = ${annual}`.execute(t.db);
+    expect((await pageAll(bulk, 'report')).seen).toContain(annual);
+  });
+
+  it("is not capped by another user's matches", async () => {
+    const res = await search(other, 'report');
+    expect(ids(res)).toEqual([othersNewest]);
+    expect(res.body).toMatchObject({ pagination: { total: 1, has_more: false }, truncated: false });
   });
 });
