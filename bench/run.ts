@@ -45,6 +45,7 @@ import { slope, summarize } from './lib/stats.js';
 //                            the same writes as 100 REST calls; events: a GET /events stream for each of
 //                            the 1 000 users on the API and a second API process, writes timed to
 //                            their event, beside the same writes with one stream open)
+//   BENCH_TP_ROUNDS=n        alternating rounds of the throughput phase (default 2; QUICK 1), each full length
 //   BENCH_LARGE_USERS=n      users of the large database (default 10 000; QUICK 1 000), 100 tasks each
 //   BENCH_KEEP_DB=1          keep the benchmark databases (small and large) instead of dropping them
 //   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
@@ -74,6 +75,8 @@ const D = QUICK
 if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
 if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
 if (process.env.BENCH_LARGE_USERS) D.largeUsers = Number(process.env.BENCH_LARGE_USERS);
+// More alternating throughput rounds (each as long as ever) average out a machine shared with other work.
+if (process.env.BENCH_TP_ROUNDS) D.tpRounds = Number(process.env.BENCH_TP_ROUNDS);
 
 /** What the API and the worker run with: production mode, the service's defaults unless stated. */
 function serviceEnv(databaseUrl: string, keys: { privatePem: string; publicPem: string }, ai: { baseUrl: string; apiKey: string } | null, port: number): NodeJS.ProcessEnv {
@@ -610,7 +613,7 @@ async function remindersPhase(bench: BenchDatabase, base: string, users: BenchUs
   t = Date.now();
   await mapLimit(
     // Round by round over the tasks: the five reminders of one task sent at once would queue on
-    // the task's lock, each holding a pool connection (bench/fixes.md 22).
+    // the task's lock, each holding a pool connection (bench/fixes.md 25).
     Array.from({ length: perTask }, () => tasks).flat(),
     32,
     async (task) => {

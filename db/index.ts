@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type LogEvent, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema/index.js';
+import { parseTimestamptz } from './timestamptz.js';
 
 export type Database = Kysely<DB>;
 /** The database or a transaction on it: domain functions accept either. */
 export type Executor = Kysely<DB> | Transaction<DB>;
 
-// timestamptz arrives as Date (pg's default); int8 (count(*)) as a JS number, safe for our sizes.
+// timestamptz arrives as Date (pg's default), the same Date, read faster (parseTimestamptz); int8
+// (count(*)) as a JS number, safe for our sizes.
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export interface DatabaseHandle {

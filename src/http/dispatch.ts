@@ -11,10 +11,11 @@ import { countRequest, writeRateLimitHeaders } from './pipeline/rate-limit-step.
 import { routeRequest } from './pipeline/route.js';
 import { requestContext, runHandler, type AnyHandler } from './pipeline/run.js';
 import { validateRequest } from './pipeline/validate.js';
-import { writeAnswer, writeStream } from './pipeline/write.js';
+import { withBodyText, writeAnswer, writeStream } from './pipeline/write.js';
 import { requestState, type ApiRequest } from './request-state.js';
 import { varyOn } from './response-headers.js';
 import { createRequestValidation } from './request-validation.js';
+import { createResponseSerializers } from './response-serializers.js';
 
 export const API_ROOT = '/api/v1';
 
@@ -29,13 +30,15 @@ interface Operation {
  * Runs every /api/v1 request through one pipeline, built from the contract at start-up; each step
  * is a module in src/http/pipeline/:
  * route (404/405) → media type (415) → authenticate (401) → rate limit (429) → validate (400) →
- * idempotency (replay, 409, 422) → run the handler → write the response.
+ * idempotency (replay, 409, 422) → run the handler → write the response (a success's JSON by the
+ * serializer compiled from its response schema: response-serializers.ts).
  */
 export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req: ApiRequest, res: ServerResponse) => Promise<void> {
   const { contract, config } = deps;
   const deprecations = deprecationHeaders(contract);
   const route = createOperationRouter(contract, API_ROOT);
   const validation = createRequestValidation(contract);
+  const serializerOf = createResponseSerializers(contract, { check: config.NODE_ENV !== 'production' });
 
   const operations = new Map<OperationId, Operation>();
   for (const operationId of Object.keys(registry) as OperationId[]) {
@@ -68,7 +71,8 @@ export function createDispatcher(deps: AppDeps, registry: HandlerRegistry): (req
     const answer = async () => {
       const r = await runHandler(op.handler, { request, ctx, state });
       if (token && (r.status === 'stream' || r.status < 400)) await deps.personalTokens.touch(token.id);
-      return r;
+      if (r.status === 'stream' || state.contentType !== undefined) return r;
+      return withBodyText(r, serializerOf(operationId, r.status));
     };
     const key = req.headers['idempotency-key'];
     const result =

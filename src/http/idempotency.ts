@@ -13,7 +13,10 @@ export interface StoredResponse {
    * calendar feed URL): the secret is never written to idempotency_keys.
    */
   replayBody?: unknown;
-  /** A replay's body exactly as first sent (JSON text), written instead of serializing `body` again. */
+  /**
+   * The body's JSON text, written instead of serializing `body` again: a replay's exactly as first
+   * sent, or a success's as its compiled serializer wrote it (which is also what is stored for a replay).
+   */
   bodyText?: string;
 }
 
@@ -67,7 +70,7 @@ export async function withIdempotency(db: Database, req: IdempotentRequest, exec
   if (response.status >= 500) {
     await release(db, req);
   } else {
-    const stored = JSON.stringify((response.replayBody !== undefined ? response.replayBody : response.body) ?? null);
+    const stored = response.replayBody !== undefined ? JSON.stringify(response.replayBody ?? null) : (response.bodyText ?? JSON.stringify(response.body ?? null));
     await sql`update idempotency_keys
                  set state = 'completed', response_status = ${response.status}, response_body = ${stored}::jsonb, response_text = ${stored},
                      response_headers = ${JSON.stringify(response.headers)}::jsonb, locked_until = null, updated_at = now()

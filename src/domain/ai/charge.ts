@@ -52,7 +52,7 @@ export interface AiReservation {
  * A user's reservations in this process are combined (KeyedCombiner): a burst of requests waits for
  * the user's credit lock on one connection and is charged by a few transactions, in arrival order,
  * instead of each holding a pool connection while it waits its turn (500 chats at once starved the
- * pool of every other request: bench/fixes.md 21).
+ * pool of every other request: bench/fixes.md 24).
  */
 export function reserveAiRequest(db: Database, c: Omit<AiCharge, 'activity'>): Promise<AiReservation> {
   let desk = reservationDesks.get(db);

@@ -2,6 +2,17 @@ import type { ServerResponse } from 'node:http';
 import type { StoredResponse } from '../idempotency.js';
 import type { StreamReplayer, StreamReply } from '../operation.js';
 
+/**
+ * The answer with its JSON text written by `serialize` (compiled from the contract's response
+ * schema), for a success with a JSON body; anything else is left to JSON.stringify in writeStored.
+ * The text is kept with the answer, so an idempotent one stores (and a replay sends) the same text.
+ */
+export function withBodyText(r: StoredResponse, serialize: ((body: unknown) => string) | undefined): StoredResponse {
+  if (!serialize || r.status >= 300 || r.status === 204 || r.body === undefined || typeof r.body === 'string' || r.bodyText !== undefined) return r;
+  r.bodyText = serialize(r.body);
+  return r;
+}
+
 /** Writes one answer: status, its headers, and a JSON (or `contentType`) body with its length. */
 export function writeStored(res: ServerResponse, r: StoredResponse, contentType = 'application/json; charset=utf-8'): void {
   res.statusCode = r.status;
