@@ -26,9 +26,8 @@ select "id", "kind", "remaining"
 update "credit_lots"
   set "remaining" = remaining - $1, "updated_at" = $2
   where "id" = $3;
-insert into "ai_credit_ledger" ("user_id", "type", "category", "amount", "balance_after", "description", "operation_ref", "lot_id", "allocations", "created_at", "updated_at")
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp(), clock_timestamp())
-  returning "id";
+insert into "ai_credit_ledger" ("id", "user_id", "type", "category", "amount", "balance_after", "description", "operation_ref", "lot_id", "allocations", "created_at", "updated_at")
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, clock_timestamp(), clock_timestamp());
 commit;
 begin;
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
@@ -58,9 +57,8 @@ select "id", "kind", "remaining"
 update "credit_lots"
   set "remaining" = remaining - $1, "updated_at" = $2
   where "id" = $3;
-insert into "ai_credit_ledger" ("user_id", "type", "category", "amount", "balance_after", "description", "operation_ref", "lot_id", "allocations", "created_at", "updated_at")
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp(), clock_timestamp())
-  returning "id";
+insert into "ai_credit_ledger" ("id", "user_id", "type", "category", "amount", "balance_after", "description", "operation_ref", "lot_id", "allocations", "created_at", "updated_at")
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, clock_timestamp(), clock_timestamp());
 commit;
 begin;
 select pg_advisory_xact_lock(hashtextextended($1, 0));
@@ -78,9 +76,8 @@ select "kind", sum(remaining)::int as "credits"
   from "credit_lots"
   where "user_id" = $1 and remaining > 0 and (expires_at is null or expires_at > now())
   group by "kind";
-insert into "ai_credit_ledger" ("user_id", "type", "category", "amount", "balance_after", "description", "operation_ref", "lot_id", "allocations", "created_at", "updated_at")
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp(), clock_timestamp())
-  returning "id";
+insert into "ai_credit_ledger" ("id", "user_id", "type", "category", "amount", "balance_after", "description", "operation_ref", "lot_id", "allocations", "created_at", "updated_at")
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, clock_timestamp(), clock_timestamp());
 commit;
 delete
   from idempotency_keys using (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
