@@ -21,6 +21,13 @@ function chromiumBinary(): string {
   throw new Error('chromium is not installed: this suite opens the docs page in a real browser. Install it with `apt-get install chromium` (.ci/run does).');
 }
 
+/**
+ * Swagger UI lays out the whole contract (about 560 KB) before the page shows an operation: about
+ * 3 s of Chromium's CPU alone, and several times that while the rest of the suite shares the two
+ * cores (a CI run timed out at 30 s). Each step may take this long; a step that hangs fails by name.
+ */
+const STEP_TIMEOUT = 60_000;
+
 let t: TestApp;
 let browser: Browser | undefined;
 beforeAll(async () => {
@@ -29,7 +36,7 @@ beforeAll(async () => {
     executablePath: chromiumBinary(),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-}, 30_000);
+}, STEP_TIMEOUT);
 afterAll(async () => {
   await browser?.close();
   await t?.close();
@@ -38,6 +45,8 @@ afterAll(async () => {
 describe('the docs page', () => {
   it('renders, and "Try it out" on GET /users/me with a dev-login token answers 200 from this server', async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(STEP_TIMEOUT);
+    page.setDefaultNavigationTimeout(STEP_TIMEOUT);
     const origin = new URL(t.baseUrl).origin;
     const problems: string[] = [];
     page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()} (${m.location().url})`)));
@@ -51,7 +60,7 @@ describe('the docs page', () => {
 
     await page.goto(`${t.baseUrl}/api/v1/docs`);
     const operation = page.locator('#operations-Users-getCurrentUser');
-    await operation.waitFor({ timeout: 15_000 });
+    await operation.waitFor();
     await page.screenshot({ path: SCREENSHOT });
     expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
 
@@ -67,7 +76,7 @@ describe('the docs page', () => {
     await operation.locator('button.try-out__btn').click();
     await operation.locator('button.execute').click();
     const response = operation.locator('.live-responses-table .response').first();
-    await response.waitFor({ timeout: 10_000 });
+    await response.waitFor();
     expect((await response.locator('.response-col_status').innerText()).trim()).toBe('200');
     expect(await response.locator('.response-col_description').innerText()).toContain(user.email);
     // The request URL Swagger UI shows is this server's.
@@ -80,5 +89,5 @@ describe('the docs page', () => {
     expect(servers).toEqual({ api: [`${origin}/api/v1`], metrics: [origin] });
     expect(problems).toEqual([]);
     await page.close();
-  }, 30_000);
+  }, 3 * STEP_TIMEOUT);
 });
