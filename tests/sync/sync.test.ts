@@ -280,3 +280,47 @@ describe('commit order', () => {
     expect(replica.plain()).toEqual(await serverState(user));
   });
 });
+
+describe('one statement writing many rows (statement triggers, migration 0025)', () => {
+  it('records each row once for its own owner, hands every one out, and signals each owner once', async () => {
+    const [a, b] = [await signUp(t), await signUp(t)];
+    const tasks = { [a.id]: [await newTask(a, { title: 'A1' }), await newTask(a, { title: 'A2' })], [b.id]: [await newTask(b, { title: 'B1' })] };
+    const replicas = [new Replica(t, a), new Replica(t, b)];
+    for (const r of replicas) await r.sync();
+    const before = { a: await changeCount(a), b: await changeCount(b) };
+
+    const listener = new pg.Client({ connectionString: t.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => void (n.channel === 'sync_changed' && heard.push(n.payload!)));
+    await listener.query('listen sync_changed');
+    try {
+      // One transaction, each statement several rows of both users: reminders inserted, then updated,
+      // notifications inserted, then one reminder deleted.
+      const { reminders } = await t.db.transaction().execute(async (trx) => {
+        const rows = Object.entries(tasks).flatMap(([userId, list]) => list.flatMap((task) => [0, 1].map(() => ({ user_id: userId, task_id: task.id, type: 'absolute', scheduled_at: new Date(Date.now() + 86_400_000) }))));
+        const reminders = await trx.insertInto('reminders').values(rows).returning(['id', 'user_id']).execute();
+        await trx.updateTable('reminders').set({ method: 'push' }).where('id', 'in', reminders.map((r) => r.id)).execute();
+        await trx.insertInto('notifications').values([a, b, a].map((u, i) => ({ user_id: u.id, type: 'system', title: `Batch ${i}`, body: '' }))).execute();
+        await trx.deleteFrom('reminders').where('id', '=', reminders[0]!.id).execute();
+        return { reminders };
+      });
+      // a: 4 reminders inserted + 4 updated + 2 notifications + 1 deletion; b: 2 + 2 + 1.
+      expect(await changeCount(a)).toBe(before.a + 11);
+      expect(await changeCount(b)).toBe(before.b + 5);
+      const deletion = await t.db.selectFrom('sync_changes').select(['user_id', 'deleted']).where('entity_id', '=', reminders[0]!.id).where('deleted', '=', true).execute();
+      expect(deletion).toEqual([{ user_id: a.id, deleted: true }]);
+
+      for (const r of replicas) await r.sync();
+      expect(replicas[0]!.plain()).toEqual(await serverState(a));
+      expect(replicas[1]!.plain()).toEqual(await serverState(b));
+      expect(replicas[0]!.copy.reminder.size).toBe(3);
+      expect(replicas[1]!.copy.reminder.size).toBe(2);
+      expect(replicas[0]!.copy.notification.size + replicas[1]!.copy.notification.size).toBe(3);
+
+      await expect.poll(() => heard.filter((u) => u === a.id || u === b.id).sort(), { timeout: 5_000 }).toEqual([a.id, b.id].sort());
+    } finally {
+      await listener.end();
+    }
+  });
+});
