@@ -23,6 +23,7 @@ import { loadLargeDatabase } from './lib/large-db.js';
 import { searchPhase, syncCatchUpPhase } from './lib/search-sync.js';
 import { eventsPhase } from './lib/events.js';
 import { syncBatchPhase } from './lib/sync-batch.js';
+import { emulateAutoAnalyze, type AutoAnalyze } from './lib/auto-analyze.js';
 import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
 import { slope, summarize } from './lib/stats.js';
 
@@ -222,6 +223,7 @@ async function main() {
   if (!needsService) return;
 
   let bench: BenchDatabase | undefined;
+  let autoAnalyze: AutoAnalyze | undefined;
   try {
     bench = await createBenchDatabase(ADMIN_URL);
     const server = (await bench.pool.query('select version() as v, current_setting(\'synchronous_commit\') as sc, current_setting(\'fsync\') as fs, current_setting(\'shared_buffers\') as sb, current_setting(\'max_connections\') as mc')).rows[0];
@@ -240,6 +242,8 @@ async function main() {
     const users = await createUsers(bench.db, issuer, D.users, 'user');
     await seedTasks(bench.db, users);
     await bench.pool.query('analyze');
+    autoAnalyze = await emulateAutoAnalyze(bench.pool, { log: console.log });
+    results.machine.autovacuum = autoAnalyze.serverHasAutovacuum ? 'on' : 'off, emulated';
     console.log(`setup: done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
     const fakeAi = startNode('fake-ai', path.join(root, 'bench/fake-ai.ts'), { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME }, logDir: LOGS });
@@ -480,6 +484,7 @@ async function main() {
       }
     }
   } finally {
+    await autoAnalyze?.stop();
     await stopAll();
     if (bench && process.env.BENCH_KEEP_DB !== '1') await bench.drop().catch((err) => console.error('could not drop the bench database', err));
   }

@@ -38,6 +38,8 @@ export interface BenchResults {
     loadAverageStart: number[];
     loadAverageEnd?: number[];
     vitestProcessesAtStart: number;
+    /** The server's autovacuum, or 'off, emulated' when the benchmark runs its ANALYZE (bench/lib/auto-analyze.ts). */
+    autovacuum?: string;
   };
   settings: Record<string, string>;
   /** The service's own defaults for the settings the benchmark left alone. */
@@ -311,7 +313,7 @@ export function markdown(r: BenchResults, fixes: string): string {
   if (r.quick) out.push('> **QUICK run** (`BENCH_QUICK=1`): shortened durations for development; not a recorded result.', '');
   out.push(
     `Run ${r.startedAt} → ${r.finishedAt ?? '?'} with \`npm run bench\`. Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; ${r.machine.postgres ?? 'PostgreSQL: not used'}.`,
-    `Load average at start ${r.machine.loadAverageStart.join(' / ')} and at the end ${r.machine.loadAverageEnd?.join(' / ') ?? '?'} (1 / 5 / 15 min); vitest processes running at the start: ${r.machine.vitestProcessesAtStart}.`,
+    `Load average at start ${r.machine.loadAverageStart.join(' / ')} and at the end ${r.machine.loadAverageEnd?.join(' / ') ?? '?'} (1 / 5 / 15 min); vitest processes running at the start: ${r.machine.vitestProcessesAtStart}.${r.machine.autovacuum ? ` Autovacuum: ${r.machine.autovacuum}${r.machine.autovacuum === 'on' ? '' : ' (the server runs without it; the benchmark analyzes each changed table every minute by autovacuum\'s default rule, bench/lib/auto-analyze.ts)'}.` : ''}`,
     '',
   );
   for (const n of r.notes) out.push(`> ${n}`, '');

@@ -298,7 +298,7 @@ describe('one statement writing many rows (statement triggers, migration 0025)',
       // One transaction, each statement several rows of both users: reminders inserted, then updated,
       // notifications inserted, then one reminder deleted.
       const { reminders } = await t.db.transaction().execute(async (trx) => {
-        const rows = Object.entries(tasks).flatMap(([userId, list]) => list.flatMap((task) => [0, 1].map(() => ({ user_id: userId, task_id: task.id, type: 'absolute', scheduled_at: new Date(Date.now() + 86_400_000) }))));
+        const rows = Object.entries(tasks).flatMap(([userId, list]) => list.flatMap((task) => [0, 1].map(() => ({ user_id: userId, task_id: task.id, type: 'absolute' as const, scheduled_at: new Date(Date.now() + 86_400_000) }))));
         const reminders = await trx.insertInto('reminders').values(rows).returning(['id', 'user_id']).execute();
         await trx.updateTable('reminders').set({ method: 'push' }).where('id', 'in', reminders.map((r) => r.id)).execute();
         await trx.insertInto('notifications').values([a, b, a].map((u, i) => ({ user_id: u.id, type: 'system', title: `Batch ${i}`, body: '' }))).execute();
