@@ -12,10 +12,6 @@ insert into idempotency_keys (user_id, key, fingerprint, method, path, state, lo
   from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
   on conflict (user_id, key) do nothing
   returning key;
-select "kind", sum(remaining)::int as "credits"
-  from "credit_lots"
-  where "user_id" = $1 and remaining > 0 and (expires_at is null or expires_at > now())
-  group by "kind";
 begin;
 select pg_advisory_xact_lock(hashtextextended($1, 0));
 select "id", "kind", "remaining"
@@ -29,10 +25,8 @@ update "credit_lots"
 insert into "ai_credit_ledger" ("id", "user_id", "type", "category", "amount", "balance_after", "description", "operation_ref", "lot_id", "allocations", "created_at", "updated_at")
   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, clock_timestamp(), clock_timestamp());
 commit;
-begin;
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
   values ($1, $2, $3, $4, $5, $6, $7);
-commit;
 update idempotency_keys
   set state = 'completed', response_status = $1, response_body = $2::jsonb, response_text = $3, response_headers = $4::jsonb, locked_until = null, updated_at = now()
   from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
@@ -43,10 +37,6 @@ insert into idempotency_keys (user_id, key, fingerprint, method, path, state, lo
   from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
   on conflict (user_id, key) do nothing
   returning key;
-select "kind", sum(remaining)::int as "credits"
-  from "credit_lots"
-  where "user_id" = $1 and remaining > 0 and (expires_at is null or expires_at > now())
-  group by "kind";
 begin;
 select pg_advisory_xact_lock(hashtextextended($1, 0));
 select "id", "kind", "remaining"

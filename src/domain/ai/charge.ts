@@ -118,10 +118,16 @@ export interface Settlement<T> {
  * after it and what `alongside` returned.
  */
 export async function confirmAiRequest<T = undefined>(db: Database, { charge: c, reservation, settlement: s = {} }: { charge: AiCharge; reservation: AiReservation; settlement?: Settlement<T> }): Promise<{ balanceAfter: number; outcome: T }> {
+  const unused = s.creditsUsed === undefined ? 0 : c.credits - s.creditsUsed;
+  if (unused < 0) throw new Error(`confirmAiRequest: used ${s.creditsUsed} credits of ${c.credits} reserved`);
+  // Nothing to refund or write beside it (a chat): the activity entry alone, one statement, without
+  // the two round trips of a transaction around it.
+  if (unused === 0 && !s.alongside) {
+    await recordAiActivity(db, { charge: c, taskRequestCount: reservation.taskRequestCount, creditsUsed: s.creditsUsed });
+    return { balanceAfter: reservation.balanceAfter, outcome: undefined as T };
+  }
   return db.transaction().execute(async (trx) => {
     let balanceAfter = reservation.balanceAfter;
-    const unused = s.creditsUsed === undefined ? 0 : c.credits - s.creditsUsed;
-    if (unused < 0) throw new Error(`confirmAiRequest: used ${s.creditsUsed} credits of ${c.credits} reserved`);
     if (unused > 0) {
       balanceAfter = (await refundCredits(trx, { userId: c.actor.userId, entryId: reservation.entryId, amount: unused, description: s.unusedDescription ?? `Refund: ${c.description} cost less than reserved` })).balanceAfter;
     }

@@ -3,7 +3,6 @@ import type { AiUseCaseDeps } from './ports.js';
 import { invalidField } from '../../core/errors.js';
 import type { AiMessage, AiRequest } from '../../integrations/openai.js';
 import type { Actor } from '../actor.js';
-import { assertCanAfford } from '../credits/ledger.js';
 import { assertProviderConfigured, translatedStream, translateProviderFailure } from '../provider-failures.js';
 import { isoOrNull } from '../time.js';
 import { confirmAiRequest, paidAiRequest, releaseAiRequest, reserveAiRequest, type AiCharge } from './charge.js';
@@ -46,7 +45,7 @@ interface PreparedChat {
 
 /** Every check that can fail before the provider is called, then the prompt (the caller's data only). */
 async function prepareChat(deps: AiUseCaseDeps, { caller, input, now }: { caller: AiCaller; input: ChatInput; now: Date }): Promise<PreparedChat> {
-  const { db, config } = deps;
+  const { db } = deps;
   const userId = caller.actor.userId;
   const message = input.message.trim();
   if (!message) throw invalidField('body.message', 'must not be blank');
@@ -56,7 +55,8 @@ async function prepareChat(deps: AiUseCaseDeps, { caller, input, now }: { caller
     focus = await ownTaskForPrompt(db, userId, input.task_id);
     await assertTaskQuota(db, { userId, sessionId: caller.sessionId, taskId: input.task_id });
   }
-  await assertCanAfford(db, { userId, amount: config.AI_CREDIT_CHAT });
+  // Credits are checked by the reservation (402 before the provider is asked), not read here first:
+  // a read here was one more statement for every chat that can pay (bench/fixes.md 30).
   const listed = input.context?.include_tasks ? await openTasksForPrompt(db, userId, input.context.task_limit ?? DEFAULT_TASK_LIMIT) : [];
 
   const shownTasks = new Map<string, { version: number }>();
