@@ -43,7 +43,7 @@ interface PreparedChat {
   taskId?: string;
 }
 
-/** Every check that can fail before the provider is called, then the prompt (the caller's data only). */
+/** The checks of the request itself (task ownership, the per-task quota), then the prompt (the caller's data only); credits are checked by the reservation. */
 async function prepareChat(deps: AiUseCaseDeps, { caller, input, now }: { caller: AiCaller; input: ChatInput; now: Date }): Promise<PreparedChat> {
   const { db } = deps;
   const userId = caller.actor.userId;
