@@ -1,5 +1,9 @@
-import { CompiledQuery, type Compilable } from 'kysely';
+import { CompiledQuery, DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type Compilable, type RawBuilder } from 'kysely';
 import { prepareStatement } from './index.js';
+import type { DB } from './schema/index.js';
+
+/** Kysely's query builder needs a database object to build with; nothing is ever run through this one. */
+export const shapeBuilder = new Kysely<DB>({ dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new PostgresIntrospector(db), createQueryCompiler: () => new PostgresQueryCompiler() } });
 
 const MARK = '\u0000value:';
 
@@ -9,13 +13,14 @@ const MARK = '\u0000value:';
  * tree was the largest share of Kysely's CPU time on GET /tasks (bench/results/latest.md).
  * `build` receives markers in place of the values; they become the statement's parameters, and
  * each call substitutes its own values for them. With `prepared`, each shape's SQL also runs as a
- * named prepared statement (see prepareStatement: its SQL must name its columns).
+ * named prepared statement (see prepareStatement: its SQL must name its columns). `build` may also
+ * return a `sql` template (a RawBuilder), compiled the same way.
  */
 export class QueryShapes<V extends Record<string, unknown>, R> {
   private readonly compiled = new Map<string, { sql: string; parameters: readonly unknown[] }>();
 
   constructor(
-    private readonly build: (values: V, shape: string) => Compilable<R>,
+    private readonly build: (values: V, shape: string) => Compilable<R> | RawBuilder<R>,
     private readonly opts: { prepared?: boolean } = {},
   ) {}
 
@@ -23,7 +28,8 @@ export class QueryShapes<V extends Record<string, unknown>, R> {
     let c = this.compiled.get(shape);
     if (!c) {
       const markers = new Proxy({}, { get: (_t, name) => `${MARK}${String(name)}` }) as V;
-      const q = this.build(markers, shape).compile();
+      const built = this.build(markers, shape);
+      const q = 'isRawBuilder' in built ? built.compile(shapeBuilder) : built.compile();
       if (q.sql.includes(MARK)) throw new Error('QueryShapes: a value was inlined into the SQL instead of passed as a parameter');
       if (this.opts.prepared) {
         if (/\*\s*(from|,)|\.\*/i.test(q.sql.replace(/count\(\*\)/gi, ''))) throw new Error('QueryShapes: a prepared shape must name its columns, not select *');

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEARCH_CANDIDATES } from '../../src/domain/search/search-items.js';
+import { PROBE_DENSE, SEARCH_CANDIDATES, SEARCH_PROBE, WALK_BOUND, searchItems, type SearchPath } from '../../src/domain/search/search-items.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { signUp, type TestUser } from '../helpers/users.js';
 import { newSubtask, newTask } from '../tasks/fixtures.js';
@@ -215,5 +215,78 @@ describe('search with more matches than it ranks', () => {
     const res = await search(other, 'report');
     expect(ids(res)).toEqual([othersNewest]);
     expect(res.body).toMatchObject({ pagination: { total: 1, has_more: false }, truncated: false });
+  });
+});
+
+// How a search finds its candidates (docs/decisions/0009): a probe of the newest SEARCH_PROBE
+// documents decides between walking them newest first and the GIN, and a walk that does not fill the
+// candidates hands over to the GIN. Every way gives the same answer: the newest matches, ranked.
+describe('the way a search finds its candidates', () => {
+  let many: TestUser;
+  const newest = async (userId: string, q: string) =>
+    (
+      await sql<{ id: string }>`select id from search_documents where user_id = ${userId} and document @@ to_tsquery('public.search_simple'::regconfig, ${q})
+        order by changed_at desc, id desc limit ${SEARCH_CANDIDATES}`.execute(t.db)
+    ).rows.map((r) => r.id);
+  const run = async (u: TestUser, q: string) => {
+    const paths: SearchPath[] = [];
+    const seen: string[] = [];
+    let first: Awaited<ReturnType<typeof searchItems>> | undefined;
+    for (let offset = 0; ; offset += 100) {
+      const found = await searchItems(t.db, { userId: u.id, q, page: { offset, limit: 100 }, onPath: (p) => paths.push(p) });
+      first ??= found;
+      seen.push(...found.data.map((r) => r.id));
+      if (!found.pagination.has_more) break;
+    }
+    expect(new Set(paths).size, 'every page of one search takes the same way').toBe(1);
+    return { path: paths[0], seen, total: first!.pagination.total, truncated: first!.truncated };
+  };
+
+  beforeAll(async () => {
+    many = await signUp(t);
+    // Oldest first: 300 "omega" tasks, then 2 300 "alpha" ones, every 13th of the newest 2 000 also "beta" (154).
+    await sql`insert into task_instances (user_id, title)
+      select ${many.id}, case when i <= 300 then 'Omega ticket ' || i when i > 600 and i % 13 = 0 then 'Alpha beta ' || i else 'Alpha item ' || i end
+        from generate_series(1, 2600) i`.execute(t.db);
+    expect(SEARCH_PROBE).toBeLessThan(2600 - 300);
+    expect(PROBE_DENSE).toBeLessThanOrEqual(154);
+    expect(WALK_BOUND).toBeGreaterThan(2600);
+  });
+
+  it('walks when the query is common among the newest documents, and stops at the candidates', async () => {
+    const r = await run(many, 'alpha');
+    expect(r.path).toBe('walk');
+    expect(r).toMatchObject({ total: SEARCH_CANDIDATES, truncated: true });
+    expect(new Set(r.seen)).toEqual(new Set(await newest(many.id, 'alpha')));
+  });
+
+  it('reads the GIN when the query is thin among them, and finds the older matches', async () => {
+    const r = await run(many, 'omega');
+    expect(r.path).toBe('gin');
+    expect(r).toMatchObject({ total: 300, truncated: false });
+    expect(new Set(r.seen)).toEqual(new Set(await newest(many.id, 'omega')));
+  });
+
+  it('hands a walk that did not fill the candidates to the GIN, which sees every document', async () => {
+    const r = await run(many, 'beta');
+    expect(r.path).toBe('walk, then gin');
+    expect(r).toMatchObject({ total: 154, truncated: false });
+    expect(new Set(r.seen)).toEqual(new Set(await newest(many.id, 'beta')));
+  });
+
+  it('walks all of a caller with fewer documents than the probe, and a query matching nothing finds nothing', async () => {
+    const small = await run(user, 'gro');
+    expect(small.path).toBe('walk');
+    expect(new Set(small.seen)).toEqual(new Set([groceries.id, cafe.id, note.id]));
+    const none = await run(many, 'zzq');
+    expect(none).toEqual({ path: 'gin', seen: [], total: 0, truncated: false });
+  });
+
+  it('answers the same over HTTP, ranked', async () => {
+    const res = await search(many, 'beta', { limit: 100 });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.pagination).toEqual({ offset: 0, limit: 100, total: 154, has_more: true });
+    const ranks = res.body.data.map((r: any) => r.rank);
+    expect(ranks).toEqual([...ranks].sort((a: number, b: number) => b - a));
   });
 });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { components } from '../../../codegen/api.js';
 import type { Executor } from '../../../db/index.js';
+import { QueryShapes } from '../../../db/query-shapes.js';
 import { invalidField } from '../../core/errors.js';
 import { paginationOf, type PageParams, type Pagination } from '../../core/pagination.js';
 import { notePreview } from '../notes/present.js';
@@ -44,42 +45,86 @@ interface Row {
  */
 export const SEARCH_CANDIDATES = 1000;
 
+/**
+ * How a search finds its candidates (docs/decisions/0009): it first counts the matches among the
+ * caller's newest SEARCH_PROBE documents. A caller with fewer documents, or a query matching at least
+ * PROBE_DENSE of them (7.5 %, so its walk should fill the candidates within about 13 000 documents),
+ * is answered by walking the documents newest first, at most WALK_BOUND; a walk that does not fill
+ * the candidates, and a thinner query, by the GIN.
+ */
+export const SEARCH_PROBE = 2000;
+export const PROBE_DENSE = 150;
+export const WALK_BOUND = 25_000;
+
 export type SearchPage = { data: SearchResult[]; pagination: Pagination; truncated: boolean };
+
+/** Which way a search found its candidates: for tests and the benchmark, never in a response. */
+export type SearchPath = 'walk' | 'walk, then gin' | 'gin';
+
+interface PageRow extends Partial<Row> {
+  matched: number;
+  path: SearchPath;
+}
+
+interface SearchValues extends Record<string, unknown> {
+  userId: string;
+  /** The tsquery's text (toTsQuery). */
+  text: string;
+  limit: number;
+  offset: number;
+}
+
+const WANT = SEARCH_CANDIDATES + 1; // the extra one only tells that more match
+
+/**
+ * The candidates are the newest WANT matches, found one of two ways: walking the caller's documents
+ * newest first, testing each (cheap when the query is common among recent items), or reading the
+ * (user_id, document) GIN's matches, one heap visit each, and keeping the newest (cheap when it is
+ * rare). The planner can only guess which from table-wide statistics, and near the crossover its
+ * guess changed from one run to the next (bench/fixes.md rows 31 and 33), so the statement decides
+ * from a sample: the probe counts the matches among the newest SEARCH_PROBE documents. Each way is
+ * a function that leaves the planner only that way (migration 0026), and a CTE whose condition is
+ * false never calls its function. Then the page of candidates, ranked, with snippets; the one row
+ * of counts comes back even when the page is empty. A named prepared statement: planned once per
+ * connection.
+ */
+const searchStatement = new QueryShapes<SearchValues, PageRow>((v) => {
+  const query = sql`to_tsquery('public.search_simple'::regconfig, ${v.text})`;
+  return sql<PageRow>`
+    with probe as materialized (select p.examined, p.examined < ${SEARCH_PROBE} or p.hits >= ${PROBE_DENSE} as walk from search_probe(${v.userId}, ${query}, ${SEARCH_PROBE}) p),
+    walked as materialized (select w.id, w.rank, w.n from search_walk(${v.userId}, ${query}, ${WALK_BOUND}, ${WANT}) w where (select walk from probe)),
+    -- The walk is the answer when it filled the candidates or saw all of a small caller's documents.
+    -- Otherwise the caller may have more than WALK_BOUND of them: the GIN sees all.
+    decided as materialized (select (select count(*) from walked) >= ${WANT} or p.examined < ${SEARCH_PROBE} as walk_done, p.walk from probe p),
+    found as (select w.id, w.rank, w.n from walked w where (select walk_done from decided)
+              union all
+              select g.id, g.rank, g.n from search_gin(${v.userId}, ${query}, ${WANT}) g where not (select walk_done from decided)),
+    counted as (select count(*)::int as matched from found),
+    top as (select f.id, f.rank from found f where f.n <= ${SEARCH_CANDIDATES} order by f.rank desc, f.id limit ${v.limit} offset ${v.offset})
+    select c.matched, case when d.walk_done then 'walk' when d.walk then 'walk, then gin' else 'gin' end as path,
+           p.kind, p.id, p.task_id, p.title, p.rank, p.headline
+      from counted c cross join decided d
+      left join lateral (
+        select s.kind, s.id, s.task_id, s.title, top.rank,
+               ts_headline('public.search_simple'::regconfig, case when s.body = '' then s.title else s.title || E'\n' || s.body end, ${query}, ${HEADLINE}) as headline
+          from top join search_documents s on s.id = top.id) p on true
+     order by p.rank desc, p.id`;
+}, { prepared: true });
 
 /**
  * The caller's tasks, subtasks and notes matching `q`: of the matches, the SEARCH_CANDIDATES most
  * recently changed (their text written or edited), best first. `pagination.total` counts the results
  * that paging reaches (at most SEARCH_CANDIDATES); `truncated` says that more items match.
  */
-export async function searchItems(db: Executor, { userId, q, page }: { userId: string; q: string; page: PageParams }): Promise<SearchPage> {
+export async function searchItems(db: Executor, { userId, q, page, onPath }: { userId: string; q: string; page: PageParams; onPath?: (path: SearchPath) => void }): Promise<SearchPage> {
   if (q.trim() === '') throw invalidField('query.q', 'must contain a word');
   const text = toTsQuery(q);
   if (text === null) return { data: [], pagination: paginationOf(page, 0), truncated: false };
-  const query = sql`to_tsquery('public.search_simple'::regconfig, ${text})`;
-  // The newest SEARCH_CANDIDATES + 1 matches (the extra one only tells that more match), ranked as
-  // they are found: for a common word the planner walks (user_id, changed_at desc, id desc) testing
-  // the query on each document and stops early; for a rarer one it takes the (user_id, document)
-  // GIN's matches and keeps the newest. Only ids, ranks and positions go through the sorts (a
-  // tsvector carried through them cost more than ranking it); the page's rows are joined back for
-  // their text and snippets. The tsquery is written out, not taken from a CTE, so the planner sees
-  // its value and can estimate how many documents match.
-  const found = sql`select d.id, ts_rank(d.document, ${query}) as rank, row_number() over (order by d.changed_at desc, d.id desc) as n
-      from search_documents d
-     where d.user_id = ${userId} and d.document @@ ${query}
-     order by d.changed_at desc, d.id desc limit ${SEARCH_CANDIDATES + 1}`;
-  const { rows } = await sql<Row & { matched: number }>`
-    with found as (${found}),
-    top as (select f.id, f.rank from found f where f.n <= ${SEARCH_CANDIDATES} order by f.rank desc, f.id limit ${page.limit} offset ${page.offset})
-    select d.kind, d.id, d.task_id, d.title, top.rank, (select count(*) from found)::int as matched,
-           ts_headline('public.search_simple'::regconfig, case when d.body = '' then d.title else d.title || E'\n' || d.body end, ${query}, ${HEADLINE}) as headline
-      from top join search_documents d on d.id = top.id
-     order by top.rank desc, top.id`.execute(db);
-  // A page past the end has no row to carry the count: count the candidates alone (an empty first
-  // page means nothing matched).
-  const matched =
-    rows.length > 0 ? Number(rows[0]!.matched) : page.offset === 0 ? 0 : Number((await sql<{ n: number }>`select count(*)::int as n from (${found}) f`.execute(db)).rows[0]!.n);
+  const { rows } = await db.executeQuery(searchStatement.query('', { userId, text, limit: page.limit, offset: page.offset }));
+  const { matched, path } = rows[0]!;
+  onPath?.(path);
   return {
-    data: rows.map((r): SearchResult => ({
+    data: (rows.filter((r) => r.id != null) as (Row & PageRow)[]).map((r): SearchResult => ({
       kind: r.kind,
       id: r.id,
       task_id: r.task_id,

@@ -1,6 +1,6 @@
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql, type Compilable } from 'kysely';
+import { sql, type Compilable } from 'kysely';
 import type { Executor } from '../../../db/index.js';
-import { QueryShapes } from '../../../db/query-shapes.js';
+import { QueryShapes, shapeBuilder } from '../../../db/query-shapes.js';
 import type { DB, Priority } from '../../../db/schema/index.js';
 import { invalidField } from '../../core/errors.js';
 import { toPage, type PageParams } from '../../core/pagination.js';
@@ -31,8 +31,7 @@ interface ListValues extends Record<string, unknown> {
 /** Which filters are present: the SQL differs only by these. */
 const shapeOf = (v: ListValues) => [v.completed, v.priority, v.dueBefore, v.dueAfter].map((x) => (x === undefined ? '0' : '1')).join('');
 
-/** Kysely's query builder needs a database object to build with; nothing is ever run through this one. */
-const builder = new Kysely<DB>({ dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new PostgresIntrospector(db), createQueryCompiler: () => new PostgresQueryCompiler() } });
+const builder = shapeBuilder;
 
 function filtered(v: ListValues, shape: string) {
   const [completed, priority, dueBefore, dueAfter] = shape.split('').map((c) => c === '1');
