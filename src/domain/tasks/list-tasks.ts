@@ -1,7 +1,7 @@
 import { sql, type Compilable } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import { QueryShapes, shapeBuilder } from '../../../db/query-shapes.js';
-import type { DB, Priority } from '../../../db/schema/index.js';
+import type { Priority } from '../../../db/schema/index.js';
 import { invalidField } from '../../core/errors.js';
 import { toPage, type PageParams } from '../../core/pagination.js';
 import { presentTask } from './present.js';
