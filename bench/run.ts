@@ -361,6 +361,18 @@ async function main() {
         const mb = rssMb(apiProc.pid);
         if (mb !== null) rssAt.push({ at: Date.now(), mb: Math.round(mb * 10) / 10 });
       }, 1000);
+      // The V8 heap in use, from the API's own /metrics: its lowest value in a minute is about the
+      // live set after a collection, which tells a leak from a heap V8 has merely let grow.
+      const heapAt: { at: number; mb: number }[] = [];
+      const heapTimer = setInterval(() => {
+        void fetch(`${base}/metrics`)
+          .then((res) => res.text())
+          .then((text) => {
+            const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
+            if (m) heapAt.push({ at: Date.now(), mb: Math.round((Number(m[1]) / 2 ** 20) * 10) / 10 });
+          })
+          .catch(() => {});
+      }, 2000);
       const sampler = await startDbSampler(bench!.pool, bench!.name, `${base}/metrics`);
       let ours: MixedResult;
       let db: Awaited<ReturnType<typeof sampler.stop>>;
@@ -368,6 +380,7 @@ async function main() {
         ours = await runLoad<MixedResult>('mixed-ours', { kind: 'mixed', url: base, tokens, seeds, ratePerUser: D.ratePerUser, warmupSec: D.mixWarmup, durationSec: D.mixSeconds });
       } finally {
         clearInterval(timer);
+        clearInterval(heapTimer);
         db = await sampler.stop();
       }
       const wall = (Date.now() - started) / 1000;
@@ -381,6 +394,8 @@ async function main() {
       const perMin = slope(window.map((s) => ({ x: s.t / 60, y: s.mb })));
       const firstMin = window.filter((s) => s.t < 60).map((s) => s.mb);
       const lastMin = window.filter((s) => s.t >= D.mixSeconds - 60).map((s) => s.mb);
+      const heap = heapAt.map((s) => ({ t: (s.at - from) / 1000, mb: s.mb })).filter((s) => s.t >= 0);
+      const heapFloor = (inWindow: (t: number) => boolean) => Math.min(...heap.filter((s) => inWindow(s.t)).map((s) => s.mb));
       const bare = await runLoad<MixedResult>('mixed-baseline', { kind: 'mixed', url: baseUrl, tokens, ratePerUser: D.ratePerUser, warmupSec: Math.min(10, D.mixWarmup), durationSec: D.mixBaseSeconds, listOnly: true });
       console.log(`   baseline (GET /tasks only, same users and pace): p95 ${bare.latency.p95} ms, p99 ${bare.latency.p99} ms`);
       results.mixed = {
@@ -396,6 +411,7 @@ async function main() {
           slopeMbPerMin: Math.round(perMin * 100) / 100,
           windowMinutes: D.mixSeconds / 60,
         },
+        heap: heap.length ? { firstMinuteFloorMb: heapFloor((t) => t < 60), lastMinuteFloorMb: heapFloor((t) => t >= D.mixSeconds - 60), maxMb: Math.max(...heap.map((s) => s.mb)) } : undefined,
         db: {
           windows: db.windows(from, D.mixSeconds),
           checkpoints: db.checkpoints.map((c) => ({ startT: Math.round((c.startedAt - from) / 1000), endT: Math.round((c.endedAt - from) / 1000), syncMs: c.syncMs })),

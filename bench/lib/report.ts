@@ -61,6 +61,8 @@ export interface BenchResults {
     baseline: MixedResult;
     warmupSec: number;
     rss: { samples: { t: number; mb: number }[]; idleMb: number | null; maxMb: number; firstMinuteFloorMb: number; lastMinuteFloorMb: number; slopeMbPerMin: number; windowMinutes: number };
+    /** The V8 heap in use (the API's /metrics every 2 s): lowest in the first and last minute, highest. */
+    heap?: { firstMinuteFloorMb: number; lastMinuteFloorMb: number; maxMb: number };
     cpu: { wallSeconds: number; apiCores: number; workerCores: number; machineCores: number };
     /** The database and the disk, per 10 s window of the timeline (runs from 2026-11-28 on). */
     db?: { windows: DbWindow[]; checkpoints: { startT: number; endT: number; syncMs: number }[] };
@@ -207,6 +209,8 @@ export function figures(r: BenchResults): Row[] {
       target: `no growth (≤ ${RSS_GROWTH_PCT} %)`,
       met: growth <= limit && trend <= limit,
     });
+    const h = r.mixed.heap;
+    if (h) rows.push({ figure: 'API V8 heap in use under the mixed load: lowest in the first / last minute (the live set after a collection), highest', ours: `${h.firstMinuteFloorMb.toFixed(0)} / ${h.lastMinuteFloorMb.toFixed(0)} MB, highest ${h.maxMb.toFixed(0)} MB`, baseline: '—', ratio: ratio(h.lastMinuteFloorMb, h.firstMinuteFloorMb), target: 'reported', met: null });
   }
   if (r.search) {
     const x = r.search;
