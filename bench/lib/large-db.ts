@@ -20,8 +20,9 @@ import { rng } from './words.js';
 // loaded rows, as migration 0011 filled search_documents. Then VACUUM (ANALYZE): the statistics
 // and the visibility map a table in service has from autovacuum. Then a CHECKPOINT: the load's
 // gigabytes are written out and fsynced before anything is measured, as they would be long before
-// a loaded database serves traffic (without it, the first round ran while the checkpointer wrote
-// the load: p99 32 ms against 16 ms in the round after, bench/fixes.md row 32).
+// a loaded database serves traffic (the first round right after the load was the slow one, p99
+// 32 ms against 16 ms in the round after; the checkpoint as the cause is likely, not shown:
+// bench/fixes.md row 32).
 
 /** The tables the phase fills and checks plans against: a Seq Scan on any of them is a finding. */
 export const LARGE_TABLES = ['task_instances', 'subtasks', 'reminders', 'activity_logs', 'search_documents', 'sync_changes'] as const;
