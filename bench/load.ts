@@ -79,6 +79,11 @@ export interface MixedResult {
   errors: number;
   connectionErrors: number;
   timeouts: number;
+  /**
+   * Requests that got no answer (the 10 s timeout or a connection error), by when the load generator
+   * gave up on them (seconds from the start of the warm-up): autocannon's own counts cover the whole run.
+   */
+  unanswered?: { warmup: { timeouts: number; other: number }; window: { timeouts: number; other: number }; firstAtSec: number | null; lastAtSec: number | null };
   errorSamples: { op: string; status: number; body: string }[];
   /** When the measured window (after the warm-up) began, epoch ms: aligns other samples with `timeline`. */
   windowStartEpochMs: number;
@@ -281,6 +286,7 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
   const stat: number[] = [];
   const ops = [...new Set(requests.map((r) => r.op as Op))];
   let connectionErrors = 0;
+  const givenUp: { at: number; timeout: boolean }[] = [];
   const instance = autocannon({
     url: s.url,
     connections: users,
@@ -296,10 +302,22 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     opIdx.push(ops.indexOf(client.requestIterator.currentRequest.op as Op));
     stat.push(status);
   });
-  instance.on('reqError', () => connectionErrors++);
+  instance.on('reqError', (err) => {
+    connectionErrors++;
+    givenUp.push({ at: performance.now() - t0, timeout: err.message === 'request timed out' });
+  });
   const r = await finished(instance);
 
   const from = s.warmupSec * 1000;
+  const unanswered: NonNullable<MixedResult['unanswered']> = { warmup: { timeouts: 0, other: 0 }, window: { timeouts: 0, other: 0 }, firstAtSec: null, lastAtSec: null };
+  for (const g of givenUp) {
+    const part = g.at < from ? unanswered.warmup : unanswered.window;
+    if (g.timeout) part.timeouts++;
+    else part.other++;
+    const sec = Math.round(g.at / 100) / 10;
+    unanswered.firstAtSec = Math.min(unanswered.firstAtSec ?? sec, sec);
+    unanswered.lastAtSec = Math.max(unanswered.lastAtSec ?? sec, sec);
+  }
   const measured: number[] = [];
   const statuses: Record<string, number> = {};
   const perOp = new Map<Op, { lat: number[]; statuses: Record<string, number> }>();
@@ -348,6 +366,7 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     errors: errors + r.errors,
     connectionErrors,
     timeouts: r.timeouts,
+    unanswered,
     errorSamples,
     windowStartEpochMs: Math.round(performance.timeOrigin + t0 + from),
     timeline,

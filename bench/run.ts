@@ -50,6 +50,8 @@ import { slope, summarize } from './lib/stats.js';
 //   BENCH_LARGE_USERS=n      users of the large database (default 10 000; QUICK 1 000), 100 tasks each
 //   BENCH_KEEP_DB=1          keep the benchmark databases (small and large) instead of dropping them
 //   BENCH_PROFILE=1          run the API under --cpu-prof and add the hottest functions to the report
+//   BENCH_API_NODE_FLAGS=f   more node flags for the main API process, space-separated (e.g. --perf-basic-prof,
+//                            so that `perf record -e cpu-clock -g -p <pid>` names its JavaScript frames)
 //   BENCH_OUT=dir            where the results go (default bench/results)
 //   BENCH_MIX_SECONDS=n      the mixed workload's measured window (default 300; QUICK 30)
 //   BENCH_RATE_PER_USER=r    requests per second of each user in the mixed workload (default 1, issue
@@ -258,7 +260,7 @@ async function main() {
       (['DATABASE_POOL_MAX', 'WORKER_CONCURRENCY', 'WORKER_POLL_INTERVAL_MS', 'RATE_LIMIT_STORE'] as const).filter((k) => !(k in env)).map((k) => [k, String(effective[k])]),
     );
     const profileDir = path.join(WORK, 'profiles');
-    const apiProc = startService('api', root, 'src/main', { cwd: root, env, logDir: LOGS, nodeFlags: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+    const apiProc = startService('api', root, 'src/main', { cwd: root, env, logDir: LOGS, nodeFlags: [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])] });
     const worker = startService('worker', root, 'jobs/worker', { cwd: root, env, logDir: LOGS });
     const base = `http://127.0.0.1:${apiPort}`;
     await waitForHttp(`${base}/health/ready`, 60_000, { child: apiProc });

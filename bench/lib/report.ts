@@ -171,7 +171,11 @@ export const RSS_GROWTH_PCT = 5;
 /** Errors of a mixed run: answers that were not 2xx, and requests that got no answer (10 s timeout, connection errors). */
 const errorCount = (m: MixedResult, answered: number) => {
   const failed = Object.entries(m.statuses).filter(([k]) => Number(k) >= 300).reduce((s, [, n]) => s + n, 0);
-  return `${m.errors}: ${failed} error answers of ${answered} answered, ${m.errors - failed} unanswered (timeouts ${m.timeouts})`;
+  const u = m.unanswered;
+  const when = u && u.firstAtSec !== null
+    ? `; given up in the warm-up ${u.warmup.timeouts + u.warmup.other}, in the measured window ${u.window.timeouts + u.window.other}, between ${u.firstAtSec} and ${u.lastAtSec} s from the start`
+    : '';
+  return `${m.errors}: ${failed} error answers of ${answered} answered, ${m.errors - failed} unanswered (timeouts ${m.timeouts}${when})`;
 };
 
 export function figures(r: BenchResults): Row[] {
@@ -363,7 +367,7 @@ export function markdown(r: BenchResults, fixes: string): string {
     out.push('## Mixed workload, by operation', '');
     out.push(table(['operation', 'requests', 'p50', 'p95', 'p99', 'max', 'statuses'], Object.entries(m.ours.byOp).map(([op, o]) => [op, o.latency.count, ms(o.latency.p50), ms(o.latency.p95), ms(o.latency.p99), ms(o.latency.max), JSON.stringify(o.statuses)])), '');
     out.push(table(['category', 'share', 'p50', 'p95', 'p99'], Object.entries(m.ours.byCategory).map(([c, o]) => [c, `${o.share} %`, ms(o.latency.p50), ms(o.latency.p95), ms(o.latency.p99)])), '');
-    out.push(`CPU during the mixed workload (${m.cpu.wallSeconds} s): API ${m.cpu.apiCores} cores, worker ${m.cpu.workerCores}, the whole machine ${m.cpu.machineCores} of ${r.machine.cpus} (the rest: PostgreSQL and the load generator). Timeouts: ${m.ours.timeouts}; connection errors: ${m.ours.connectionErrors}.`, '');
+    out.push(`CPU during the mixed workload (${m.cpu.wallSeconds} s): API ${m.cpu.apiCores} cores, worker ${m.cpu.workerCores}, the whole machine ${m.cpu.machineCores} of ${r.machine.cpus} (the rest: PostgreSQL and the load generator). Requests with no answer (timeouts and connection errors, warm-up included): ${m.ours.connectionErrors}, of them timeouts ${m.ours.timeouts}.`, '');
     if (m.db) out.push(...dbWindowsSection(m.ours.timeline, m.db));
     if (m.ours.errorSamples.length) out.push('Error samples:', '', ...m.ours.errorSamples.slice(0, 10).map((e) => `* ${e.op} → ${e.status}: \`${e.body.replace(/`/g, "'")}\``), '');
   }
