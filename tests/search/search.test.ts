@@ -267,6 +267,18 @@ describe('the way a search finds its candidates', () => {
     expect(new Set(r.seen)).toEqual(new Set(await newest(many.id, 'omega')));
   });
 
+  it('keeps the newest candidates from the GIN when more match than a search ranks', async () => {
+    const old = await signUp(t);
+    // Oldest first: 1 200 "kappa" tasks, then a probe's worth of others: the GIN's way, with more matches than it keeps.
+    await sql`insert into task_instances (user_id, title)
+      select ${old.id}, case when i <= 1200 then 'Kappa ticket ' || i else 'Lambda item ' || i end
+        from generate_series(1, ${1200 + SEARCH_PROBE}) i`.execute(t.db);
+    const r = await run(old, 'kappa');
+    expect(r.path).toBe('gin');
+    expect(r).toMatchObject({ total: SEARCH_CANDIDATES, truncated: true });
+    expect(new Set(r.seen)).toEqual(new Set(await newest(old.id, 'kappa')));
+  });
+
   it('hands a walk that did not fill the candidates to the GIN, which sees every document', async () => {
     const r = await run(many, 'beta');
     expect(r.path).toBe('walk, then gin');
