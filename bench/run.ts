@@ -457,7 +457,8 @@ async function main() {
     });
 
     await phase('search', async () => {
-      results.search = await searchPhase({ bench: bench!, issuer, base, small: D.searchSmall, large: D.searchLarge, searches: D.searches, log: console.log });
+      const cpu = () => ({ api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, machine: machineCpu().busy });
+      results.search = await searchPhase({ bench: bench!, issuer, base, small: D.searchSmall, large: D.searchLarge, searches: D.searches, cpu, log: console.log });
       const x = results.search;
       console.log(`   p50 / p95 / p99: ${x.small.items} items ${x.small.latency.p50} / ${x.small.latency.p95} / ${x.small.latency.p99} ms, ${x.large.items} items ${x.large.latency.p50} / ${x.large.latency.p95} / ${x.large.latency.p99} ms`);
     });

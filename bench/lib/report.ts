@@ -391,6 +391,10 @@ export function markdown(r: BenchResults, fixes: string): string {
       const b = x.large.byKind[k]!;
       return [k, a ? `${ms(a.latency.p50)} / ${ms(a.latency.p95)} / ${ms(a.latency.p99)}` : '—', a?.meanTotal ?? '—', `${ms(b.latency.p50)} / ${ms(b.latency.p95)} / ${ms(b.latency.p99)}`, b.meanTotal];
     })), '');
+    if (x.cpu) {
+      const share = (s: number) => `${Math.round((s / x.cpu!.wallSeconds) * 100)} %`;
+      out.push(`CPU while the searches ran (${x.cpu.wallSeconds} s, warm-ups included, one search at a time): API ${x.cpu.api} s (${share(x.cpu.api)} of one core), worker ${x.cpu.worker} s (${share(x.cpu.worker)}), the whole machine ${x.cpu.machine} s (${share(x.cpu.machine)} of one core, of ${r.machine.cpus}; the rest is PostgreSQL and the benchmark's client).`, '');
+    }
   }
   if (r.syncCatchUp) {
     const x = r.syncCatchUp;

@@ -22,7 +22,12 @@ export interface SearchPhaseResult {
   small: SearchRun;
   large: SearchRun;
   searches: number;
+  /** CPU seconds used while the searches ran (warm-ups included), by process, and their wall time. */
+  cpu?: { wallSeconds: number; api: number; worker: number; machine: number };
 }
+
+/** CPU seconds used so far: the API's, the worker's and the whole machine's busy time. */
+export type CpuSnapshot = () => { api: number; worker: number; machine: number };
 export interface SyncCatchUpResult {
   changes: number;
   pages: number;
@@ -88,16 +93,22 @@ async function timeSearches(base: string, user: BenchUser, o: { items: number; s
  * Two users on the benchmark database, one with `small` items and one with `large`; the same
  * queries for each (the same seeded stream), one at a time over HTTP, the smaller user first.
  */
-export async function searchPhase(o: { bench: BenchDatabase; issuer: TokenIssuer; base: string; small: number; large: number; searches: number; log: (s: string) => void }): Promise<SearchPhaseResult> {
+export async function searchPhase(o: { bench: BenchDatabase; issuer: TokenIssuer; base: string; small: number; large: number; searches: number; cpu: CpuSnapshot; log: (s: string) => void }): Promise<SearchPhaseResult> {
   const [a, b] = await createUsers(o.bench.db, o.issuer, 2, 'search');
   const t0 = Date.now();
   await seedItems(o.bench, a!.id, { items: o.small, seed: 1 });
   await seedItems(o.bench, b!.id, { items: o.large, seed: 2 });
   await o.bench.pool.query('analyze task_instances, subtasks, notes, search_documents, sync_changes');
   o.log(`   ${o.small} and ${o.large} items written in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const cpu0 = o.cpu();
+  const t1 = performance.now();
   const small = await timeSearches(o.base, a!, { items: o.small, searches: o.searches, warmup: 30, seed: 20261127 });
   const large = await timeSearches(o.base, b!, { items: o.large, searches: o.searches, warmup: 30, seed: 20261127 });
-  return { small, large, searches: o.searches };
+  const cpu1 = o.cpu();
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const cpu = { wallSeconds: round((performance.now() - t1) / 1000), api: round(cpu1.api - cpu0.api), worker: round(cpu1.worker - cpu0.worker), machine: round(cpu1.machine - cpu0.machine) };
+  o.log(`   CPU while searching (${cpu.wallSeconds} s): API ${cpu.api} s, worker ${cpu.worker} s, machine ${cpu.machine} s`);
+  return { small, large, searches: o.searches, cpu };
 }
 
 /**
