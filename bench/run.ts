@@ -262,6 +262,8 @@ async function main() {
     const profileDir = path.join(WORK, 'profiles');
     const apiProc = startService('api', root, 'src/main', { cwd: root, env, logDir: LOGS, nodeFlags: [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])] });
     const worker = startService('worker', root, 'jobs/worker', { cwd: root, env, logDir: LOGS });
+    /** CPU seconds used so far by the API, the worker and the whole machine (busy time). */
+    const servicesCpu = () => ({ api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, machine: machineCpu().busy });
     const base = `http://127.0.0.1:${apiPort}`;
     await waitForHttp(`${base}/health/ready`, 60_000, { child: apiProc });
     await sleep(1000);
@@ -357,7 +359,7 @@ async function main() {
 
     await phase('mixed', async () => {
       const rssAt: { at: number; mb: number }[] = [];
-      const cpu0 = { api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, total: machineCpu() };
+      const cpu0 = servicesCpu();
       const started = Date.now();
       const timer = setInterval(() => {
         const mb = rssMb(apiProc.pid);
@@ -386,7 +388,7 @@ async function main() {
         db = await sampler.stop();
       }
       const wall = (Date.now() - started) / 1000;
-      const cpu1 = { api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, total: machineCpu() };
+      const cpu1 = servicesCpu();
       console.log(`   ours: ${ours.achievedRps} req/s of ${ours.intendedRps}, p95 ${ours.latency.p95} ms, p99 ${ours.latency.p99} ms, errors ${ours.errors}`);
       // Every sample on the timeline's clock: seconds from the start of the measured window.
       const from = ours.windowStartEpochMs;
@@ -422,7 +424,7 @@ async function main() {
           wallSeconds: Math.round(wall),
           apiCores: Math.round(((cpu1.api - cpu0.api) / wall) * 100) / 100,
           workerCores: Math.round(((cpu1.worker - cpu0.worker) / wall) * 100) / 100,
-          machineCores: Math.round(((cpu1.total.busy - cpu0.total.busy) / wall) * 100) / 100,
+          machineCores: Math.round(((cpu1.machine - cpu0.machine) / wall) * 100) / 100,
         },
       };
       results.explain = await explainList(bench!, users[1]!.id);
@@ -457,8 +459,7 @@ async function main() {
     });
 
     await phase('search', async () => {
-      const cpu = () => ({ api: cpuSeconds(apiProc.pid) ?? 0, worker: cpuSeconds(worker.pid) ?? 0, machine: machineCpu().busy });
-      results.search = await searchPhase({ bench: bench!, issuer, base, small: D.searchSmall, large: D.searchLarge, searches: D.searches, cpu, log: console.log });
+      results.search = await searchPhase({ bench: bench!, issuer, base, small: D.searchSmall, large: D.searchLarge, searches: D.searches, cpu: servicesCpu, log: console.log });
       const x = results.search;
       console.log(`   p50 / p95 / p99: ${x.small.items} items ${x.small.latency.p50} / ${x.small.latency.p95} / ${x.small.latency.p99} ms, ${x.large.items} items ${x.large.latency.p50} / ${x.large.latency.p95} / ${x.large.latency.p99} ms`);
     });
