@@ -36,6 +36,15 @@ export interface MixedScenario {
    * task to complete.
    */
   seeds?: { a: { id: string; version: number }; b: { id: string; version: number } }[];
+  /** Only the cycle's steps of this category, in their order (the cost phase measures each alone). */
+  category?: Category;
+  /**
+   * Open tasks for each user's completions, deletes and reminders, used one after another (aligned
+   * with `tokens`): run alone, those steps would otherwise act again and again on the same two tasks.
+   */
+  targets?: string[][];
+  /** Print `window start` and `window end` on stdout at the measured window's edges (for CPU snapshots). */
+  announceWindow?: boolean;
 }
 
 export interface BurstScenario {
@@ -73,6 +82,8 @@ export interface MixedResult {
   achievedRps: number;
   seconds: number;
   latency: LatencySummary;
+  /** Every answer, warm-up included (for CPU per request over the whole run). */
+  answered: number;
   byOp: Record<string, { latency: LatencySummary; statuses: Record<string, number> }>;
   byCategory: Record<string, { share: number; latency: LatencySummary }>;
   statuses: Record<string, number>;
@@ -159,7 +170,8 @@ async function throughput(s: ThroughputScenario): Promise<ThroughputResult> {
 // ---------------------------------------------------------------- mixed workload
 
 type Op = 'list' | 'get' | 'create' | 'subtask' | 'patch' | 'complete' | 'delete' | 'reminder';
-const CATEGORY: Record<Op, string> = {
+export type Category = 'list/get' | 'create/patch' | 'complete' | 'delete' | 'reminder';
+export const CATEGORY: Record<Op, Category> = {
   list: 'list/get',
   get: 'list/get',
   create: 'create/patch',
@@ -185,7 +197,7 @@ const json = (body: unknown) => JSON.stringify(body);
  * runs the achievement and streak rules in its transaction), 1 delete (5 %), 1 reminder (5 %).
  * Every cycle creates two tasks and completes both, so a user's active-task count stays level.
  */
-function cycle(tokens: string[], errorSample: (op: Op, status: number, body: string) => void): autocannon.Request[] {
+function cycle(tokens: string[], errorSample: (op: Op, status: number, body: string) => void, targets?: string[][]): autocannon.Request[] {
   const auth = (ctx: Ctx) => `Bearer ${tokens[ctx.user] ?? tokens[0]}`;
   const inAWeek = () => new Date(Date.now() + 7 * 86_400_000).toISOString();
   const step = (op: Op, build: (ctx: Ctx) => { method: string; path: string; body?: unknown }, after?: (ctx: Ctx, body: any) => void): autocannon.Request => ({
@@ -207,6 +219,16 @@ function cycle(tokens: string[], errorSample: (op: Op, status: number, body: str
     },
   });
   const idOf = (t?: { id: string }) => t?.id ?? MISSING;
+  // The next of the user's targets, when it has them; kept outside the context, which autocannon
+  // resets at the end of every cycle.
+  const used = new Map<number, number>();
+  const target = (ctx: Ctx, fallback?: { id: string }) => {
+    const list = targets?.[ctx.user];
+    if (!list?.length) return idOf(fallback);
+    const k = used.get(ctx.user) ?? 0;
+    used.set(ctx.user, k + 1);
+    return list[k % list.length]!;
+  };
   const remember = (key: 'a' | 'b') => (ctx: Ctx, body: any) => {
     ctx[key] = { id: body.data.id, version: body.data.version };
   };
@@ -220,19 +242,19 @@ function cycle(tokens: string[], errorSample: (op: Op, status: number, body: str
     step('subtask', (c) => ({ method: 'POST', path: `/tasks/${idOf(c.a)}/subtasks`, body: { title: 'Clear the inbox' } })),
     step('list', () => ({ method: 'GET', path: '/tasks?completed=false' })),
     step('patch', (c) => ({ method: 'PATCH', path: `/tasks/${idOf(c.a)}`, body: { version: c.a?.version ?? 1, title: 'Plan the week ahead', priority: 'medium' } }), bump('a')),
-    step('reminder', (c) => ({ method: 'POST', path: `/tasks/${idOf(c.a)}/reminders`, body: { type: 'before', offset_minutes: -30, method: 'in_app' } })),
+    step('reminder', (c) => ({ method: 'POST', path: `/tasks/${target(c, c.a)}/reminders`, body: { type: 'before', offset_minutes: -30, method: 'in_app' } })),
     step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.a)}` })),
     step('list', () => ({ method: 'GET', path: '/tasks' })),
     step('create', () => ({ method: 'POST', path: '/tasks', body: { title: 'Call the dentist' } }), remember('b')),
     step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.b)}` })),
-    step('complete', (c) => ({ method: 'PATCH', path: `/tasks/${idOf(c.a)}`, body: { completed: true } }), bump('a')),
+    step('complete', (c) => ({ method: 'PATCH', path: `/tasks/${target(c, c.a)}`, body: { completed: true } }), bump('a')),
     step('list', () => ({ method: 'GET', path: '/tasks' })),
     step('subtask', (c) => ({ method: 'POST', path: `/tasks/${idOf(c.b)}/subtasks`, body: { title: 'Find the number' } })),
     step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.b)}` })),
     step('list', () => ({ method: 'GET', path: '/tasks?priority=high' })),
-    step('complete', (c) => ({ method: 'PATCH', path: `/tasks/${idOf(c.b)}`, body: { completed: true } }), bump('b')),
+    step('complete', (c) => ({ method: 'PATCH', path: `/tasks/${target(c, c.b)}`, body: { completed: true } }), bump('b')),
     step('list', () => ({ method: 'GET', path: '/tasks' })),
-    step('delete', (c) => ({ method: 'DELETE', path: `/tasks/${idOf(c.a)}` })),
+    step('delete', (c) => ({ method: 'DELETE', path: `/tasks/${target(c, c.a)}` })),
     step('get', (c) => ({ method: 'GET', path: `/tasks/${idOf(c.b)}` })),
   ];
 }
@@ -241,10 +263,14 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
   const users = s.tokens.length;
   const intervalMs = 1000 / s.ratePerUser;
   const errorSamples: MixedResult['errorSamples'] = [];
-  const all = cycle(s.tokens, (op, status, body) => {
-    if (errorSamples.length < 25) errorSamples.push({ op, status, body: body.slice(0, 300) });
-  });
-  const requests = s.listOnly ? all.slice(0, 1) : all;
+  const all = cycle(
+    s.tokens,
+    (op, status, body) => {
+      if (errorSamples.length < 25) errorSamples.push({ op, status, body: body.slice(0, 300) });
+    },
+    s.targets,
+  );
+  const requests = s.listOnly ? all.slice(0, 1) : s.category ? all.filter((r) => CATEGORY[r.op as Op] === s.category) : all;
 
   const t0 = performance.now();
   let nextUser = 0;
@@ -293,7 +319,9 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     duration: s.warmupSec + s.durationSec,
     timeout: 10,
     requests,
-    initialContext: { user: 0 },
+    // Each client's first request is built with this context before setupClient gives it its user:
+    // no user, so that building it uses none of a real user's targets.
+    initialContext: { user: -1 },
     setupClient,
   });
   instance.on('response', (client, status, _bytes, ms) => {
@@ -302,6 +330,10 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     opIdx.push(ops.indexOf(client.requestIterator.currentRequest.op as Op));
     stat.push(status);
   });
+  if (s.announceWindow) {
+    setTimeout(() => console.log('window start'), s.warmupSec * 1000);
+    setTimeout(() => console.log('window end'), (s.warmupSec + s.durationSec) * 1000);
+  }
   instance.on('reqError', (err) => {
     connectionErrors++;
     givenUp.push({ at: performance.now() - t0, timeout: err.message === 'request timed out' });
@@ -360,6 +392,7 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     achievedRps: Math.round((measured.length / seconds) * 10) / 10,
     seconds,
     latency: summarize(measured),
+    answered: t.length,
     byOp,
     byCategory,
     statuses,

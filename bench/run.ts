@@ -14,7 +14,7 @@ import type { TokenIssuer } from '../src/domain/auth/sessions.js';
 import { creditBalance } from '../src/domain/credits/ledger.js';
 import { listTasks } from '../src/domain/tasks/list-tasks.js';
 import type { BurstResult, MixedResult, Scenario, ThroughputResult } from './load.js';
-import { cpuSeconds, type Child, markGroup, productionServiceEnv, rssMb, sleep, startBundled, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
+import { cpuSeconds, machineCpu, type Child, markGroup, productionServiceEnv, rssMb, sleep, startBundled, startCommand, startNode, startService, stop, stopAll, waitForHttp, waitForLine } from './lib/proc.js';
 import { monotonicUs, profileMarkdown, profilesIn, summarizeProfile } from './lib/profile.js';
 import { writeReport, type BenchResults, type LargeDbResult } from './lib/report.js';
 import { startDbSampler } from './lib/db-sampler.js';
@@ -22,6 +22,7 @@ import { explainHotQueries } from './lib/explain.js';
 import { loadLargeDatabase } from './lib/large-db.js';
 import { searchPhase, syncCatchUpPhase } from './lib/search-sync.js';
 import { eventsPhase } from './lib/events.js';
+import { costPhase } from './lib/cost.js';
 import { syncBatchPhase } from './lib/sync-batch.js';
 import { emulateAutoAnalyze, type AutoAnalyze } from './lib/auto-analyze.js';
 import { createBenchDatabase, createUsers, mapLimit, openTaskPairs, seedTasks, userWithCredits, type BenchDatabase, type BenchUser } from './lib/setup.js';
@@ -35,8 +36,10 @@ import { slope, summarize } from './lib/stats.js';
 //   BENCH_QUICK=1            short durations, for development (the recorded run uses the full ones)
 //   BENCH_DATABASE_URL       server for the API benchmarks (default postgres://postgres@127.0.0.1:5432/postgres);
 //                            a database of its own is created there and dropped at the end
-//   BENCH_ONLY=a,b           only these phases: throughput, mixed, credits, reminders, search, sync, syncbatch,
-//                            events, largedb, coldstart
+//   BENCH_ONLY=a,b           only these phases: throughput, mixed, cost, credits, reminders, search, sync,
+//                            syncbatch, events, largedb, coldstart
+//                            (cost: each category of the mixed workload alone, 100 fresh users × 1 req/s,
+//                            QUICK 50, and the CPU per request of the API, PostgreSQL and the worker)
 //                            (throughput includes the Fastify peer of bench/peer-fastify/ as a second
 //                            baseline; largedb loads 10 000 users × 100 tasks with COPY into a
 //                            database of its own, QUICK 1 000 × 100, and EXPLAINs the hot queries)
@@ -64,7 +67,13 @@ import { slope, summarize } from './lib/stats.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.env.BENCH_QUICK === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const PHASES = ['coldstart', 'throughput', 'mixed', 'cost', 'credits', 'reminders', 'search', 'sync', 'syncbatch', 'events', 'largedb'];
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+const unknownPhases = [...(ONLY ?? [])].filter((p) => !PHASES.includes(p));
+if (unknownPhases.length) {
+  console.error(`BENCH_ONLY: no phase ${unknownPhases.join(', ')}; the phases are ${PHASES.join(', ')}`);
+  process.exit(2);
+}
 const wants = (phase: string) => !ONLY || ONLY.has(phase);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(root, 'bench/results'));
@@ -72,8 +81,8 @@ const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'perpetua-bench-'));
 const LOGS = path.join(WORK, 'logs');
 
 const D = QUICK
-  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, searchSmall: 2_000, searchLarge: 20_000, searches: 140, syncChanges: 10_000, syncBatches: 8, eventWrites: 60, eventBursts: 3, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
-  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 1, reminders: 100_000, aiCalls: 500, aiCredits: 250, coldLater: 3, searchSmall: 10_000, searchLarge: 100_000, searches: 400, syncChanges: 10_000, syncBatches: 30, eventWrites: 300, eventBursts: 10, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
+  ? { users: 1000, tpWarmup: 2, tpSeconds: 5, tpRounds: 1, tpConnections: 50, mixWarmup: 10, mixSeconds: 30, mixBaseSeconds: 10, ratePerUser: 0.2, costUsers: 50, costWarmup: 2, costSeconds: 8, reminders: 2000, aiCalls: 500, aiCredits: 250, coldLater: 1, searchSmall: 2_000, searchLarge: 20_000, searches: 140, syncChanges: 10_000, syncBatches: 8, eventWrites: 60, eventBursts: 3, largeUsers: 1000, largeMeasured: 100, largeRate: 1, largeWarmup: 3, largeSeconds: 10, largeRounds: 1 }
+  : { users: 1000, tpWarmup: 5, tpSeconds: 20, tpRounds: 2, tpConnections: 50, mixWarmup: 30, mixSeconds: 300, mixBaseSeconds: 60, ratePerUser: 1, costUsers: 100, costWarmup: 5, costSeconds: 30, reminders: 100_000, aiCalls: 500, aiCredits: 250, coldLater: 3, searchSmall: 10_000, searchLarge: 100_000, searches: 400, syncChanges: 10_000, syncBatches: 30, eventWrites: 300, eventBursts: 10, largeUsers: 10_000, largeMeasured: 200, largeRate: 1, largeWarmup: 10, largeSeconds: 60, largeRounds: 2 };
 // The mixed phase's measured window and each user's pace can be set for a run (say so in the report).
 if (process.env.BENCH_MIX_SECONDS) D.mixSeconds = Number(process.env.BENCH_MIX_SECONDS);
 if (process.env.BENCH_RATE_PER_USER) D.ratePerUser = Number(process.env.BENCH_RATE_PER_USER);
@@ -122,11 +131,13 @@ function machineInfo(): BenchResults['machine'] {
   };
 }
 
-async function runLoad<R>(name: string, scenario: Scenario): Promise<R> {
+/** Runs one scenario in a load generator process; `watch` gets the process as soon as it starts (to read its stdout). */
+async function runLoad<R>(name: string, scenario: Scenario, watch?: (child: Child) => void): Promise<R> {
   const scenarioFile = path.join(WORK, `${name}.scenario.json`);
   const resultFile = path.join(WORK, `${name}.result.json`);
   fs.writeFileSync(scenarioFile, JSON.stringify(scenario));
   const child = startNode(`load-${name}`, path.join(root, 'bench/load.ts'), { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME }, logDir: LOGS, args: [scenarioFile, resultFile] });
+  watch?.(child);
   const code = await child.exited;
   if (code !== 0 || !fs.existsSync(resultFile)) throw new Error(`load generator ${name} failed (${code}); see ${child.logFile}`);
   return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as R;
@@ -221,7 +232,7 @@ async function main() {
 
   await phase('coldstart', coldStart);
 
-  const needsService = ['throughput', 'mixed', 'credits', 'reminders', 'search', 'sync', 'syncbatch', 'events', 'largedb'].some(wants);
+  const needsService = PHASES.filter((p) => p !== 'coldstart').some(wants);
   if (!needsService) return;
 
   let bench: BenchDatabase | undefined;
@@ -430,6 +441,21 @@ async function main() {
       results.explain = await explainList(bench!, users[1]!.id);
     });
 
+    await phase('cost', async () => {
+      results.cost = await costPhase({
+        bench: bench!,
+        issuer,
+        base,
+        baseUrl,
+        pids: { api: apiProc.pid, worker: worker.pid, baseline: baseline.pid },
+        users: D.costUsers,
+        warmupSec: D.costWarmup,
+        durationSec: D.costSeconds,
+        runLoad: (name, scenario, watch) => runLoad<MixedResult>(name, scenario, watch),
+        log: console.log,
+      });
+    });
+
     await phase('credits', async () => {
       const user = await userWithCredits(bench!.db, issuer, D.aiCredits);
       const from = monotonicUs();
@@ -526,13 +552,6 @@ async function samePeerBody(ours: string, peer: string, token: string): Promise<
     }
   }
   console.log('   the API and the Fastify peer answer the same bodies');
-}
-
-function machineCpu(): { busy: number } {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (line[3] ?? 0) + (line[4] ?? 0);
-  const total = line.reduce((s, v) => s + v, 0);
-  return { busy: (total - idle) / 100 };
 }
 
 async function explainList(bench: BenchDatabase, userId: string): Promise<string[]> {

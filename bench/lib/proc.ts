@@ -219,3 +219,37 @@ export function productionServiceEnv(databaseUrl: string, keys: { privatePem: st
     JWT_PUBLIC_KEY: keys.publicPem,
   };
 }
+
+/**
+ * CPU seconds used so far by each PostgreSQL process on this machine (command name `postgres`:
+ * backends and the background writers alike), by PID. Empty when the server runs elsewhere.
+ */
+export function postgresCpu(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue; // gone meanwhile
+    }
+    const s = cpuSeconds(Number(entry));
+    if (s !== null) out.set(Number(entry), s);
+  }
+  return out;
+}
+
+/** CPU seconds PostgreSQL used between two `postgresCpu()` snapshots (a process started in between counts from 0). */
+export function postgresCpuSince(before: Map<number, number>, after = postgresCpu()): number {
+  let sum = 0;
+  for (const [pid, s] of after) sum += s - (before.get(pid) ?? 0);
+  return sum;
+}
+
+/** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
+export function machineCpu(): { busy: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (line[3] ?? 0) + (line[4] ?? 0);
+  const total = line.reduce((s, v) => s + v, 0);
+  return { busy: (total - idle) / 100 };
+}

@@ -7,6 +7,7 @@ import type { LargeDbLoad } from './large-db.js';
 import type { SearchPhaseResult, SyncCatchUpResult } from './search-sync.js';
 import { EVENTS_P95_MS, type EventsPhaseResult } from './events.js';
 import type { SyncBatchResult } from './sync-batch.js';
+import { MIX_SHARES, mixCost, type CostResult } from './cost.js';
 import { renderChart, type LatencyGroup } from './chart.js';
 import { median, type LatencySummary } from './stats.js';
 
@@ -71,6 +72,8 @@ export interface BenchResults {
   reminders?: { count: number; dueAt: string; fired: number; notified: number; duplicates: number; lag: LatencySummary; baseline: { done: number; lag: LatencySummary } };
   coldStart?: { first: { readyMs: number; selfReported: number | null }; later: { readyMs: number; selfReported: number | null }[]; baseline: { firstMs: number; laterMs: number[] } };
   explain?: string[];
+  /** Each category of the mixed workload alone, and its CPU per request (bench/lib/cost.ts). */
+  cost?: CostResult;
   largeDb?: LargeDbResult;
   search?: SearchPhaseResult;
   syncCatchUp?: SyncCatchUpResult;
@@ -79,6 +82,30 @@ export interface BenchResults {
   profile?: string;
   errors: { phase: string; message: string }[];
   notes: string[];
+}
+
+/** The cost phase: each category of the mixed workload alone, its CPU per request by process. */
+function costSection(c: CostResult, offered: number, cpus: number): string[] {
+  const f = (x: number | null) => (x === null ? '—' : `${x.toFixed(2)} ms`);
+  const k = mixCost(c);
+  const total = k.api + k.worker + (k.postgres ?? 0);
+  const b = c.baseline;
+  return [
+    '## Mixed workload: CPU per request, by category',
+    '',
+    `Each category of the mixed workload's cycle alone, ${c.users} fresh users × ${c.ratePerUser} req/s (a pace this machine keeps up with), ${c.warmupSec} s warm-up and ${c.durationSec} s measured; completions, deletes and reminders act on open tasks seeded for them (completions on tasks with two subtasks, one done, as in the mix). CPU from \`/proc\` over the measured window (read when the load generator announces its edges), less what each process uses idle (measured for ${c.idle.seconds} s before, in CPU ms per second: API ${c.idle.api}, worker ${c.idle.worker}, bare server ${c.idle.baseline}, PostgreSQL ${c.idle.postgres ?? '—'}, machine ${c.idle.machine}), divided by the window's answers: the API process, the worker, every PostgreSQL process on this machine (its backends and background writers), and the whole machine (the load generator included). The bare server's GET /tasks to the same users at the same pace is the floor.`,
+    '',
+    table(
+      ['category', 'share of the mix', 'answers', 'p50 / p95', 'errors', 'API', 'PostgreSQL', 'worker', 'machine'],
+      [
+        ...c.categories.map((x) => [x.category, `${Math.round(MIX_SHARES[x.category] * 100)} %`, x.answered, `${ms(x.latency.p50)} / ${ms(x.latency.p95)}`, x.errors, f(x.apiMs), f(x.postgresMs), f(x.workerMs), f(x.machineMs)]),
+        ['bare server, GET /tasks', '—', b.answered, `${ms(b.latency.p50)} / ${ms(b.latency.p95)}`, b.errors, `${f(b.serverMs)} (its process)`, f(b.postgresMs), '—', f(b.machineMs)],
+      ],
+    ),
+    '',
+    `At the mix's shares a request costs API ${f(k.api)}, PostgreSQL ${f(k.postgres)} and worker ${f(k.worker)}: ${total.toFixed(2)} ms of CPU, so ${offered} req/s needs ${((total * offered) / 1000).toFixed(2)} cores of the machine's ${cpus}, before the load generator's share.`,
+    '',
+  ];
 }
 
 /** Consecutive windows in which a checkpoint was writing or syncing, as spans of the timeline. */
@@ -215,6 +242,20 @@ export function figures(r: BenchResults): Row[] {
     });
     const h = r.mixed.heap;
     if (h) rows.push({ figure: 'API V8 heap in use under the mixed load: lowest in the first / last minute (the live set after a collection), highest', ours: `${h.firstMinuteFloorMb.toFixed(0)} / ${h.lastMinuteFloorMb.toFixed(0)} MB, highest ${h.maxMb.toFixed(0)} MB`, baseline: '—', ratio: ratio(h.lastMinuteFloorMb, h.firstMinuteFloorMb), target: 'reported', met: null });
+  }
+  if (r.cost) {
+    const k = mixCost(r.cost);
+    const b = r.cost.baseline;
+    const total = k.api + k.worker + (k.postgres ?? 0);
+    const offered = r.mixed?.ours.intendedRps ?? 1000;
+    rows.push({
+      figure: `Mixed workload: CPU per request at the mix's shares (each category measured alone), and the cores ${offered} req/s needs`,
+      ours: `API ${k.api.toFixed(2)} + PostgreSQL ${k.postgres === null ? '?' : k.postgres.toFixed(2)} + worker ${k.worker.toFixed(2)} = ${total.toFixed(2)} ms: ${((total * offered) / 1000).toFixed(2)} cores`,
+      baseline: `bare GET /tasks: server ${b.serverMs.toFixed(2)} + PostgreSQL ${b.postgresMs === null ? '?' : b.postgresMs.toFixed(2)} ms`,
+      ratio: b.postgresMs === null ? '—' : ratio(total, b.serverMs + b.postgresMs),
+      target: 'reported',
+      met: null,
+    });
   }
   if (r.search) {
     const x = r.search;
@@ -371,6 +412,7 @@ export function markdown(r: BenchResults, fixes: string): string {
     if (m.db) out.push(...dbWindowsSection(m.ours.timeline, m.db));
     if (m.ours.errorSamples.length) out.push('Error samples:', '', ...m.ours.errorSamples.slice(0, 10).map((e) => `* ${e.op} → ${e.status}: \`${e.body.replace(/`/g, "'")}\``), '');
   }
+  if (r.cost) out.push(...costSection(r.cost, r.mixed?.ours.intendedRps ?? 1000, r.machine.cpus));
   if (r.credits) {
     const c = r.credits;
     out.push('## AI credits', '', `Statuses: ${JSON.stringify(c.ours.statuses)}; error codes: ${JSON.stringify(c.ours.errorCodes)}; ${c.ledgerEntries} ledger entries. All 500 answered in ${c.ours.seconds.toFixed(1)} s (provider alone: ${c.provider.seconds.toFixed(1)} s); latency p50 ${ms(c.ours.latency.p50)}, p95 ${ms(c.ours.latency.p95)}, p99 ${ms(c.ours.latency.p99)}, max ${ms(c.ours.latency.max)}.${c.cpu ? ` CPU (from /proc): the API ${c.cpu.api.toFixed(2)} s for the burst, ${((c.cpu.api * 1000) / c.calls).toFixed(2)} ms per request; the fake provider ${c.cpu.providerDuringOurs.toFixed(2)} s meanwhile, ${c.cpu.providerAlone.toFixed(2)} s for the same calls sent straight to it.` : ''}`, '');
