@@ -33,34 +33,71 @@ export interface DatabaseOptions {
 }
 
 /** SQL text → statement name, for the statements registered with `prepareStatement`. */
-const namedStatements = new Map<string, string>();
+const registered = new Map<string, string>();
 
 /**
- * Runs this exact SQL text as a named prepared statement from now on: PostgreSQL parses and plans it
- * once per connection instead of on every call. Only for fixed text that names its columns (never
- * `*`): a column added by a migration would otherwise change a prepared statement's result type
- * under a running process, and every later call of it would fail.
+ * At most this many texts a pool names on repeat: each is parsed and planned once per connection
+ * and kept by PostgreSQL for the connection's life, so texts that vary with their input (an `in`
+ * list of any length) must not fill the server's memory.
+ */
+export const AUTO_NAMED_LIMIT = 400;
+
+const statementName = (text: string) => `p_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+
+/**
+ * Runs this exact SQL text as a named prepared statement from its first call: PostgreSQL parses and
+ * plans it once per connection instead of on every call. Only for fixed text that names its columns
+ * (never `*`): a column added by a migration would otherwise change a prepared statement's result
+ * type under a running process, and every later call of it would fail.
  */
 export function prepareStatement(text: string): void {
-  if (!namedStatements.has(text)) namedStatements.set(text, `p_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`);
+  if (!registered.has(text)) registered.set(text, statementName(text));
 }
 
-/** pg.Client that sends registered statements by name (pg prepares each once per connection). */
-class NamedStatementClient extends pg.Client {
-  override query(...args: unknown[]): any {
-    const name = typeof args[0] === 'string' ? namedStatements.get(args[0]) : undefined;
-    if (name) {
-      const values = Array.isArray(args[1]) ? args[1] : undefined;
-      args = [{ name, text: args[0], values }, ...args.slice(values ? 2 : 1)];
+/**
+ * Which statements one pool sends by name. Besides the registered ones, a parameterized text seen a
+ * second time is named (PostgreSQL then skips parsing it and, after five calls, planning it, on each
+ * connection), unless it reads `*`, by `prepareStatement`'s rule. Statements without parameters go
+ * in one simple-protocol message (begin, commit), unnamed unless registered.
+ */
+class StatementNames {
+  private readonly named = new Map<string, string>();
+  /** Texts seen once; cleared when full, so texts that never repeat cannot grow it without bound. */
+  private readonly seenOnce = new Set<string>();
+
+  nameFor(text: string, parameterized: boolean): string | undefined {
+    const known = registered.get(text) ?? this.named.get(text);
+    if (known !== undefined || !parameterized || this.named.size >= AUTO_NAMED_LIMIT) return known;
+    if (text.replaceAll('count(*)', '').includes('*')) return undefined;
+    if (!this.seenOnce.delete(text)) {
+      if (this.seenOnce.size >= 10 * AUTO_NAMED_LIMIT) this.seenOnce.clear();
+      this.seenOnce.add(text);
+      return undefined;
     }
-    return (super.query as (...a: unknown[]) => unknown).apply(this, args);
+    const name = statementName(text);
+    this.named.set(text, name);
+    return name;
   }
 }
 
+/** pg.Client that sends the statements `names` gives a name to by that name (pg prepares each once per connection). */
+function namedStatementClient(names: StatementNames): typeof pg.Client {
+  return class NamedStatementClient extends pg.Client {
+    override query(...args: unknown[]): any {
+      const text = typeof args[0] === 'string' ? args[0] : undefined;
+      const values = Array.isArray(args[1]) ? args[1] : undefined;
+      const name = text === undefined ? undefined : names.nameFor(text, (values?.length ?? 0) > 0);
+      if (name) args = [{ name, text, values }, ...args.slice(values ? 2 : 1)];
+      return (super.query as (...a: unknown[]) => unknown).apply(this, args);
+    }
+  } as typeof pg.Client;
+}
+
 export function createDatabase(connectionString: string, opts: DatabaseOptions = {}): DatabaseHandle {
+  const names = new StatementNames();
   const pool = new pg.Pool({
     connectionString,
-    Client: opts.queryTimeoutMs ? clientWithDeadline(opts.queryTimeoutMs) : NamedStatementClient,
+    Client: opts.queryTimeoutMs ? clientWithDeadline(opts.queryTimeoutMs, names) : namedStatementClient(names),
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'perpetua-flow',
     // fail fast when the server is gone instead of queueing requests forever
@@ -79,8 +116,8 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
  * `query_timeout` fails the query but leaves it active on the connection, which then blocks every
  * later query; an ended client is dropped by the pool when it is released.
  */
-function clientWithDeadline(ms: number): typeof pg.Client {
-  return class DeadlineClient extends NamedStatementClient {
+function clientWithDeadline(ms: number, names: StatementNames): typeof pg.Client {
+  return class DeadlineClient extends namedStatementClient(names) {
     override query(...args: unknown[]): any {
       const run = (a: unknown[]) => (super.query as (...x: unknown[]) => unknown).apply(this, a);
       if (typeof (args[0] as { submit?: unknown } | undefined)?.submit === 'function') return run(args); // cursors, streams

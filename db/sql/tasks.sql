@@ -21,7 +21,7 @@ select count(*) as "n"
   where "user_id" = $1 and "hidden" = $2 and "completed" = $3;
 insert into "task_instances" ("title", "description", "priority", "due_date", "estimated_duration", "created_at", "updated_at", "user_id")
   values ($1, $2, $3, $4, $5, $6, $7, $8)
-  returning *;
+  returning "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at";
 select "id", "user_id"
   from "webhooks"
   where "user_id" in ($1) and "enabled" = $2 and $3 = any(events);
@@ -45,14 +45,14 @@ insert into idempotency_keys (user_id, key, fingerprint, method, path, state, lo
   on conflict (user_id, key) do nothing
   returning key;
 begin;
-select *
+select "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at"
   from "task_instances"
   where "id" = $1
   for update;
 update "task_instances"
   set "completed" = $1, "completed_at" = $2, "completed_by" = $3, "version" = version + 1, "updated_at" = $4
   where "id" = $5 and "version" = $6
-  returning *, (select count(*)::int from subtasks s where s.task_id = task_instances.id) as "subtask_count", (select count(*)::int from subtasks s where s.task_id = task_instances.id and s.completed) as "subtask_completed_count";
+  returning "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at", (select count(*)::int from subtasks s where s.task_id = task_instances.id) as "subtask_count", (select count(*)::int from subtasks s where s.task_id = task_instances.id and s.completed) as "subtask_completed_count";
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
   values ($1, $2, $3, $4, $5, $6, $7);
 select "id", "user_id"

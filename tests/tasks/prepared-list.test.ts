@@ -51,4 +51,37 @@ describe('GET /tasks statements', () => {
     }
     expect((await page()).data).toHaveLength(25);
   });
+
+  it('and the task, subtask and reminder writes keep working on a running API after a migration adds a column to each table', async () => {
+    // Each statement a pool sends twice is prepared by name (db/index.ts), so run the round twice first.
+    const round = async () => {
+      const created = await u.api.post('/tasks', { title: 'Prepared round', due_date: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+      expect(created.status, created.text).toBe(201);
+      const id = created.body.data.id as string;
+      const steps = [
+        await u.api.post(`/tasks/${id}/subtasks`, { title: 'A step' }),
+        await u.api.patch(`/tasks/${id}`, { version: created.body.data.version, title: 'Prepared round, renamed' }),
+        await u.api.post(`/tasks/${id}/reminders`, { type: 'before', offset_minutes: -30, method: 'in_app' }),
+        await u.api.get(`/tasks/${id}`),
+        await u.api.get(`/tasks/${id}/subtasks`),
+        await u.api.get(`/reminders?task_id=${id}`),
+        await u.api.patch(`/tasks/${id}`, { completed: true }),
+        await u.api.delete(`/tasks/${id}`),
+      ];
+      for (const res of steps) expect(res.status, res.text).toBeLessThan(300);
+      const detail = steps[3]!.body.data;
+      expect(detail.subtasks).toHaveLength(1);
+      expect(detail.reminders).toHaveLength(1);
+      expect(detail).not.toHaveProperty('added_by_a_later_migration');
+    };
+    await round();
+    await round();
+    const tables = ['task_instances', 'subtasks', 'reminders'];
+    for (const table of tables) await sql`alter table ${sql.table(table)} add column added_by_a_later_migration int not null default 7`.execute(t.db);
+    try {
+      await round();
+    } finally {
+      for (const table of tables) await sql`alter table ${sql.table(table)} drop column added_by_a_later_migration`.execute(t.db);
+    }
+  });
 });

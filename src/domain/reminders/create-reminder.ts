@@ -9,7 +9,7 @@ import { inTransaction } from '../tasks/in-transaction.js';
 import { ownedTask } from '../tasks/queries.js';
 import { parseInstant } from '../tasks/rules.js';
 import { presentReminder, type Reminder } from './present.js';
-import { countReminders, reminderLimitExceeded } from './queries.js';
+import { countReminders, REMINDER_COLUMNS, reminderLimitExceeded } from './queries.js';
 import { armReminder } from './schedule.js';
 import { relativeTime, signedOffset } from './timing.js';
 
@@ -48,7 +48,7 @@ export async function createReminder(db: Executor, { actor, taskId, input }: { a
     const row = await trx
       .insertInto('reminders')
       .values({ user_id: actor.userId, task_id: taskId, type: input.type, offset_minutes: offset, method: input.method ?? 'in_app', scheduled_at: scheduledAt, created_at: now, updated_at: now })
-      .returningAll()
+      .returning(REMINDER_COLUMNS)
       .executeTakeFirstOrThrow();
     await armReminder(trx, row);
     await recordActivity(trx, { userId: actor.userId, entityType: 'reminder', entityId: row.id, action: 'reminder_created', source: actor.source, requestId: actor.requestId, extra: { task_id: taskId, type: row.type, method: row.method } });

@@ -4,6 +4,7 @@ import type { ReminderRow } from '../../../db/schema/index.js';
 import { recordActivities } from '../activity/record-activity.js';
 import { emit } from '../events/bus.js';
 import { createNotifications } from '../notifications/create-notification.js';
+import { REMINDER_COLUMNS } from './queries.js';
 import { reminderJobKey } from './schedule.js';
 
 export type FireOutcome = 'notified' | 'suppressed' | 'skipped';
@@ -43,7 +44,7 @@ export async function fireReminder(db: Database, reminderId: string): Promise<Fi
       .where('id', '=', reminderId)
       .where('fired', '=', false)
       .where('scheduled_at', '<=', sql<Date>`now()`)
-      .returningAll()
+      .returning(REMINDER_COLUMNS)
       .execute();
     return (await notifyFired(trx, claimed))[0]?.outcome ?? 'skipped';
   });

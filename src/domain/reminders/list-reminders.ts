@@ -2,7 +2,7 @@ import type { Executor } from '../../../db/index.js';
 import { toPage, type PageParams } from '../../core/pagination.js';
 import { ownedTask } from '../tasks/queries.js';
 import { presentReminder, type Reminder } from './present.js';
-import { ownedReminder } from './queries.js';
+import { ownedReminder, REMINDER_COLUMNS } from './queries.js';
 
 export interface ReminderFilters {
   taskId?: string;
@@ -17,7 +17,7 @@ export async function listReminders(db: Executor, { userId, filter: f, page }: {
     if (f.fired !== undefined) q = q.where('fired', '=', f.fired);
     return q;
   };
-  const rows = await filtered().selectAll().orderBy('scheduled_at').orderBy('id').offset(page.offset).limit(page.limit).execute();
+  const rows = await filtered().select(REMINDER_COLUMNS).orderBy('scheduled_at').orderBy('id').offset(page.offset).limit(page.limit).execute();
   return toPage(rows, page, { present: presentReminder, countAll: async () => Number((await filtered().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n) });
 }
 

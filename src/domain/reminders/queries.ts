@@ -1,10 +1,14 @@
+import { everyColumn } from '../../../db/columns.js';
 import type { Executor } from '../../../db/index.js';
 import type { ReminderRow } from '../../../db/schema/index.js';
 import { DomainError, forbidden, notFound } from '../../core/errors.js';
 
+/** Every column of a reminder row, for statements that must not read `*` (db/columns.ts). */
+export const REMINDER_COLUMNS = everyColumn<ReminderRow>()(['id', 'user_id', 'task_id', 'type', 'offset_minutes', 'scheduled_at', 'method', 'fired', 'fired_at', 'created_at', 'updated_at']);
+
 /** The caller's reminder: 404 when there is none, 403 when it is another user's. */
 export async function ownedReminder(db: Executor, { userId, reminderId, opts = {} }: { userId: string; reminderId: string; opts?: { forUpdate?: boolean } }): Promise<ReminderRow> {
-  let q = db.selectFrom('reminders').selectAll().where('id', '=', reminderId);
+  let q = db.selectFrom('reminders').select(REMINDER_COLUMNS).where('id', '=', reminderId);
   if (opts.forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();
   if (!row) throw notFound('Reminder');

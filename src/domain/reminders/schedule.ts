@@ -3,6 +3,7 @@ import { enqueueJob, removeJob } from '../../../jobs/enqueue.js';
 import type { Executor } from '../../../db/index.js';
 import type { ReminderRow, TaskRow } from '../../../db/schema/index.js';
 import { recordActivity } from '../activity/record-activity.js';
+import { REMINDER_COLUMNS } from './queries.js';
 import type { Actor } from '../actor.js';
 
 // Each pending reminder is exactly one graphile-worker job keyed by its id: arming it again
@@ -55,7 +56,7 @@ export async function moveRelativeReminders(trx: Executor, { task, actor, now }:
     })
     .where('task_id', '=', task.id)
     .where('type', 'in', ['before', 'after'])
-    .returningAll()
+    .returning(REMINDER_COLUMNS)
     .execute();
   for (const r of moved) {
     await syncReminderJob(trx, r);

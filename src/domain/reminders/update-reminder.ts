@@ -6,7 +6,7 @@ import type { Actor } from '../actor.js';
 import { inTransaction } from '../tasks/in-transaction.js';
 import { parseInstant } from '../tasks/rules.js';
 import { presentReminder, type Reminder } from './present.js';
-import { ownedReminder } from './queries.js';
+import { ownedReminder, REMINDER_COLUMNS } from './queries.js';
 import { syncReminderJob } from './schedule.js';
 import { isRelative, relativeTime, signedOffset } from './timing.js';
 
@@ -56,7 +56,7 @@ export async function updateReminder(db: Executor, { actor, reminderId, input }:
         updated_at: now,
       })
       .where('id', '=', current.id)
-      .returningAll()
+      .returning(REMINDER_COLUMNS)
       .executeTakeFirstOrThrow();
     await syncReminderJob(trx, row);
     await recordActivity(trx, { userId: actor.userId, entityType: 'reminder', entityId: row.id, action: 'reminder_updated', source: actor.source, requestId: actor.requestId, extra: { task_id: row.task_id, fields: Object.keys(input) } });

@@ -10,7 +10,7 @@ import type { AchievementUnlock } from '../tasks/completion.js';
 import { inTransaction } from '../tasks/in-transaction.js';
 import { ownedTask } from '../tasks/queries.js';
 import { presentSubtask, type Subtask } from './present.js';
-import { countSubtasks, subtaskLimitExceeded } from './queries.js';
+import { countSubtasks, SUBTASK_COLUMNS, subtaskLimitExceeded } from './queries.js';
 
 export interface SubtasksResult {
   subtasks: Subtask[];
@@ -51,7 +51,7 @@ export async function insertSubtasks(db: Executor, { actor, taskId, titles, sour
     const rows = await trx
       .insertInto('subtasks')
       .values(clean.map((title, i) => ({ task_id: taskId, title, order_index: position + i, source, created_at: now, updated_at: now })))
-      .returningAll()
+      .returning(SUBTASK_COLUMNS)
       .execute();
     rows.sort((a, b) => a.order_index - b.order_index);
     for (const r of rows) {

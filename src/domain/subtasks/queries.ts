@@ -1,20 +1,25 @@
+import { everyColumn } from '../../../db/columns.js';
 import type { Executor } from '../../../db/index.js';
 import type { SubtaskRow, TaskRow } from '../../../db/schema/index.js';
 import { DomainError, forbidden, notFound } from '../../core/errors.js';
 import type { EffectiveLimits } from '../limits/effective-limits.js';
+import { TASK_COLUMNS } from '../tasks/queries.js';
+
+/** Every column of a subtask row, for statements that must not read `*` (db/columns.ts). */
+export const SUBTASK_COLUMNS = everyColumn<SubtaskRow>()(['id', 'task_id', 'title', 'completed', 'completed_at', 'order_index', 'source', 'created_at', 'updated_at']);
 
 /** A subtask with the task it belongs to: 404 when there is none, 403 when it is another user's. */
 export async function ownedSubtask(db: Executor, userId: string, subtaskId: string): Promise<{ subtask: SubtaskRow; task: TaskRow }> {
-  const subtask = await db.selectFrom('subtasks').selectAll().where('id', '=', subtaskId).executeTakeFirst();
+  const subtask = await db.selectFrom('subtasks').select(SUBTASK_COLUMNS).where('id', '=', subtaskId).executeTakeFirst();
   if (!subtask) throw notFound('Subtask');
-  const task = await db.selectFrom('task_instances').selectAll().where('id', '=', subtask.task_id).executeTakeFirst();
+  const task = await db.selectFrom('task_instances').select(TASK_COLUMNS).where('id', '=', subtask.task_id).executeTakeFirst();
   if (!task) throw notFound('Subtask');
   if (task.user_id !== userId) throw forbidden();
   return { subtask, task };
 }
 
 export const subtasksOf = (db: Executor, taskId: string): Promise<SubtaskRow[]> =>
-  db.selectFrom('subtasks').selectAll().where('task_id', '=', taskId).orderBy('order_index').execute();
+  db.selectFrom('subtasks').select(SUBTASK_COLUMNS).where('task_id', '=', taskId).orderBy('order_index').execute();
 
 export async function countSubtasks(db: Executor, taskId: string): Promise<number> {
   const r = await db.selectFrom('subtasks').select((eb) => eb.fn.countAll<number>().as('n')).where('task_id', '=', taskId).executeTakeFirstOrThrow();

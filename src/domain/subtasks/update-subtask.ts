@@ -9,7 +9,8 @@ import { lockFor } from '../locks.js';
 import { afterCompletion, type AchievementUnlock } from '../tasks/completion.js';
 import { inTransaction } from '../tasks/in-transaction.js';
 import { presentSubtask, type Subtask } from './present.js';
-import { countSubtasks, ownedSubtask } from './queries.js';
+import { TASK_COLUMNS } from '../tasks/queries.js';
+import { countSubtasks, ownedSubtask, SUBTASK_COLUMNS } from './queries.js';
 
 export interface UpdateSubtaskInput {
   title?: string;
@@ -65,7 +66,7 @@ export async function updateSubtask(db: Executor, { actor, subtaskId, input }: {
     }
     if (!completing && !reopening && changed.length === 0) return { subtask: presentSubtask(subtask), unlockedAchievements: [] };
 
-    const row = await trx.updateTable('subtasks').set({ ...set, updated_at: now }).where('id', '=', subtask.id).returningAll().executeTakeFirstOrThrow();
+    const row = await trx.updateTable('subtasks').set({ ...set, updated_at: now }).where('id', '=', subtask.id).returning(SUBTASK_COLUMNS).executeTakeFirstOrThrow();
     const unlocked: AchievementUnlock[] = [];
     if (changed.length > 0) {
       await recordActivity(trx, { userId: actor.userId, entityType: 'subtask', entityId: row.id, action: 'subtask_updated', source: actor.source, requestId: actor.requestId, extra: { task_id: task.id, fields: changed } });
@@ -92,7 +93,7 @@ async function autoCompleteTask(trx: Executor, { actor, taskId, now }: { actor: 
     .where('id', '=', taskId)
     .where('completed', '=', false)
     .where('archived', '=', false)
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .executeTakeFirst();
   if (!task) return [];
   return afterCompletion(trx, { actor, task, completedBy: 'auto' });

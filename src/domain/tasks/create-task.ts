@@ -8,7 +8,7 @@ import { lockFor } from '../locks.js';
 import type { AchievementUnlock } from './completion.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask, type Task } from './present.js';
-import { countActiveTasks } from './queries.js';
+import { countActiveTasks, TASK_COLUMNS } from './queries.js';
 import { requestedDue } from './due-string.js';
 import { checkDescription, checkDueDate, cleanTitle, taskLimitExceeded } from './rules.js';
 
@@ -44,7 +44,7 @@ export async function insertActiveTask(trx: Executor, { actor, values, limits, e
   const row = await trx
     .insertInto('task_instances')
     .values({ ...values, user_id: actor.userId })
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .executeTakeFirstOrThrow();
   const outcome = await emit(trx, { type: 'task.created', taskId: row.id }, actor);
   await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: row.id, action: 'task_created', source: actor.source, requestId: actor.requestId, extra });

@@ -8,6 +8,8 @@ import { writeTombstone } from '../recovery/tombstones.js';
 import { disarmReminder } from '../reminders/schedule.js';
 import { iso } from '../time.js';
 import { inTransaction } from './in-transaction.js';
+import { REMINDER_COLUMNS } from '../reminders/queries.js';
+import { SUBTASK_COLUMNS } from '../subtasks/queries.js';
 import { ownedTask } from './queries.js';
 import { snapshotOf } from './snapshot.js';
 
@@ -22,8 +24,8 @@ export async function deleteTask(db: Executor, actor: Actor, taskId: string): Pr
     await lockFor(trx, 'subtasks', taskId);
     const task = await ownedTask(trx, { userId: actor.userId, taskId, opts: { forUpdate: true } });
     const [subtasks, reminders] = await Promise.all([
-      trx.selectFrom('subtasks').selectAll().where('task_id', '=', taskId).orderBy('order_index').execute(),
-      trx.selectFrom('reminders').selectAll().where('task_id', '=', taskId).orderBy('scheduled_at').orderBy('id').execute(),
+      trx.selectFrom('subtasks').select(SUBTASK_COLUMNS).where('task_id', '=', taskId).orderBy('order_index').execute(),
+      trx.selectFrom('reminders').select(REMINDER_COLUMNS).where('task_id', '=', taskId).orderBy('scheduled_at').orderBy('id').execute(),
     ]);
     const tombstone = await writeTombstone(trx, {
       userId: actor.userId,

@@ -8,7 +8,7 @@ import { lockFor } from '../locks.js';
 import { completionEvent, type AchievementUnlock } from './completion.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask, type Task } from './present.js';
-import { ownedTask, withCounts } from './queries.js';
+import { ownedTask, TASK_COLUMNS, withCounts } from './queries.js';
 import { checkVersions } from './rules.js';
 import { staleVersionError } from './update-task.js';
 
@@ -37,7 +37,7 @@ export async function forceCompleteTask(db: Executor, { actor, taskId, version, 
       .set({ completed: true, completed_at: now, completed_by: 'force', version: sql<number>`version + 1`, updated_at: now })
       .where('id', '=', taskId)
       .where('version', '=', version)
-      .returningAll()
+      .returning(TASK_COLUMNS)
       .executeTakeFirst();
     if (!row) throw await staleVersionError(trx, { taskId, expected: version, viaIfMatch: ifMatch !== undefined });
 

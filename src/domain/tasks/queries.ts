@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { everyColumn } from '../../../db/columns.js';
 import type { Executor } from '../../../db/index.js';
 import type { TaskRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../core/errors.js';
@@ -10,29 +11,7 @@ export type TaskWithCounts = TaskRow & { subtask_count: number; subtask_complete
  * Every column of a task row, by name, for statements that must not select `*` (prepared ones: a
  * column added by a migration would change their result type under a running process).
  */
-export const TASK_COLUMNS = [
-  'id',
-  'user_id',
-  'template_id',
-  'previous_instance_id',
-  'title',
-  'description',
-  'priority',
-  'due_date',
-  'estimated_duration',
-  'focus_time_seconds',
-  'completed',
-  'completed_at',
-  'completed_by',
-  'hidden',
-  'archived',
-  'version',
-  'created_at',
-  'updated_at',
-] as const satisfies readonly (keyof TaskRow)[];
-// A column added to TaskRow but not to the list above fails the typecheck here.
-const everyTaskColumn: [Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number]>] extends [never] ? true : never = true;
-void everyTaskColumn;
+export const TASK_COLUMNS = everyColumn<TaskRow>()(['id', 'user_id', 'template_id', 'previous_instance_id', 'title', 'description', 'priority', 'due_date', 'estimated_duration', 'focus_time_seconds', 'completed', 'completed_at', 'completed_by', 'hidden', 'archived', 'version', 'created_at', 'updated_at']);
 
 /** Counts of one task's subtasks, as a lateral subquery joined on `t.id`. */
 export const subtaskCounts = (db: Executor) =>
@@ -45,7 +24,7 @@ export async function findTaskWithCounts(db: Executor, taskId: string): Promise<
   return db
     .selectFrom('task_instances as t')
     .leftJoinLateral(() => subtaskCounts(db).as('c'), (join) => join.onTrue())
-    .selectAll('t')
+    .select(TASK_COLUMNS.map((c) => `t.${c}` as const))
     .select(['c.subtask_count', 'c.subtask_completed_count'])
     .where('t.id', '=', taskId)
     .executeTakeFirst() as Promise<TaskWithCounts | undefined>;
@@ -72,7 +51,7 @@ export async function withCounts(db: Executor, row: TaskRow): Promise<TaskWithCo
  * `forUpdate` locks the row until the end of the transaction.
  */
 export async function ownedTask(db: Executor, { userId, taskId, opts = {} }: { userId: string; taskId: string; opts?: { forUpdate?: boolean } }): Promise<TaskRow> {
-  let q = db.selectFrom('task_instances').selectAll().where('id', '=', taskId);
+  let q = db.selectFrom('task_instances').select(TASK_COLUMNS).where('id', '=', taskId);
   if (opts.forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();
   if (!row) throw notFound('Task');

@@ -13,7 +13,7 @@ import { afterCompletion, type AchievementUnlock } from './completion.js';
 import type { TaskResult } from './create-task.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask } from './present.js';
-import { countActiveTasks, ownedTask, returnedSubtaskCounts, withCounts } from './queries.js';
+import { countActiveTasks, ownedTask, returnedSubtaskCounts, TASK_COLUMNS, withCounts } from './queries.js';
 import { requestedDue } from './due-string.js';
 import { checkDescription, checkDueDate, checkVersions, cleanTitle, preconditionFailed, taskLimitExceeded, versionConflict } from './rules.js';
 
@@ -136,7 +136,7 @@ export async function updateTask(db: Executor, { actor, taskId, input, opts = {}
       .set({ ...changes, version: sql<number>`version + 1`, updated_at: now })
       .where('id', '=', current.id)
       .where('version', '=', current.version)
-      .returningAll()
+      .returning(TASK_COLUMNS)
       .returning(returnedSubtaskCounts)
       .executeTakeFirst();
     if (!row) throw await staleVersionError(trx, { taskId: current.id, expected: input.version ?? opts.ifMatch!, viaIfMatch: opts.ifMatch !== undefined });
