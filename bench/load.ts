@@ -82,8 +82,6 @@ export interface MixedResult {
   achievedRps: number;
   seconds: number;
   latency: LatencySummary;
-  /** Every answer, warm-up included (for CPU per request over the whole run). */
-  answered: number;
   byOp: Record<string, { latency: LatencySummary; statuses: Record<string, number> }>;
   byCategory: Record<string, { share: number; latency: LatencySummary }>;
   statuses: Record<string, number>;
@@ -392,7 +390,6 @@ async function mixed(s: MixedScenario): Promise<MixedResult> {
     achievedRps: Math.round((measured.length / seconds) * 10) / 10,
     seconds,
     latency: summarize(measured),
-    answered: t.length,
     byOp,
     byCategory,
     statuses,
