@@ -7,14 +7,12 @@ insert into idempotency_keys (user_id, key, fingerprint, method, path, state, lo
   on conflict (user_id, key) do nothing
   returning key;
 begin;
-select "tier"
-  from "users"
-  where "id" = $1;
-select "d"."perk_type", coalesce(sum(d.perk_value), 0)::int as "total"
-  from "user_achievements" as "u"
-  inner join "achievement_definitions" as "d" on "d"."id" = "u"."achievement_id"
-  where "u"."user_id" = $1 and "d"."perk_type" is not null
-  group by "d"."perk_type";
+select "u"."tier", coalesce(sum(d.perk_value) filter (where d.perk_type = 'max_tasks'), 0)::int as "max_tasks", coalesce(sum(d.perk_value) filter (where d.perk_type = 'max_notes'), 0)::int as "max_notes", coalesce(sum(d.perk_value) filter (where d.perk_type = 'daily_credits'), 0)::int as "daily_credits"
+  from "users" as "u"
+  left join "user_achievements" as "a" on "a"."user_id" = "u"."id"
+  left join "achievement_definitions" as "d" on "d"."id" = "a"."achievement_id"
+  where "u"."id" = $1
+  group by "u"."id";
 select pg_advisory_xact_lock(hashtextextended($1, 0));
 select count(*) as "n"
   from "task_instances"

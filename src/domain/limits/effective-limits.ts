@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
 import { accountGone } from '../../core/errors.js';
 import { unlockedPerkTotals } from '../achievements/perks.js';
@@ -51,7 +52,16 @@ export function limitsFor(tier: Tier, perks: PerkBonuses): EffectiveLimits {
  * which may be up to 15 minutes old) plus permanent perks.
  */
 export async function effectiveLimits(db: Executor, userId: string): Promise<EffectiveLimits> {
-  const user = await db.selectFrom('users').select('tier').where('id', '=', userId).executeTakeFirst();
-  if (!user) throw accountGone(); // its account was deleted meanwhile
-  return limitsFor(user.tier, await perkBonuses(db, userId));
+  // One round trip for both: most writes check a limit first.
+  const perk = (type: 'max_tasks' | 'max_notes' | 'daily_credits') => sql<number>`coalesce(sum(d.perk_value) filter (where d.perk_type = ${sql.lit(type)}), 0)::int`;
+  const row = await db
+    .selectFrom('users as u')
+    .leftJoin('user_achievements as a', 'a.user_id', 'u.id')
+    .leftJoin('achievement_definitions as d', 'd.id', 'a.achievement_id')
+    .select(['u.tier', perk('max_tasks').as('max_tasks'), perk('max_notes').as('max_notes'), perk('daily_credits').as('daily_credits')])
+    .where('u.id', '=', userId)
+    .groupBy('u.id')
+    .executeTakeFirst();
+  if (!row) throw accountGone(); // its account was deleted meanwhile
+  return limitsFor(row.tier, { maxTasks: row.max_tasks, maxNotes: row.max_notes, dailyCredits: row.daily_credits });
 }
