@@ -164,8 +164,8 @@ export async function costPhase(o: {
   return { users: o.users, ratePerUser, warmupSec: o.warmupSec, durationSec: o.durationSec, categories, idle, baseline: baseline! };
 }
 
-/** CPU milliseconds of one request at the mix's shares, by process (null where a part was not measured). */
-export function mixCost(r: CostResult): { api: number; postgres: number | null; worker: number } {
+/** CPU milliseconds of one request at the mix's shares, by process (null where a part was not measured), and their sum. */
+export function mixCost(r: CostResult): { api: number; postgres: number | null; worker: number; total: number } {
   let api = 0;
   let worker = 0;
   let postgres: number | null = 0;
@@ -176,5 +176,6 @@ export function mixCost(r: CostResult): { api: number; postgres: number | null; 
     postgres = postgres === null || c.postgresMs === null ? null : postgres + share * c.postgresMs;
   }
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  return { api: round(api), postgres: postgres === null ? null : round(postgres), worker: round(worker) };
+  const k = { api: round(api), postgres: postgres === null ? null : round(postgres), worker: round(worker) };
+  return { ...k, total: k.api + k.worker + (k.postgres ?? 0) };
 }

@@ -88,7 +88,7 @@ export interface BenchResults {
 function costSection(c: CostResult, offered: number, cpus: number): string[] {
   const f = (x: number | null) => (x === null ? '—' : `${x.toFixed(2)} ms`);
   const k = mixCost(c);
-  const total = k.api + k.worker + (k.postgres ?? 0);
+  const total = k.total;
   const b = c.baseline;
   return [
     '## Mixed workload: CPU per request, by category',
@@ -246,7 +246,7 @@ export function figures(r: BenchResults): Row[] {
   if (r.cost) {
     const k = mixCost(r.cost);
     const b = r.cost.baseline;
-    const total = k.api + k.worker + (k.postgres ?? 0);
+    const total = k.total;
     const offered = r.mixed?.ours.intendedRps ?? 1000;
     rows.push({
       figure: `Mixed workload: CPU per request at the mix's shares (each category measured alone), and the cores ${offered} req/s needs`,
