@@ -291,6 +291,8 @@ async function main() {
 
     // The peer stack (Fastify 5, bench/peer-fastify): the same operation as a Fastify team would write it.
     let peer: { url: string; pid: number } | null = null;
+    let peerProc: Child | null = null;
+    const peerProfileDir = path.join(WORK, 'profiles-peer');
     if (wants('throughput')) {
       const port = await freePort();
       const proc = startBundled('peer-fastify', root, 'bench/peer-fastify/server.ts', {
@@ -309,7 +311,9 @@ async function main() {
           PEER_RATE_WINDOW_SECONDS: String(effective.RATE_LIMIT_WINDOW_SECONDS),
         },
         logDir: LOGS,
+        nodeFlags: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${peerProfileDir}`] : [],
       });
+      peerProc = proc;
       await waitForLine(proc, /^peer listening on (\d+)/, 60_000);
       peer = { url: `http://127.0.0.1:${port}`, pid: proc.pid };
     }
@@ -527,6 +531,12 @@ async function main() {
         results.profile = sections.join('\n\n');
         fs.mkdirSync(path.join(OUT, 'profiles'), { recursive: true });
         fs.copyFileSync(files[0], path.join(OUT, 'profiles', 'api.cpuprofile'));
+      }
+      // The peer's profile, to read beside ours (not summarized in the report).
+      if (peerProc) {
+        await stop(peerProc);
+        const peerFiles = profilesIn(peerProfileDir);
+        if (peerFiles[0]) fs.copyFileSync(peerFiles[0], path.join(OUT, 'profiles', 'peer.cpuprofile'));
       }
     }
   } finally {
