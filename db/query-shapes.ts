@@ -27,7 +27,16 @@ export class QueryShapes<V extends Record<string, unknown>, R> {
   query(shape: string, values: V): CompiledQuery<R> {
     let c = this.compiled.get(shape);
     if (!c) {
-      const markers = new Proxy({}, { get: (_t, name) => `${MARK}${String(name)}` }) as V;
+      const markers = new Proxy(
+        {},
+        {
+          get: (_t, name) => `${MARK}${String(name)}`,
+          // A spread or Object.keys of the markers would see no values at all: name each one instead.
+          ownKeys: () => {
+            throw new Error('QueryShapes: build must name each value it uses, not spread or list them');
+          },
+        },
+      ) as V;
       const built = this.build(markers, shape);
       const q = 'isRawBuilder' in built ? built.compile(shapeBuilder) : built.compile();
       if (q.sql.includes(MARK)) throw new Error('QueryShapes: a value was inlined into the SQL instead of passed as a parameter');
@@ -47,3 +56,30 @@ export class QueryShapes<V extends Record<string, unknown>, R> {
     return CompiledQuery.raw(c.sql, parameters) as CompiledQuery<R>;
   }
 }
+
+/**
+ * A statement of one fixed shape, built and compiled by Kysely once: the returned function gives the
+ * compiled query for each call's values, to run with `db.executeQuery(…)`. For the hot statements
+ * of the write paths: building and compiling a Kysely query costs more of the API's CPU than
+ * sending it (bench/fixes.md row 42). `build` must not branch on a value or use one other than as
+ * a parameter (it receives markers, not values; a value inlined into the SQL throws); a statement
+ * whose SQL depends on its values is a QueryShapes.
+ */
+export function compileOnce<V extends Record<string, unknown>, R>(build: (values: V) => Compilable<R> | RawBuilder<R>): (values: V) => CompiledQuery<R> {
+  const shapes = new QueryShapes<V, R>((values) => build(values));
+  return (values) => shapes.query('', values);
+}
+
+/**
+ * The shape of a row of values for an insert or an update: the keys it sets, sorted (a key whose
+ * value is undefined is left out, as Kysely leaves it out of the statement).
+ */
+export const rowShape = (row: object): string =>
+  Object.keys(row)
+    .filter((k) => (row as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .join(',');
+
+/** In a QueryShapes build: the markers of the keys a rowShape names, as the row to insert or set. */
+export const rowOf = <Row>(markers: Record<string, unknown>, shape: string): Row =>
+  Object.fromEntries(shape === '' ? [] : shape.split(',').map((k) => [k, markers[k]])) as Row;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../db/index.js';
+import { compileOnce } from '../db/query-shapes.js';
 import { parseJobPayload, type JobName, type JobPayloads } from './names.js';
 
 export interface EnqueueOptions {
@@ -19,17 +20,23 @@ export interface EnqueueOptions {
 export async function enqueueJob<N extends JobName>(db: Executor, job: { name: N; payload: JobPayloads[N] } & EnqueueOptions): Promise<void> {
   const { name, ...opts } = job;
   const checked = parseJobPayload(name, job.payload);
-  await sql`select graphile_worker.add_job(
-    ${name}::text,
-    ${JSON.stringify(checked)}::json,
-    run_at => ${opts.runAt ?? null}::timestamptz,
-    max_attempts => ${opts.maxAttempts ?? null}::int,
-    job_key => ${opts.jobKey ?? null}::text,
-    job_key_mode => ${opts.jobKeyMode ?? 'replace'}::text
-  )`.execute(db);
+  await db.executeQuery(addJob({ name, payload: JSON.stringify(checked), runAt: opts.runAt ?? null, maxAttempts: opts.maxAttempts ?? null, jobKey: opts.jobKey ?? null, jobKeyMode: opts.jobKeyMode ?? 'replace' }));
 }
+
+const addJob = compileOnce(
+  (v: { name: string; payload: string; runAt: Date | null; maxAttempts: number | null; jobKey: string | null; jobKeyMode: string }) => sql`select graphile_worker.add_job(
+    ${v.name}::text,
+    ${v.payload}::json,
+    run_at => ${v.runAt}::timestamptz,
+    max_attempts => ${v.maxAttempts}::int,
+    job_key => ${v.jobKey}::text,
+    job_key_mode => ${v.jobKeyMode}::text
+  )`,
+);
+
+const removeByKey = compileOnce((v: { jobKey: string }) => sql`select graphile_worker.remove_job(${v.jobKey}::text)`);
 
 /** Removes a waiting job by key (no-op when none); a job already running finishes. */
 export async function removeJob(db: Executor, jobKey: string): Promise<void> {
-  await sql`select graphile_worker.remove_job(${jobKey}::text)`.execute(db);
+  await db.executeQuery(removeByKey({ jobKey }));
 }

@@ -17,12 +17,12 @@ select pg_advisory_xact_lock(hashtextextended($1, 0));
 select count(*) as "n"
   from "task_instances"
   where "user_id" = $1 and "hidden" = $2 and "completed" = $3;
-insert into "task_instances" ("title", "description", "priority", "due_date", "estimated_duration", "created_at", "updated_at", "user_id")
+insert into "task_instances" ("created_at", "description", "due_date", "estimated_duration", "priority", "title", "updated_at", "user_id")
   values ($1, $2, $3, $4, $5, $6, $7, $8)
   returning "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at";
 select "id", "user_id"
   from "webhooks"
-  where "user_id" in ($1) and "enabled" = $2 and $3 = any(events);
+  where "user_id" = $1 and "enabled" = $2 and $3 = any(events);
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
   values ($1, $2, $3, $4, $5, $6, $7);
 commit;
@@ -36,6 +36,68 @@ select "t"."id", "t"."user_id", "t"."template_id", "t"."previous_instance_id", "
   from (select "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at" from "task_instances" where "user_id" = $1 and "hidden" = $2 order by "created_at" desc, "id" desc limit $3 offset $4) as "t"
   left join lateral (select count(*)::int as "subtask_count", (count(*) filter (where s.completed))::int as "subtask_completed_count" from "subtasks" as "s" where "s"."task_id" = "t"."id") as "c" on true
   order by "t"."created_at" desc, "t"."id" desc;
+
+-- createSubtask: POST /tasks/{task_id}/subtasks
+insert into idempotency_keys (user_id, key, fingerprint, method, path, state, locked_until, expires_at) select $1, $2, $3, $4, $5, 'in_flight', now() + make_interval(secs => $6), now() + make_interval(hours => $7)
+  from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
+  on conflict (user_id, key) do nothing
+  returning key;
+begin;
+select pg_advisory_xact_lock(hashtextextended($1, 0));
+select "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at"
+  from "task_instances"
+  where "id" = $1;
+select "u"."tier", coalesce(sum(d.perk_value) filter (where d.perk_type = 'max_tasks'), 0)::int as "max_tasks", coalesce(sum(d.perk_value) filter (where d.perk_type = 'max_notes'), 0)::int as "max_notes", coalesce(sum(d.perk_value) filter (where d.perk_type = 'daily_credits'), 0)::int as "daily_credits"
+  from "users" as "u"
+  left join "user_achievements" as "a" on "a"."user_id" = "u"."id"
+  left join "achievement_definitions" as "d" on "d"."id" = "a"."achievement_id"
+  where "u"."id" = $1
+  group by "u"."id";
+select count(*) as "n"
+  from "subtasks"
+  where "task_id" = $1;
+insert into "subtasks" ("task_id", "title", "order_index", "source", "created_at", "updated_at")
+  values ($1, $2, $3, $4, $5, $6)
+  returning "id", "task_id", "title", "completed", "completed_at", "order_index", "source", "created_at", "updated_at";
+insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
+  values ($1, $2, $3, $4, $5, $6, $7);
+commit;
+update idempotency_keys
+  set state = 'completed', response_status = $1, response_body = $2::jsonb, response_text = $3, response_headers = $4::jsonb, locked_until = null, updated_at = now()
+  from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
+  where user_id = $5 and key = $6;
+
+-- createReminder: POST /tasks/{task_id}/reminders (30 minutes before the due date)
+insert into idempotency_keys (user_id, key, fingerprint, method, path, state, locked_until, expires_at) select $1, $2, $3, $4, $5, 'in_flight', now() + make_interval(secs => $6), now() + make_interval(hours => $7)
+  from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
+  on conflict (user_id, key) do nothing
+  returning key;
+begin;
+select pg_advisory_xact_lock(hashtextextended($1, 0));
+select "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at"
+  from "task_instances"
+  where "id" = $1
+  for update;
+select "u"."tier", coalesce(sum(d.perk_value) filter (where d.perk_type = 'max_tasks'), 0)::int as "max_tasks", coalesce(sum(d.perk_value) filter (where d.perk_type = 'max_notes'), 0)::int as "max_notes", coalesce(sum(d.perk_value) filter (where d.perk_type = 'daily_credits'), 0)::int as "daily_credits"
+  from "users" as "u"
+  left join "user_achievements" as "a" on "a"."user_id" = "u"."id"
+  left join "achievement_definitions" as "d" on "d"."id" = "a"."achievement_id"
+  where "u"."id" = $1
+  group by "u"."id";
+select count(*) as "n"
+  from "reminders"
+  where "task_id" = $1;
+insert into "reminders" ("user_id", "task_id", "type", "offset_minutes", "method", "scheduled_at", "created_at", "updated_at")
+  values ($1, $2, $3, $4, $5, $6, $7, $8)
+  returning "id", "user_id", "task_id", "type", "offset_minutes", "scheduled_at", "method", "fired", "fired_at", "created_at", "updated_at";
+select graphile_worker.add_job($1::text, $2::json, run_at => $3::timestamptz, max_attempts => $4::int, job_key => $5::text, job_key_mode => $6::text);
+insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
+  values ($1, $2, $3, $4, $5, $6, $7);
+commit;
+update idempotency_keys
+  set state = 'completed', response_status = $1, response_body = $2::jsonb, response_text = $3, response_headers = $4::jsonb, locked_until = null, updated_at = now()
+  from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
+  where user_id = $5 and key = $6;
 
 -- updateTask: PATCH /tasks/{task_id} {completed: true}
 insert into idempotency_keys (user_id, key, fingerprint, method, path, state, locked_until, expires_at) select $1, $2, $3, $4, $5, 'in_flight', now() + make_interval(secs => $6), now() + make_interval(hours => $7)
@@ -55,7 +117,7 @@ insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "s
   values ($1, $2, $3, $4, $5, $6, $7);
 select "id", "user_id"
   from "webhooks"
-  where "user_id" in ($1) and "enabled" = $2 and $3 = any(events);
+  where "user_id" = $1 and "enabled" = $2 and $3 = any(events);
 select pg_advisory_xact_lock(hashtextextended($1, 0));
 insert into "user_achievement_states" ("user_id")
   values ($1)
@@ -84,7 +146,7 @@ insert into "user_achievements" ("user_id", "achievement_id") select $1::uuid as
   returning "achievement_id";
 select "id", "user_id"
   from "webhooks"
-  where "user_id" in ($1) and "enabled" = $2 and $3 = any(events);
+  where "user_id" = $1 and "enabled" = $2 and $3 = any(events);
 insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
   values ($1, $2, $3, $4, $5, $6, $7);
 commit;
@@ -92,3 +154,36 @@ update idempotency_keys
   set state = 'completed', response_status = $1, response_body = $2::jsonb, response_text = $3, response_headers = $4::jsonb, locked_until = null, updated_at = now()
   from (select set_config('synchronous_commit', 'off', true)) as no_flush_wait
   where user_id = $5 and key = $6;
+
+-- deleteTask: DELETE /tasks/{task_id}
+begin;
+select pg_advisory_xact_lock(hashtextextended($1, 0));
+select "id", "user_id", "template_id", "previous_instance_id", "title", "description", "priority", "due_date", "estimated_duration", "focus_time_seconds", "completed", "completed_at", "completed_by", "hidden", "archived", "version", "created_at", "updated_at"
+  from "task_instances"
+  where "id" = $1
+  for update;
+select "id", "task_id", "title", "completed", "completed_at", "order_index", "source", "created_at", "updated_at"
+  from "subtasks"
+  where "task_id" = $1
+  order by "order_index";
+select "id", "user_id", "task_id", "type", "offset_minutes", "scheduled_at", "method", "fired", "fired_at", "created_at", "updated_at"
+  from "reminders"
+  where "task_id" = $1
+  order by "scheduled_at", "id";
+select pg_advisory_xact_lock(hashtextextended($1, 0));
+insert into "deletion_tombstones" ("user_id", "entity_type", "entity_id", "title", "snapshot", "deleted_at", "recoverable_until")
+  values ($1, $2, $3, $4, $5, $6, $7)
+  returning "id", "user_id", "entity_type", "entity_id", "title", "snapshot", "deleted_at", "recoverable_until", "created_at", "updated_at";
+delete
+  from "deletion_tombstones"
+  where "user_id" = $1 and "id" not in (select "id" from "deletion_tombstones" where "user_id" = $2 order by "deleted_at" desc, "created_at" desc limit $3);
+select graphile_worker.remove_job($1::text);
+delete
+  from "task_instances"
+  where "id" = $1;
+select "id", "user_id"
+  from "webhooks"
+  where "user_id" = $1 and "enabled" = $2 and $3 = any(events);
+insert into "activity_logs" ("user_id", "entity_type", "entity_id", "action", "source", "request_id", "extra_data")
+  values ($1, $2, $3, $4, $5, $6, $7);
+commit;

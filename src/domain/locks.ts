@@ -21,6 +21,9 @@
 
 import { sql } from 'kysely';
 import type { Executor } from '../../db/index.js';
+import { compileOnce } from '../../db/query-shapes.js';
+
+const advisoryLock = compileOnce((v: { name: string }) => sql`select pg_advisory_xact_lock(hashtextextended(${v.name}, 0))`);
 
 /**
  * Serialises, until the end of the current transaction, every transaction that takes the same
@@ -28,5 +31,5 @@ import type { Executor } from '../../db/index.js';
  * creates cannot both see "49 of 50". Always take it inside a transaction, before reading the count.
  */
 export async function lockFor(trx: Executor, purpose: string, key: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`${purpose}:${key}`}, 0))`.execute(trx);
+  await trx.executeQuery(advisoryLock({ name: `${purpose}:${key}` }));
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database } from '../../db/index.js';
+import { compileOnce } from '../../db/query-shapes.js';
 import { AppError } from './errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
 
@@ -71,25 +72,33 @@ export async function withIdempotency(db: Database, req: IdempotentRequest, exec
     await release(db, req);
   } else {
     const stored = response.replayBody !== undefined ? JSON.stringify(response.replayBody ?? null) : (response.bodyText ?? JSON.stringify(response.body ?? null));
-    await sql`update idempotency_keys
-                 set state = 'completed', response_status = ${response.status}, response_body = ${stored}::jsonb, response_text = ${stored},
-                     response_headers = ${JSON.stringify(response.headers)}::jsonb, locked_until = null, updated_at = now()
-                from ${WITHOUT_FLUSH_WAIT}
-               where user_id = ${req.userId} and key = ${req.key}`.execute(db);
+    await db.executeQuery(storeResponse({ status: response.status, stored, headers: JSON.stringify(response.headers), userId: req.userId, key: req.key }));
   }
   return { ...response, replayed: false };
 }
 
+const claimKey = compileOnce(
+  (v: { userId: string; key: string; fingerprint: string; method: string; path: string; ttlHours: number }) => sql<{ key: string }>`
+      insert into idempotency_keys (user_id, key, fingerprint, method, path, state, locked_until, expires_at)
+      select ${v.userId}, ${v.key}, ${v.fingerprint}, ${v.method}, ${v.path}, 'in_flight',
+             now() + make_interval(secs => ${LEASE_SECONDS}), now() + make_interval(hours => ${v.ttlHours})
+        from ${WITHOUT_FLUSH_WAIT}
+      on conflict (user_id, key) do nothing
+      returning key`,
+);
+
+const storeResponse = compileOnce(
+  (v: { status: number; stored: string; headers: string; userId: string; key: string }) => sql`update idempotency_keys
+                 set state = 'completed', response_status = ${v.status}, response_body = ${v.stored}::jsonb, response_text = ${v.stored},
+                     response_headers = ${v.headers}::jsonb, locked_until = null, updated_at = now()
+                from ${WITHOUT_FLUSH_WAIT}
+               where user_id = ${v.userId} and key = ${v.key}`,
+);
+
 /** true when this request now owns the key; otherwise the stored response to replay (or a thrown 409/422). */
 async function claim(db: Database, req: IdempotentRequest, fingerprint: string): Promise<true | StoredResponse> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const { rows: inserted } = await sql<{ key: string }>`
-      insert into idempotency_keys (user_id, key, fingerprint, method, path, state, locked_until, expires_at)
-      select ${req.userId}, ${req.key}, ${fingerprint}, ${req.method}, ${req.path}, 'in_flight',
-             now() + make_interval(secs => ${LEASE_SECONDS}), now() + make_interval(hours => ${req.ttlHours})
-        from ${WITHOUT_FLUSH_WAIT}
-      on conflict (user_id, key) do nothing
-      returning key`.execute(db);
+    const { rows: inserted } = await db.executeQuery(claimKey({ userId: req.userId, key: req.key, fingerprint, method: req.method, path: req.path, ttlHours: req.ttlHours }));
     if (inserted.length > 0) return true;
 
     const row = await db

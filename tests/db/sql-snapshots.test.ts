@@ -42,7 +42,7 @@ describe('the SQL of the hot use cases (db/sql/*.sql)', () => {
     u = await signUp(t);
   });
 
-  it('tasks: create, list, complete', async () => {
+  it('tasks: create, list, a subtask, a reminder, complete, delete', async () => {
     await expectAreaSql('tasks', [
       {
         title: 'createTask: POST /tasks',
@@ -54,7 +54,14 @@ describe('the SQL of the hot use cases (db/sql/*.sql)', () => {
         status: 201,
       },
       { title: 'listTasks: GET /tasks (first page, defaults)', run: () => u.api.get('/tasks'), status: 200 },
+      { title: 'createSubtask: POST /tasks/{task_id}/subtasks', run: () => u.api.post(`/tasks/${taskId}/subtasks`, { title: 'Find the figures' }), status: 201 },
+      {
+        title: 'createReminder: POST /tasks/{task_id}/reminders (30 minutes before the due date)',
+        run: () => u.api.post(`/tasks/${taskId}/reminders`, { type: 'before', offset_minutes: -30, method: 'in_app' }),
+        status: 201,
+      },
       { title: 'updateTask: PATCH /tasks/{task_id} {completed: true}', run: () => u.api.patch(`/tasks/${taskId}`, { completed: true }), status: 200 },
+      { title: 'deleteTask: DELETE /tasks/{task_id}', run: () => u.api.delete(`/tasks/${taskId}`), status: 200 },
     ]);
   });
 

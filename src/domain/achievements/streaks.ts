@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Database, Executor } from '../../../db/index.js';
+import { compileOnce } from '../../../db/query-shapes.js';
 import { addDays, daysBetween, startOfUtcDay, utcDayKey } from '../utc-calendar.js';
 
 // A streak is a run of consecutive UTC days with at least one counted completion (FR-043). The days
@@ -17,15 +18,19 @@ export interface StreakRuns {
 }
 
 /** The user's runs of consecutive days (gaps and islands over the distinct completion days). */
-export async function streakRuns(db: Executor, userId: string): Promise<StreakRuns> {
-  const { rows } = await sql<{ last: string; length: number }>`
+const runsOfDays = compileOnce(
+  (v: { userId: string }) => sql<{ last: string; length: number }>`
     with days as (
-      select distinct completed_day as day from achievement_task_completions where user_id = ${userId}
+      select distinct completed_day as day from achievement_task_completions where user_id = ${v.userId}
     ), runs as (
       select day, day - (row_number() over (order by day))::int as grp from days
     )
     select max(day)::text as last, count(*)::int as length from runs group by grp order by last desc
-  `.execute(db);
+  `,
+);
+
+export async function streakRuns(db: Executor, userId: string): Promise<StreakRuns> {
+  const { rows } = await db.executeQuery(runsOfDays({ userId }));
   if (rows.length === 0) return { current: 0, longest: 0, lastDay: null };
   return { current: Number(rows[0]!.length), longest: Math.max(...rows.map((r) => Number(r.length))), lastDay: rows[0]!.last };
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
+import { compileOnce, shapeBuilder } from '../../../db/query-shapes.js';
 import { accountGone } from '../../core/errors.js';
 import { unlockedPerkTotals } from '../achievements/perks.js';
 
@@ -47,21 +48,24 @@ export function limitsFor(tier: Tier, perks: PerkBonuses): EffectiveLimits {
   };
 }
 
+const perk = (type: 'max_tasks' | 'max_notes' | 'daily_credits') => sql<number>`coalesce(sum(d.perk_value) filter (where d.perk_type = ${sql.lit(type)}), 0)::int`;
+const tierAndPerks = compileOnce((v: { userId: string }) =>
+  shapeBuilder
+    .selectFrom('users as u')
+    .leftJoin('user_achievements as a', 'a.user_id', 'u.id')
+    .leftJoin('achievement_definitions as d', 'd.id', 'a.achievement_id')
+    .select(['u.tier', perk('max_tasks').as('max_tasks'), perk('max_notes').as('max_notes'), perk('daily_credits').as('daily_credits')])
+    .where('u.id', '=', v.userId)
+    .groupBy('u.id'),
+);
+
 /**
  * The one place limits are computed (FR-046): the tier from the users row (never the token's claim,
  * which may be up to 15 minutes old) plus permanent perks.
  */
 export async function effectiveLimits(db: Executor, userId: string): Promise<EffectiveLimits> {
   // One round trip for both: most writes check a limit first.
-  const perk = (type: 'max_tasks' | 'max_notes' | 'daily_credits') => sql<number>`coalesce(sum(d.perk_value) filter (where d.perk_type = ${sql.lit(type)}), 0)::int`;
-  const row = await db
-    .selectFrom('users as u')
-    .leftJoin('user_achievements as a', 'a.user_id', 'u.id')
-    .leftJoin('achievement_definitions as d', 'd.id', 'a.achievement_id')
-    .select(['u.tier', perk('max_tasks').as('max_tasks'), perk('max_notes').as('max_notes'), perk('daily_credits').as('daily_credits')])
-    .where('u.id', '=', userId)
-    .groupBy('u.id')
-    .executeTakeFirst();
+  const [row] = (await db.executeQuery(tierAndPerks({ userId }))).rows;
   if (!row) throw accountGone(); // its account was deleted meanwhile
   return limitsFor(row.tier, { maxTasks: row.max_tasks, maxNotes: row.max_notes, dailyCredits: row.daily_credits });
 }

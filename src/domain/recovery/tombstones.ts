@@ -1,5 +1,7 @@
 import type { components } from '../../../codegen/api.js';
+import { everyColumn } from '../../../db/columns.js';
 import type { Executor } from '../../../db/index.js';
+import { compileOnce, shapeBuilder } from '../../../db/query-shapes.js';
 import type { TombstoneEntityType, TombstoneRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../core/errors.js';
 import { toPage, type PageParams } from '../../core/pagination.js';
@@ -18,33 +20,45 @@ export interface NewTombstone {
   snapshot: Record<string, unknown>;
 }
 
+/** Every column of a tombstone row, for statements that must not read `*` (db/columns.ts). */
+const TOMBSTONE_COLUMNS = everyColumn<TombstoneRow>()(['id', 'user_id', 'entity_type', 'entity_id', 'title', 'snapshot', 'deleted_at', 'recoverable_until', 'created_at', 'updated_at']);
+
+const insertTombstone = compileOnce(
+  (v: { userId: string; entityType: TombstoneEntityType; entityId: string; title: string; snapshot: string; deletedAt: Date; recoverableUntil: Date }) =>
+    shapeBuilder
+      .insertInto('deletion_tombstones')
+      .values({ user_id: v.userId, entity_type: v.entityType, entity_id: v.entityId, title: v.title, snapshot: v.snapshot, deleted_at: v.deletedAt, recoverable_until: v.recoverableUntil })
+      .returning(TOMBSTONE_COLUMNS),
+);
+
+/** Drops the user's tombstones past the newest TOMBSTONES_KEPT. */
+const dropOlderTombstones = compileOnce((v: { userId: string }) =>
+  shapeBuilder
+    .deleteFrom('deletion_tombstones')
+    .where('user_id', '=', v.userId)
+    .where('id', 'not in', shapeBuilder.selectFrom('deletion_tombstones').select('id').where('user_id', '=', v.userId).orderBy('deleted_at', 'desc').orderBy('created_at', 'desc').limit(TOMBSTONES_KEPT)),
+);
+
 /**
  * Writes a tombstone in the caller's (deleting) transaction and drops the user's older ones past
  * three. Tombstones are locked last (locks.ts): call it after the deleted row and its children.
  */
 export async function writeTombstone(trx: Executor, t: NewTombstone, now = new Date()): Promise<TombstoneRow> {
   await lockFor(trx, 'tombstones', t.userId);
-  const row = await trx
-    .insertInto('deletion_tombstones')
-    .values({
-      user_id: t.userId,
-      entity_type: t.entityType,
-      entity_id: t.entityId,
-      title: t.title.slice(0, 200),
-      snapshot: JSON.stringify(t.snapshot),
-      deleted_at: now,
-      recoverable_until: new Date(now.getTime() + RECOVERY_WINDOW_DAYS * 86_400_000),
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  const keep = trx
-    .selectFrom('deletion_tombstones')
-    .select('id')
-    .where('user_id', '=', t.userId)
-    .orderBy('deleted_at', 'desc')
-    .orderBy('created_at', 'desc')
-    .limit(TOMBSTONES_KEPT);
-  await trx.deleteFrom('deletion_tombstones').where('user_id', '=', t.userId).where('id', 'not in', keep).execute();
+  const row = (
+    await trx.executeQuery(
+      insertTombstone({
+        userId: t.userId,
+        entityType: t.entityType,
+        entityId: t.entityId,
+        title: t.title.slice(0, 200),
+        snapshot: JSON.stringify(t.snapshot),
+        deletedAt: now,
+        recoverableUntil: new Date(now.getTime() + RECOVERY_WINDOW_DAYS * 86_400_000),
+      }),
+    )
+  ).rows[0]!;
+  await trx.executeQuery(dropOlderTombstones({ userId: t.userId }));
   return row;
 }
 

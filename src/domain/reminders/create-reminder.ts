@@ -1,4 +1,5 @@
 import type { Executor } from '../../../db/index.js';
+import { compileOnce, shapeBuilder } from '../../../db/query-shapes.js';
 import type { ReminderMethod, ReminderType } from '../../../db/schema/index.js';
 import { invalidField } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
@@ -20,6 +21,14 @@ export interface CreateReminderInput {
   scheduled_at?: string;
   method?: ReminderMethod;
 }
+
+const insertReminder = compileOnce(
+  (v: { userId: string; taskId: string; type: ReminderType; offset: number | null; method: ReminderMethod; scheduledAt: Date; now: Date }) =>
+    shapeBuilder
+      .insertInto('reminders')
+      .values({ user_id: v.userId, task_id: v.taskId, type: v.type, offset_minutes: v.offset, method: v.method, scheduled_at: v.scheduledAt, created_at: v.now, updated_at: v.now })
+      .returning(REMINDER_COLUMNS),
+);
 
 /**
  * FR-025: adds a reminder to the caller's task and arms its job. At most 5 per task, fired or not,
@@ -45,11 +54,7 @@ export async function createReminder(db: Executor, { actor, taskId, input }: { a
       offset = signedOffset(input.type, input.offset_minutes);
       scheduledAt = relativeTime(task.due_date, offset);
     }
-    const row = await trx
-      .insertInto('reminders')
-      .values({ user_id: actor.userId, task_id: taskId, type: input.type, offset_minutes: offset, method: input.method ?? 'in_app', scheduled_at: scheduledAt, created_at: now, updated_at: now })
-      .returning(REMINDER_COLUMNS)
-      .executeTakeFirstOrThrow();
+    const row = (await trx.executeQuery(insertReminder({ userId: actor.userId, taskId, type: input.type, offset, method: input.method ?? 'in_app', scheduledAt, now }))).rows[0]!;
     await armReminder(trx, row);
     await recordActivity(trx, { userId: actor.userId, entityType: 'reminder', entityId: row.id, action: 'reminder_created', source: actor.source, requestId: actor.requestId, extra: { task_id: taskId, type: row.type, method: row.method } });
     return presentReminder(row);

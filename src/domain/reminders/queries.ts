@@ -1,10 +1,18 @@
 import { everyColumn } from '../../../db/columns.js';
 import type { Executor } from '../../../db/index.js';
+import { compileOnce, shapeBuilder } from '../../../db/query-shapes.js';
 import type { ReminderRow } from '../../../db/schema/index.js';
 import { DomainError, forbidden, notFound } from '../../core/errors.js';
 
 /** Every column of a reminder row, for statements that must not read `*` (db/columns.ts). */
 export const REMINDER_COLUMNS = everyColumn<ReminderRow>()(['id', 'user_id', 'task_id', 'type', 'offset_minutes', 'scheduled_at', 'method', 'fired', 'fired_at', 'created_at', 'updated_at']);
+
+const ofTask = compileOnce((v: { taskId: string }) => shapeBuilder.selectFrom('reminders').select(REMINDER_COLUMNS).where('task_id', '=', v.taskId).orderBy('scheduled_at').orderBy('id'));
+
+/** A task's reminders, soonest first. */
+export async function remindersOfTask(db: Executor, taskId: string): Promise<ReminderRow[]> {
+  return (await db.executeQuery(ofTask({ taskId }))).rows;
+}
 
 /** The caller's reminder: 404 when there is none, 403 when it is another user's. */
 export async function ownedReminder(db: Executor, { userId, reminderId, opts = {} }: { userId: string; reminderId: string; opts?: { forUpdate?: boolean } }): Promise<ReminderRow> {
@@ -16,9 +24,10 @@ export async function ownedReminder(db: Executor, { userId, reminderId, opts = {
   return row;
 }
 
+const countOfTask = compileOnce((v: { taskId: string }) => shapeBuilder.selectFrom('reminders').select((eb) => eb.fn.countAll<number>().as('n')).where('task_id', '=', v.taskId));
+
 export async function countReminders(db: Executor, taskId: string): Promise<number> {
-  const r = await db.selectFrom('reminders').select((eb) => eb.fn.countAll<number>().as('n')).where('task_id', '=', taskId).executeTakeFirstOrThrow();
-  return Number(r.n);
+  return Number((await db.executeQuery(countOfTask({ taskId }))).rows[0]!.n);
 }
 
 export const reminderLimitExceeded = (limit: number) =>

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../db/index.js';
+import { compileOnce, shapeBuilder } from '../../../db/query-shapes.js';
 import type { SubtaskSource } from '../../../db/schema/index.js';
 import { archived as archivedError, invalidField } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
@@ -24,6 +25,10 @@ export interface SubtasksResult {
  * that position (the rest follow it); omitted or beyond the end, they are appended. Positions stay
  * gapless 0..n-1. `source` records who proposed them (`ai` for confirmed AI suggestions).
  */
+const insertOne = compileOnce((v: { taskId: string; title: string; orderIndex: number; source: SubtaskSource; now: Date }) =>
+  shapeBuilder.insertInto('subtasks').values({ task_id: v.taskId, title: v.title, order_index: v.orderIndex, source: v.source, created_at: v.now, updated_at: v.now }).returning(SUBTASK_COLUMNS),
+);
+
 export async function insertSubtasks(db: Executor, { actor, taskId, titles, source, at }: { actor: Actor; taskId: string; titles: string[]; source: SubtaskSource; at?: number }): Promise<SubtasksResult> {
   const clean = titles.map((t, i) => {
     const title = t.trim();
@@ -48,11 +53,14 @@ export async function insertSubtasks(db: Executor, { actor, taskId, titles, sour
         .where('order_index', '>=', position)
         .execute();
     }
-    const rows = await trx
-      .insertInto('subtasks')
-      .values(clean.map((title, i) => ({ task_id: taskId, title, order_index: position + i, source, created_at: now, updated_at: now })))
-      .returning(SUBTASK_COLUMNS)
-      .execute();
+    const rows =
+      clean.length === 1
+        ? (await trx.executeQuery(insertOne({ taskId, title: clean[0]!, orderIndex: position, source, now }))).rows
+        : await trx
+            .insertInto('subtasks')
+            .values(clean.map((title, i) => ({ task_id: taskId, title, order_index: position + i, source, created_at: now, updated_at: now })))
+            .returning(SUBTASK_COLUMNS)
+            .execute();
     rows.sort((a, b) => a.order_index - b.order_index);
     for (const r of rows) {
       await recordActivity(trx, { userId: actor.userId, entityType: 'subtask', entityId: r.id, action: 'subtask_created', source: actor.source, requestId: actor.requestId, extra: { task_id: taskId, source } });

@@ -1,4 +1,5 @@
 import type { Executor } from '../../../db/index.js';
+import { QueryShapes, rowOf, rowShape, shapeBuilder } from '../../../db/query-shapes.js';
 import type { NewTask, Priority, TaskRow } from '../../../db/schema/index.js';
 import { recordActivity } from '../activity/record-activity.js';
 import type { Actor } from '../actor.js';
@@ -34,6 +35,8 @@ export async function reserveActiveTaskSlot(trx: Executor, userId: string, limit
   if ((await countActiveTasks(trx, userId)) >= limits.maxTasks) throw taskLimitExceeded(limits.maxTasks);
 }
 
+const taskInserts = new QueryShapes<NewTask, TaskRow>((v, shape) => shapeBuilder.insertInto('task_instances').values(rowOf<NewTask>(v, shape)).returning(TASK_COLUMNS));
+
 /**
  * Inserts an active task under the active-task limit (FR-046) and raises `task.created` with its
  * activity entry. Validation of the fields is the caller's; used by createTask and by template
@@ -41,11 +44,8 @@ export async function reserveActiveTaskSlot(trx: Executor, userId: string, limit
  */
 export async function insertActiveTask(trx: Executor, { actor, values, limits, extra = {} }: { actor: Actor; values: Omit<NewTask, 'user_id'>; limits: EffectiveLimits; extra?: Record<string, unknown> }): Promise<{ row: TaskRow; unlockedAchievements: AchievementUnlock[] }> {
   await reserveActiveTaskSlot(trx, actor.userId, limits);
-  const row = await trx
-    .insertInto('task_instances')
-    .values({ ...values, user_id: actor.userId })
-    .returning(TASK_COLUMNS)
-    .executeTakeFirstOrThrow();
+  const newRow = { ...values, user_id: actor.userId };
+  const row = (await trx.executeQuery(taskInserts.query(rowShape(newRow), newRow))).rows[0]!;
   const outcome = await emit(trx, { type: 'task.created', taskId: row.id }, actor);
   await recordActivity(trx, { userId: actor.userId, entityType: 'task', entityId: row.id, action: 'task_created', source: actor.source, requestId: actor.requestId, extra });
   return { row, unlockedAchievements: outcome.unlockedAchievements };

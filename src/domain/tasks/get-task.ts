@@ -1,8 +1,8 @@
 import type { Executor } from '../../../db/index.js';
 import { forbidden, notFound } from '../../core/errors.js';
 import { presentTaskDetail, type TaskDetail } from './present.js';
-import { REMINDER_COLUMNS } from '../reminders/queries.js';
-import { SUBTASK_COLUMNS } from '../subtasks/queries.js';
+import { remindersOfTask } from '../reminders/queries.js';
+import { subtasksOfTask } from '../subtasks/queries.js';
 import { findTaskWithCounts } from './queries.js';
 
 /** The task with its full subtasks and reminders (hidden and archived tasks included). */
@@ -11,8 +11,8 @@ export async function getTaskDetail(db: Executor, userId: string, taskId: string
   if (!task) throw notFound('Task');
   if (task.user_id !== userId) throw forbidden();
   const [subtasks, reminders] = await Promise.all([
-    db.selectFrom('subtasks').select(SUBTASK_COLUMNS).where('task_id', '=', taskId).orderBy('order_index').execute(),
-    db.selectFrom('reminders').select(REMINDER_COLUMNS).where('task_id', '=', taskId).orderBy('scheduled_at').orderBy('id').execute(),
+    subtasksOfTask(db, taskId),
+    remindersOfTask(db, taskId),
   ]);
   return presentTaskDetail(task, subtasks, reminders);
 }

@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type Compilable } from 'kysely';
 import { everyColumn } from '../../../db/columns.js';
 import type { Executor } from '../../../db/index.js';
+import { compileOnce, shapeBuilder } from '../../../db/query-shapes.js';
 import type { TaskRow } from '../../../db/schema/index.js';
 import { forbidden, notFound } from '../../core/errors.js';
 
@@ -20,14 +21,18 @@ export const subtaskCounts = (db: Executor) =>
     .select([sql<number>`count(*)::int`.as('subtask_count'), sql<number>`(count(*) filter (where s.completed))::int`.as('subtask_completed_count')])
     .whereRef('s.task_id', '=', sql.ref('t.id'));
 
+const taskWithCounts = compileOnce(
+  (v: { taskId: string }) =>
+    shapeBuilder
+      .selectFrom('task_instances as t')
+      .leftJoinLateral(() => subtaskCounts(shapeBuilder).as('c'), (join) => join.onTrue())
+      .select(TASK_COLUMNS.map((c) => `t.${c}` as const))
+      .select(['c.subtask_count', 'c.subtask_completed_count'])
+      .where('t.id', '=', v.taskId) as unknown as Compilable<TaskWithCounts>,
+);
+
 export async function findTaskWithCounts(db: Executor, taskId: string): Promise<TaskWithCounts | undefined> {
-  return db
-    .selectFrom('task_instances as t')
-    .leftJoinLateral(() => subtaskCounts(db).as('c'), (join) => join.onTrue())
-    .select(TASK_COLUMNS.map((c) => `t.${c}` as const))
-    .select(['c.subtask_count', 'c.subtask_completed_count'])
-    .where('t.id', '=', taskId)
-    .executeTakeFirst() as Promise<TaskWithCounts | undefined>;
+  return (await db.executeQuery(taskWithCounts({ taskId }))).rows[0];
 }
 
 /** The subtask counts as RETURNING columns of a statement that writes task_instances: no extra round trip. */
@@ -50,23 +55,21 @@ export async function withCounts(db: Executor, row: TaskRow): Promise<TaskWithCo
  * The caller's task by id: 404 when there is none, 403 when it is another user's (FR-005).
  * `forUpdate` locks the row until the end of the transaction.
  */
+const taskById = compileOnce((v: { taskId: string }) => shapeBuilder.selectFrom('task_instances').select(TASK_COLUMNS).where('id', '=', v.taskId));
+const taskByIdForUpdate = compileOnce((v: { taskId: string }) => shapeBuilder.selectFrom('task_instances').select(TASK_COLUMNS).where('id', '=', v.taskId).forUpdate());
+
 export async function ownedTask(db: Executor, { userId, taskId, opts = {} }: { userId: string; taskId: string; opts?: { forUpdate?: boolean } }): Promise<TaskRow> {
-  let q = db.selectFrom('task_instances').select(TASK_COLUMNS).where('id', '=', taskId);
-  if (opts.forUpdate) q = q.forUpdate();
-  const row = await q.executeTakeFirst();
+  const [row] = (await db.executeQuery((opts.forUpdate ? taskByIdForUpdate : taskById)({ taskId }))).rows;
   if (!row) throw notFound('Task');
   if (row.user_id !== userId) throw forbidden();
   return row;
 }
 
 /** Active tasks count toward the tier's limit: not completed and not hidden. */
+const activeTaskCount = compileOnce((v: { userId: string }) =>
+  shapeBuilder.selectFrom('task_instances').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', v.userId).where('hidden', '=', false).where('completed', '=', false),
+);
+
 export async function countActiveTasks(db: Executor, userId: string): Promise<number> {
-  const r = await db
-    .selectFrom('task_instances')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('user_id', '=', userId)
-    .where('hidden', '=', false)
-    .where('completed', '=', false)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return Number((await db.executeQuery(activeTaskCount({ userId }))).rows[0]!.n);
 }

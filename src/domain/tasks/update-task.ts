@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Compilable } from 'kysely';
 import type { Executor } from '../../../db/index.js';
+import { QueryShapes, rowOf, rowShape, shapeBuilder } from '../../../db/query-shapes.js';
 import type { Priority, TaskUpdate } from '../../../db/schema/index.js';
 import { archived as archivedError, conflict, invalidField, notFound } from '../../core/errors.js';
 import { recordActivity } from '../activity/record-activity.js';
@@ -13,7 +14,7 @@ import { afterCompletion, type AchievementUnlock } from './completion.js';
 import type { TaskResult } from './create-task.js';
 import { inTransaction } from './in-transaction.js';
 import { presentTask } from './present.js';
-import { countActiveTasks, ownedTask, returnedSubtaskCounts, TASK_COLUMNS, withCounts } from './queries.js';
+import { countActiveTasks, ownedTask, returnedSubtaskCounts, TASK_COLUMNS, withCounts, type TaskWithCounts } from './queries.js';
 import { requestedDue } from './due-string.js';
 import { checkDescription, checkDueDate, checkVersions, cleanTitle, preconditionFailed, taskLimitExceeded, versionConflict } from './rules.js';
 
@@ -44,6 +45,18 @@ const CONTENT_FIELDS = ['title', 'description', 'priority', 'due_date', 'due_str
 const ALLOWED_WHILE_ARCHIVED = new Set(['hidden', 'version', 'archived']);
 
 const sameInstant = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+
+/** The changed fields by name (a rowShape of them), then the row's id, its version and the time. */
+const taskUpdates = new QueryShapes<TaskUpdate & { $updatedAt: Date; $id: string; $version: number }, TaskWithCounts>(
+  (v, shape) =>
+    shapeBuilder
+      .updateTable('task_instances')
+      .set({ ...rowOf<TaskUpdate>(v, shape), version: sql<number>`version + 1`, updated_at: v.$updatedAt })
+      .where('id', '=', v.$id)
+      .where('version', '=', v.$version)
+      .returning(TASK_COLUMNS)
+      .returning(returnedSubtaskCounts) as unknown as Compilable<TaskWithCounts>,
+);
 
 /**
  * PATCH /tasks/{id} (FR-008, FR-014, FR-058), also used by AI `update_task` and `complete_task`.
@@ -131,14 +144,7 @@ export async function updateTask(db: Executor, { actor, taskId, input, opts = {}
 
     if (changed.length === 0) return { task: presentTask(await withCounts(trx, current)), unlockedAchievements: [] };
 
-    const row = await trx
-      .updateTable('task_instances')
-      .set({ ...changes, version: sql<number>`version + 1`, updated_at: now })
-      .where('id', '=', current.id)
-      .where('version', '=', current.version)
-      .returning(TASK_COLUMNS)
-      .returning(returnedSubtaskCounts)
-      .executeTakeFirst();
+    const [row] = (await trx.executeQuery(taskUpdates.query(rowShape(changes), { ...changes, $updatedAt: now, $id: current.id, $version: current.version }))).rows;
     if (!row) throw await staleVersionError(trx, { taskId: current.id, expected: input.version ?? opts.ifMatch!, viaIfMatch: opts.ifMatch !== undefined });
 
     if (changes.due_date !== undefined) await moveRelativeReminders(trx, { task: row, actor, now });

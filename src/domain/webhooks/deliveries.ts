@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database, Executor } from '../../../db/index.js';
+import { compileOnce, shapeBuilder } from '../../../db/query-shapes.js';
 import { enqueueJob } from '../../../jobs/enqueue.js';
 import type { Logger } from '../../core/logging.js';
 import type { WebhookSender } from '../../integrations/webhook-sender.js';
@@ -40,9 +41,15 @@ export const webhookJobKey = (deliveryId: string, attempt: number) => `webhook:$
 
 type Hooks = { id: string; user_id: string }[];
 
+const hooksOfOneUser = compileOnce((v: { userId: string; type: WebhookEventType }) =>
+  shapeBuilder.selectFrom('webhooks').select(['id', 'user_id']).where('user_id', '=', v.userId).where('enabled', '=', true).where(sql<boolean>`${v.type} = any(events)`),
+);
+
 /** The user's (or users') enabled endpoints that subscribe to `type`. */
-const subscribedHooks = (trx: Executor, userIds: string[], type: WebhookEventType): Promise<Hooks> =>
-  trx.selectFrom('webhooks').select(['id', 'user_id']).where('user_id', 'in', userIds).where('enabled', '=', true).where(sql<boolean>`${type} = any(events)`).execute();
+const subscribedHooks = async (trx: Executor, userIds: string[], type: WebhookEventType): Promise<Hooks> =>
+  userIds.length === 1
+    ? (await trx.executeQuery(hooksOfOneUser({ userId: userIds[0]!, type }))).rows
+    : trx.selectFrom('webhooks').select(['id', 'user_id']).where('user_id', 'in', userIds).where('enabled', '=', true).where(sql<boolean>`${type} = any(events)`).execute();
 
 /**
  * Queues one delivery of the event to each of the endpoints given, in the caller's transaction.
