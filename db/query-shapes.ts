@@ -6,6 +6,8 @@ import type { DB } from './schema/index.js';
 export const shapeBuilder = new Kysely<DB>({ dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new PostgresIntrospector(db), createQueryCompiler: () => new PostgresQueryCompiler() } });
 
 const MARK = '\u0000value:';
+/** Distinct shapes one QueryShapes keeps compiled at most. */
+export const MAX_SHAPES = 256;
 
 /**
  * A hot query whose SQL depends only on which options are present (its shape), compiled by Kysely
@@ -45,7 +47,9 @@ export class QueryShapes<V extends Record<string, unknown>, R> {
         prepareStatement(q.sql);
       }
       c = { sql: q.sql, parameters: q.parameters };
-      this.compiled.set(shape, c);
+      // A statement with many optional parts (an update of any set of fields) has more shapes than
+      // are worth keeping: past the bound, the rarer ones are compiled on each call.
+      if (this.compiled.size < MAX_SHAPES) this.compiled.set(shape, c);
     }
     const parameters = c.parameters.map((p) => {
       if (typeof p !== 'string' || !p.startsWith(MARK)) return p;

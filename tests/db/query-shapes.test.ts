@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileOnce, QueryShapes, rowOf, rowShape, shapeBuilder } from '../../db/query-shapes.js';
+import { compileOnce, MAX_SHAPES, QueryShapes, rowOf, rowShape, shapeBuilder } from '../../db/query-shapes.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 // The hot statements are built and compiled by Kysely once and run with each call's values
@@ -82,5 +82,24 @@ describe('rowShape and rowOf: an insert or update whose columns vary', () => {
     expect((await update(10, { label: 'again', size: 3 })).rows[0]).toEqual({ id: 10, label: 'again', size: 3, note: 'kept' });
     expect((await update(10, { note: null, size: undefined })).rows[0]).toEqual({ id: 10, label: 'again', size: 3, note: null });
     expect(updates.query('label,size', { label: 'a', size: 1, $id: 10 }).sql).toBe(updates.query('label,size', { size: 9, label: 'b', $id: 11 }).sql);
+  });
+});
+
+describe('QueryShapes keeps at most MAX_SHAPES compiled', () => {
+  it('compiles the shapes past the bound on each call, each still right', () => {
+    let builds = 0;
+    const shapes = new QueryShapes<{ id: number }, { id: number }>((v, shape) => {
+      builds++;
+      return probe.selectFrom('shapes_probe').select('id').where('id', '=', v.id).limit(Number(shape));
+    });
+    for (let n = 1; n <= MAX_SHAPES; n++) shapes.query(String(n), { id: n });
+    expect(builds).toBe(MAX_SHAPES);
+    shapes.query('1', { id: 1 });
+    expect(builds).toBe(MAX_SHAPES); // a kept one
+    const past = shapes.query(String(MAX_SHAPES + 1), { id: 7 });
+    const again = shapes.query(String(MAX_SHAPES + 1), { id: 8 });
+    expect(builds).toBe(MAX_SHAPES + 2); // not kept: built each time
+    expect(past.parameters).toEqual([7, MAX_SHAPES + 1]);
+    expect(again.parameters).toEqual([8, MAX_SHAPES + 1]);
   });
 });

@@ -17,7 +17,6 @@ export interface StreakRuns {
   lastDay: string | null;
 }
 
-/** The user's runs of consecutive days (gaps and islands over the distinct completion days). */
 const runsOfDays = compileOnce(
   (v: { userId: string }) => sql<{ last: string; length: number }>`
     with days as (
@@ -29,6 +28,7 @@ const runsOfDays = compileOnce(
   `,
 );
 
+/** The user's runs of consecutive days (gaps and islands over the distinct completion days). */
 export async function streakRuns(db: Executor, userId: string): Promise<StreakRuns> {
   const { rows } = await db.executeQuery(runsOfDays({ userId }));
   if (rows.length === 0) return { current: 0, longest: 0, lastDay: null };

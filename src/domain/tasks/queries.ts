@@ -65,11 +65,11 @@ export async function ownedTask(db: Executor, { userId, taskId, opts = {} }: { u
   return row;
 }
 
-/** Active tasks count toward the tier's limit: not completed and not hidden. */
 const activeTaskCount = compileOnce((v: { userId: string }) =>
   shapeBuilder.selectFrom('task_instances').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', v.userId).where('hidden', '=', false).where('completed', '=', false),
 );
 
+/** Active tasks count toward the tier's limit: not completed and not hidden. */
 export async function countActiveTasks(db: Executor, userId: string): Promise<number> {
   return Number((await db.executeQuery(activeTaskCount({ userId }))).rows[0]!.n);
 }
